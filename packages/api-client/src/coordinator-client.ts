@@ -1,0 +1,77 @@
+import {
+  type Heartbeat,
+  type HeartbeatReply,
+  HeartbeatReplySchema,
+  type NodeRegistered,
+  NodeRegisteredSchema,
+  type NodeRegistration,
+  type RankedNodes,
+  RankedNodesSchema,
+  type StreamInfo,
+  StreamInfoSchema,
+  type StreamRegistration,
+  type UpstreamAssignment,
+  UpstreamAssignmentSchema,
+} from "@streamrp2p/protocol";
+import { type FetchLike, requestJson } from "@streamrp2p/service";
+
+export interface CoordinatorClientOptions {
+  /** e.g. http://127.0.0.1:7700 */
+  baseUrl: string;
+  fetch?: FetchLike;
+  timeoutMs?: number; // ms per request; default 5_000
+}
+
+/** Typed calls to the coordinator's HTTP API; every answer is schema-checked. */
+export class CoordinatorClient {
+  readonly baseUrl: string;
+  readonly #fetch: FetchLike;
+  readonly #timeoutMs: number;
+
+  constructor(options: CoordinatorClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/$/, "");
+    this.#fetch = options.fetch ?? fetch;
+    this.#timeoutMs = options.timeoutMs ?? 5_000;
+  }
+
+  registerStream(reg: StreamRegistration): Promise<StreamInfo> {
+    return this.#call("/v1/streams", StreamInfoSchema, { body: reg });
+  }
+
+  getStream(streamId: string): Promise<StreamInfo> {
+    return this.#call(`/v1/streams/${encodeURIComponent(streamId)}`, StreamInfoSchema);
+  }
+
+  registerNode(reg: NodeRegistration): Promise<NodeRegistered> {
+    return this.#call("/v1/nodes", NodeRegisteredSchema, { body: reg });
+  }
+
+  heartbeat(token: string, hb: Heartbeat): Promise<HeartbeatReply> {
+    return this.#call(`/v1/nodes/${hb.nodeId}/heartbeat`, HeartbeatReplySchema, {
+      body: hb,
+      headers: { authorization: `Bearer ${token}` },
+    });
+  }
+
+  assignUpstream(streamId: string, nodeId: string, exclude: string[] = []): Promise<UpstreamAssignment> {
+    return this.#call(`/v1/streams/${encodeURIComponent(streamId)}/upstream`, UpstreamAssignmentSchema, {
+      body: { nodeId, exclude },
+    });
+  }
+
+  rankedNodes(streamId: string, region?: string): Promise<RankedNodes> {
+    const q = region ? `?region=${encodeURIComponent(region)}` : "";
+    return this.#call(`/v1/streams/${encodeURIComponent(streamId)}/nodes${q}`, RankedNodesSchema);
+  }
+
+  #call<S extends Parameters<typeof requestJson>[2]>(
+    path: string,
+    schema: S,
+    init: { body?: unknown; headers?: Record<string, string> } = {},
+  ) {
+    return requestJson(this.#fetch, `${this.baseUrl}${path}`, schema, {
+      ...init,
+      timeoutMs: this.#timeoutMs,
+    });
+  }
+}

@@ -1,0 +1,1 @@
+export { CoordinatorClient, type CoordinatorClientOptions } from "./coordinator-client.ts";

@@ -1,0 +1,28 @@
+import { COORDINATOR_DEFAULTS, createCoordinator, SqliteStore } from "@streamrp2p/coordinator";
+import { createLogger } from "@streamrp2p/service";
+import { intFlag, parseFlags, stringFlag } from "./args.ts";
+import { stopOnSignal } from "./lifecycle.ts";
+
+export const coordinatorHelp = `streamrp2p coordinator [--host 127.0.0.1] [--port 7700] [--data-dir .data/coordinator]
+  Runs the coordinator (registry, routing) with an embedded SQLite store.`;
+
+export async function runCoordinator(argv: string[]): Promise<void> {
+  const flags = parseFlags(argv, {
+    host: { type: "string" },
+    port: { type: "string" },
+    "data-dir": { type: "string" },
+  });
+  const log = createLogger("coordinator");
+  const dataDir = stringFlag(flags, "data-dir", COORDINATOR_DEFAULTS.dataDir);
+  const coordinator = createCoordinator(
+    {
+      host: stringFlag(flags, "host", COORDINATOR_DEFAULTS.host),
+      port: intFlag(flags, "port", COORDINATOR_DEFAULTS.port),
+      dataDir,
+    },
+    { store: new SqliteStore(dataDir), log },
+  );
+  await coordinator.start();
+  console.log(`coordinator at ${coordinator.url} (data in ${dataDir})`);
+  await stopOnSignal(() => coordinator.stop());
+}

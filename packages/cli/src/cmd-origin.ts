@@ -1,0 +1,44 @@
+import { CoordinatorClient } from "@streamrp2p/api-client";
+import { createOrigin, ORIGIN_DEFAULTS } from "@streamrp2p/origin";
+import { createLogger } from "@streamrp2p/service";
+import { privateKeyToAccount } from "viem/accounts";
+import { intFlag, parseFlags, stringFlag } from "./args.ts";
+import { loadOrCreateKey, loadOrCreateStreamKey } from "./keys.ts";
+import { stopOnSignal } from "./lifecycle.ts";
+
+export const originHelp = `streamrp2p origin --coordinator URL --stream ID [--host 127.0.0.1] [--rtmp-port 1935] [--srt-port N]
+                  [--key-dir .data/origin]
+  Accepts RTMP (and SRT) for one stream, packages HLS with ffmpeg, signs and pushes every segment.
+  The stream key and signing key are created on first start and kept in --key-dir.`;
+
+export async function runOrigin(argv: string[]): Promise<void> {
+  const flags = parseFlags(argv, {
+    coordinator: { type: "string" },
+    stream: { type: "string" },
+    host: { type: "string" },
+    "rtmp-port": { type: "string" },
+    "srt-port": { type: "string" },
+    "key-dir": { type: "string" },
+  });
+  const coordinatorUrl = stringFlag(flags, "coordinator", "");
+  const streamId = stringFlag(flags, "stream", "");
+  if (!coordinatorUrl || !streamId) throw new Error("--coordinator URL and --stream ID are required");
+  const keyDir = stringFlag(flags, "key-dir", ".data/origin");
+  const signingKey = loadOrCreateKey(`${keyDir}/${streamId}.signing.key`).key;
+  const streamKey = loadOrCreateStreamKey(`${keyDir}/${streamId}.stream-key`);
+  const srtPort = flags["srt-port"] === undefined ? undefined : intFlag(flags, "srt-port", 0);
+  const origin = createOrigin(
+    {
+      host: stringFlag(flags, "host", ORIGIN_DEFAULTS.host),
+      rtmpPort: intFlag(flags, "rtmp-port", ORIGIN_DEFAULTS.rtmpPort),
+    },
+    [{ streamId, streamKey, signingKey, srtPort }],
+    { log: createLogger("origin"), coordinator: new CoordinatorClient({ baseUrl: coordinatorUrl }) },
+  );
+  await origin.start();
+  console.log(`stream ${streamId} signed by ${privateKeyToAccount(signingKey).address}`);
+  console.log(
+    `publish with OBS: server ${origin.rtmpUrl()}  stream key (in ${keyDir}/${streamId}.stream-key)`,
+  );
+  await stopOnSignal(() => origin.stop());
+}

@@ -1,0 +1,112 @@
+import { join } from "node:path";
+import { CoordinatorClient } from "@streamrp2p/api-client";
+import { type Coordinator, createCoordinator, SqliteStore } from "@streamrp2p/coordinator";
+import { createOrigin, type Origin } from "@streamrp2p/origin";
+import { createRelay, type Relay } from "@streamrp2p/relay";
+import { createLogger, type Logger } from "@streamrp2p/service";
+import { privateKeyToAccount } from "viem/accounts";
+import { loadOrCreateKey, loadOrCreateStreamKey } from "./keys.ts";
+
+export interface LocalNetworkOptions {
+  dataDir: string;
+  host: string;
+  coordinatorPort: number;
+  rtmpPort: number;
+  /** One port per relay (0 = any); the first `ingestRelays` take pushes, the rest pull. */
+  relayPorts: number[];
+  ingestRelays: number;
+  streamId: string;
+  srtPort?: number;
+  heartbeatIntervalMs: number;
+  /** Where the services' JSON log lines go. */
+  logWrite: (line: string) => void;
+}
+
+export const LOCAL_NETWORK_DEFAULTS: LocalNetworkOptions = {
+  dataDir: ".data/up",
+  host: "127.0.0.1",
+  coordinatorPort: 7700,
+  rtmpPort: 1935,
+  relayPorts: [8081, 8082, 8083],
+  ingestRelays: 2,
+  streamId: "demo",
+  heartbeatIntervalMs: 1_000, // ms: a local network converges fast
+  logWrite: (line) => process.stderr.write(line),
+};
+
+export interface LocalNetwork {
+  coordinator: Coordinator;
+  relays: Relay[];
+  origin: Origin;
+  streamId: string;
+  /** Secret: what OBS needs. */
+  streamKey: string;
+  signer: string;
+  rtmpPublishUrl: string;
+  playlistUrl(relay: Relay): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole network on one machine, in one process: coordinator (SQLite under
+ * dataDir), ingest relays, pulling relays, and an origin. Keys persist in dataDir.
+ */
+export async function startLocalNetwork(init: Partial<LocalNetworkOptions> = {}): Promise<LocalNetwork> {
+  const o: LocalNetworkOptions = { ...LOCAL_NETWORK_DEFAULTS, ...init };
+  const log: Logger = createLogger("up", { write: o.logWrite });
+  const stopped: Array<() => Promise<void>> = [];
+  try {
+    const coordinator = createCoordinator(
+      {
+        host: o.host,
+        port: o.coordinatorPort,
+        dataDir: join(o.dataDir, "coordinator"),
+        heartbeatIntervalMs: o.heartbeatIntervalMs,
+        nodeTimeoutMs: o.heartbeatIntervalMs * 3,
+      },
+      { store: new SqliteStore(join(o.dataDir, "coordinator")), log: log.child("coordinator") },
+    );
+    await coordinator.start();
+    stopped.push(() => coordinator.stop());
+    const client = new CoordinatorClient({ baseUrl: coordinator.url });
+
+    const relays: Relay[] = [];
+    for (const [i, port] of o.relayPorts.entries()) {
+      const account = privateKeyToAccount(loadOrCreateKey(join(o.dataDir, `relay-${i + 1}.key`)).key);
+      const relay = createRelay(
+        { host: o.host, port, ingest: i < o.ingestRelays, heartbeatIntervalMs: o.heartbeatIntervalMs },
+        { account, log: log.child(`relay${i + 1}`), coordinator: client },
+      );
+      await relay.start();
+      stopped.push(() => relay.stop());
+      relays.push(relay);
+    }
+
+    const signingKey = loadOrCreateKey(join(o.dataDir, `${o.streamId}.signing.key`)).key;
+    const streamKey = loadOrCreateStreamKey(join(o.dataDir, `${o.streamId}.stream-key`));
+    const origin = createOrigin(
+      { host: o.host, rtmpPort: o.rtmpPort, ingestRefreshMs: o.heartbeatIntervalMs * 2 },
+      [{ streamId: o.streamId, streamKey, signingKey, srtPort: o.srtPort }],
+      { log: log.child("origin"), coordinator: client },
+    );
+    await origin.start();
+    stopped.push(() => origin.stop());
+
+    return {
+      coordinator,
+      relays,
+      origin,
+      streamId: o.streamId,
+      streamKey,
+      signer: privateKeyToAccount(signingKey).address.toLowerCase(),
+      rtmpPublishUrl: `${origin.rtmpUrl()}/${streamKey}`,
+      playlistUrl: (relay) => `${relay.url}/live/${o.streamId}/index.m3u8`,
+      async stop() {
+        for (const stop of stopped.reverse()) await stop();
+      },
+    };
+  } catch (err) {
+    for (const stop of stopped.reverse()) await stop().catch(() => {});
+    throw err;
+  }
+}

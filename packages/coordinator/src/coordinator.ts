@@ -1,0 +1,296 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import {
+  HeartbeatSchema,
+  NodeRegistrationSchema,
+  parseWith,
+  REGISTRATION_MAX_SKEW_MS,
+  SrpError,
+  StreamIdSchema,
+  type StreamInfo,
+  StreamRegistrationSchema,
+  UpstreamRequestSchema,
+  verifyNodeRegistration,
+  verifyStreamRegistration,
+} from "@streamrp2p/protocol";
+import {
+  Counter,
+  createMetricsRegistry,
+  Gauge,
+  type Logger,
+  Router,
+  type RunningHttpServer,
+  readJson,
+  sendJson,
+  startHttpService,
+  type Widen,
+} from "@streamrp2p/service";
+import { COORDINATOR_DEFAULTS } from "./defaults.ts";
+import { chooseIngest, chooseUpstream, isHealthy, rankForViewer, streamsToCarry } from "./routing.ts";
+import type { CoordinatorStore, NodeRow, StreamRow } from "./store.ts";
+
+export type CoordinatorOptions = Widen<typeof COORDINATOR_DEFAULTS>;
+
+export interface CoordinatorComponents {
+  store: CoordinatorStore;
+  log: Logger;
+  /** ms since the epoch; injected so tests and the simulator control time. */
+  now?: () => number;
+}
+
+export interface Coordinator {
+  readonly url: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const hashToken = (token: string) => createHash("sha256").update(token).digest("hex");
+
+function bearer(req: IncomingMessage): string {
+  const h = req.headers.authorization ?? "";
+  if (!h.startsWith("Bearer ")) throw new SrpError("UNAUTHORIZED", "missing bearer token");
+  return h.slice("Bearer ".length);
+}
+
+function checkSkew(issuedAt: number, now: number, what: string): void {
+  if (Math.abs(now - issuedAt) > REGISTRATION_MAX_SKEW_MS) {
+    throw new SrpError(
+      "VALIDATION_FAILED",
+      `${what}: issuedAt is more than ${REGISTRATION_MAX_SKEW_MS} ms from now`,
+    );
+  }
+}
+
+/** The coordinator: registries and routing over an injected store. */
+export function createCoordinator(
+  init: Partial<CoordinatorOptions>,
+  components: CoordinatorComponents,
+): Coordinator {
+  const options: CoordinatorOptions = { ...COORDINATOR_DEFAULTS, ...init };
+  const { store, log } = components;
+  const now = components.now ?? Date.now;
+  const registry = createMetricsRegistry("coordinator", true);
+  const apiCalls = new Counter({
+    name: "srp_coordinator_calls_total",
+    help: "API calls by route",
+    labelNames: ["route"],
+    registers: [registry],
+  });
+  const healthyNodes = new Gauge({
+    name: "srp_coordinator_healthy_nodes",
+    help: "Nodes heard from recently",
+    registers: [registry],
+  });
+  let http: RunningHttpServer | undefined;
+
+  async function requireStream(id: string | undefined): Promise<StreamRow> {
+    const streamId = parseWith(StreamIdSchema, id, "stream id");
+    const stream = await store.getStream(streamId);
+    if (!stream) throw new SrpError("STREAM_NOT_FOUND", `stream ${streamId} is not registered`);
+    return stream;
+  }
+
+  /** The stream with its ingest relays refreshed (kept while healthy). */
+  async function streamInfo(stream: StreamRow): Promise<StreamInfo> {
+    const nodes = await store.listNodes();
+    const ingest = chooseIngest(stream, nodes, now(), options.nodeTimeoutMs, options.ingestPerStream);
+    if (ingest.join() !== stream.ingest.join()) {
+      await store.setIngest(stream.streamId, ingest);
+      log.info("ingest relays chosen", { streamId: stream.streamId, ingest });
+    }
+    const byId = new Map(nodes.map((n) => [n.nodeId, n]));
+    return {
+      streamId: stream.streamId,
+      signer: stream.signer as `0x${string}`,
+      createdAt: stream.createdAt,
+      ingest: ingest.flatMap((id) => {
+        const n = byId.get(id);
+        return n ? [{ nodeId: n.nodeId as `0x${string}`, url: n.url, region: n.region }] : [];
+      }),
+    };
+  }
+
+  const router = new Router(log);
+  router.on("POST", "/v1/streams", async (req, res) => {
+    apiCalls.inc({ route: "register_stream" });
+    const reg = parseWith(
+      StreamRegistrationSchema,
+      await readJson(req, options.maxBodyBytes),
+      "stream registration",
+    );
+    checkSkew(reg.issuedAt, now(), "stream registration");
+    await verifyStreamRegistration(reg);
+    const existing = await store.getStream(reg.streamId);
+    if (existing && existing.signer !== reg.signer) {
+      throw new SrpError("CONFLICT", `stream ${reg.streamId} belongs to another signing key`);
+    }
+    const row = existing ?? { streamId: reg.streamId, signer: reg.signer, createdAt: now(), ingest: [] };
+    if (!existing) {
+      await store.insertStream(row);
+      log.info("stream registered", { streamId: reg.streamId, signer: reg.signer });
+    }
+    sendJson(res, existing ? 200 : 201, await streamInfo(row));
+  });
+  router.on("GET", "/v1/streams", async (_req, res) => {
+    const streams = await store.listStreams();
+    sendJson(res, 200, { streams: await Promise.all(streams.map(streamInfo)) });
+  });
+  router.on("GET", "/v1/streams/:id", async (_req, res, p) => {
+    apiCalls.inc({ route: "get_stream" });
+    sendJson(res, 200, await streamInfo(await requireStream(p.id)));
+  });
+  router.on("GET", "/v1/streams/:id/nodes", async (_req, res, p, url) => {
+    apiCalls.inc({ route: "ranked_nodes" });
+    const stream = await requireStream(p.id);
+    const ranked = rankForViewer(
+      stream,
+      await store.listNodes(),
+      url.searchParams.get("region") ?? undefined,
+      now(),
+      options.nodeTimeoutMs,
+    );
+    sendJson(res, 200, {
+      streamId: stream.streamId,
+      nodes: ranked.map((r) => ({
+        nodeId: r.node.nodeId,
+        url: r.node.url,
+        region: r.node.region,
+        score: r.score,
+      })),
+    });
+  });
+  router.on("POST", "/v1/streams/:id/upstream", async (req, res, p) => {
+    apiCalls.inc({ route: "assign_upstream" });
+    const body = parseWith(
+      UpstreamRequestSchema,
+      await readJson(req, options.maxBodyBytes),
+      "upstream request",
+    );
+    const stream = await requireStream(p.id);
+    const info = await streamInfo(stream);
+    const nodes = await store.listNodes();
+    const requester = nodes.find((n) => n.nodeId === body.nodeId);
+    if (!requester) throw new SrpError("NODE_NOT_FOUND", `node ${body.nodeId} is not registered`);
+    const choice = chooseUpstream({
+      stream: { ...stream, ingest: info.ingest.map((n) => n.nodeId) },
+      nodeId: body.nodeId,
+      requesterRegion: requester.region,
+      exclude: body.exclude,
+      nodes,
+      assignments: await store.listAssignments(stream.streamId),
+      now: now(),
+      nodeTimeoutMs: options.nodeTimeoutMs,
+      maxChildren: options.maxChildren,
+    });
+    if (!choice)
+      throw new SrpError("NO_UPSTREAM", `no node can feed ${stream.streamId} to ${body.nodeId} now`);
+    await store.upsertAssignment({
+      nodeId: body.nodeId,
+      streamId: stream.streamId,
+      upstreamId: choice.node.nodeId,
+      depth: choice.depth,
+      assignedAt: now(),
+    });
+    log.info("upstream assigned", {
+      streamId: stream.streamId,
+      nodeId: body.nodeId,
+      upstream: choice.node.nodeId,
+      depth: choice.depth,
+    });
+    sendJson(res, 200, {
+      streamId: stream.streamId,
+      upstream: { nodeId: choice.node.nodeId, url: choice.node.url, region: choice.node.region },
+      depth: choice.depth,
+    });
+  });
+  router.on("POST", "/v1/nodes", async (req, res) => {
+    apiCalls.inc({ route: "register_node" });
+    const reg = parseWith(
+      NodeRegistrationSchema,
+      await readJson(req, options.maxBodyBytes),
+      "node registration",
+    );
+    checkSkew(reg.issuedAt, now(), "node registration");
+    await verifyNodeRegistration(reg);
+    const token = randomBytes(32).toString("hex");
+    const previous = await store.getNode(reg.nodeId);
+    const row: NodeRow = {
+      nodeId: reg.nodeId,
+      url: reg.url.replace(/\/$/, ""),
+      region: reg.region,
+      capacityMbps: reg.capacityMbps,
+      ingest: reg.ingest,
+      streams: reg.streams,
+      tokenHash: hashToken(token),
+      registeredAt: now(),
+      lastHeartbeatAt: previous?.lastHeartbeatAt ?? 0,
+      connections: previous?.connections ?? 0,
+      egressBps: previous?.egressBps ?? 0,
+      bytesServed: previous?.bytesServed ?? 0,
+      load: previous?.load ?? [],
+    };
+    await store.upsertNode(row);
+    log.info("node registered", { nodeId: row.nodeId, url: row.url, region: row.region, ingest: row.ingest });
+    sendJson(res, 201, { nodeId: row.nodeId, token, heartbeatIntervalMs: options.heartbeatIntervalMs });
+  });
+  router.on("GET", "/v1/nodes", async (_req, res) => {
+    const t = now();
+    const nodes = await store.listNodes();
+    sendJson(res, 200, {
+      nodes: nodes.map(({ tokenHash: _secret, ...n }) => ({
+        ...n,
+        healthy: t - n.lastHeartbeatAt <= options.nodeTimeoutMs,
+      })),
+    });
+  });
+  router.on("POST", "/v1/nodes/:id/heartbeat", async (req, res, p) => {
+    apiCalls.inc({ route: "heartbeat" });
+    const token = bearer(req);
+    const node = await store.getNode((p.id ?? "").toLowerCase());
+    if (!node) throw new SrpError("NODE_NOT_FOUND", `node ${p.id} is not registered`);
+    const given = Buffer.from(hashToken(token));
+    if (!timingSafeEqual(given, Buffer.from(node.tokenHash)))
+      throw new SrpError("UNAUTHORIZED", "bad node token");
+    const hb = parseWith(HeartbeatSchema, await readJson(req, options.maxBodyBytes), "heartbeat");
+    if (hb.nodeId !== node.nodeId) throw new SrpError("FORBIDDEN", "heartbeat names another node");
+    const t = now();
+    await store.recordHeartbeat(node.nodeId, {
+      lastHeartbeatAt: t,
+      connections: hb.connections,
+      egressBps: hb.egressBps,
+      bytesServed: hb.bytesServed,
+      load: hb.streams,
+    });
+    const nodes = await store.listNodes();
+    healthyNodes.set(nodes.filter((n) => isHealthy(n, t, options.nodeTimeoutMs)).length);
+    const carry = streamsToCarry(
+      { ...node, lastHeartbeatAt: t },
+      await store.listStreams(),
+      nodes,
+      t,
+      options.nodeTimeoutMs,
+    );
+    sendJson(res, 200, { carry });
+  });
+
+  return {
+    get url() {
+      if (!http) throw new SrpError("UNAVAILABLE", "coordinator not started");
+      return http.url;
+    },
+    async start() {
+      await store.migrate();
+      http = await startHttpService({
+        host: options.host,
+        port: options.port,
+        router,
+        metrics: registry,
+        log,
+      });
+    },
+    async stop() {
+      await http?.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,15 @@
+/** Coordinator defaults, with units. */
+export const COORDINATOR_DEFAULTS = {
+  host: "127.0.0.1",
+  port: 7700,
+  /** SQLite file lives here; ":memory:" for a throwaway store. */
+  dataDir: ".data/coordinator",
+  heartbeatIntervalMs: 2_000, // ms, told to nodes at registration
+  /** A node silent for this long is not routed to. */
+  nodeTimeoutMs: 6_000, // ms
+  /** Ingest relays an origin pushes each stream to. */
+  ingestPerStream: 2,
+  /** Children one node feeds per stream (bounded fan-out keeps ingest relays from being swamped). */
+  maxChildren: 4,
+  maxBodyBytes: 64 * 1024, // bytes per JSON request
+} as const;

@@ -1,0 +1,233 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { Kysely, SqliteDialect } from "kysely";
+import type { AssignmentRow, CoordinatorStore, HeartbeatUpdate, NodeRow, StreamRow } from "./store.ts";
+
+interface Tables {
+  streams: { stream_id: string; signer: string; created_at: number; ingest: string };
+  nodes: {
+    node_id: string;
+    url: string;
+    region: string;
+    capacity_mbps: number;
+    ingest: number;
+    streams: string;
+    token_hash: string;
+    registered_at: number;
+    last_heartbeat_at: number;
+    connections: number;
+    egress_bps: number;
+    bytes_served: number;
+    load: string;
+  };
+  assignments: {
+    node_id: string;
+    stream_id: string;
+    upstream_id: string;
+    depth: number;
+    assigned_at: number;
+  };
+}
+
+type NodeRecord = Tables["nodes"];
+
+function toNode(r: NodeRecord): NodeRow {
+  return {
+    nodeId: r.node_id,
+    url: r.url,
+    region: r.region,
+    capacityMbps: r.capacity_mbps,
+    ingest: r.ingest === 1,
+    streams: JSON.parse(r.streams) as string[],
+    tokenHash: r.token_hash,
+    registeredAt: r.registered_at,
+    lastHeartbeatAt: r.last_heartbeat_at,
+    connections: r.connections,
+    egressBps: r.egress_bps,
+    bytesServed: r.bytes_served,
+    load: JSON.parse(r.load) as NodeRow["load"],
+  };
+}
+
+function toStream(r: Tables["streams"]): StreamRow {
+  return {
+    streamId: r.stream_id,
+    signer: r.signer,
+    createdAt: r.created_at,
+    ingest: JSON.parse(r.ingest) as string[],
+  };
+}
+
+/** The embedded default: SQLite in WAL mode under `dataDir` (or in memory for ":memory:"). */
+export class SqliteStore implements CoordinatorStore {
+  readonly db: Kysely<Tables>;
+
+  constructor(dataDir: string) {
+    let file = ":memory:";
+    if (dataDir !== ":memory:") {
+      mkdirSync(dataDir, { recursive: true });
+      file = join(dataDir, "coordinator.sqlite");
+    }
+    const sqlite = new Database(file);
+    sqlite.pragma("journal_mode = WAL");
+    sqlite.pragma("synchronous = NORMAL");
+    sqlite.pragma("busy_timeout = 5000");
+    this.db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) });
+  }
+
+  async migrate(): Promise<void> {
+    await this.db.schema
+      .createTable("streams")
+      .ifNotExists()
+      .addColumn("stream_id", "text", (c) => c.primaryKey())
+      .addColumn("signer", "text", (c) => c.notNull())
+      .addColumn("created_at", "bigint", (c) => c.notNull())
+      .addColumn("ingest", "text", (c) => c.notNull().defaultTo("[]"))
+      .execute();
+    await this.db.schema
+      .createTable("nodes")
+      .ifNotExists()
+      .addColumn("node_id", "text", (c) => c.primaryKey())
+      .addColumn("url", "text", (c) => c.notNull())
+      .addColumn("region", "text", (c) => c.notNull())
+      .addColumn("capacity_mbps", "real", (c) => c.notNull())
+      .addColumn("ingest", "integer", (c) => c.notNull())
+      .addColumn("streams", "text", (c) => c.notNull())
+      .addColumn("token_hash", "text", (c) => c.notNull())
+      .addColumn("registered_at", "bigint", (c) => c.notNull())
+      .addColumn("last_heartbeat_at", "bigint", (c) => c.notNull())
+      .addColumn("connections", "integer", (c) => c.notNull().defaultTo(0))
+      .addColumn("egress_bps", "real", (c) => c.notNull().defaultTo(0))
+      .addColumn("bytes_served", "bigint", (c) => c.notNull().defaultTo(0))
+      .addColumn("load", "text", (c) => c.notNull().defaultTo("[]"))
+      .execute();
+    await this.db.schema
+      .createTable("assignments")
+      .ifNotExists()
+      .addColumn("node_id", "text", (c) => c.notNull())
+      .addColumn("stream_id", "text", (c) => c.notNull())
+      .addColumn("upstream_id", "text", (c) => c.notNull())
+      .addColumn("depth", "integer", (c) => c.notNull())
+      .addColumn("assigned_at", "bigint", (c) => c.notNull())
+      .addPrimaryKeyConstraint("assignments_pk", ["node_id", "stream_id"])
+      .execute();
+  }
+
+  async getStream(streamId: string): Promise<StreamRow | undefined> {
+    const r = await this.db
+      .selectFrom("streams")
+      .selectAll()
+      .where("stream_id", "=", streamId)
+      .executeTakeFirst();
+    return r && toStream(r);
+  }
+
+  async listStreams(): Promise<StreamRow[]> {
+    return (await this.db.selectFrom("streams").selectAll().orderBy("stream_id").execute()).map(toStream);
+  }
+
+  async insertStream(row: StreamRow): Promise<void> {
+    await this.db
+      .insertInto("streams")
+      .values({
+        stream_id: row.streamId,
+        signer: row.signer,
+        created_at: row.createdAt,
+        ingest: JSON.stringify(row.ingest),
+      })
+      .execute();
+  }
+
+  async setIngest(streamId: string, nodeIds: string[]): Promise<void> {
+    await this.db
+      .updateTable("streams")
+      .set({ ingest: JSON.stringify(nodeIds) })
+      .where("stream_id", "=", streamId)
+      .execute();
+  }
+
+  async getNode(nodeId: string): Promise<NodeRow | undefined> {
+    const r = await this.db.selectFrom("nodes").selectAll().where("node_id", "=", nodeId).executeTakeFirst();
+    return r && toNode(r);
+  }
+
+  async listNodes(): Promise<NodeRow[]> {
+    return (await this.db.selectFrom("nodes").selectAll().orderBy("node_id").execute()).map(toNode);
+  }
+
+  async upsertNode(n: NodeRow): Promise<void> {
+    const values = {
+      node_id: n.nodeId,
+      url: n.url,
+      region: n.region,
+      capacity_mbps: n.capacityMbps,
+      ingest: n.ingest ? 1 : 0,
+      streams: JSON.stringify(n.streams),
+      token_hash: n.tokenHash,
+      registered_at: n.registeredAt,
+      last_heartbeat_at: n.lastHeartbeatAt,
+      connections: n.connections,
+      egress_bps: n.egressBps,
+      bytes_served: n.bytesServed,
+      load: JSON.stringify(n.load),
+    };
+    const { node_id: _id, ...update } = values;
+    await this.db
+      .insertInto("nodes")
+      .values(values)
+      .onConflict((oc) => oc.column("node_id").doUpdateSet(update))
+      .execute();
+  }
+
+  async recordHeartbeat(nodeId: string, u: HeartbeatUpdate): Promise<void> {
+    await this.db
+      .updateTable("nodes")
+      .set({
+        last_heartbeat_at: u.lastHeartbeatAt,
+        connections: u.connections,
+        egress_bps: u.egressBps,
+        bytes_served: u.bytesServed,
+        load: JSON.stringify(u.load),
+      })
+      .where("node_id", "=", nodeId)
+      .execute();
+  }
+
+  async listAssignments(streamId: string): Promise<AssignmentRow[]> {
+    const rows = await this.db
+      .selectFrom("assignments")
+      .selectAll()
+      .where("stream_id", "=", streamId)
+      .execute();
+    return rows.map((r) => ({
+      nodeId: r.node_id,
+      streamId: r.stream_id,
+      upstreamId: r.upstream_id,
+      depth: r.depth,
+      assignedAt: r.assigned_at,
+    }));
+  }
+
+  async upsertAssignment(a: AssignmentRow): Promise<void> {
+    await this.db
+      .insertInto("assignments")
+      .values({
+        node_id: a.nodeId,
+        stream_id: a.streamId,
+        upstream_id: a.upstreamId,
+        depth: a.depth,
+        assigned_at: a.assignedAt,
+      })
+      .onConflict((oc) =>
+        oc
+          .columns(["node_id", "stream_id"])
+          .doUpdateSet({ upstream_id: a.upstreamId, depth: a.depth, assigned_at: a.assignedAt }),
+      )
+      .execute();
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}

@@ -1,0 +1,62 @@
+/** Rows as the coordinator keeps them; the store is an interface so PostgreSQL can follow SQLite. */
+export interface StreamRow {
+  streamId: string;
+  signer: string;
+  createdAt: number;
+  /** Node ids the origin pushes to, in order. */
+  ingest: string[];
+}
+
+export interface StreamLoadRow {
+  streamId: string;
+  upstream: string | null;
+  liveEdgeSeq: number;
+  viewers: number;
+}
+
+export interface NodeRow {
+  nodeId: string;
+  url: string;
+  region: string;
+  capacityMbps: number;
+  ingest: boolean;
+  streams: string[];
+  tokenHash: string;
+  registeredAt: number;
+  lastHeartbeatAt: number;
+  connections: number;
+  egressBps: number;
+  bytesServed: number;
+  load: StreamLoadRow[];
+}
+
+export interface AssignmentRow {
+  nodeId: string;
+  streamId: string;
+  upstreamId: string;
+  depth: number;
+  assignedAt: number;
+}
+
+export interface HeartbeatUpdate {
+  lastHeartbeatAt: number;
+  connections: number;
+  egressBps: number;
+  bytesServed: number;
+  load: StreamLoadRow[];
+}
+
+export interface CoordinatorStore {
+  migrate(): Promise<void>;
+  getStream(streamId: string): Promise<StreamRow | undefined>;
+  listStreams(): Promise<StreamRow[]>;
+  insertStream(row: StreamRow): Promise<void>;
+  setIngest(streamId: string, nodeIds: string[]): Promise<void>;
+  getNode(nodeId: string): Promise<NodeRow | undefined>;
+  listNodes(): Promise<NodeRow[]>;
+  upsertNode(row: NodeRow): Promise<void>;
+  recordHeartbeat(nodeId: string, update: HeartbeatUpdate): Promise<void>;
+  listAssignments(streamId: string): Promise<AssignmentRow[]>;
+  upsertAssignment(row: AssignmentRow): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,139 @@
+import type { ChildProcess } from "node:child_process";
+import type { Logger } from "@streamrp2p/service";
+import type { IngestPublisher } from "./publisher.ts";
+import { Segmenter } from "./segmenter.ts";
+
+export interface BroadcastStats {
+  live: boolean;
+  /** Next media sequence number. */
+  nextSeq: number;
+  initVersion: number;
+  segments: number;
+  lastSegmentAt: number | undefined;
+}
+
+/**
+ * One stream's broadcast state across publishes. Sequence numbers keep
+ * counting across reconnects and each publish gets a new init version, so
+ * relays render a discontinuity, not a new stream.
+ */
+export class Broadcast {
+  readonly streamId: string;
+  readonly #publisher: IngestPublisher;
+  readonly #log: Logger;
+  readonly #segmentTargetMs: number;
+  readonly #endGraceMs: number;
+  #nextSeq = 0;
+  #initVersion = -1;
+  #segments = 0;
+  #lastSegmentAt: number | undefined;
+  #live: ChildProcess | undefined;
+  #endTimer: NodeJS.Timeout | undefined;
+  /** Keeps sign-and-push in segment order. */
+  #chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    streamId: string,
+    publisher: IngestPublisher,
+    log: Logger,
+    segmentTargetMs: number,
+    endGraceMs: number,
+  ) {
+    this.streamId = streamId;
+    this.#publisher = publisher;
+    this.#log = log;
+    this.#segmentTargetMs = segmentTargetMs;
+    this.#endGraceMs = endGraceMs;
+  }
+
+  get live(): boolean {
+    return this.#live !== undefined;
+  }
+
+  get stats(): BroadcastStats {
+    return {
+      live: this.live,
+      nextSeq: this.#nextSeq,
+      initVersion: this.#initVersion,
+      segments: this.#segments,
+      lastSegmentAt: this.#lastSegmentAt,
+    };
+  }
+
+  /** Everything pushed so far has been tried on every relay. */
+  settled(): Promise<unknown> {
+    return this.#chain;
+  }
+
+  #enqueue(task: () => Promise<unknown>): void {
+    this.#chain = this.#chain
+      .then(task)
+      .catch((err: unknown) => this.#log.error("publish failed", { streamId: this.streamId, err }));
+  }
+
+  /**
+   * Takes a packager process (fMP4 on stdout) as the stream's live source.
+   * Returns false when the stream is already live.
+   */
+  attach(ffmpeg: ChildProcess): boolean {
+    if (this.#live) return false;
+    clearTimeout(this.#endTimer);
+    this.#live = ffmpeg;
+    let initVersion = -1;
+    const segmenter = new Segmenter(this.#segmentTargetMs, {
+      onInit: (bytes) => {
+        initVersion = ++this.#initVersion;
+        this.#enqueue(() => this.#publisher.publishInit(initVersion, bytes));
+      },
+      onSegment: (seg) => {
+        if (initVersion < 0) return;
+        const seq = this.#nextSeq++;
+        this.#segments += 1;
+        this.#lastSegmentAt = Date.now();
+        this.#enqueue(() => this.#publisher.publishSegment(seq, initVersion, seg.bytes, seg.durationMs));
+      },
+    });
+    ffmpeg.stdout?.on("data", (chunk: Buffer) => {
+      try {
+        segmenter.push(chunk);
+      } catch (err) {
+        this.#log.error("packager output is not fMP4; stopping this publish", {
+          streamId: this.streamId,
+          err,
+        });
+        ffmpeg.kill("SIGKILL");
+      }
+    });
+    ffmpeg.once("close", () => {
+      try {
+        segmenter.flush();
+      } catch (err) {
+        this.#log.warn("last segment lost", { streamId: this.streamId, err });
+      }
+      this.#live = undefined;
+      this.#scheduleEnd();
+    });
+    return true;
+  }
+
+  #scheduleEnd(): void {
+    clearTimeout(this.#endTimer);
+    this.#endTimer = setTimeout(() => {
+      if (this.#live || this.#nextSeq === 0) return;
+      const lastSeq = this.#nextSeq - 1;
+      this.#enqueue(() => this.#publisher.publishEnd(lastSeq));
+      this.#log.info("broadcast ended", { streamId: this.streamId, lastSeq });
+    }, this.#endGraceMs);
+  }
+
+  /** Stops the live source now (shutdown). */
+  async stop(): Promise<void> {
+    const proc = this.#live;
+    if (proc) {
+      const closed = new Promise((resolve) => proc.once("close", resolve));
+      proc.kill("SIGTERM");
+      await closed;
+    }
+    clearTimeout(this.#endTimer);
+  }
+}

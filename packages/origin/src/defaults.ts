@@ -1,0 +1,13 @@
+/** Origin defaults, with units. */
+export const ORIGIN_DEFAULTS = {
+  host: "127.0.0.1",
+  rtmpPort: 1935,
+  /** The RTMP application name: rtmp://host:1935/live/STREAM_KEY */
+  app: "live",
+  /** Media segments are cut at the first keyframe at or after this. */
+  segmentTargetMs: 1_000, // ms
+  ffmpegPath: "ffmpeg",
+  /** A reconnect within this time continues the broadcast without an end marker. */
+  endGraceMs: 2_000, // ms
+  ingestRefreshMs: 3_000, // ms
+} as const;

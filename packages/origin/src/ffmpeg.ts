@@ -1,0 +1,100 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { SrpError } from "@streamrp2p/protocol";
+import type { Logger } from "@streamrp2p/service";
+
+/** Fragmented MP4 on stdout, a fragment at every keyframe and at least every 0.5 s. */
+const FMP4_OUTPUT = [
+  "-map",
+  "0:v:0?",
+  "-map",
+  "0:a:0?",
+  "-c",
+  "copy",
+  "-f",
+  "mp4",
+  "-movflags",
+  "+frag_keyframe+empty_moov+default_base_moof",
+  "-frag_duration",
+  "500000", // µs
+  "pipe:1",
+];
+
+/** Probing less than the default cuts ~1.3 s of start-up; the sequence headers come first anyway. */
+const FAST_PROBE = ["-analyzeduration", "300000", "-probesize", "65536"];
+
+/** Throws a clear error when ffmpeg cannot run. */
+export function requireFfmpeg(ffmpegPath: string): void {
+  const r = spawnSync(ffmpegPath, ["-hide_banner", "-version"], { encoding: "utf8" });
+  if (r.error || r.status !== 0) {
+    throw new SrpError(
+      "UNAVAILABLE",
+      `ffmpeg not found at '${ffmpegPath}': install it (Debian/Ubuntu: apt-get install ffmpeg) or set --ffmpeg`,
+      { cause: r.error },
+    );
+  }
+}
+
+function watch(proc: ChildProcess, log: Logger, what: string): ChildProcess {
+  let stderr = "";
+  proc.stderr?.setEncoding("utf8");
+  proc.stderr?.on("data", (d: string) => {
+    stderr = (stderr + d).slice(-2000);
+  });
+  proc.on("exit", (code, signal) => {
+    const fields = { what, code, signal, stderr: stderr.trim().split("\n").slice(-3).join(" | ") };
+    if (code === 0 || signal === "SIGTERM") log.info("ffmpeg exited", fields);
+    else log.warn("ffmpeg failed", fields);
+  });
+  return proc;
+}
+
+/** ffmpeg remuxing an FLV byte stream on stdin (from our RTMP front end) to fMP4 on stdout. */
+export function spawnFlvRemux(ffmpegPath: string, log: Logger): ChildProcess {
+  const args = [
+    "-hide_banner",
+    "-loglevel",
+    "warning",
+    "-nostdin",
+    ...FAST_PROBE,
+    "-f",
+    "flv",
+    "-i",
+    "pipe:0",
+    ...FMP4_OUTPUT,
+  ];
+  const proc = spawn(
+    ffmpegPath,
+    args.filter((a) => a !== "-nostdin"),
+    { stdio: ["pipe", "pipe", "pipe"] },
+  );
+  proc.stdin?.on("error", () => {}); // EPIPE when ffmpeg exits first; its exit is reported instead
+  return watch(proc, log, "flv-remux");
+}
+
+/**
+ * ffmpeg as an SRT listener for one stream. The passphrase is the stream key:
+ * SRT's own handshake refuses a caller without it, so the key check happens
+ * before any media is accepted.
+ */
+export function spawnSrtListener(
+  ffmpegPath: string,
+  host: string,
+  port: number,
+  passphrase: string,
+  log: Logger,
+): ChildProcess {
+  const url = `srt://${host}:${port}?mode=listener&passphrase=${encodeURIComponent(passphrase)}&pbkeylen=16&latency=120000`;
+  const args = [
+    "-hide_banner",
+    "-loglevel",
+    "warning",
+    "-nostdin",
+    ...FAST_PROBE,
+    "-f",
+    "mpegts",
+    "-i",
+    url,
+    ...FMP4_OUTPUT,
+  ];
+  return watch(spawn(ffmpegPath, args, { stdio: ["ignore", "pipe", "pipe"] }), log, "srt-listener");
+}

@@ -1,0 +1,13 @@
+export { Broadcast, type BroadcastStats } from "./broadcast.ts";
+export { ORIGIN_DEFAULTS } from "./defaults.ts";
+export { requireFfmpeg } from "./ffmpeg.ts";
+export { BoxReader, parseMoof, parseMoov } from "./fmp4.ts";
+export {
+  createOrigin,
+  type Origin,
+  type OriginComponents,
+  type OriginOptions,
+  type OriginStreamConfig,
+} from "./origin.ts";
+export { IngestPublisher } from "./publisher.ts";
+export { Segmenter } from "./segmenter.ts";

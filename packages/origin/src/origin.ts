@@ -1,0 +1,192 @@
+import { timingSafeEqual } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { CoordinatorClient } from "@streamrp2p/api-client";
+import {
+  type NodeInfo,
+  parseWith,
+  SrpError,
+  StreamIdSchema,
+  signStreamRegistration,
+} from "@streamrp2p/protocol";
+import type { FetchLike, Logger, Widen } from "@streamrp2p/service";
+import type { Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { Broadcast, type BroadcastStats } from "./broadcast.ts";
+import { ORIGIN_DEFAULTS } from "./defaults.ts";
+import { requireFfmpeg, spawnFlvRemux, spawnSrtListener } from "./ffmpeg.ts";
+import { IngestPublisher } from "./publisher.ts";
+import { RtmpIngest } from "./rtmp-server.ts";
+
+export interface OriginStreamConfig {
+  streamId: string;
+  /** What the streamer types into OBS; a secret. */
+  streamKey: string;
+  /** secp256k1 private key that signs every segment; a secret. */
+  signingKey: Hex;
+  /** Listen for SRT on this port too (passphrase = stream key, 10-79 chars). */
+  srtPort?: number;
+}
+
+export type OriginOptions = Widen<typeof ORIGIN_DEFAULTS>;
+
+export interface OriginComponents {
+  log: Logger;
+  /** Registers the streams and names their ingest relays. */
+  coordinator?: CoordinatorClient;
+  /** Overrides the coordinator's ingest list (tests, fixed deployments). */
+  resolveIngest?: (streamId: string) => Promise<NodeInfo[]>;
+  fetch?: FetchLike;
+}
+
+export interface Origin {
+  readonly rtmpPort: number;
+  rtmpUrl(): string;
+  stats(streamId: string): BroadcastStats | undefined;
+  /** Waits until every segment produced so far was pushed (or given up). */
+  settled(streamId: string): Promise<unknown>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** The origin: RTMP/SRT ingest, ffmpeg packaging, signing, pushing to ingest relays. */
+export function createOrigin(
+  init: Partial<OriginOptions>,
+  streams: OriginStreamConfig[],
+  components: OriginComponents,
+): Origin {
+  const options: OriginOptions = { ...ORIGIN_DEFAULTS, ...init };
+  const { log, coordinator } = components;
+  for (const s of streams) parseWith(StreamIdSchema, s.streamId, "origin stream id");
+  const resolveIngest =
+    components.resolveIngest ??
+    (coordinator ? async (id: string) => (await coordinator.getStream(id)).ingest : undefined);
+  if (!resolveIngest)
+    throw new SrpError("BAD_REQUEST", "origin needs a coordinator or a resolveIngest function");
+
+  const broadcasts = new Map<string, Broadcast>();
+  const publishers: IngestPublisher[] = [];
+  for (const s of streams) {
+    const publisher = new IngestPublisher(
+      {
+        streamId: s.streamId,
+        signer: privateKeyToAccount(s.signingKey),
+        resolveIngest: () => resolveIngest(s.streamId),
+        fetch: components.fetch,
+        log: log.child("push"),
+      },
+      { refreshMs: options.ingestRefreshMs },
+    );
+    publishers.push(publisher);
+    broadcasts.set(
+      s.streamId,
+      new Broadcast(
+        s.streamId,
+        publisher,
+        log.child("broadcast"),
+        options.segmentTargetMs,
+        options.endGraceMs,
+      ),
+    );
+  }
+
+  const rtmp = new RtmpIngest({
+    host: options.host,
+    port: options.rtmpPort,
+    log: log.child("rtmp"),
+    authorize: (app, key) =>
+      app === options.app ? streams.find((s) => sameSecret(s.streamKey, key))?.streamId : undefined,
+    onPublish: (streamId) => {
+      const broadcast = broadcasts.get(streamId);
+      if (!broadcast || broadcast.live) return undefined;
+      const ffmpeg = spawnFlvRemux(options.ffmpegPath, log.child("ffmpeg"));
+      broadcast.attach(ffmpeg);
+      return { write: (flv) => ffmpeg.stdin?.write(flv), end: () => ffmpeg.stdin?.end() };
+    },
+  });
+
+  let running = false;
+  const srtLoops: Promise<void>[] = [];
+  const srtProcs = new Set<import("node:child_process").ChildProcess>();
+
+  async function srtLoop(s: OriginStreamConfig & { srtPort: number }): Promise<void> {
+    const broadcast = broadcasts.get(s.streamId) as Broadcast;
+    while (running) {
+      const proc = spawnSrtListener(
+        options.ffmpegPath,
+        options.host,
+        s.srtPort,
+        s.streamKey,
+        log.child("ffmpeg"),
+      );
+      srtProcs.add(proc);
+      let attached = false;
+      proc.stdout?.once("data", () => {
+        attached = broadcast.attach(proc);
+        if (!attached) proc.kill("SIGKILL"); // RTMP already live for this stream
+      });
+      await new Promise((resolve) => proc.once("close", resolve));
+      srtProcs.delete(proc);
+      if (running) await sleep(attached ? 100 : 500);
+    }
+  }
+
+  async function registerStreams(): Promise<void> {
+    if (!coordinator) return;
+    for (const s of streams) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const reg = await signStreamRegistration(privateKeyToAccount(s.signingKey), s.streamId, Date.now());
+          await coordinator.registerStream(reg);
+          log.info("stream registered", { streamId: s.streamId });
+          break;
+        } catch (err) {
+          if (attempt >= 10) throw err;
+          log.warn("stream registration failed; retrying", { streamId: s.streamId, attempt, err });
+          await sleep(500 * attempt);
+        }
+      }
+    }
+  }
+
+  return {
+    get rtmpPort() {
+      return rtmp.port;
+    },
+    rtmpUrl: () => `rtmp://${options.host}:${rtmp.port}/${options.app}`,
+    stats: (id) => broadcasts.get(id)?.stats,
+    settled: (id) => broadcasts.get(id)?.settled() ?? Promise.resolve(),
+    async start() {
+      requireFfmpeg(options.ffmpegPath);
+      running = true;
+      await registerStreams();
+      await Promise.all(publishers.map((p) => p.start()));
+      await rtmp.start();
+      for (const s of streams) {
+        if (s.srtPort !== undefined) {
+          if (s.streamKey.length < 10 || s.streamKey.length > 79) {
+            throw new SrpError(
+              "BAD_REQUEST",
+              `SRT needs a stream key of 10-79 characters (stream ${s.streamId})`,
+            );
+          }
+          srtLoops.push(srtLoop(s as OriginStreamConfig & { srtPort: number }));
+          log.info("srt listening", { streamId: s.streamId, url: `srt://${options.host}:${s.srtPort}` });
+        }
+      }
+    },
+    async stop() {
+      running = false;
+      for (const p of srtProcs) p.kill("SIGTERM");
+      await rtmp.stop();
+      await Promise.all([...broadcasts.values()].map((b) => b.stop()));
+      await Promise.all(srtLoops);
+      for (const p of publishers) p.stop();
+    },
+  };
+}

@@ -1,0 +1,96 @@
+import { z } from "zod";
+import { SegmentAttestationSchema } from "./attestation.ts";
+import { AddressSchema, StreamIdSchema } from "./ids.ts";
+import { RegionSchema } from "./registration.ts";
+import { StreamEndSchema } from "./stream-end.ts";
+
+/** A node as the coordinator hands it out (to viewers, relays and origins). */
+export const NodeInfoSchema = z.strictObject({
+  nodeId: AddressSchema,
+  url: z.string(),
+  region: RegionSchema,
+});
+export type NodeInfo = z.infer<typeof NodeInfoSchema>;
+
+export const StreamInfoSchema = z.strictObject({
+  streamId: StreamIdSchema,
+  signer: AddressSchema,
+  /** Relays the origin pushes to. */
+  ingest: z.array(NodeInfoSchema),
+  createdAt: z.number().int(),
+});
+export type StreamInfo = z.infer<typeof StreamInfoSchema>;
+
+export const NodeRegisteredSchema = z.strictObject({
+  nodeId: AddressSchema,
+  /** Bearer token for this node's heartbeats; rotates on every registration. */
+  token: z.string().min(16),
+  heartbeatIntervalMs: z.number().int().positive(),
+});
+export type NodeRegistered = z.infer<typeof NodeRegisteredSchema>;
+
+export const StreamLoadSchema = z.strictObject({
+  streamId: StreamIdSchema,
+  upstream: AddressSchema.nullable(),
+  /** Newest segment seq this node holds, -1 when none yet. */
+  liveEdgeSeq: z.number().int().min(-1),
+  viewers: z.number().int().nonnegative(),
+});
+
+export const HeartbeatSchema = z.strictObject({
+  nodeId: AddressSchema,
+  /** Concurrent viewer and downstream connections. */
+  connections: z.number().int().nonnegative(),
+  /** Egress over the last interval, bit/s. */
+  egressBps: z.number().nonnegative(),
+  /** Bytes served since the node started. */
+  bytesServed: z.number().int().nonnegative(),
+  streams: z.array(StreamLoadSchema).max(1000),
+});
+export type Heartbeat = z.infer<typeof HeartbeatSchema>;
+
+export const HeartbeatReplySchema = z.strictObject({
+  /** Streams the coordinator wants this node to carry. */
+  carry: z.array(StreamIdSchema),
+});
+export type HeartbeatReply = z.infer<typeof HeartbeatReplySchema>;
+
+export const UpstreamRequestSchema = z.strictObject({
+  nodeId: AddressSchema,
+  /** Upstreams that just failed this node; never handed back at once. */
+  exclude: z.array(AddressSchema).max(64).default([]),
+});
+export type UpstreamRequest = z.infer<typeof UpstreamRequestSchema>;
+
+export const UpstreamAssignmentSchema = z.strictObject({
+  streamId: StreamIdSchema,
+  upstream: NodeInfoSchema,
+  /** Hops from the origin: ingest relays are 1. */
+  depth: z.number().int().positive(),
+});
+export type UpstreamAssignment = z.infer<typeof UpstreamAssignmentSchema>;
+
+export const RankedNodesSchema = z.strictObject({
+  streamId: StreamIdSchema,
+  nodes: z.array(NodeInfoSchema.extend({ score: z.number() })),
+});
+export type RankedNodes = z.infer<typeof RankedNodesSchema>;
+
+/** One segment in a relay's window: its attestation and which init it decodes with. */
+export const WindowSegmentSchema = z.strictObject({
+  init: z.number().int().nonnegative(),
+  attestation: SegmentAttestationSchema,
+});
+export type WindowSegment = z.infer<typeof WindowSegmentSchema>;
+
+/**
+ * A relay's live window, relay to relay (`window.json`): what the playlist
+ * says, plus every attestation, so a downstream verifies before it serves.
+ */
+export const StreamWindowSchema = z.strictObject({
+  streamId: StreamIdSchema,
+  inits: z.array(SegmentAttestationSchema).max(64),
+  segments: z.array(WindowSegmentSchema).max(10_000),
+  end: StreamEndSchema.nullable(),
+});
+export type StreamWindow = z.infer<typeof StreamWindowSchema>;

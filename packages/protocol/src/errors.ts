@@ -1,0 +1,63 @@
+/**
+ * Stable error codes shared by every component. The HTTP status for each code
+ * lives here, in one table, so every service answers the same way.
+ */
+export const ERROR_STATUS = {
+  BAD_REQUEST: 400,
+  VALIDATION_FAILED: 400,
+  MALFORMED_PLAYLIST: 502,
+  BAD_SIGNATURE: 403,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  HASH_MISMATCH: 400,
+  NOT_FOUND: 404,
+  STREAM_NOT_FOUND: 404,
+  NODE_NOT_FOUND: 404,
+  SEGMENT_NOT_FOUND: 404,
+  CONFLICT: 409,
+  STREAM_ENDED: 410,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  UPSTREAM_FAILED: 502,
+  NO_UPSTREAM: 503,
+  UNAVAILABLE: 503,
+  TIMEOUT: 504,
+  INTERNAL: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export interface SrpErrorOptions {
+  cause?: unknown;
+  /** Extra structured detail for logs and error bodies; never secrets. */
+  details?: Record<string, unknown>;
+}
+
+/** The one error class of the project: a stable `code`, a message, and a cause chain. */
+export class SrpError extends Error {
+  override readonly name = "SrpError";
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: SrpErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details;
+  }
+
+  get status(): number {
+    return ERROR_STATUS[this.code];
+  }
+
+  toJSON(): ErrorBody {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+export function isSrpError(value: unknown, code?: ErrorCode): value is SrpError {
+  return value instanceof SrpError && (code === undefined || value.code === code);
+}

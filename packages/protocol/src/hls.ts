@@ -1,0 +1,141 @@
+import { SrpError } from "./errors.ts";
+import { initFileName, segmentFileName } from "./wire.ts";
+
+export interface PlaylistSegment {
+  seq: number;
+  durationMs: number;
+  /** Init version the segment decodes with; a change is a discontinuity. */
+  init: number;
+  /** ms since the epoch when the origin finished the segment. */
+  producedAt: number;
+}
+
+export interface PlaylistInput {
+  segments: readonly PlaylistSegment[];
+  ended: boolean;
+}
+
+/**
+ * Renders a standard fMP4 HLS media playlist (version 7) that any player can
+ * play. The discontinuity sequence is the first listed segment's init version:
+ * origins bump the version exactly once per reconnect, so every relay agrees.
+ */
+export function renderMediaPlaylist(input: PlaylistInput): string {
+  const { segments } = input;
+  const first = segments[0];
+  const maxMs = segments.reduce((m, s) => Math.max(m, s.durationMs), 1000);
+  const lines = [
+    "#EXTM3U",
+    "#EXT-X-VERSION:7",
+    `#EXT-X-TARGETDURATION:${Math.ceil(maxMs / 1000)}`,
+    `#EXT-X-MEDIA-SEQUENCE:${first?.seq ?? 0}`,
+    `#EXT-X-DISCONTINUITY-SEQUENCE:${first?.init ?? 0}`,
+    "#EXT-X-INDEPENDENT-SEGMENTS",
+  ];
+  let currentInit = -1;
+  for (const s of segments) {
+    if (s.init !== currentInit) {
+      if (currentInit !== -1) lines.push("#EXT-X-DISCONTINUITY");
+      lines.push(`#EXT-X-MAP:URI="${initFileName(s.init)}"`);
+      currentInit = s.init;
+    }
+    lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(s.producedAt - s.durationMs).toISOString()}`);
+    lines.push(`#EXTINF:${(s.durationMs / 1000).toFixed(3)},`);
+    lines.push(segmentFileName(s.seq));
+  }
+  if (input.ended) lines.push("#EXT-X-ENDLIST");
+  return `${lines.join("\n")}\n`;
+}
+
+export interface ParsedSegment {
+  uri: string;
+  durationS: number;
+  mediaSequence: number;
+  discontinuity: boolean;
+  mapUri: string | undefined;
+}
+
+export interface ParsedPlaylist {
+  targetDurationS: number;
+  mediaSequence: number;
+  discontinuitySequence: number;
+  segments: ParsedSegment[];
+  ended: boolean;
+}
+
+function malformed(line: number, why: string): SrpError {
+  return new SrpError("MALFORMED_PLAYLIST", `playlist line ${line}: ${why}`);
+}
+
+function numberAttr(value: string, line: number, tag: string): number {
+  const n = Number(value);
+  if (value === "" || !Number.isFinite(n) || n < 0)
+    throw malformed(line, `${tag} needs a non-negative number`);
+  return n;
+}
+
+/** Parses a media playlist strictly enough to catch truncation and garbage; throws MALFORMED_PLAYLIST. */
+export function parseMediaPlaylist(text: string): ParsedPlaylist {
+  const lines = text.split(/\r?\n/);
+  if (lines[0]?.trim() !== "#EXTM3U") throw malformed(1, "does not start with #EXTM3U");
+  let targetDurationS: number | undefined;
+  let mediaSequence = 0;
+  let discontinuitySequence = 0;
+  let ended = false;
+  let pendingDuration: number | undefined;
+  let pendingDiscontinuity = false;
+  let mapUri: string | undefined;
+  const segments: ParsedSegment[] = [];
+  lines.forEach((raw, i) => {
+    const line = raw.trim();
+    const n = i + 1;
+    if (line === "" || i === 0) return;
+    if (!line.startsWith("#")) {
+      if (pendingDuration === undefined) throw malformed(n, `URI ${line} without #EXTINF`);
+      segments.push({
+        uri: line,
+        durationS: pendingDuration,
+        mediaSequence: mediaSequence + segments.length,
+        discontinuity: pendingDiscontinuity,
+        mapUri,
+      });
+      pendingDuration = undefined;
+      pendingDiscontinuity = false;
+      return;
+    }
+    const colon = line.indexOf(":");
+    const tag = colon === -1 ? line : line.slice(0, colon);
+    const value = colon === -1 ? "" : line.slice(colon + 1);
+    switch (tag) {
+      case "#EXT-X-TARGETDURATION":
+        targetDurationS = numberAttr(value, n, tag);
+        break;
+      case "#EXT-X-MEDIA-SEQUENCE":
+        mediaSequence = numberAttr(value, n, tag);
+        break;
+      case "#EXT-X-DISCONTINUITY-SEQUENCE":
+        discontinuitySequence = numberAttr(value, n, tag);
+        break;
+      case "#EXTINF":
+        pendingDuration = numberAttr(value.split(",")[0] ?? "", n, tag);
+        break;
+      case "#EXT-X-DISCONTINUITY":
+        pendingDiscontinuity = true;
+        break;
+      case "#EXT-X-MAP": {
+        const m = /URI="([^"]+)"/.exec(value);
+        if (!m?.[1]) throw malformed(n, "#EXT-X-MAP without URI");
+        mapUri = m[1];
+        break;
+      }
+      case "#EXT-X-ENDLIST":
+        ended = true;
+        break;
+      default:
+        break; // other tags are legal HLS we do not need
+    }
+  });
+  if (targetDurationS === undefined) throw malformed(lines.length, "no #EXT-X-TARGETDURATION");
+  if (pendingDuration !== undefined) throw malformed(lines.length, "#EXTINF without a URI (truncated?)");
+  return { targetDurationS, mediaSequence, discontinuitySequence, segments, ended };
+}

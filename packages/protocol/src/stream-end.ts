@@ -1,0 +1,47 @@
+import type { LocalAccount } from "viem";
+import { z } from "zod";
+import { SignatureSchema, StreamIdSchema, streamIdToBytes32 } from "./ids.ts";
+import { signStatement, verifyStatement } from "./signed.ts";
+
+const STREAM_END_TYPES = {
+  StreamEnd: [
+    { name: "streamId", type: "bytes32" },
+    { name: "lastSeq", type: "uint64" },
+    { name: "producedAt", type: "uint64" },
+  ],
+} as const;
+
+/** The origin's signed word that a broadcast ended after `lastSeq` (so relays append ENDLIST). */
+export const StreamEndSchema = z.strictObject({
+  streamId: StreamIdSchema,
+  lastSeq: z.number().int().nonnegative(),
+  producedAt: z.number().int().nonnegative(),
+  signature: SignatureSchema,
+});
+export type StreamEnd = z.infer<typeof StreamEndSchema>;
+
+function typed(end: Omit<StreamEnd, "signature">) {
+  return {
+    streamId: streamIdToBytes32(end.streamId),
+    lastSeq: BigInt(end.lastSeq),
+    producedAt: BigInt(end.producedAt),
+  };
+}
+
+export async function signStreamEnd(
+  signer: LocalAccount,
+  end: Omit<StreamEnd, "signature">,
+): Promise<StreamEnd> {
+  return { ...end, signature: await signStatement(signer, STREAM_END_TYPES, "StreamEnd", typed(end)) };
+}
+
+export async function verifyStreamEnd(end: StreamEnd, expectedSigner: string): Promise<void> {
+  await verifyStatement(
+    STREAM_END_TYPES,
+    "StreamEnd",
+    typed(end),
+    end.signature,
+    expectedSigner,
+    "stream end",
+  );
+}

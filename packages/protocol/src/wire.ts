@@ -1,0 +1,45 @@
+/** Names on the wire: headers, file names, paths. Every component imports these. */
+export const HEADER_ATTESTATION = "x-srp-attestation";
+export const HEADER_INIT_VERSION = "x-srp-init";
+export const HEADER_STREAM_END = "x-srp-end";
+export const HEADER_NODE_ID = "x-srp-node";
+
+/** The one rendition packaged today; ABR renditions will add names. */
+export const RENDITION_MAIN = "main";
+/** Init segments are attested with this rendition and `seq` = init version. */
+export const RENDITION_INIT = "init";
+
+export const CONTENT_TYPE_PLAYLIST = "application/vnd.apple.mpegurl";
+export const CONTENT_TYPE_SEGMENT = "video/iso.segment";
+export const CONTENT_TYPE_INIT = "video/mp4";
+
+export const PLAYLIST_FILE = "index.m3u8";
+export const WINDOW_FILE = "window.json";
+
+export function initFileName(version: number): string {
+  return `init-${version}.mp4`;
+}
+
+export function segmentFileName(seq: number): string {
+  return `seg-${seq}.m4s`;
+}
+
+export type MediaFile =
+  | { kind: "playlist" }
+  | { kind: "window" }
+  | { kind: "init"; version: number }
+  | { kind: "segment"; seq: number };
+
+const INIT_RE = /^init-(\d{1,9})\.mp4$/;
+const SEGMENT_RE = /^seg-(\d{1,15})\.m4s$/;
+
+/** Parses the file part of `/live/:stream/:file`; undefined for anything else. */
+export function parseMediaFileName(file: string): MediaFile | undefined {
+  if (file === PLAYLIST_FILE) return { kind: "playlist" };
+  if (file === WINDOW_FILE) return { kind: "window" };
+  const init = INIT_RE.exec(file);
+  if (init?.[1] !== undefined) return { kind: "init", version: Number(init[1]) };
+  const seg = SEGMENT_RE.exec(file);
+  if (seg?.[1] !== undefined) return { kind: "segment", seq: Number(seg[1]) };
+  return undefined;
+}

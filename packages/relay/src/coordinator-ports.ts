@@ -1,0 +1,36 @@
+import type { CoordinatorClient } from "@streamrp2p/api-client";
+import { isSrpError } from "@streamrp2p/protocol";
+import type { StreamDirectory, UpstreamResolver } from "./ports.ts";
+
+const SIGNER_TTL_MS = 60_000; // ms a known signer is trusted from cache
+const UNKNOWN_TTL_MS = 2_000; // ms an unknown stream stays unknown
+
+/** Stream signers from the coordinator, cached (signers never change for a stream id). */
+export function coordinatorDirectory(client: CoordinatorClient): StreamDirectory {
+  const cache = new Map<string, { signer: string | undefined; until: number }>();
+  return {
+    async signerOf(streamId) {
+      const hit = cache.get(streamId);
+      if (hit && hit.until > Date.now()) return hit.signer;
+      try {
+        const info = await client.getStream(streamId);
+        cache.set(streamId, { signer: info.signer, until: Date.now() + SIGNER_TTL_MS });
+        return info.signer;
+      } catch (err) {
+        if (!isSrpError(err, "STREAM_NOT_FOUND")) throw err;
+        cache.set(streamId, { signer: undefined, until: Date.now() + UNKNOWN_TTL_MS });
+        return undefined;
+      }
+    },
+  };
+}
+
+/** Upstream assignment by the coordinator (bounded fan-out, re-parenting). */
+export function coordinatorResolver(client: CoordinatorClient, nodeId: string): UpstreamResolver {
+  return {
+    async resolve(streamId, exclude) {
+      const a = await client.assignUpstream(streamId, nodeId, [...exclude]);
+      return a.upstream;
+    },
+  };
+}

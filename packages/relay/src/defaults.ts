@@ -1,0 +1,23 @@
+/** Relay defaults, with units. */
+export const RELAY_DEFAULTS = {
+  host: "127.0.0.1",
+  port: 0, // 0 = any free port
+  region: "local",
+  capacityMbps: 1000, // Mbit/s offered
+  /** Segments kept per stream; older ones are evicted. ~30 s at 1 s segments. */
+  maxSegments: 30,
+  /** Segments listed in the viewer playlist (the live window). */
+  playlistSegments: 6,
+  maxSegmentBytes: 16 * 1024 * 1024, // bytes; larger PUTs are refused with 413
+  heartbeatIntervalMs: 2_000, // ms
+  /** Long-poll of window.json between relays. */
+  windowWaitMs: 8_000, // ms
+  /** How long a viewer request for the next, not yet announced segment may wait. */
+  segmentWaitMs: 3_000, // ms
+  /** Upstream fetch gives up when no byte arrives for this long. */
+  upstreamIdleTimeoutMs: 4_000, // ms
+  /** Failed fetches of one object before the relay re-parents. */
+  upstreamFailuresBeforeReparent: 2,
+} as const;
+
+export type RelayDefaults = typeof RELAY_DEFAULTS;

@@ -1,0 +1,73 @@
+import type { CoordinatorClient } from "@streamrp2p/api-client";
+import { type Heartbeat, isSrpError, signNodeRegistration } from "@streamrp2p/protocol";
+import type { Logger } from "@streamrp2p/service";
+import type { LocalAccount } from "viem";
+
+export interface HeartbeatLoopDeps {
+  client: CoordinatorClient;
+  account: LocalAccount;
+  log: Logger;
+  intervalMs: number;
+  registration: () => {
+    url: string;
+    region: string;
+    capacityMbps: number;
+    ingest: boolean;
+    streams: string[];
+  };
+  snapshot: () => Heartbeat;
+  onCarry: (streamIds: string[]) => void;
+}
+
+/** Registers the node, then heartbeats its load; re-registers when the coordinator forgot it. */
+export class HeartbeatLoop {
+  readonly #d: HeartbeatLoopDeps;
+  #token: string | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #running = false;
+
+  constructor(deps: HeartbeatLoopDeps) {
+    this.#d = deps;
+  }
+
+  get registered(): boolean {
+    return this.#token !== undefined;
+  }
+
+  async start(): Promise<void> {
+    this.#running = true;
+    await this.#tick();
+  }
+
+  stop(): void {
+    this.#running = false;
+    clearTimeout(this.#timer);
+  }
+
+  async #register(): Promise<void> {
+    const reg = await signNodeRegistration(this.#d.account, {
+      ...this.#d.registration(),
+      issuedAt: Date.now(),
+    });
+    const res = await this.#d.client.registerNode(reg);
+    this.#token = res.token;
+    this.#d.log.info("registered with coordinator", {
+      nodeId: res.nodeId,
+      coordinator: this.#d.client.baseUrl,
+    });
+  }
+
+  /** One beat now; the next is scheduled whatever happens. */
+  async #tick(): Promise<void> {
+    try {
+      if (!this.#token) await this.#register();
+      const reply = await this.#d.client.heartbeat(this.#token as string, this.#d.snapshot());
+      this.#d.onCarry(reply.carry);
+    } catch (err) {
+      if (isSrpError(err, "UNAUTHORIZED") || isSrpError(err, "NODE_NOT_FOUND")) this.#token = undefined;
+      this.#d.log.warn("heartbeat failed", { err });
+    } finally {
+      if (this.#running) this.#timer = setTimeout(() => void this.#tick(), this.#d.intervalMs);
+    }
+  }
+}

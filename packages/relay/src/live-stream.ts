@@ -1,0 +1,175 @@
+import {
+  type PlaylistSegment,
+  renderMediaPlaylist,
+  type StreamEnd,
+  type StreamWindow,
+} from "@streamrp2p/protocol";
+import type { MediaObject } from "./media-object.ts";
+
+export interface LiveStreamOptions {
+  maxSegments: number;
+  playlistSegments: number;
+}
+
+type Waiter = { minSeq: number; wake: () => void };
+
+/**
+ * One stream's live window on a relay: inits, the last N segments, the end
+ * marker, and the waiters of long polls. Bounded: old segments are evicted.
+ */
+export class LiveStream {
+  readonly streamId: string;
+  readonly signer: string;
+  readonly #options: LiveStreamOptions;
+  readonly #inits = new Map<number, MediaObject>();
+  /** Ascending by seq. */
+  readonly #segments = new Map<number, MediaObject>();
+  #end: StreamEnd | null = null;
+  #playlist: string | undefined;
+  #waiters: Waiter[] = [];
+  /** Where the bytes come from: "push" for ingest, else the upstream node id. */
+  source: "push" | string = "push";
+
+  constructor(streamId: string, signer: string, options: LiveStreamOptions) {
+    this.streamId = streamId;
+    this.signer = signer;
+    this.#options = options;
+  }
+
+  get end(): StreamEnd | null {
+    return this.#end;
+  }
+
+  /** Newest seq held, or -1. */
+  get liveEdgeSeq(): number {
+    let last = -1;
+    for (const seq of this.#segments.keys()) last = seq;
+    return last;
+  }
+
+  getInit(version: number): MediaObject | undefined {
+    return this.#inits.get(version);
+  }
+
+  getSegment(seq: number): MediaObject | undefined {
+    return this.#segments.get(seq);
+  }
+
+  hasInit(version: number): boolean {
+    return this.#inits.has(version);
+  }
+
+  putInit(obj: MediaObject): void {
+    this.#inits.set(obj.init, obj);
+    this.#changed();
+  }
+
+  /** Adds a segment (in order or late); evicts the oldest beyond maxSegments. */
+  putSegment(obj: MediaObject): void {
+    const seq = obj.attestation.seq;
+    const outOfOrder = seq < this.liveEdgeSeq;
+    this.#segments.set(seq, obj);
+    if (outOfOrder) {
+      const sorted = [...this.#segments.entries()].sort((a, b) => a[0] - b[0]);
+      this.#segments.clear();
+      for (const [k, v] of sorted) this.#segments.set(k, v);
+    }
+    while (this.#segments.size > this.#options.maxSegments) {
+      const oldest = this.#segments.keys().next().value as number;
+      this.#segments.delete(oldest);
+    }
+    this.#evictUnusedInits();
+    this.#changed();
+  }
+
+  /** Forgets a failed object so that it can be fetched or pushed again. */
+  remove(obj: MediaObject): void {
+    if (this.#segments.get(obj.attestation.seq) === obj) this.#segments.delete(obj.attestation.seq);
+    if (obj.attestation.rendition === "init" && this.#inits.get(obj.init) === obj)
+      this.#inits.delete(obj.init);
+    this.#changed();
+  }
+
+  setEnd(end: StreamEnd): void {
+    this.#end = end;
+    this.#changed();
+  }
+
+  /** A new broadcast after an end (reconnect): the stream is live again. */
+  clearEnd(): void {
+    if (this.#end) {
+      this.#end = null;
+      this.#changed();
+    }
+  }
+
+  #evictUnusedInits(): void {
+    const first = this.#segments.values().next().value as MediaObject | undefined;
+    if (!first) return;
+    for (const version of this.#inits.keys()) {
+      if (version < first.init) this.#inits.delete(version);
+    }
+  }
+
+  #changed(): void {
+    this.#playlist = undefined;
+    const edge = this.liveEdgeSeq;
+    const ready = this.#waiters.filter((w) => edge >= w.minSeq || this.#end);
+    if (ready.length === 0) return;
+    this.#waiters = this.#waiters.filter((w) => !ready.includes(w));
+    for (const w of ready) w.wake();
+  }
+
+  /** Resolves once a segment with seq >= minSeq exists, the stream ends, or after timeoutMs. */
+  waitFor(minSeq: number, timeoutMs: number): Promise<void> {
+    if (this.liveEdgeSeq >= minSeq || this.#end) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        minSeq,
+        wake: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        resolve();
+      }, timeoutMs);
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /** Wakes every long poll (shutdown). */
+  wakeAll(): void {
+    const all = this.#waiters;
+    this.#waiters = [];
+    for (const w of all) w.wake();
+  }
+
+  /** The viewer playlist; cached until the window changes. Lists in-flight segments: they stream as they arrive. */
+  playlist(): string {
+    if (this.#playlist !== undefined) return this.#playlist;
+    const listed: PlaylistSegment[] = [];
+    for (const obj of this.#segments.values()) {
+      if (!this.#inits.has(obj.init)) continue;
+      const a = obj.attestation;
+      listed.push({ seq: a.seq, durationMs: a.durationMs, init: obj.init, producedAt: a.producedAt });
+    }
+    const window = listed.slice(-this.#options.playlistSegments);
+    this.#playlist = renderMediaPlaylist({ segments: window, ended: this.#end !== null });
+    return this.#playlist;
+  }
+
+  /** The relay-to-relay window, with every attestation; only segments after `afterSeq` when given. */
+  window(afterSeq = -1): StreamWindow {
+    const segments = [...this.#segments.values()]
+      .filter((o) => o.attestation.seq > afterSeq)
+      .map((o) => ({ init: o.init, attestation: o.attestation }));
+    return {
+      streamId: this.streamId,
+      inits: [...this.#inits.values()].map((o) => o.attestation),
+      segments,
+      end: this.#end,
+    };
+  }
+}

@@ -1,0 +1,63 @@
+import { Counter, createMetricsRegistry, Gauge, type Registry } from "@streamrp2p/service";
+
+export interface RelayMetrics {
+  registry: Registry;
+  bytesServed: Counter<"kind">;
+  requests: Counter<"kind" | "status">;
+  segmentsIngested: Counter<"source">;
+  rejectedPuts: Counter<"code">;
+  upstreamFailures: Counter;
+  reparents: Counter;
+  connections: Gauge;
+  streams: Gauge;
+  /** Plain running totals for heartbeats (cheaper than reading counters back). */
+  totals: { bytesServed: number };
+}
+
+export function createRelayMetrics(): RelayMetrics {
+  const registry = createMetricsRegistry("relay", true);
+  return {
+    registry,
+    bytesServed: new Counter({
+      name: "srp_relay_bytes_served_total",
+      help: "Bytes sent to viewers and downstream relays",
+      labelNames: ["kind"],
+      registers: [registry],
+    }),
+    requests: new Counter({
+      name: "srp_relay_requests_total",
+      help: "Media requests by kind and status",
+      labelNames: ["kind", "status"],
+      registers: [registry],
+    }),
+    segmentsIngested: new Counter({
+      name: "srp_relay_segments_ingested_total",
+      help: "Verified segments added to the cache",
+      labelNames: ["source"],
+      registers: [registry],
+    }),
+    rejectedPuts: new Counter({
+      name: "srp_relay_rejected_puts_total",
+      help: "Pushes refused, by error code",
+      labelNames: ["code"],
+      registers: [registry],
+    }),
+    upstreamFailures: new Counter({
+      name: "srp_relay_upstream_failures_total",
+      help: "Failed upstream fetches",
+      registers: [registry],
+    }),
+    reparents: new Counter({
+      name: "srp_relay_reparents_total",
+      help: "Upstream replacements",
+      registers: [registry],
+    }),
+    connections: new Gauge({
+      name: "srp_relay_connections",
+      help: "Open client connections",
+      registers: [registry],
+    }),
+    streams: new Gauge({ name: "srp_relay_streams", help: "Streams held in memory", registers: [registry] }),
+    totals: { bytesServed: 0 },
+  };
+}

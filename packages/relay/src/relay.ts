@@ -1,0 +1,225 @@
+import type { CoordinatorClient } from "@streamrp2p/api-client";
+import { type Heartbeat, SrpError } from "@streamrp2p/protocol";
+import {
+  type FetchLike,
+  type Logger,
+  Router,
+  type RunningHttpServer,
+  startHttpService,
+} from "@streamrp2p/service";
+import type { LocalAccount } from "viem";
+import { coordinatorDirectory, coordinatorResolver } from "./coordinator-ports.ts";
+import { RELAY_DEFAULTS } from "./defaults.ts";
+import { HeartbeatLoop } from "./heartbeat.ts";
+import { handleEnd, handlePut, type IngestContext } from "./ingest.ts";
+import { LiveStream } from "./live-stream.ts";
+import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
+import type { StreamDirectory, UpstreamResolver } from "./ports.ts";
+import { StreamPuller } from "./puller.ts";
+import { type ServeContext, serveMedia } from "./serve.ts";
+
+export interface RelayOptions {
+  host: string;
+  port: number;
+  /** URL others reach this node at; default the listening address. */
+  publicUrl?: string;
+  region: string;
+  capacityMbps: number;
+  /** Accept pushes from origins (be an ingest relay). */
+  ingest: boolean;
+  /** Streams to restream; empty = whatever the coordinator asks. */
+  streams: string[];
+  maxSegments: number;
+  playlistSegments: number;
+  maxSegmentBytes: number;
+  heartbeatIntervalMs: number;
+  windowWaitMs: number;
+  segmentWaitMs: number;
+  upstreamIdleTimeoutMs: number;
+  upstreamFailuresBeforeReparent: number;
+}
+
+export interface RelayComponents {
+  /** The node's key: its id and what it signs with. */
+  account: LocalAccount;
+  log: Logger;
+  /** Without a coordinator, `directory` and `resolver` must be given. */
+  coordinator?: CoordinatorClient;
+  directory?: StreamDirectory;
+  resolver?: UpstreamResolver;
+  fetch?: FetchLike;
+}
+
+export interface Relay {
+  readonly nodeId: string;
+  readonly url: string;
+  readonly metrics: RelayMetrics;
+  stream(streamId: string): LiveStream | undefined;
+  /** Starts pulling these streams (and stops pulling the others). */
+  carry(streamIds: readonly string[]): void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Creates a relay node: HTTP serving, push ingest, pulling, heartbeats. Nothing runs until start(). */
+export function createRelay(init: Partial<RelayOptions>, components: RelayComponents): Relay {
+  const options: RelayOptions = { ...RELAY_DEFAULTS, ingest: false, streams: [], ...init };
+  const { account, log } = components;
+  const nodeId = account.address.toLowerCase() as `0x${string}`;
+  const metrics = createRelayMetrics();
+  const fetchImpl = components.fetch ?? fetch;
+  const directory =
+    components.directory ??
+    (components.coordinator ? coordinatorDirectory(components.coordinator) : undefined);
+  const resolver =
+    components.resolver ??
+    (components.coordinator ? coordinatorResolver(components.coordinator, nodeId) : undefined);
+  if (!directory) throw new SrpError("BAD_REQUEST", "relay needs a coordinator or a stream directory");
+
+  const streams = new Map<string, LiveStream>();
+  const pullers = new Map<string, StreamPuller>();
+  let http: RunningHttpServer | undefined;
+  let heartbeat: HeartbeatLoop | undefined;
+  let connections = 0;
+  let lastBeat = { at: Date.now(), bytes: 0 };
+
+  const newStream = (streamId: string, signer: string) => {
+    const s = new LiveStream(streamId, signer, options);
+    streams.set(streamId, s);
+    metrics.streams.set(streams.size);
+    return s;
+  };
+
+  const ingestCtx: IngestContext = {
+    acceptsPush: options.ingest,
+    maxSegmentBytes: options.maxSegmentBytes,
+    metrics,
+    log: log.child("ingest"),
+    async openPushStream(streamId) {
+      const existing = streams.get(streamId);
+      if (existing) return existing;
+      const signer = await directory.signerOf(streamId);
+      if (!signer) throw new SrpError("STREAM_NOT_FOUND", `stream ${streamId} is not registered`);
+      return streams.get(streamId) ?? newStream(streamId, signer);
+    },
+  };
+  const serveCtx: ServeContext = {
+    stream: (id) => streams.get(id),
+    metrics,
+    segmentWaitMs: options.segmentWaitMs,
+    windowWaitMs: options.windowWaitMs,
+  };
+
+  const router = new Router(log)
+    .on("GET", "/live/:stream/:file", (req, res, p, url) =>
+      serveMedia(serveCtx, req, res, p.stream ?? "", p.file ?? "", url),
+    )
+    .on("PUT", "/live/:stream/:file", (req, res, p) =>
+      handlePut(ingestCtx, req, res, p.stream ?? "", p.file ?? ""),
+    )
+    .on("POST", "/live/:stream/end", (req, res, p) => handleEnd(ingestCtx, req, res, p.stream ?? ""));
+
+  async function startPuller(streamId: string): Promise<void> {
+    if (pullers.has(streamId) || !resolver) return;
+    const signer = await directory?.signerOf(streamId);
+    if (!signer || pullers.has(streamId)) return;
+    const stream = streams.get(streamId) ?? newStream(streamId, signer);
+    const puller = new StreamPuller({
+      stream,
+      resolver,
+      fetch: fetchImpl,
+      log: log.child("pull"),
+      metrics,
+      options,
+    });
+    pullers.set(streamId, puller);
+    puller.start();
+  }
+
+  function snapshot(): Heartbeat {
+    const now = Date.now();
+    const bytes = metrics.totals.bytesServed;
+    const egressBps = ((bytes - lastBeat.bytes) * 8 * 1000) / Math.max(1, now - lastBeat.at);
+    lastBeat = { at: now, bytes };
+    return {
+      nodeId,
+      connections,
+      egressBps,
+      bytesServed: bytes,
+      streams: [...streams.values()].map((s) => ({
+        streamId: s.streamId,
+        upstream: s.source === "push" ? null : (s.source as `0x${string}`),
+        liveEdgeSeq: s.liveEdgeSeq,
+        viewers: 0,
+      })),
+    };
+  }
+
+  const relay: Relay = {
+    nodeId,
+    get url() {
+      if (!http) throw new SrpError("UNAVAILABLE", "relay not started");
+      return options.publicUrl ?? http.url;
+    },
+    metrics,
+    stream: (id) => streams.get(id),
+    carry(streamIds) {
+      const wanted = new Set(
+        options.streams.length > 0 ? streamIds.filter((s) => options.streams.includes(s)) : streamIds,
+      );
+      for (const id of wanted) {
+        void startPuller(id).catch((err: unknown) => log.warn("cannot carry stream", { streamId: id, err }));
+      }
+      for (const [id, p] of pullers) {
+        if (!wanted.has(id)) {
+          p.stop();
+          pullers.delete(id);
+        }
+      }
+    },
+    async start() {
+      http = await startHttpService({
+        host: options.host,
+        port: options.port,
+        router,
+        metrics: metrics.registry,
+        log,
+        health: () => ({ nodeId, streams: streams.size, registered: heartbeat?.registered ?? false }),
+      });
+      http.server.on("connection", (socket) => {
+        connections += 1;
+        metrics.connections.set(connections);
+        socket.once("close", () => {
+          connections -= 1;
+          metrics.connections.set(connections);
+        });
+      });
+      if (components.coordinator) {
+        heartbeat = new HeartbeatLoop({
+          client: components.coordinator,
+          account,
+          log: log.child("heartbeat"),
+          intervalMs: options.heartbeatIntervalMs,
+          registration: () => ({
+            url: relay.url,
+            region: options.region,
+            capacityMbps: options.capacityMbps,
+            ingest: options.ingest,
+            streams: options.streams,
+          }),
+          snapshot,
+          onCarry: (ids) => relay.carry(ids),
+        });
+        await heartbeat.start();
+      }
+    },
+    async stop() {
+      heartbeat?.stop();
+      for (const p of pullers.values()) p.stop();
+      pullers.clear();
+      for (const s of streams.values()) s.wakeAll();
+      await http?.close();
+    },
+  };
+  return relay;
+}

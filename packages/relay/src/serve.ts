@@ -1,0 +1,168 @@
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import {
+  CONTENT_TYPE_INIT,
+  CONTENT_TYPE_PLAYLIST,
+  CONTENT_TYPE_SEGMENT,
+  encodeAttestationHeader,
+  HEADER_ATTESTATION,
+  HEADER_INIT_VERSION,
+  parseMediaFileName,
+  SrpError,
+} from "@streamrp2p/protocol";
+import { sendError, sendJson } from "@streamrp2p/service";
+import type { LiveStream } from "./live-stream.ts";
+import type { MediaObject } from "./media-object.ts";
+import type { RelayMetrics } from "./metrics.ts";
+
+export interface ServeContext {
+  stream(streamId: string): LiveStream | undefined;
+  metrics: RelayMetrics;
+  segmentWaitMs: number;
+  windowWaitMs: number;
+}
+
+const IMMUTABLE = "public, max-age=31536000, immutable";
+/** Live playlists change every segment; a second of caching still collapses bursts at a CDN. */
+const LIVE_PLAYLIST = "public, max-age=1";
+const headerCache = new WeakMap<MediaObject, OutgoingHttpHeaders>();
+
+function objectHeaders(obj: MediaObject, isInit: boolean): OutgoingHttpHeaders {
+  let h = headerCache.get(obj);
+  if (!h) {
+    h = {
+      "content-type": isInit ? CONTENT_TYPE_INIT : CONTENT_TYPE_SEGMENT,
+      "content-length": String(obj.byteLength),
+      "cache-control": IMMUTABLE,
+      "access-control-allow-origin": "*",
+      "access-control-expose-headers": `${HEADER_ATTESTATION}, ${HEADER_INIT_VERSION}`,
+      [HEADER_ATTESTATION]: encodeAttestationHeader(obj.attestation),
+      ...(isInit ? {} : { [HEADER_INIT_VERSION]: String(obj.init) }),
+    };
+    headerCache.set(obj, h);
+  }
+  return h;
+}
+
+/**
+ * Sends a cached object. Complete: one write. In flight: headers with the
+ * attested length now, bytes as they arrive, and a cut connection (never a
+ * short 200) if the object fails.
+ */
+export function sendObject(
+  req: IncomingMessage,
+  res: ServerResponse,
+  obj: MediaObject,
+  isInit: boolean,
+  metrics: RelayMetrics,
+): void {
+  const kind = isInit ? "init" : "segment";
+  metrics.requests.inc({ kind, status: "200" });
+  res.writeHead(200, objectHeaders(obj, isInit));
+  if (req.method === "HEAD") {
+    res.end();
+    return;
+  }
+  metrics.bytesServed.inc({ kind }, obj.byteLength);
+  metrics.totals.bytesServed += obj.byteLength;
+  const bytes = obj.bytes;
+  if (bytes) {
+    res.end(bytes);
+    return;
+  }
+  for (const chunk of obj.snapshot()) res.write(chunk);
+  const unsubscribe = obj.subscribe({
+    data: (chunk) => res.write(chunk),
+    end: () => res.end(),
+    fail: () => res.destroy(),
+  });
+  res.on("close", unsubscribe);
+}
+
+function fail(res: ServerResponse, metrics: RelayMetrics, kind: string, err: SrpError): void {
+  metrics.requests.inc({ kind, status: String(err.status) });
+  sendError(res, err);
+}
+
+/** GET/HEAD /live/:stream/:file */
+export async function serveMedia(
+  ctx: ServeContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  streamId: string,
+  file: string,
+  url: URL,
+): Promise<void> {
+  const parsed = parseMediaFileName(file);
+  if (!parsed) return fail(res, ctx.metrics, "other", new SrpError("NOT_FOUND", `no such file ${file}`));
+  const stream = ctx.stream(streamId);
+  if (!stream)
+    return fail(
+      res,
+      ctx.metrics,
+      parsed.kind,
+      new SrpError("STREAM_NOT_FOUND", `stream ${streamId} is not on this relay`),
+    );
+  switch (parsed.kind) {
+    case "playlist": {
+      if (stream.liveEdgeSeq < 0)
+        return fail(
+          res,
+          ctx.metrics,
+          "playlist",
+          new SrpError("SEGMENT_NOT_FOUND", `stream ${streamId} has no segments yet`),
+        );
+      const body = stream.playlist();
+      ctx.metrics.requests.inc({ kind: "playlist", status: "200" });
+      res.writeHead(200, {
+        "content-type": CONTENT_TYPE_PLAYLIST,
+        "content-length": Buffer.byteLength(body),
+        "cache-control": LIVE_PLAYLIST,
+        "access-control-allow-origin": "*",
+      });
+      res.end(req.method === "HEAD" ? undefined : body);
+      return;
+    }
+    case "window": {
+      const after = Number(url.searchParams.get("after") ?? "-1");
+      if (!Number.isInteger(after) || after < -1)
+        return fail(
+          res,
+          ctx.metrics,
+          "window",
+          new SrpError("BAD_REQUEST", "after must be an integer >= -1"),
+        );
+      if (url.searchParams.get("wait") === "1") await stream.waitFor(after + 1, ctx.windowWaitMs);
+      ctx.metrics.requests.inc({ kind: "window", status: "200" });
+      sendJson(res, 200, stream.window(after), { "access-control-allow-origin": "*" });
+      return;
+    }
+    case "init": {
+      const obj = stream.getInit(parsed.version);
+      if (!obj)
+        return fail(
+          res,
+          ctx.metrics,
+          "init",
+          new SrpError("SEGMENT_NOT_FOUND", `init ${parsed.version} not found`),
+        );
+      return sendObject(req, res, obj, true, ctx.metrics);
+    }
+    case "segment": {
+      let obj = stream.getSegment(parsed.seq);
+      const edge = stream.liveEdgeSeq;
+      // A player a little ahead of this relay waits for the segment instead of failing.
+      if (!obj && !stream.end && edge >= 0 && parsed.seq > edge && parsed.seq <= edge + 2) {
+        await stream.waitFor(parsed.seq, ctx.segmentWaitMs);
+        obj = stream.getSegment(parsed.seq);
+      }
+      if (!obj)
+        return fail(
+          res,
+          ctx.metrics,
+          "segment",
+          new SrpError("SEGMENT_NOT_FOUND", `segment ${parsed.seq} not found`),
+        );
+      return sendObject(req, res, obj, false, ctx.metrics);
+    }
+  }
+}

@@ -1,0 +1,135 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { SrpError } from "@streamrp2p/protocol";
+import type { Logger } from "./logger.ts";
+
+export type Params = Record<string, string>;
+export type Handler = (req: IncomingMessage, res: ServerResponse, params: Params, url: URL) => unknown;
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  keys: string[];
+  handler: Handler;
+}
+
+/** A small method + path router: `/v1/streams/:id` style patterns, errors mapped to JSON bodies. */
+export class Router {
+  readonly #routes: Route[] = [];
+
+  constructor(private readonly log: Logger) {}
+
+  on(method: string, path: string, handler: Handler): this {
+    const keys: string[] = [];
+    const source = path.replace(/:([a-zA-Z]+)/g, (_m, key: string) => {
+      keys.push(key);
+      return "([^/]+)";
+    });
+    this.#routes.push({ method, pattern: new RegExp(`^${source}$`), keys, handler });
+    return this;
+  }
+
+  /** The request listener for node:http. */
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = new URL(req.url ?? "/", "http://local");
+    let pathMatched = false;
+    for (const route of this.#routes) {
+      const m = route.pattern.exec(url.pathname);
+      if (!m) continue;
+      pathMatched = true;
+      if (route.method !== req.method && !(route.method === "GET" && req.method === "HEAD")) continue;
+      const params: Params = {};
+      route.keys.forEach((k, i) => {
+        params[k] = decodeURIComponent(m[i + 1] ?? "");
+      });
+      let result: unknown;
+      try {
+        result = route.handler(req, res, params, url);
+      } catch (err) {
+        this.fail(res, err, req);
+        return;
+      }
+      if (result instanceof Promise) result.catch((err: unknown) => this.fail(res, err, req));
+      return;
+    }
+    const err = pathMatched
+      ? new SrpError("BAD_REQUEST", `method ${req.method} not allowed on ${url.pathname}`)
+      : new SrpError("NOT_FOUND", `no route for ${url.pathname}`);
+    this.fail(res, err, req);
+  };
+
+  private fail(res: ServerResponse, err: unknown, req: IncomingMessage): void {
+    if (!(err instanceof SrpError)) {
+      this.log.error("request failed", { method: req.method, url: req.url, err });
+    }
+    sendError(res, err);
+  }
+}
+
+/** Writes `{ error: { code, message } }` with the code's status; unknown errors become INTERNAL. */
+export function sendError(res: ServerResponse, err: unknown): void {
+  const e = err instanceof SrpError ? err : new SrpError("INTERNAL", "internal error", { cause: err });
+  if (res.headersSent) {
+    // A body is half sent: the only honest signal left is to cut the connection.
+    res.destroy(e);
+    return;
+  }
+  const body = JSON.stringify(e.toJSON());
+  res.writeHead(e.status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+    "cache-control": "no-store",
+  });
+  res.end(body);
+}
+
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  value: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+    "cache-control": "no-store",
+    ...headers,
+  });
+  res.end(body);
+}
+
+/** Reads a whole body, refusing (413) before buffering more than `limitBytes`. */
+export async function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"] ?? Number.NaN);
+  if (Number.isFinite(declared) && declared > limitBytes) {
+    req.resume();
+    throw new SrpError("PAYLOAD_TOO_LARGE", `body of ${declared} bytes exceeds the ${limitBytes}-byte limit`);
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req) {
+    const buf = chunk as Buffer;
+    total += buf.length;
+    if (total > limitBytes) {
+      req.resume();
+      throw new SrpError("PAYLOAD_TOO_LARGE", `body exceeds the ${limitBytes}-byte limit`);
+    }
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/** Reads and parses a JSON body (content-type application/json), size-limited. */
+export async function readJson(req: IncomingMessage, limitBytes = 64 * 1024): Promise<unknown> {
+  const type = req.headers["content-type"] ?? "";
+  if (!type.startsWith("application/json")) {
+    req.resume();
+    throw new SrpError("UNSUPPORTED_MEDIA_TYPE", "expected content-type application/json");
+  }
+  const body = await readBody(req, limitBytes);
+  try {
+    return JSON.parse(body.toString("utf8"));
+  } catch (cause) {
+    throw new SrpError("BAD_REQUEST", "body is not valid JSON", { cause });
+  }
+}

@@ -1,0 +1,22 @@
+export { type FetchLike, type JsonRequest, requestJson } from "./client.ts";
+export { type Handler, type Params, Router, readBody, readJson, sendError, sendJson } from "./http.ts";
+export { createLogger, type Logger, type LoggerOptions, type LogLevel, silentLogger } from "./logger.ts";
+export { Counter, createMetricsRegistry, Gauge, Histogram, Registry } from "./metrics.ts";
+export { type HttpServiceOptions, type RunningHttpServer, startHttpService } from "./server.ts";
+
+/** Anything with timers or sockets. */
+export interface Startable {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The type of a defaults object declared `as const`, with its literals widened (what callers may set). */
+export type Widen<T> = {
+  -readonly [K in keyof T]: T[K] extends number
+    ? number
+    : T[K] extends string
+      ? string
+      : T[K] extends boolean
+        ? boolean
+        : T[K];
+};
