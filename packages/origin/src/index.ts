@@ -10,4 +10,4 @@ export {
   type OriginStreamConfig,
 } from "./origin.ts";
 export { IngestPublisher } from "./publisher.ts";
-export { Segmenter } from "./segmenter.ts";
+export { type CutSegment, Segmenter } from "./segmenter.ts";

@@ -30,8 +30,8 @@ declare module "node-media-server/src/protocol/rtmp.js" {
   }
   export = Rtmp;
 }
-// biome-ignore lint/complexity/noStaticOnlyClass: mirrors the library's own shape
 declare module "node-media-server/src/protocol/flv.js" {
+  // biome-ignore lint/complexity/noStaticOnlyClass: mirrors the library's own shape
   class Flv {
     static createHeader(hasAudio: boolean, hasVideo: boolean): Buffer;
     static createMessage(packet: { codec_type: number; dts: number; size: number; data: Buffer }): Buffer;

@@ -1,0 +1,73 @@
+import { parseMediaFileName, parseMediaPlaylist, renderMediaPlaylist, SrpError } from "@streamrp2p/protocol";
+import { describe, expect, it } from "vitest";
+
+const seg = (seq: number, init = 0, durationMs = 1000) => ({
+  seq,
+  init,
+  durationMs,
+  producedAt: 1_700_000_000_000 + seq * 1000,
+});
+
+describe("media playlists", () => {
+  it("render standard fMP4 HLS that parses back", () => {
+    const text = renderMediaPlaylist({ segments: [seg(5), seg(6), seg(7, 0, 1500)], ended: false });
+    expect(text).toContain("#EXT-X-VERSION:7");
+    expect(text).toContain('#EXT-X-MAP:URI="init-0.mp4"');
+    const p = parseMediaPlaylist(text);
+    expect(p.mediaSequence).toBe(5);
+    expect(p.targetDurationS).toBe(2);
+    expect(p.segments.map((s) => [s.uri, s.durationS, s.mediaSequence])).toEqual([
+      ["seg-5.m4s", 1, 5],
+      ["seg-6.m4s", 1, 6],
+      ["seg-7.m4s", 1.5, 7],
+    ]);
+    expect(p.ended).toBe(false);
+  });
+
+  it("mark a reconnect as a discontinuity with the new init", () => {
+    const p = parseMediaPlaylist(
+      renderMediaPlaylist({ segments: [seg(1, 0), seg(2, 1), seg(3, 1)], ended: true }),
+    );
+    expect(p.discontinuitySequence).toBe(0);
+    expect(p.segments.map((s) => [s.discontinuity, s.mapUri])).toEqual([
+      [false, "init-0.mp4"],
+      [true, "init-1.mp4"],
+      [false, "init-1.mp4"],
+    ]);
+    expect(p.ended).toBe(true);
+  });
+
+  it("count discontinuities before the window by init version", () => {
+    const p = parseMediaPlaylist(renderMediaPlaylist({ segments: [seg(9, 3)], ended: false }));
+    expect(p.discontinuitySequence).toBe(3);
+  });
+
+  it.each([
+    ["no header", "#EXT-X-TARGETDURATION:1\n#EXTINF:1,\na.m4s\n"],
+    ["no target duration", "#EXTM3U\n#EXTINF:1,\na.m4s\n"],
+    ["truncated after EXTINF", "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\n"],
+    ["URI without EXTINF", "#EXTM3U\n#EXT-X-TARGETDURATION:1\na.m4s\n"],
+    ["bad number", "#EXTM3U\n#EXT-X-TARGETDURATION:abc\n"],
+    ["negative sequence", "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:-4\n"],
+    ["map without URI", "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-MAP:BYTERANGE=1\n"],
+    ["HTML error page", "<html><body>502 Bad Gateway</body></html>"],
+  ])("reject a malformed playlist: %s", (_name, text) => {
+    expect(() => parseMediaPlaylist(text)).toThrowError(SrpError);
+    try {
+      parseMediaPlaylist(text);
+    } catch (err) {
+      expect((err as SrpError).code).toBe("MALFORMED_PLAYLIST");
+    }
+  });
+});
+
+describe("media file names", () => {
+  it("parse what relays serve and nothing else", () => {
+    expect(parseMediaFileName("index.m3u8")).toEqual({ kind: "playlist" });
+    expect(parseMediaFileName("init-2.mp4")).toEqual({ kind: "init", version: 2 });
+    expect(parseMediaFileName("seg-123.m4s")).toEqual({ kind: "segment", seq: 123 });
+    for (const bad of ["seg-.m4s", "seg-1.ts", "../etc/passwd", "init-x.mp4", "seg-1.m4s?x", "index.m3u"]) {
+      expect(parseMediaFileName(bad)).toBeUndefined();
+    }
+  });
+});

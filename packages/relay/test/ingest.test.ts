@@ -1,0 +1,145 @@
+import { decodeAttestationHeader } from "@streamrp2p/protocol";
+import type { Relay } from "@streamrp2p/relay";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { newAccount, putObject, signedObject, startStaticRelay } from "../../../test/support/fixtures.ts";
+
+const streamer = newAccount();
+const impostor = newAccount();
+
+async function errorCode(res: Response): Promise<string> {
+  const body = (await res.json()) as { error: { code: string } };
+  return body.error.code;
+}
+
+describe("relay push ingest", () => {
+  let relay: Relay;
+  beforeAll(async () => {
+    relay = await startStaticRelay({ demo: streamer.address }, { maxSegmentBytes: 200_000 });
+    const init = await signedObject(streamer, "demo", "init", 0, 1000);
+    expect((await putObject(relay.url, "demo", init)).status).toBe(201);
+  });
+  afterAll(() => relay.stop());
+
+  it("stores a verified segment and serves it with its attestation", async () => {
+    const seg = await signedObject(streamer, "demo", "segment", 0);
+    expect((await putObject(relay.url, "demo", seg)).status).toBe(201);
+    const res = await fetch(`${relay.url}/live/demo/seg-0.m4s`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("video/iso.segment");
+    expect(res.headers.get("cache-control")).toContain("immutable");
+    expect(decodeAttestationHeader(res.headers.get("x-srp-attestation") ?? undefined)).toEqual(seg.att);
+    expect(Buffer.from(await res.arrayBuffer()).equals(seg.bytes)).toBe(true);
+    const playlist = await (await fetch(`${relay.url}/live/demo/index.m3u8`)).text();
+    expect(playlist).toContain("seg-0.m4s");
+  });
+
+  it("treats a retried identical push as success, and a different signed body as a conflict", async () => {
+    const seg = await signedObject(streamer, "demo", "segment", 1);
+    expect((await putObject(relay.url, "demo", seg)).status).toBe(201);
+    expect((await putObject(relay.url, "demo", seg)).status).toBe(200);
+    const other = await signedObject(streamer, "demo", "segment", 1);
+    const res = await putObject(relay.url, "demo", other);
+    expect(res.status).toBe(409);
+    expect(await errorCode(res)).toBe("CONFLICT");
+    const served = Buffer.from(await (await fetch(`${relay.url}/live/demo/seg-1.m4s`)).arrayBuffer());
+    expect(served.equals(seg.bytes)).toBe(true); // the first one is kept, nothing lost
+  });
+
+  it("refuses a wrong signature with 403 and stores nothing", async () => {
+    const forged = await signedObject(impostor, "demo", "segment", 10);
+    const res = await putObject(relay.url, "demo", forged);
+    expect(res.status).toBe(403);
+    expect(await errorCode(res)).toBe("BAD_SIGNATURE");
+    expect((await fetch(`${relay.url}/live/demo/seg-10.m4s`)).status).toBe(404);
+  });
+
+  it("refuses bytes whose hash differs from the attestation with 400 and stores nothing", async () => {
+    const seg = await signedObject(streamer, "demo", "segment", 11);
+    const tampered = Buffer.from(seg.bytes);
+    tampered[100] = (tampered[100] ?? 0) ^ 0xff;
+    const res = await putObject(relay.url, "demo", seg, { bytes: tampered });
+    expect(res.status).toBe(400);
+    expect(await errorCode(res)).toBe("HASH_MISMATCH");
+    expect((await fetch(`${relay.url}/live/demo/seg-11.m4s`)).status).toBe(404);
+    expect(await (await fetch(`${relay.url}/live/demo/index.m3u8`)).text()).not.toContain("seg-11.m4s");
+  });
+
+  it("refuses a truncated body as a hash mismatch", async () => {
+    const seg = await signedObject(streamer, "demo", "segment", 12);
+    const res = await putObject(relay.url, "demo", seg, { bytes: seg.bytes.subarray(0, 1000) });
+    expect(res.status).toBe(400);
+    expect(await errorCode(res)).toBe("HASH_MISMATCH");
+  });
+
+  it("refuses an unknown stream with 404", async () => {
+    const seg = await signedObject(streamer, "nosuch", "segment", 0);
+    const res = await putObject(relay.url, "nosuch", seg);
+    expect(res.status).toBe(404);
+    expect(await errorCode(res)).toBe("STREAM_NOT_FOUND");
+  });
+
+  it("refuses an oversized body with 413 before reading it", async () => {
+    const seg = await signedObject(streamer, "demo", "segment", 13, 300_000);
+    const res = await putObject(relay.url, "demo", seg);
+    expect(res.status).toBe(413);
+    expect(await errorCode(res)).toBe("PAYLOAD_TOO_LARGE");
+    expect((await fetch(`${relay.url}/live/demo/seg-13.m4s`)).status).toBe(404);
+  });
+
+  it("refuses an attestation for another file, and a missing or garbled one", async () => {
+    const seg = await signedObject(streamer, "demo", "segment", 14);
+    const moved = await putObject(relay.url, "demo", seg, { file: "seg-15.m4s" });
+    expect(moved.status).toBe(400);
+    expect(await errorCode(moved)).toBe("VALIDATION_FAILED");
+    const garbled = await putObject(relay.url, "demo", seg, { headers: { "x-srp-attestation": "garbage!" } });
+    expect(garbled.status).toBe(400);
+    const noInit = await putObject(relay.url, "demo", seg, { headers: { "x-srp-init": "abc" } });
+    expect(noInit.status).toBe(400);
+    expect((await fetch(`${relay.url}/live/demo/seg-14.m4s`)).status).toBe(404);
+  });
+
+  it("answers unknown paths, streams and segments with JSON errors", async () => {
+    const cases: Array<[string, number, string]> = [
+      ["/live/demo/seg-999.m4s", 404, "SEGMENT_NOT_FOUND"],
+      ["/live/nosuch/index.m3u8", 404, "STREAM_NOT_FOUND"],
+      ["/live/demo/../../etc/passwd", 404, "NOT_FOUND"],
+      ["/nothing", 404, "NOT_FOUND"],
+    ];
+    for (const [path, status, code] of cases) {
+      const res = await fetch(`${relay.url}${path}`);
+      expect(res.status, path).toBe(status);
+      expect(await errorCode(res), path).toBe(code);
+    }
+  });
+
+  it("evicts old segments beyond its bounded window", async () => {
+    const small = await startStaticRelay({ demo: streamer.address }, { maxSegments: 3 });
+    try {
+      await putObject(small.url, "demo", await signedObject(streamer, "demo", "init", 0, 100));
+      for (let seq = 0; seq < 5; seq++) {
+        expect(
+          (await putObject(small.url, "demo", await signedObject(streamer, "demo", "segment", seq, 1000)))
+            .status,
+        ).toBe(201);
+      }
+      expect((await fetch(`${small.url}/live/demo/seg-1.m4s`)).status).toBe(404);
+      expect((await fetch(`${small.url}/live/demo/seg-2.m4s`)).status).toBe(200);
+      expect(
+        small
+          .stream("demo")
+          ?.window()
+          .segments.map((s) => s.attestation.seq),
+      ).toEqual([2, 3, 4]);
+    } finally {
+      await small.stop();
+    }
+  });
+
+  it("exposes health and Prometheus metrics", async () => {
+    const health = (await (await fetch(`${relay.url}/healthz`)).json()) as { ok: boolean };
+    expect(health.ok).toBe(true);
+    const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+    expect(metrics).toMatch(/srp_relay_rejected_puts_total\{code="BAD_SIGNATURE",service="relay"\} [1-9]/);
+    expect(metrics).toContain("srp_relay_bytes_served_total");
+  });
+});

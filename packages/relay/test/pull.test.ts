@@ -1,0 +1,212 @@
+import { type NodeInfo, SrpError } from "@streamrp2p/protocol";
+import type { Relay, UpstreamResolver } from "@streamrp2p/relay";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  newAccount,
+  putObject,
+  type SignedObject,
+  signedObject,
+  startStaticRelay,
+} from "../../../test/support/fixtures.ts";
+import { FlakyProxy } from "../../../test/support/flaky-proxy.ts";
+import { waitUntil } from "../../../test/support/tools.ts";
+
+const streamer = newAccount();
+const SEGMENT_BYTES = 400_000;
+
+/** Resolves upstreams in order, skipping excluded ones, and records every call. */
+function orderedResolver(candidates: NodeInfo[]): UpstreamResolver & { calls: string[][] } {
+  const calls: string[][] = [];
+  return {
+    calls,
+    async resolve(_streamId, exclude) {
+      calls.push([...exclude]);
+      const next = candidates.find((c) => !exclude.includes(c.nodeId));
+      if (!next) throw new SrpError("NO_UPSTREAM", "none left");
+      return next;
+    },
+  };
+}
+
+const node = (url: string, n: number): NodeInfo => ({
+  nodeId: `0x${String(n).padStart(40, "0")}` as `0x${string}`,
+  url,
+  region: "local",
+});
+
+describe("relay pulling from upstream relays", () => {
+  const cleanup: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+
+  async function setup(): Promise<{ origin: Relay; proxy: FlakyProxy; objects: SignedObject[] }> {
+    const origin = await startStaticRelay({ demo: streamer.address });
+    cleanup.push(() => origin.stop());
+    const objects = [await signedObject(streamer, "demo", "init", 0, 2000)];
+    await putObject(origin.url, "demo", objects[0] as SignedObject);
+    const proxy = new FlakyProxy(origin.url);
+    await proxy.start();
+    cleanup.push(() => proxy.stop());
+    return { origin, proxy, objects };
+  }
+
+  async function downstreamOf(resolver: UpstreamResolver): Promise<Relay> {
+    const relay = await startStaticRelay(
+      { demo: streamer.address },
+      { ingest: false, upstreamFailuresBeforeReparent: 2 },
+      resolver,
+    );
+    cleanup.push(() => relay.stop());
+    relay.carry(["demo"]);
+    return relay;
+  }
+
+  async function push(origin: Relay, seq: number): Promise<SignedObject> {
+    const seg = await signedObject(streamer, "demo", "segment", seq, SEGMENT_BYTES);
+    expect((await putObject(origin.url, "demo", seg)).status).toBe(201);
+    return seg;
+  }
+
+  /** GETs as soon as the downstream lists the segment, so the reader attaches while bytes are in flight. */
+  async function getWhileInFlight(
+    relay: Relay,
+    seq: number,
+  ): Promise<{ status: number; body: Promise<Buffer>; firstByteAt: Promise<number> }> {
+    await waitUntil(
+      `seg ${seq} announced`,
+      () => relay.stream("demo")?.getSegment(seq) !== undefined || undefined,
+      10_000,
+      5,
+    );
+    const res = await fetch(`${relay.url}/live/demo/seg-${seq}.m4s`);
+    let markFirst: (t: number) => void = () => {};
+    const firstByteAt = new Promise<number>((r) => (markFirst = r));
+    const body = (async () => {
+      const parts: Buffer[] = [];
+      for await (const part of res.body as unknown as AsyncIterable<Uint8Array>) {
+        if (parts.length === 0) markFirst(Date.now());
+        parts.push(Buffer.from(part));
+      }
+      return Buffer.concat(parts);
+    })();
+    return { status: res.status, body, firstByteAt };
+  }
+
+  it("serves one upstream fetch to many concurrent clients, forwarding bytes as they arrive", async () => {
+    const { origin, proxy } = await setup();
+    proxy.misbehave("seg-0.m4s", { kind: "slow", pauseMs: 800 });
+    const relay = await downstreamOf(orderedResolver([node(proxy.url, 1)]));
+    const seg = await push(origin, 0);
+    const first = await getWhileInFlight(relay, 0);
+    const others = await Promise.all(
+      Array.from({ length: 19 }, () => fetch(`${relay.url}/live/demo/seg-0.m4s`)),
+    );
+    const bodies = [
+      await first.body,
+      ...(await Promise.all(others.map(async (r) => Buffer.from(await r.arrayBuffer())))),
+    ];
+    for (const b of bodies) expect(b.equals(seg.bytes)).toBe(true);
+    expect(proxy.requests.get("seg-0.m4s")).toBe(1); // request collapsing
+    // Cut-through: the client had its first bytes before the upstream sent the second half.
+    expect(await first.firstByteAt).toBeLessThan(proxy.secondHalfAt.get("seg-0.m4s") ?? 0);
+  });
+
+  it("survives an upstream dying mid-segment: attached clients still get the whole segment, the relay re-parents", async () => {
+    const { origin, proxy } = await setup();
+    proxy.misbehave("seg-0.m4s", { kind: "cut", afterBytes: 100_000, pauseMs: 300 });
+    const resolver = orderedResolver([node(proxy.url, 1), node(origin.url, 2)]);
+    const relay = await downstreamOf(resolver);
+    const seg = await push(origin, 0);
+    const client = await getWhileInFlight(relay, 0);
+    expect(client.status).toBe(200);
+    const body = await client.body;
+    expect(body.length).toBe(seg.bytes.length);
+    expect(body.equals(seg.bytes)).toBe(true);
+    expect(resolver.calls.some((exclude) => exclude.includes(node(proxy.url, 1).nodeId))).toBe(true);
+    expect(proxy.requests.get("seg-0.m4s")).toBe(2); // tried twice, then re-parented
+    // The stream goes on from the new upstream.
+    const next = await push(origin, 1);
+    const later = await waitUntil(
+      "seg 1 complete downstream",
+      () => relay.stream("demo")?.getSegment(1)?.bytes,
+    );
+    expect(later.equals(next.bytes)).toBe(true);
+  });
+
+  it("never completes a 200 with tampered bytes: the reader is cut, the relay re-parents and serves the true bytes", async () => {
+    const { origin, proxy } = await setup();
+    proxy.misbehave("seg-0.m4s", { kind: "tamper" });
+    const relay = await downstreamOf(orderedResolver([node(proxy.url, 1), node(origin.url, 2)]));
+    const seg = await push(origin, 0);
+    const good = await waitUntil(
+      "true bytes after re-parenting",
+      () => relay.stream("demo")?.getSegment(0)?.bytes,
+    );
+    expect(good.equals(seg.bytes)).toBe(true);
+    expect(relay.stream("demo")?.source).toBe(node(origin.url, 2).nodeId);
+    const served = Buffer.from(await (await fetch(`${relay.url}/live/demo/seg-0.m4s`)).arrayBuffer());
+    expect(served.equals(seg.bytes)).toBe(true);
+  });
+
+  it("cuts a client attached to an object that turns out tampered (no truncated or wrong 200)", async () => {
+    const { origin, proxy } = await setup();
+    proxy.misbehave("seg-0.m4s", { kind: "tamper", pauseMs: 500 });
+    const relay = await downstreamOf(orderedResolver([node(proxy.url, 1), node(origin.url, 2)]));
+    const seg = await push(origin, 0);
+    const client = await getWhileInFlight(relay, 0);
+    expect(client.status).toBe(200); // headers went out before the last byte could be checked...
+    await expect(client.body).rejects.toThrow(); // ...so the connection is cut instead of completing it
+    const good = await waitUntil(
+      "true bytes after re-parenting",
+      () => relay.stream("demo")?.getSegment(0)?.bytes,
+    );
+    expect(good.equals(seg.bytes)).toBe(true);
+    const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+    expect(metrics).toMatch(/srp_relay_reparents_total\{service="relay"\} [1-9]/);
+  });
+
+  it("re-parents away from a dead upstream (connection refused)", async () => {
+    const { origin } = await setup();
+    const dead = node("http://127.0.0.1:1", 9);
+    const resolver = orderedResolver([dead, node(origin.url, 2)]);
+    const relay = await downstreamOf(resolver);
+    const seg = await push(origin, 0);
+    const got = await waitUntil(
+      "segment via the live upstream",
+      () => relay.stream("demo")?.getSegment(0)?.bytes,
+    );
+    expect(got.equals(seg.bytes)).toBe(true);
+    expect(resolver.calls.at(-1)).toContain(dead.nodeId);
+  });
+
+  it("carries the end of the stream downstream, with its signature checked", async () => {
+    const { origin } = await setup();
+    const relay = await downstreamOf(orderedResolver([node(origin.url, 2)]));
+    await push(origin, 0);
+    const { signStreamEnd } = await import("@streamrp2p/protocol");
+    const end = await signStreamEnd(streamer, { streamId: "demo", lastSeq: 0, producedAt: Date.now() });
+    const res = await fetch(`${origin.url}/live/demo/end`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(end),
+    });
+    expect(res.status).toBe(200);
+    const playlist = await waitUntil("ENDLIST downstream", async () => {
+      const text = await (await fetch(`${relay.url}/live/demo/index.m3u8`)).text();
+      return text.includes("#EXT-X-ENDLIST") ? text : undefined;
+    });
+    expect(playlist).toContain("seg-0.m4s");
+    const forged = await signStreamEnd(newAccount(), {
+      streamId: "demo",
+      lastSeq: 0,
+      producedAt: Date.now(),
+    });
+    const refused = await fetch(`${origin.url}/live/demo/end`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(forged),
+    });
+    expect(refused.status).toBe(403);
+  });
+});

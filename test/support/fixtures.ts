@@ -1,0 +1,93 @@
+import { randomBytes } from "node:crypto";
+import {
+  encodeAttestationHeader,
+  HEADER_ATTESTATION,
+  HEADER_INIT_VERSION,
+  type SegmentAttestation,
+  sha256Hex,
+  signSegmentAttestation,
+} from "@streamrp2p/protocol";
+import { createRelay, type Relay, type RelayOptions } from "@streamrp2p/relay";
+import { silentLogger } from "@streamrp2p/service";
+import type { LocalAccount } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+
+export function newAccount(): LocalAccount {
+  return privateKeyToAccount(generatePrivateKey());
+}
+
+export interface SignedObject {
+  file: string;
+  bytes: Buffer;
+  att: SegmentAttestation;
+  init: number;
+}
+
+/** A streamer's signed init or segment over random bytes. */
+export async function signedObject(
+  signer: LocalAccount,
+  streamId: string,
+  kind: "init" | "segment",
+  seq: number,
+  size = 50_000,
+  init = 0,
+): Promise<SignedObject> {
+  const bytes = randomBytes(size);
+  const att = await signSegmentAttestation(signer, {
+    streamId,
+    rendition: kind === "init" ? "init" : "main",
+    seq,
+    sha256: sha256Hex(bytes),
+    byteLength: bytes.length,
+    durationMs: kind === "init" ? 0 : 1000,
+    producedAt: Date.now(),
+  });
+  return {
+    file: kind === "init" ? `init-${seq}.mp4` : `seg-${seq}.m4s`,
+    bytes,
+    att,
+    init: kind === "init" ? seq : init,
+  };
+}
+
+export function putObject(
+  relayUrl: string,
+  streamId: string,
+  o: SignedObject,
+  override: {
+    bytes?: Buffer;
+    att?: SegmentAttestation;
+    file?: string;
+    headers?: Record<string, string>;
+  } = {},
+) {
+  const body = override.bytes ?? o.bytes;
+  return fetch(`${relayUrl}/live/${streamId}/${override.file ?? o.file}`, {
+    method: "PUT",
+    headers: {
+      [HEADER_ATTESTATION]: encodeAttestationHeader(override.att ?? o.att),
+      [HEADER_INIT_VERSION]: String(o.init),
+      ...override.headers,
+    },
+    body: new Uint8Array(body.buffer as ArrayBuffer, body.byteOffset, body.byteLength),
+  });
+}
+
+/** A relay with a fixed stream directory and no coordinator. */
+export async function startStaticRelay(
+  signers: Record<string, string>,
+  options: Partial<RelayOptions> = {},
+  resolver?: Parameters<typeof createRelay>[1]["resolver"],
+): Promise<Relay> {
+  const relay = createRelay(
+    { ingest: true, ...options },
+    {
+      account: newAccount(),
+      log: silentLogger,
+      directory: { signerOf: async (id) => signers[id]?.toLowerCase() },
+      resolver,
+    },
+  );
+  await relay.start();
+  return relay;
+}
