@@ -73,9 +73,10 @@ export class Broadcast {
 
   /**
    * Takes a packager process (fMP4 on stdout) as the stream's live source.
-   * Returns false when the stream is already live.
+   * `firstChunk` is output already read from it (a listener that waited for
+   * the first byte). Returns false when the stream is already live.
    */
-  attach(ffmpeg: ChildProcess): boolean {
+  attach(ffmpeg: ChildProcess, firstChunk?: Buffer): boolean {
     if (this.#live) return false;
     clearTimeout(this.#endTimer);
     this.#live = ffmpeg;
@@ -93,7 +94,7 @@ export class Broadcast {
         this.#enqueue(() => this.#publisher.publishSegment(seq, initVersion, seg.bytes, seg.durationMs));
       },
     });
-    ffmpeg.stdout?.on("data", (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       try {
         segmenter.push(chunk);
       } catch (err) {
@@ -103,7 +104,10 @@ export class Broadcast {
         });
         ffmpeg.kill("SIGKILL");
       }
-    });
+    };
+    if (firstChunk) onData(firstChunk);
+    ffmpeg.stdout?.on("data", onData);
+
     ffmpeg.once("close", () => {
       try {
         segmenter.flush();

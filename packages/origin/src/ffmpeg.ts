@@ -2,25 +2,16 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { SrpError } from "@streamrp2p/protocol";
 import type { Logger } from "@streamrp2p/service";
 
-/** Fragmented MP4 on stdout, a fragment at every keyframe and at least every 0.5 s. */
+/** Fragmented MP4 on stdout, a fragment at every keyframe and at least every 0.5 s (-frag_duration is in µs). */
 const FMP4_OUTPUT = [
-  "-map",
-  "0:v:0?",
-  "-map",
-  "0:a:0?",
-  "-c",
-  "copy",
-  "-f",
-  "mp4",
-  "-movflags",
-  "+frag_keyframe+empty_moov+default_base_moof",
-  "-frag_duration",
-  "500000", // µs
-  "pipe:1",
+  ..."-map 0:v:0? -map 0:a:0? -c copy -f mp4".split(" "),
+  ..."-movflags +frag_keyframe+empty_moov+default_base_moof -frag_duration 500000 pipe:1".split(" "),
 ];
 
 /** Probing less than the default cuts ~1.3 s of start-up; the sequence headers come first anyway. */
-const FAST_PROBE = ["-analyzeduration", "300000", "-probesize", "65536"];
+const FAST_PROBE = "-analyzeduration 300000 -probesize 65536".split(" ");
+
+const QUIET = "-hide_banner -loglevel warning".split(" ");
 
 /** Throws a clear error when ffmpeg cannot run. */
 export function requireFfmpeg(ffmpegPath: string): void {
@@ -50,23 +41,8 @@ function watch(proc: ChildProcess, log: Logger, what: string): ChildProcess {
 
 /** ffmpeg remuxing an FLV byte stream on stdin (from our RTMP front end) to fMP4 on stdout. */
 export function spawnFlvRemux(ffmpegPath: string, log: Logger): ChildProcess {
-  const args = [
-    "-hide_banner",
-    "-loglevel",
-    "warning",
-    "-nostdin",
-    ...FAST_PROBE,
-    "-f",
-    "flv",
-    "-i",
-    "pipe:0",
-    ...FMP4_OUTPUT,
-  ];
-  const proc = spawn(
-    ffmpegPath,
-    args.filter((a) => a !== "-nostdin"),
-    { stdio: ["pipe", "pipe", "pipe"] },
-  );
+  const args = [...QUIET, ...FAST_PROBE, "-f", "flv", "-i", "pipe:0", ...FMP4_OUTPUT];
+  const proc = spawn(ffmpegPath, args, { stdio: ["pipe", "pipe", "pipe"] });
   proc.stdin?.on("error", () => {}); // EPIPE when ffmpeg exits first; its exit is reported instead
   return watch(proc, log, "flv-remux");
 }
@@ -83,18 +59,9 @@ export function spawnSrtListener(
   passphrase: string,
   log: Logger,
 ): ChildProcess {
-  const url = `srt://${host}:${port}?mode=listener&passphrase=${encodeURIComponent(passphrase)}&pbkeylen=16&latency=120000`;
-  const args = [
-    "-hide_banner",
-    "-loglevel",
-    "warning",
-    "-nostdin",
-    ...FAST_PROBE,
-    "-f",
-    "mpegts",
-    "-i",
-    url,
-    ...FMP4_OUTPUT,
-  ];
+  const query = `mode=listener&passphrase=${encodeURIComponent(passphrase)}&pbkeylen=16&latency=120000`;
+  // MPEG-TS carries AAC as ADTS; MP4 needs the raw form (Debian's ffmpeg 5.1 does not convert by itself).
+  const input = ["-f", "mpegts", "-i", `srt://${host}:${port}?${query}`, "-bsf:a", "aac_adtstoasc"];
+  const args = [...QUIET, "-nostdin", ...FAST_PROBE, ...input, ...FMP4_OUTPUT];
   return watch(spawn(ffmpegPath, args, { stdio: ["ignore", "pipe", "pipe"] }), log, "srt-listener");
 }

@@ -126,8 +126,8 @@ export function createOrigin(
       );
       srtProcs.add(proc);
       let attached = false;
-      proc.stdout?.once("data", () => {
-        attached = broadcast.attach(proc);
+      proc.stdout?.once("data", (first: Buffer) => {
+        attached = broadcast.attach(proc, first);
         if (!attached) proc.kill("SIGKILL"); // RTMP already live for this stream
       });
       await new Promise((resolve) => proc.once("close", resolve));
