@@ -26,11 +26,12 @@ export class FlakyProxy {
   }
 
   async start(): Promise<void> {
-    this.#server = createServer((req, res) => {
+    const server = createServer((req, res) => {
       this.#handle(req, res).catch(() => res.destroy()); // the target went away (test teardown)
     });
-    await new Promise<void>((r) => this.#server?.listen(0, "127.0.0.1", () => r()));
-    this.url = `http://127.0.0.1:${(this.#server?.address() as AddressInfo).port}`;
+    this.#server = server;
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -37,6 +37,8 @@ export async function runUp(argv: string[]): Promise<void> {
     logWrite: flags.verbose ? (l) => process.stderr.write(l) : (l) => logStream.write(l),
   });
   say(`coordinator   ${net.coordinator.url}`);
+  say(`origin        ${net.origin.httpUrl}/healthz`);
+
   say(`publish RTMP  server ${net.origin.rtmpUrl()}  stream key ${net.streamKey}`);
   if (flags["srt-port"] !== undefined)
     say(`publish SRT   srt://127.0.0.1:${String(flags["srt-port"])}?passphrase=${net.streamKey}`);

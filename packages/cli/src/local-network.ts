@@ -12,6 +12,7 @@ export interface LocalNetworkOptions {
   host: string;
   coordinatorPort: number;
   rtmpPort: number;
+  originHttpPort: number;
   /** One port per relay (0 = any); the first `ingestRelays` take pushes, the rest pull. */
   relayPorts: number[];
   ingestRelays: number;
@@ -27,6 +28,8 @@ export const LOCAL_NETWORK_DEFAULTS: LocalNetworkOptions = {
   host: "127.0.0.1",
   coordinatorPort: 7700,
   rtmpPort: 1935,
+  originHttpPort: 8090,
+
   relayPorts: [8081, 8082, 8083],
   ingestRelays: 2,
   streamId: "demo",
@@ -85,7 +88,12 @@ export async function startLocalNetwork(init: Partial<LocalNetworkOptions> = {})
     const signingKey = loadOrCreateKey(join(o.dataDir, `${o.streamId}.signing.key`)).key;
     const streamKey = loadOrCreateStreamKey(join(o.dataDir, `${o.streamId}.stream-key`));
     const origin = createOrigin(
-      { host: o.host, rtmpPort: o.rtmpPort, ingestRefreshMs: o.heartbeatIntervalMs * 2 },
+      {
+        host: o.host,
+        rtmpPort: o.rtmpPort,
+        httpPort: o.originHttpPort,
+        ingestRefreshMs: o.heartbeatIntervalMs * 2,
+      },
       [{ streamId: o.streamId, streamKey, signingKey, srtPort: o.srtPort }],
       { log: log.child("origin"), coordinator: client },
     );

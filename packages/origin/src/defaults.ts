@@ -2,6 +2,9 @@
 export const ORIGIN_DEFAULTS = {
   host: "127.0.0.1",
   rtmpPort: 1935,
+  /** /healthz and /metrics; 0 = any free port. */
+  httpPort: 8090,
+
   /** The RTMP application name: rtmp://host:1935/live/STREAM_KEY */
   app: "live",
   /** Media segments are cut at the first keyframe at or after this. */

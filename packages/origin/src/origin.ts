@@ -8,7 +8,17 @@ import {
   StreamIdSchema,
   signStreamRegistration,
 } from "@streamrp2p/protocol";
-import type { FetchLike, Logger, Widen } from "@streamrp2p/service";
+import {
+  Counter,
+  createMetricsRegistry,
+  type FetchLike,
+  Gauge,
+  type Logger,
+  Router,
+  type RunningHttpServer,
+  startHttpService,
+  type Widen,
+} from "@streamrp2p/service";
 import type { Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { Broadcast, type BroadcastStats } from "./broadcast.ts";
@@ -40,6 +50,8 @@ export interface OriginComponents {
 
 export interface Origin {
   readonly rtmpPort: number;
+  /** Where /healthz and /metrics are served. */
+  readonly httpUrl: string;
   rtmpUrl(): string;
   stats(streamId: string): BroadcastStats | undefined;
   /** Waits until every segment produced so far was pushed (or given up). */
@@ -69,7 +81,32 @@ export function createOrigin(
   if (!resolveIngest)
     throw new SrpError("BAD_REQUEST", "origin needs a coordinator or a resolveIngest function");
 
+  const registry = createMetricsRegistry("origin", true);
+  const pushes = new Counter({
+    name: "srp_origin_pushes_total",
+    help: "Pushes to ingest relays by outcome",
+    labelNames: ["outcome"],
+    registers: [registry],
+  });
+  new Gauge({
+    name: "srp_origin_live_streams",
+    help: "Streams with a publisher connected",
+    registers: [registry],
+    collect() {
+      this.set([...broadcasts.values()].filter((b) => b.live).length);
+    },
+  });
+  new Gauge({
+    name: "srp_origin_segments_total",
+    help: "Segments packaged and signed",
+    registers: [registry],
+    collect() {
+      this.set([...broadcasts.values()].reduce((n, b) => n + b.stats.segments, 0));
+    },
+  });
+  let http: RunningHttpServer | undefined;
   const broadcasts = new Map<string, Broadcast>();
+
   const publishers: IngestPublisher[] = [];
   for (const s of streams) {
     const publisher = new IngestPublisher(
@@ -79,6 +116,7 @@ export function createOrigin(
         resolveIngest: () => resolveIngest(s.streamId),
         fetch: components.fetch,
         log: log.child("push"),
+        onPushed: (_target, ok) => pushes.inc({ outcome: ok ? "ok" : "failed" }),
       },
       { refreshMs: options.ingestRefreshMs },
     );
@@ -158,6 +196,10 @@ export function createOrigin(
     get rtmpPort() {
       return rtmp.port;
     },
+    get httpUrl() {
+      if (!http) throw new SrpError("UNAVAILABLE", "origin not started");
+      return http.url;
+    },
     rtmpUrl: () => `rtmp://${options.host}:${rtmp.port}/${options.app}`,
     stats: (id) => broadcasts.get(id)?.stats,
     settled: (id) => broadcasts.get(id)?.settled() ?? Promise.resolve(),
@@ -167,6 +209,14 @@ export function createOrigin(
       await registerStreams();
       await Promise.all(publishers.map((p) => p.start()));
       await rtmp.start();
+      http = await startHttpService({
+        host: options.host,
+        port: options.httpPort,
+        router: new Router(log),
+        metrics: registry,
+        log: log.child("http"),
+        health: () => ({ streams: Object.fromEntries([...broadcasts].map(([id, b]) => [id, b.stats])) }),
+      });
       for (const s of streams) {
         if (s.srtPort !== undefined) {
           if (s.streamKey.length < 10 || s.streamKey.length > 79) {
@@ -184,6 +234,8 @@ export function createOrigin(
       running = false;
       for (const p of srtProcs) p.kill("SIGTERM");
       await rtmp.stop();
+      await http?.close();
+
       await Promise.all([...broadcasts.values()].map((b) => b.stop()));
       await Promise.all(srtLoops);
       for (const p of publishers) p.stop();

@@ -75,7 +75,7 @@ export class RtmpIngest {
     rtmp.onOutputCallback = (buffer) => {
       if (!socket.destroyed) socket.write(buffer);
     };
-    rtmp.onPlay = (msg) =>
+    rtmp.onPlay = () =>
       refuse(
         "NetStream.Play.Failed",
         "this origin only accepts publishing",

@@ -32,7 +32,7 @@ describe("origin ingest (real ffmpeg)", () => {
     requireFfmpeg();
     relay = await startStaticRelay({ demo: privateKeyToAccount(signingKey).address });
     origin = createOrigin(
-      { rtmpPort: 0, endGraceMs: 300 },
+      { rtmpPort: 0, httpPort: 0, endGraceMs: 300 },
       [{ streamId: "demo", streamKey, signingKey, srtPort }],
       {
         log: silentLogger,
