@@ -6,7 +6,8 @@ import { LOCAL_NETWORK_DEFAULTS, startLocalNetwork } from "./local-network.ts";
 import { startTestSource } from "./test-source.ts";
 
 export const upHelp = `streamrp2p up [--test-source] [--data-dir .data/up] [--rtmp-port 1935] [--srt-port N]
-              [--coordinator-port 7700] [--relay-port-base 8081] [--verbose]
+              [--coordinator-port 7700] [--origin-http-port 8090] [--relay-port-base 8081] [--verbose]
+
   The whole network on this machine: coordinator, origin, 2 ingest relays and 1 pulling relay.
   --test-source also starts ffmpeg publishing a test pattern with a tone. Ctrl-C stops everything.`;
 
@@ -17,6 +18,7 @@ export async function runUp(argv: string[]): Promise<void> {
     "rtmp-port": { type: "string" },
     "srt-port": { type: "string" },
     "coordinator-port": { type: "string" },
+    "origin-http-port": { type: "string" },
     "relay-port-base": { type: "string" },
     verbose: { type: "boolean" },
   });
@@ -32,6 +34,7 @@ export async function runUp(argv: string[]): Promise<void> {
     dataDir,
     coordinatorPort: intFlag(flags, "coordinator-port", LOCAL_NETWORK_DEFAULTS.coordinatorPort),
     rtmpPort: intFlag(flags, "rtmp-port", LOCAL_NETWORK_DEFAULTS.rtmpPort),
+    originHttpPort: intFlag(flags, "origin-http-port", LOCAL_NETWORK_DEFAULTS.originHttpPort),
     srtPort: flags["srt-port"] === undefined ? undefined : intFlag(flags, "srt-port", 0),
     relayPorts: [base, base + 1, base + 2],
     logWrite: flags.verbose ? (l) => process.stderr.write(l) : (l) => logStream.write(l),

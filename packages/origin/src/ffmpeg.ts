@@ -33,7 +33,9 @@ function watch(proc: ChildProcess, log: Logger, what: string): ChildProcess {
   });
   proc.on("exit", (code, signal) => {
     const fields = { what, code, signal, stderr: stderr.trim().split("\n").slice(-3).join(" | ") };
-    if (code === 0 || signal === "SIGTERM") log.info("ffmpeg exited", fields);
+    // ffmpeg answers our SIGTERM with exit code 255 ("Immediate exit requested"): a requested stop, not a failure.
+    const requested = signal === "SIGTERM" || (code === 255 && proc.killed);
+    if (code === 0 || requested) log.info("ffmpeg exited", fields);
     else log.warn("ffmpeg failed", fields);
   });
   return proc;
