@@ -35,4 +35,6 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   say "installing npm packages"
   npm ci --no-audit --no-fund --loglevel=error
 fi
-say "ready: node $(node --version), $(ffmpeg -hide_banner -version | head -1 | cut -d' ' -f1-3)"
+npm run build --silent
+say "ready: node
+ $(node --version), $(ffmpeg -hide_banner -version | head -1 | cut -d' ' -f1-3)"

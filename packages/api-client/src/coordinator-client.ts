@@ -1,4 +1,6 @@
 import {
+  type CoordinatorInfo,
+  CoordinatorInfoSchema,
   type Heartbeat,
   type HeartbeatReply,
   HeartbeatReplySchema,
@@ -32,6 +34,10 @@ export class CoordinatorClient {
     this.baseUrl = options.baseUrl.replace(/\/$/, "");
     this.#fetch = options.fetch ?? fetch;
     this.#timeoutMs = options.timeoutMs ?? 5_000;
+  }
+
+  info(): Promise<CoordinatorInfo> {
+    return this.#call("/v1/info", CoordinatorInfoSchema);
   }
 
   registerStream(reg: StreamRegistration): Promise<StreamInfo> {

@@ -48,6 +48,7 @@ export async function runUp(argv: string[]): Promise<void> {
   for (const [i, r] of net.relays.entries()) {
     say(`relay ${i + 1} (${i < 2 ? "ingest" : "pull  "}) ${net.playlistUrl(r)}`);
   }
+  say(`watch         ${net.coordinator.url}/watch/${net.streamId}`);
   say(`logs          ${logFile}`);
 
   const source = flags["test-source"] ? startTestSource({ url: net.rtmpPublishUrl }) : undefined;

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import {
+  type Ed25519KeyPair,
   HeartbeatSchema,
   NodeRegistrationSchema,
   parseWith,
@@ -26,14 +27,22 @@ import {
   type Widen,
 } from "@streamrp2p/service";
 import { COORDINATOR_DEFAULTS } from "./defaults.ts";
+import { RateLimiter } from "./rate-limiter.ts";
 import { chooseIngest, chooseUpstream, isHealthy, rankForViewer, streamsToCarry } from "./routing.ts";
 import type { CoordinatorStore, NodeRow, StreamRow } from "./store.ts";
+import { loadTicketKey } from "./ticket-key.ts";
+import { addViewerRoutes } from "./viewer-routes.ts";
+import { addWatchRoutes } from "./watch-page.ts";
 
 export type CoordinatorOptions = Widen<typeof COORDINATOR_DEFAULTS>;
 
 export interface CoordinatorComponents {
   store: CoordinatorStore;
   log: Logger;
+  /** Signs session tickets; default: kept under dataDir. */
+  ticketKey?: Ed25519KeyPair;
+  /** Where the built browser player is (default: packages/player/dist). */
+  playerDir?: string;
   /** ms since the epoch; injected so tests and the simulator control time. */
   now?: () => number;
 }
@@ -110,7 +119,33 @@ export function createCoordinator(
     };
   }
 
+  const rank = async (stream: StreamRow, region: string | undefined) =>
+    rankForViewer(stream, await store.listNodes(), region, now(), options.nodeTimeoutMs);
+  let ticketKey: Ed25519KeyPair | undefined;
+  const evidenceCounter = new Counter({
+    name: "srp_coordinator_evidence_total",
+    help: "Tamper reports accepted, by whether the node's own signature proves them",
+    labelNames: ["proven"],
+    registers: [registry],
+  });
+
   const router = new Router(log);
+  addViewerRoutes(router, {
+    store,
+    log,
+    now,
+    maxBodyBytes: options.maxBodyBytes,
+    ticketTtlMs: options.ticketTtlMs,
+    ticketKey: () => {
+      if (!ticketKey) throw new SrpError("UNAVAILABLE", "coordinator not started");
+      return ticketKey;
+    },
+    limiter: new RateLimiter(options.ticketBurst, options.ticketsPerMinute / 60_000, now),
+    requireStream,
+    rank,
+    onEvidence: (proven) => evidenceCounter.inc({ proven: String(proven) }),
+  });
+  addWatchRoutes(router, { playerDir: components.playerDir });
   router.on("POST", "/v1/streams", async (req, res) => {
     apiCalls.inc({ route: "register_stream" });
     const reg = parseWith(
@@ -142,13 +177,7 @@ export function createCoordinator(
   router.on("GET", "/v1/streams/:id/nodes", async (_req, res, p, url) => {
     apiCalls.inc({ route: "ranked_nodes" });
     const stream = await requireStream(p.id);
-    const ranked = rankForViewer(
-      stream,
-      await store.listNodes(),
-      url.searchParams.get("region") ?? undefined,
-      now(),
-      options.nodeTimeoutMs,
-    );
+    const ranked = await rank(stream, url.searchParams.get("region") ?? undefined);
     sendJson(res, 200, {
       streamId: stream.streamId,
       nodes: ranked.map((r) => ({
@@ -280,6 +309,7 @@ export function createCoordinator(
     },
     async start() {
       await store.migrate();
+      ticketKey = components.ticketKey ?? (await loadTicketKey(options.dataDir));
       http = await startHttpService({
         host: options.host,
         port: options.port,

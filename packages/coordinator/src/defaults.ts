@@ -12,4 +12,9 @@ export const COORDINATOR_DEFAULTS = {
   /** Children one node feeds per stream (bounded fan-out keeps ingest relays from being swamped). */
   maxChildren: 4,
   maxBodyBytes: 64 * 1024, // bytes per JSON request
+  /** Session tickets one client address may take per stream in a burst… */
+  ticketBurst: 20,
+  /** …and per minute after that. */
+  ticketsPerMinute: 20,
+  ticketTtlMs: 2 * 60 * 60_000, // ms a viewing session lasts
 } as const;

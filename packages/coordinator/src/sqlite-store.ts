@@ -2,7 +2,14 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
-import type { AssignmentRow, CoordinatorStore, HeartbeatUpdate, NodeRow, StreamRow } from "./store.ts";
+import type {
+  AssignmentRow,
+  CoordinatorStore,
+  EvidenceRow,
+  HeartbeatUpdate,
+  NodeRow,
+  StreamRow,
+} from "./store.ts";
 
 interface Tables {
   streams: { stream_id: string; signer: string; created_at: number; ingest: string };
@@ -27,6 +34,18 @@ interface Tables {
     upstream_id: string;
     depth: number;
     assigned_at: number;
+  };
+  evidence: {
+    node_id: string;
+    stream_id: string;
+    rendition: string;
+    seq: number;
+    attested_sha256: string;
+    served_sha256: string;
+    node_signature: string | null;
+    proven: number;
+    attestation: string;
+    reported_at: number;
   };
 }
 
@@ -111,6 +130,21 @@ export class SqliteStore implements CoordinatorStore {
       .addColumn("depth", "integer", (c) => c.notNull())
       .addColumn("assigned_at", "bigint", (c) => c.notNull())
       .addPrimaryKeyConstraint("assignments_pk", ["node_id", "stream_id"])
+      .execute();
+    await this.db.schema
+      .createTable("evidence")
+      .ifNotExists()
+      .addColumn("node_id", "text", (c) => c.notNull())
+      .addColumn("stream_id", "text", (c) => c.notNull())
+      .addColumn("rendition", "text", (c) => c.notNull())
+      .addColumn("seq", "bigint", (c) => c.notNull())
+      .addColumn("attested_sha256", "text", (c) => c.notNull())
+      .addColumn("served_sha256", "text", (c) => c.notNull())
+      .addColumn("node_signature", "text")
+      .addColumn("proven", "integer", (c) => c.notNull())
+      .addColumn("attestation", "text", (c) => c.notNull())
+      .addColumn("reported_at", "bigint", (c) => c.notNull())
+      .addUniqueConstraint("evidence_once", ["node_id", "stream_id", "rendition", "seq", "served_sha256"])
       .execute();
   }
 
@@ -225,6 +259,42 @@ export class SqliteStore implements CoordinatorStore {
           .doUpdateSet({ upstream_id: a.upstreamId, depth: a.depth, assigned_at: a.assignedAt }),
       )
       .execute();
+  }
+
+  async insertEvidence(e: EvidenceRow): Promise<void> {
+    await this.db
+      .insertInto("evidence")
+      .values({
+        node_id: e.nodeId,
+        stream_id: e.streamId,
+        rendition: e.rendition,
+        seq: e.seq,
+        attested_sha256: e.attestedSha256,
+        served_sha256: e.servedSha256,
+        node_signature: e.nodeSignature,
+        proven: e.proven ? 1 : 0,
+        attestation: e.attestation,
+        reported_at: e.reportedAt,
+      })
+      .onConflict((oc) => oc.doNothing()) // many viewers report the same bad segment
+      .execute();
+  }
+
+  async listEvidence(nodeId?: string): Promise<EvidenceRow[]> {
+    let q = this.db.selectFrom("evidence").selectAll().orderBy("reported_at");
+    if (nodeId !== undefined) q = q.where("node_id", "=", nodeId);
+    return (await q.execute()).map((r) => ({
+      nodeId: r.node_id,
+      streamId: r.stream_id,
+      rendition: r.rendition,
+      seq: Number(r.seq),
+      attestedSha256: r.attested_sha256,
+      servedSha256: r.served_sha256,
+      nodeSignature: r.node_signature,
+      proven: r.proven === 1,
+      attestation: r.attestation,
+      reportedAt: Number(r.reported_at),
+    }));
   }
 
   async close(): Promise<void> {

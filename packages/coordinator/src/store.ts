@@ -46,6 +46,22 @@ export interface HeartbeatUpdate {
   load: StreamLoadRow[];
 }
 
+/** A viewer's report that a node served bytes contradicting the origin's attestation. */
+export interface EvidenceRow {
+  nodeId: string;
+  streamId: string;
+  rendition: string;
+  seq: number;
+  attestedSha256: string;
+  servedSha256: string;
+  /** The node's own signature over the served hash: with it the report is a proof. */
+  nodeSignature: string | null;
+  proven: boolean;
+  /** The origin's attestation, as JSON. */
+  attestation: string;
+  reportedAt: number;
+}
+
 export interface CoordinatorStore {
   migrate(): Promise<void>;
   getStream(streamId: string): Promise<StreamRow | undefined>;
@@ -58,5 +74,7 @@ export interface CoordinatorStore {
   recordHeartbeat(nodeId: string, update: HeartbeatUpdate): Promise<void>;
   listAssignments(streamId: string): Promise<AssignmentRow[]>;
   upsertAssignment(row: AssignmentRow): Promise<void>;
+  insertEvidence(row: EvidenceRow): Promise<void>;
+  listEvidence(nodeId?: string): Promise<EvidenceRow[]>;
   close(): Promise<void>;
 }

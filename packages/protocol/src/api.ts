@@ -2,6 +2,7 @@ import { z } from "zod";
 import { SegmentAttestationSchema } from "./attestation.ts";
 import { AddressSchema, StreamIdSchema } from "./ids.ts";
 import { RegionSchema } from "./registration.ts";
+import { TicketSchema } from "./session.ts";
 import { StreamEndSchema } from "./stream-end.ts";
 
 /** A node as the coordinator hands it out (to viewers, relays and origins). */
@@ -94,3 +95,20 @@ export const StreamWindowSchema = z.strictObject({
   end: StreamEndSchema.nullable(),
 });
 export type StreamWindow = z.infer<typeof StreamWindowSchema>;
+
+export const CoordinatorInfoSchema = z.strictObject({
+  /** base64url raw Ed25519 key that signs session tickets. */
+  ticketPublicKey: z.string(),
+});
+export type CoordinatorInfo = z.infer<typeof CoordinatorInfoSchema>;
+
+export const SessionRequestSchema = z.strictObject({
+  viewerKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "viewerKey: base64url raw Ed25519 public key"),
+  region: RegionSchema.optional(),
+});
+
+export const SessionGrantSchema = z.strictObject({
+  ticket: TicketSchema,
+  nodes: RankedNodesSchema.shape.nodes,
+});
+export type SessionGrant = z.infer<typeof SessionGrantSchema>;

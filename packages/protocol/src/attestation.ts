@@ -1,6 +1,6 @@
-import { createHash } from "node:crypto";
-import { type Hex, type LocalAccount, recoverTypedDataAddress } from "viem";
+import { type Hex, type LocalAccount, recoverTypedDataAddress, sha256 } from "viem";
 import { z } from "zod";
+import { base64urlToBytes, bytesToBase64url, utf8 } from "./encoding.ts";
 import { SrpError } from "./errors.ts";
 import { SignatureSchema, StreamIdSchema, streamIdToBytes32 } from "./ids.ts";
 
@@ -43,8 +43,9 @@ export const SegmentAttestationSchema = z.strictObject({
 export type SegmentAttestation = z.infer<typeof SegmentAttestationSchema>;
 export type SegmentFacts = Omit<SegmentAttestation, "signature">;
 
+/** SHA-256 as 0x-hex; pure JS so it runs in browsers too (hot paths use native hashing). */
 export function sha256Hex(bytes: Uint8Array): Hex {
-  return `0x${createHash("sha256").update(bytes).digest("hex")}`;
+  return sha256(bytes);
 }
 
 function typedMessage(facts: SegmentFacts) {
@@ -115,7 +116,7 @@ export function checkSegmentBytes(att: SegmentFacts, bytes: Uint8Array): void {
 }
 
 export function encodeAttestationHeader(att: SegmentAttestation): string {
-  return Buffer.from(JSON.stringify(att)).toString("base64url");
+  return bytesToBase64url(utf8(JSON.stringify(att)));
 }
 
 /** Parses `x-srp-attestation`; throws VALIDATION_FAILED on anything malformed. */
@@ -125,7 +126,7 @@ export function decodeAttestationHeader(value: string | undefined): SegmentAttes
   }
   let json: unknown;
   try {
-    json = JSON.parse(Buffer.from(value, "base64url").toString("utf8"));
+    json = JSON.parse(new TextDecoder().decode(base64urlToBytes(value)));
   } catch (cause) {
     throw new SrpError("VALIDATION_FAILED", "x-srp-attestation is not base64url JSON", { cause });
   }

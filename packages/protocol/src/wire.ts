@@ -3,6 +3,7 @@ export const HEADER_ATTESTATION = "x-srp-attestation";
 export const HEADER_INIT_VERSION = "x-srp-init";
 export const HEADER_STREAM_END = "x-srp-end";
 export const HEADER_NODE_ID = "x-srp-node";
+export const HEADER_NODE_SIG = "x-srp-node-sig";
 
 /** The one rendition packaged today; ABR renditions will add names. */
 export const RENDITION_MAIN = "main";

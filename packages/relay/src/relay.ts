@@ -1,22 +1,27 @@
 import type { CoordinatorClient } from "@streamrp2p/api-client";
-import { type Heartbeat, SrpError } from "@streamrp2p/protocol";
+import { type Heartbeat, parseWith, ReceiptSubmissionSchema, SrpError } from "@streamrp2p/protocol";
 import {
   type FetchLike,
   type Logger,
   Router,
   type RunningHttpServer,
+  readJson,
+  sendJson,
   startHttpService,
 } from "@streamrp2p/service";
 import type { LocalAccount } from "viem";
 import { coordinatorDirectory, coordinatorResolver } from "./coordinator-ports.ts";
 import { RELAY_DEFAULTS } from "./defaults.ts";
+import { DeliverySigner } from "./delivery-signer.ts";
 import { HeartbeatLoop } from "./heartbeat.ts";
 import { handleEnd, handlePut, type IngestContext } from "./ingest.ts";
 import { LiveStream } from "./live-stream.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
 import type { StreamDirectory, UpstreamResolver } from "./ports.ts";
 import { StreamPuller } from "./puller.ts";
+import { ReceiptStore } from "./receipt-store.ts";
 import { type ServeContext, serveMedia } from "./serve.ts";
+import { SessionLedger } from "./session-ledger.ts";
 
 export interface RelayOptions {
   host: string;
@@ -37,6 +42,8 @@ export interface RelayOptions {
   segmentWaitMs: number;
   upstreamIdleTimeoutMs: number;
   upstreamFailuresBeforeReparent: number;
+  /** Test-only: flip a byte in every media segment served (and sign the altered hash). */
+  testCorruptSegments: boolean;
 }
 
 export interface RelayComponents {
@@ -47,6 +54,8 @@ export interface RelayComponents {
   coordinator?: CoordinatorClient;
   directory?: StreamDirectory;
   resolver?: UpstreamResolver;
+  /** The coordinator's ticket key; default: asked of the coordinator once. */
+  ticketPublicKey?: () => Promise<string>;
   fetch?: FetchLike;
 }
 
@@ -54,6 +63,8 @@ export interface Relay {
   readonly nodeId: string;
   readonly url: string;
   readonly metrics: RelayMetrics;
+  readonly receipts: ReceiptStore;
+  readonly ledger: SessionLedger;
   stream(streamId: string): LiveStream | undefined;
   /** Starts pulling these streams (and stops pulling the others). */
   carry(streamIds: readonly string[]): void;
@@ -63,7 +74,13 @@ export interface Relay {
 
 /** Creates a relay node: HTTP serving, push ingest, pulling, heartbeats. Nothing runs until start(). */
 export function createRelay(init: Partial<RelayOptions>, components: RelayComponents): Relay {
-  const options: RelayOptions = { ...RELAY_DEFAULTS, ingest: false, streams: [], ...init };
+  const options: RelayOptions = {
+    ...RELAY_DEFAULTS,
+    ingest: false,
+    streams: [],
+    testCorruptSegments: false,
+    ...init,
+  };
   const { account, log } = components;
   const nodeId = account.address.toLowerCase() as `0x${string}`;
   const metrics = createRelayMetrics();
@@ -76,6 +93,21 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
     (components.coordinator ? coordinatorResolver(components.coordinator, nodeId) : undefined);
   if (!directory) throw new SrpError("BAD_REQUEST", "relay needs a coordinator or a stream directory");
 
+  let ticketKey: Promise<string> | undefined;
+  const ticketPublicKey =
+    components.ticketPublicKey ??
+    (() => {
+      const client = components.coordinator;
+      if (!client)
+        return Promise.reject(new SrpError("UNAVAILABLE", "no coordinator to learn the ticket key from"));
+      ticketKey ??= client.info().then((i) => i.ticketPublicKey);
+      ticketKey.catch(() => {
+        ticketKey = undefined; // ask again next time
+      });
+      return ticketKey;
+    });
+  const receipts = new ReceiptStore({ nodeId, ticketPublicKey });
+  const ledger = new SessionLedger();
   const streams = new Map<string, LiveStream>();
   const pullers = new Map<string, StreamPuller>();
   let http: RunningHttpServer | undefined;
@@ -104,6 +136,8 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
     },
   };
   const serveCtx: ServeContext = {
+    signer: new DeliverySigner(account, options.testCorruptSegments),
+    ledger,
     stream: (id) => streams.get(id),
     metrics,
     segmentWaitMs: options.segmentWaitMs,
@@ -117,7 +151,22 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
     .on("PUT", "/live/:stream/:file", (req, res, p) =>
       handlePut(ingestCtx, req, res, p.stream ?? "", p.file ?? ""),
     )
-    .on("POST", "/live/:stream/end", (req, res, p) => handleEnd(ingestCtx, req, res, p.stream ?? ""));
+    .on("POST", "/live/:stream/end", (req, res, p) => handleEnd(ingestCtx, req, res, p.stream ?? ""))
+    .on("POST", "/v1/receipts", async (req, res) => {
+      const submission = parseWith(ReceiptSubmissionSchema, await readJson(req, 8 * 1024), "receipt");
+      const stored = await receipts.accept(submission);
+      const served = ledger.get(stored.receipt.sessionId);
+      sendJson(res, 200, { ok: true, servedBytes: served?.bytes ?? 0 });
+    })
+    .on("GET", "/v1/receipts", (_req, res, _p, url) => {
+      const streamId = url.searchParams.get("streamId") ?? undefined;
+      sendJson(res, 200, {
+        nodeId,
+        receipts: receipts
+          .list(streamId)
+          .map((r) => ({ ...r, servedBytes: ledger.get(r.receipt.sessionId)?.bytes ?? 0 })),
+      });
+    });
 
   async function startPuller(streamId: string): Promise<void> {
     if (pullers.has(streamId) || !resolver) return;
@@ -150,7 +199,7 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
         streamId: s.streamId,
         upstream: s.source === "push" ? null : (s.source as `0x${string}`),
         liveEdgeSeq: s.liveEdgeSeq,
-        viewers: 0,
+        viewers: ledger.activeViewers(s.streamId, 3 * options.heartbeatIntervalMs + 5_000),
       })),
     };
   }
@@ -162,7 +211,10 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
       return options.publicUrl ?? http.url;
     },
     metrics,
+    receipts,
+    ledger,
     stream: (id) => streams.get(id),
+
     carry(streamIds) {
       const wanted = new Set(
         options.streams.length > 0 ? streamIds.filter((s) => options.streams.includes(s)) : streamIds,

@@ -6,15 +6,28 @@ import {
   encodeAttestationHeader,
   HEADER_ATTESTATION,
   HEADER_INIT_VERSION,
+  HEADER_NODE_SIG,
   parseMediaFileName,
   SrpError,
 } from "@streamrp2p/protocol";
 import { sendError, sendJson } from "@streamrp2p/service";
+import type { DeliverySigner } from "./delivery-signer.ts";
 import type { LiveStream } from "./live-stream.ts";
 import type { MediaObject } from "./media-object.ts";
 import type { RelayMetrics } from "./metrics.ts";
+import type { SessionLedger } from "./session-ledger.ts";
+
+const SESSION_RE = /^[0-9a-f]{32}$/;
+
+/** The viewer session a request is for (`?session=`), when well-formed. */
+function sessionOf(url: URL): string | undefined {
+  const s = url.searchParams.get("session");
+  return s !== null && SESSION_RE.test(s) ? s : undefined;
+}
 
 export interface ServeContext {
+  signer: DeliverySigner;
+  ledger: SessionLedger;
   stream(streamId: string): LiveStream | undefined;
   metrics: RelayMetrics;
   segmentWaitMs: number;
@@ -34,7 +47,7 @@ function objectHeaders(obj: MediaObject, isInit: boolean): OutgoingHttpHeaders {
       "content-length": String(obj.byteLength),
       "cache-control": IMMUTABLE,
       "access-control-allow-origin": "*",
-      "access-control-expose-headers": `${HEADER_ATTESTATION}, ${HEADER_INIT_VERSION}`,
+      "access-control-expose-headers": `${HEADER_ATTESTATION}, ${HEADER_INIT_VERSION}, ${HEADER_NODE_SIG}`,
       [HEADER_ATTESTATION]: encodeAttestationHeader(obj.attestation),
       ...(isInit ? {} : { [HEADER_INIT_VERSION]: String(obj.init) }),
     };
@@ -48,23 +61,27 @@ function objectHeaders(obj: MediaObject, isInit: boolean): OutgoingHttpHeaders {
  * attested length now, bytes as they arrive, and a cut connection (never a
  * short 200) if the object fails.
  */
-export function sendObject(
+export async function sendObject(
+  ctx: ServeContext,
   req: IncomingMessage,
   res: ServerResponse,
   obj: MediaObject,
   isInit: boolean,
-  metrics: RelayMetrics,
-): void {
+  session: string | undefined,
+): Promise<void> {
+  const { metrics } = ctx;
   const kind = isInit ? "init" : "segment";
+  const served = await ctx.signer.served(obj);
   metrics.requests.inc({ kind, status: "200" });
-  res.writeHead(200, objectHeaders(obj, isInit));
+  res.writeHead(200, { ...objectHeaders(obj, isInit), [HEADER_NODE_SIG]: served.nodeSignature });
   if (req.method === "HEAD") {
     res.end();
     return;
   }
   metrics.bytesServed.inc({ kind }, obj.byteLength);
   metrics.totals.bytesServed += obj.byteLength;
-  const bytes = obj.bytes;
+  if (session !== undefined) ctx.ledger.add(session, obj.attestation.streamId, obj.byteLength, !isInit);
+  const bytes = served.bytes;
   if (bytes) {
     res.end(bytes);
     return;
@@ -145,7 +162,7 @@ export async function serveMedia(
           "init",
           new SrpError("SEGMENT_NOT_FOUND", `init ${parsed.version} not found`),
         );
-      return sendObject(req, res, obj, true, ctx.metrics);
+      return sendObject(ctx, req, res, obj, true, sessionOf(url));
     }
     case "segment": {
       let obj = stream.getSegment(parsed.seq);
@@ -162,7 +179,7 @@ export async function serveMedia(
           "segment",
           new SrpError("SEGMENT_NOT_FOUND", `segment ${parsed.seq} not found`),
         );
-      return sendObject(req, res, obj, false, ctx.metrics);
+      return sendObject(ctx, req, res, obj, false, sessionOf(url));
     }
   }
 }

@@ -3,6 +3,13 @@ import { SrpError } from "@streamrp2p/protocol";
 import type { Logger } from "./logger.ts";
 
 export type Params = Record<string, string>;
+
+const CORS_PREFLIGHT = {
+  "access-control-allow-origin": "*",
+  "access-control-allow-methods": "GET, HEAD, POST, PUT, OPTIONS",
+  "access-control-allow-headers": "content-type, authorization",
+  "access-control-max-age": "600", // s
+};
 export type Handler = (req: IncomingMessage, res: ServerResponse, params: Params, url: URL) => unknown;
 
 interface Route {
@@ -30,6 +37,12 @@ export class Router {
 
   /** The request listener for node:http. */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    if (req.method === "OPTIONS") {
+      // CORS preflight: players on another origin post receipts and read our headers.
+      res.writeHead(204, CORS_PREFLIGHT);
+      res.end();
+      return;
+    }
     const url = new URL(req.url ?? "/", "http://local");
     let pathMatched = false;
     for (const route of this.#routes) {
@@ -75,6 +88,7 @@ export function sendError(res: ServerResponse, err: unknown): void {
   }
   const body = JSON.stringify(e.toJSON());
   res.writeHead(e.status, {
+    "access-control-allow-origin": "*",
     "content-type": "application/json",
     "content-length": Buffer.byteLength(body),
     "cache-control": "no-store",
@@ -90,7 +104,9 @@ export function sendJson(
 ): void {
   const body = JSON.stringify(value);
   res.writeHead(status, {
+    "access-control-allow-origin": "*",
     "content-type": "application/json",
+
     "content-length": Buffer.byteLength(body),
     "cache-control": "no-store",
     ...headers,

@@ -1,0 +1,13 @@
+/** Player defaults, with units. */
+export const PLAYER_DEFAULTS = {
+  /** Per-attempt limit for a playlist before the next node is tried. */
+  playlistTimeoutMs: 2_500, // ms
+  /** Per-attempt limit for a segment before the next node is tried. */
+  segmentTimeoutMs: 4_000, // ms
+  /** How long a node that failed or lied is tried last. */
+  penaltyMs: 15_000, // ms
+  /** How often cumulative receipts are signed and sent. */
+  receiptIntervalMs: 2_000, // ms
+  /** How often the ranked node list is refreshed from the coordinator. */
+  nodesRefreshMs: 10_000, // ms
+} as const;

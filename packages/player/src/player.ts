@@ -1,0 +1,111 @@
+import Hls from "hls.js";
+import { createLoaderClass } from "./loader.ts";
+import {
+  type SessionEvent,
+  type SessionStats,
+  ViewerSession,
+  type ViewerSessionOptions,
+} from "./viewer-session.ts";
+
+export type PlayerStatus = "connecting" | "playing" | "offline" | "ended" | "error";
+
+export interface PlayerHandle {
+  session: ViewerSession | undefined;
+  status: PlayerStatus;
+  stats(): (SessionStats & { receiptTotals: Record<string, number> }) | undefined;
+  destroy(): Promise<void>;
+}
+
+export interface AttachOptions extends ViewerSessionOptions {
+  onStatus?: (status: PlayerStatus, detail?: string) => void;
+  onEvent?: (e: SessionEvent) => void;
+  /** Retry interval while the stream is offline. */
+  offlineRetryMs?: number; // ms, default 3_000
+}
+
+/**
+ * Plays a stream in `video`: a session from the coordinator, hls.js with the
+ * verifying, failing-over loader, and a status the page can show. Errors
+ * never throw at the user: they become statuses and recoveries.
+ */
+export function attachPlayer(video: HTMLVideoElement, options: AttachOptions): PlayerHandle {
+  let hls: Hls | undefined;
+  let destroyed = false;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  const handle: PlayerHandle = {
+    session: undefined,
+    status: "connecting",
+    stats() {
+      const s = handle.session;
+      if (!s) return undefined;
+      return {
+        ...s.stats,
+        receiptTotals: s.receiptTotals(),
+      };
+    },
+    async destroy() {
+      destroyed = true;
+      clearTimeout(retryTimer);
+      hls?.destroy();
+      await handle.session?.close();
+    },
+  };
+  const setStatus = (status: PlayerStatus, detail?: string) => {
+    handle.status = status;
+    options.onStatus?.(status, detail);
+  };
+
+  const start = async () => {
+    let session: ViewerSession;
+    try {
+      session = await ViewerSession.open(options);
+    } catch (err) {
+      setStatus("offline", err instanceof Error ? err.message : String(err));
+      if (!destroyed) retryTimer = setTimeout(() => void start(), options.offlineRetryMs ?? 3_000);
+      return;
+    }
+    if (destroyed) return void session.close();
+    handle.session = session;
+    if (options.onEvent) session.on(options.onEvent);
+    const first = session.pool.order()[0];
+    const h = new Hls({
+      loader: createLoaderClass(session) as never,
+      liveSyncDurationCount: 3,
+      // Failover happens inside the loader, so hls.js-level retries are a last resort.
+      fragLoadPolicy: {
+        default: {
+          maxTimeToFirstByteMs: 10_000,
+          maxLoadTimeMs: 20_000,
+          timeoutRetry: { maxNumRetry: 4, retryDelayMs: 0, maxRetryDelayMs: 0 },
+          errorRetry: { maxNumRetry: 6, retryDelayMs: 500, maxRetryDelayMs: 2_000 },
+        },
+      },
+    });
+    hls = h;
+    h.on(Hls.Events.MANIFEST_PARSED, () => {
+      void video.play().catch(() => {
+        video.muted = true; // autoplay policy: start muted rather than not at all
+        void video.play().catch(() => {});
+      });
+    });
+    h.on(Hls.Events.LEVEL_UPDATED, (_e, data) => {
+      if (!data.details.live) setStatus("ended");
+    });
+    h.on(Hls.Events.FRAG_BUFFERED, () => {
+      if (handle.status === "connecting" || handle.status === "error") setStatus("playing");
+    });
+    h.on(Hls.Events.ERROR, (_e, data) => {
+      if (!data.fatal) return;
+      if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
+        h.recoverMediaError();
+        return;
+      }
+      setStatus("error", `${data.type}: ${data.details}`);
+      h.startLoad(); // the loader already tried every relay; keep trying rather than give up
+    });
+    h.loadSource(`${first?.url}/live/${encodeURIComponent(options.streamId)}/index.m3u8`);
+    h.attachMedia(video);
+  };
+  void start();
+  return handle;
+}

@@ -1,0 +1,329 @@
+import {
+  bytesToHex,
+  decodeAttestationHeader,
+  generateEd25519,
+  parseMediaFileName,
+  parseWith,
+  RENDITION_INIT,
+  RENDITION_MAIN,
+  type SegmentAttestation,
+  SessionGrantSchema,
+  StreamInfoSchema,
+  type Ticket,
+  verifySegmentAttestation,
+} from "@streamrp2p/protocol";
+import { PLAYER_DEFAULTS } from "./defaults.ts";
+import { AttemptError, type Attempted, fetchWithFailover } from "./fetch-with-failover.ts";
+import { NodePool, type PoolNode } from "./node-pool.ts";
+import { ReceiptTracker } from "./receipts.ts";
+
+export type PlayerDefaults = { -readonly [K in keyof typeof PLAYER_DEFAULTS]: number };
+
+export interface ViewerSessionOptions extends Partial<PlayerDefaults> {
+  coordinatorUrl: string;
+  streamId: string;
+  region?: string;
+  fetch?: typeof fetch;
+}
+
+export interface LoadTiming {
+  /** performance.now() values of the attempt that succeeded: what hls.js's bandwidth estimate needs. */
+  start: number;
+  first: number;
+  end: number;
+}
+
+export interface SessionStats {
+  sessionId: string;
+  currentNode: string | undefined;
+  verifiedSegments: number;
+  rejectedSegments: number;
+  bytesReceived: number;
+  switches: number;
+  receiptsSent: number;
+  evidenceSent: number;
+  failures: number;
+  /** Media bitrate of the last verified segment (attested bytes over attested duration). */
+  bitrateBps: number;
+}
+
+export type SessionEvent =
+  | { type: "switch"; from: string | undefined; to: string }
+  | { type: "rejected"; nodeId: string; file: string; reason: string }
+  | { type: "verified"; nodeId: string; file: string; bytes: number };
+
+type Kind = "playlist" | "init" | "segment";
+
+async function sha256Hex(data: ArrayBuffer): Promise<string> {
+  return bytesToHex(new Uint8Array(await crypto.subtle.digest("SHA-256", data)));
+}
+
+/**
+ * One viewer's session: its ticket and ephemeral key, the relays it may use,
+ * verification of every init and media segment against the streamer's
+ * signature, failover, evidence of tampering, and receipts.
+ */
+export class ViewerSession {
+  readonly pool: NodePool;
+  readonly ticket: Ticket;
+  readonly signer: string;
+  readonly #o: ViewerSessionOptions & PlayerDefaults;
+  readonly #receipts: ReceiptTracker;
+  readonly #verifiedSignatures = new Set<string>();
+  readonly #listeners = new Set<(e: SessionEvent) => void>();
+  readonly #timers: ReturnType<typeof setInterval>[] = [];
+  readonly stats: SessionStats;
+
+  private constructor(
+    o: ViewerSessionOptions & PlayerDefaults,
+    ticket: Ticket,
+    viewerKey: CryptoKey,
+    signer: string,
+    nodes: PoolNode[],
+  ) {
+    this.#o = o;
+    this.ticket = ticket;
+    this.signer = signer;
+    this.pool = new NodePool(nodes);
+    this.#receipts = new ReceiptTracker(ticket, viewerKey, (node, submission) =>
+      this.#post(`${node.url}/v1/receipts`, submission),
+    );
+    this.stats = {
+      sessionId: ticket.sessionId,
+      currentNode: undefined,
+      verifiedSegments: 0,
+      rejectedSegments: 0,
+      bytesReceived: 0,
+      switches: 0,
+      receiptsSent: 0,
+      evidenceSent: 0,
+      failures: 0,
+      bitrateBps: 0,
+    };
+    this.#timers.push(setInterval(() => void this.flushReceipts(), o.receiptIntervalMs));
+    this.#timers.push(setInterval(() => void this.refreshNodes(), o.nodesRefreshMs));
+  }
+
+  /** Asks the coordinator for a ticket and ranked relays; throws when the stream is unknown or has no relay. */
+  static async open(options: ViewerSessionOptions): Promise<ViewerSession> {
+    const o = { ...PLAYER_DEFAULTS, ...options };
+    const f = o.fetch ?? fetch.bind(globalThis);
+    const keys = await generateEd25519();
+    const base = `${o.coordinatorUrl}/v1/streams/${encodeURIComponent(o.streamId)}`;
+    const info = parseWith(StreamInfoSchema, await ViewerSession.#json(f, base), "stream");
+    const grant = parseWith(
+      SessionGrantSchema,
+      await ViewerSession.#json(f, `${base}/sessions`, { viewerKey: keys.publicKey, region: o.region }),
+      "session grant",
+    );
+    if (grant.nodes.length === 0) throw new Error(`stream ${o.streamId} is offline: no relay carries it`);
+    return new ViewerSession(o, grant.ticket, keys.privateKey, info.signer, grant.nodes);
+  }
+
+  static async #json(f: typeof fetch, url: string, body?: unknown): Promise<unknown> {
+    const res = await f(
+      url,
+      body === undefined
+        ? {}
+        : { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) },
+    );
+    const json = (await res.json()) as { error?: { message: string } };
+    if (!res.ok) throw new Error(json.error?.message ?? `${url}: HTTP ${res.status}`);
+    return json;
+  }
+
+  on(listener: (e: SessionEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #emit(e: SessionEvent): void {
+    for (const l of this.#listeners) l(e);
+  }
+
+  receiptTotals(): Record<string, number> {
+    return this.#receipts.totals();
+  }
+
+  async flushReceipts(): Promise<void> {
+    await this.#receipts.flush();
+    this.stats.receiptsSent = this.#receipts.sent;
+  }
+
+  async refreshNodes(): Promise<void> {
+    try {
+      const url = `${this.#o.coordinatorUrl}/v1/streams/${encodeURIComponent(this.#o.streamId)}/nodes${this.#o.region ? `?region=${this.#o.region}` : ""}`;
+      const res = await (this.#o.fetch ?? fetch)(url);
+      if (res.ok) this.pool.replace(((await res.json()) as { nodes: PoolNode[] }).nodes);
+    } catch {
+      // keep the list we have
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.#timers) clearInterval(t);
+    await this.flushReceipts();
+  }
+
+  /**
+   * Loads `path` (e.g. /live/demo/seg-5.m4s) from the best node that serves
+   * it intact. Rejects only when every node failed.
+   */
+  async load(
+    path: string,
+    signal?: AbortSignal,
+  ): Promise<Attempted<{ data: string | ArrayBuffer; timing: LoadTiming }>> {
+    const file = path.split("/").pop() ?? "";
+    const parsed = parseMediaFileName(file);
+    const kind: Kind = parsed?.kind === "init" ? "init" : parsed?.kind === "segment" ? "segment" : "playlist";
+    const result = await fetchWithFailover(
+      this.pool,
+      (node) => this.#attempt(node, path, kind, parsed, signal),
+      {
+        penaltyMs: this.#o.penaltyMs,
+        signal,
+        onFailure: (node, err) => {
+          this.stats.failures += 1;
+          if (kind !== "playlist")
+            this.#emit({
+              type: "rejected",
+              nodeId: node.nodeId,
+              file,
+              reason: `${err.kind}: ${err.message}`,
+            });
+        },
+      },
+    );
+    const previous = this.pool.current?.nodeId;
+    if (this.pool.served(result.node.nodeId)) {
+      this.stats.switches += 1;
+      this.#emit({ type: "switch", from: previous, to: result.node.nodeId });
+      void this.flushReceipts(); // the node we left gets its final tally now
+    }
+    this.stats.currentNode = result.node.nodeId;
+    return result;
+  }
+
+  async #attempt(
+    node: PoolNode,
+    path: string,
+    kind: Kind,
+    parsed: ReturnType<typeof parseMediaFileName>,
+    signal?: AbortSignal,
+  ) {
+    const timeoutMs = kind === "playlist" ? this.#o.playlistTimeoutMs : this.#o.segmentTimeoutMs;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    const start = performance.now();
+    let res: Response;
+    try {
+      res = await (this.#o.fetch ?? fetch)(`${node.url}${path}?session=${this.ticket.sessionId}`, {
+        signal: combined,
+      });
+    } catch (err) {
+      throw new AttemptError(timeout.aborted ? "timeout" : "network", String(err));
+    }
+    const first = performance.now();
+    if (res.status !== 200) {
+      await res.body?.cancel().catch(() => {});
+      throw new AttemptError("http", `HTTP ${res.status}`);
+    }
+    let data: string | ArrayBuffer;
+    try {
+      data = kind === "playlist" ? await res.text() : await res.arrayBuffer();
+    } catch (err) {
+      throw new AttemptError(timeout.aborted ? "timeout" : "network", `body: ${String(err)}`);
+    }
+    const end = performance.now();
+    if (kind !== "playlist" && parsed && (parsed.kind === "init" || parsed.kind === "segment")) {
+      const seq = parsed.kind === "init" ? parsed.version : parsed.seq;
+      await this.#verify(node, res, data as ArrayBuffer, kind, seq, path);
+      this.#receipts.record(node, (data as ArrayBuffer).byteLength, kind === "segment" ? seq : -1);
+      this.stats.bytesReceived += (data as ArrayBuffer).byteLength;
+      if (kind === "segment") this.stats.verifiedSegments += 1;
+      this.#emit({
+        type: "verified",
+        nodeId: node.nodeId,
+        file: path,
+        bytes: (data as ArrayBuffer).byteLength,
+      });
+    }
+    return { data, timing: { start, first, end } };
+  }
+
+  /** Checks bytes against the streamer's attestation for exactly this file; tampering is reported. */
+  async #verify(
+    node: PoolNode,
+    res: Response,
+    data: ArrayBuffer,
+    kind: Kind,
+    seq: number,
+    path: string,
+  ): Promise<void> {
+    let att: SegmentAttestation;
+    try {
+      att = decodeAttestationHeader(res.headers.get("x-srp-attestation") ?? undefined);
+    } catch (err) {
+      this.stats.rejectedSegments += 1;
+      throw new AttemptError("unverifiable", `attestation: ${String(err)}`);
+    }
+    const rendition = kind === "init" ? RENDITION_INIT : RENDITION_MAIN;
+    if (att.streamId !== this.ticket.streamId || att.rendition !== rendition || att.seq !== seq) {
+      this.stats.rejectedSegments += 1;
+      throw new AttemptError(
+        "tampered",
+        `attestation is for ${att.streamId}/${att.rendition}/${att.seq}, not ${path}`,
+      );
+    }
+    if (!this.#verifiedSignatures.has(att.signature)) {
+      try {
+        await verifySegmentAttestation(att, this.signer);
+      } catch (err) {
+        this.stats.rejectedSegments += 1;
+        throw new AttemptError("tampered", `attestation signature: ${String(err)}`);
+      }
+      this.#verifiedSignatures.add(att.signature);
+    }
+    const served = await sha256Hex(data);
+    if (served === att.sha256 && data.byteLength === att.byteLength) {
+      if (att.durationMs > 0)
+        this.stats.bitrateBps = Math.round((att.byteLength * 8 * 1000) / att.durationMs);
+      return;
+    }
+    this.stats.rejectedSegments += 1;
+    void this.#reportTamper(node, att, served, data.byteLength, res.headers.get("x-srp-node-sig"));
+    throw new AttemptError("tampered", `${path}: SHA-256 differs from the streamer's attestation`);
+  }
+
+  async #reportTamper(
+    node: PoolNode,
+    attestation: SegmentAttestation,
+    servedSha256: string,
+    servedBytes: number,
+    nodeSignature: string | null,
+  ): Promise<void> {
+    try {
+      await this.#post(`${this.#o.coordinatorUrl}/v1/evidence`, {
+        streamId: this.ticket.streamId,
+        nodeId: node.nodeId,
+        attestation,
+        servedSha256,
+        servedBytes,
+        nodeSignature,
+      });
+      this.stats.evidenceSent += 1;
+    } catch {
+      // evidence is best effort; the switch away from the node is what protects the viewer
+    }
+  }
+
+  async #post(url: string, body: unknown): Promise<void> {
+    const res = await (this.#o.fetch ?? fetch)(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(5_000),
+    });
+    if (!res.ok) throw new Error(`${url}: HTTP ${res.status} ${await res.text()}`);
+  }
+}

@@ -1,0 +1,52 @@
+import { RENDITION_INIT, sha256Hex, signDelivery } from "@streamrp2p/protocol";
+import type { LocalAccount } from "viem";
+import type { MediaObject } from "./media-object.ts";
+
+export interface Served {
+  /** What goes on the wire: the object's bytes, or (test-only corrupt mode) altered ones. */
+  bytes: Buffer | undefined;
+  nodeSignature: string;
+}
+
+/**
+ * Signs what this node serves, once per object (x-srp-node-sig). In the
+ * test-only corrupting mode it flips a byte of every media segment and signs
+ * the altered hash — exactly the provable fraud that tests must catch.
+ */
+export class DeliverySigner {
+  readonly #cache = new WeakMap<MediaObject, Promise<Served>>();
+
+  constructor(
+    private readonly node: LocalAccount,
+    private readonly corruptSegments: boolean,
+  ) {}
+
+  served(obj: MediaObject): Promise<Served> {
+    let p = this.#cache.get(obj);
+    if (!p) {
+      p = this.#sign(obj);
+      this.#cache.set(obj, p);
+    }
+    return p;
+  }
+
+  async #sign(obj: MediaObject): Promise<Served> {
+    const a = obj.attestation;
+    let bytes = obj.bytes;
+    let sha256 = a.sha256;
+    if (this.corruptSegments && a.rendition !== RENDITION_INIT) {
+      const copy = Buffer.from(await obj.whenComplete());
+      const at = copy.length >> 1;
+      copy[at] = (copy[at] ?? 0) ^ 0xff;
+      bytes = copy;
+      sha256 = sha256Hex(copy);
+    }
+    const nodeSignature = await signDelivery(this.node, {
+      streamId: a.streamId,
+      rendition: a.rendition,
+      seq: a.seq,
+      sha256,
+    });
+    return { bytes, nodeSignature };
+  }
+}

@@ -1,0 +1,72 @@
+import {
+  type Receipt,
+  type ReceiptSubmission,
+  SrpError,
+  type Ticket,
+  verifyReceipt,
+  verifyTicket,
+} from "@streamrp2p/protocol";
+
+export interface StoredReceipt {
+  ticket: Ticket;
+  receipt: Receipt;
+  receivedAt: number;
+}
+
+export interface ReceiptStoreDeps {
+  nodeId: string;
+  /** The coordinator's ticket-signing key (base64url raw Ed25519). */
+  ticketPublicKey: () => Promise<string>;
+  now?: () => number;
+}
+
+/** A receipt for a session whose ticket expired this long ago is still taken: the last tally matters. */
+const TICKET_GRACE_MS = 5 * 60_000;
+const MAX_RECEIPTS = 100_000;
+
+/**
+ * The latest valid cumulative receipt per viewer session. Refuses forged
+ * signatures, foreign tickets or nodes, and anything that goes backwards.
+ */
+export class ReceiptStore {
+  readonly #latest = new Map<string, StoredReceipt>();
+  readonly #d: ReceiptStoreDeps;
+
+  constructor(deps: ReceiptStoreDeps) {
+    this.#d = deps;
+  }
+
+  async accept(sub: ReceiptSubmission): Promise<StoredReceipt> {
+    const now = (this.#d.now ?? Date.now)();
+    const { ticket, receipt } = sub;
+    if (receipt.nodeId !== this.#d.nodeId) {
+      throw new SrpError("FOREIGN_RECEIPT", `receipt is for node ${receipt.nodeId}, not this one`);
+    }
+    await verifyTicket(ticket, await this.#d.ticketPublicKey(), now, TICKET_GRACE_MS);
+    await verifyReceipt(receipt, ticket);
+    const prev = this.#latest.get(receipt.sessionId);
+    if (prev) {
+      const p = prev.receipt;
+      if (receipt.issuedAt <= p.issuedAt)
+        throw new SrpError("NOT_MONOTONIC", "receipt is not newer than the one held (replay?)");
+      if (receipt.bytes < p.bytes || receipt.segments < p.segments || receipt.lastSeq < p.lastSeq) {
+        throw new SrpError("NOT_MONOTONIC", "cumulative receipt went backwards");
+      }
+    } else if (this.#latest.size >= MAX_RECEIPTS) {
+      throw new SrpError("UNAVAILABLE", "receipt store is full; submit to the coordinator first");
+    }
+    const stored = { ticket, receipt, receivedAt: now };
+    this.#latest.set(receipt.sessionId, stored);
+    return stored;
+  }
+
+  get(sessionId: string): StoredReceipt | undefined {
+    return this.#latest.get(sessionId);
+  }
+
+  list(streamId?: string): StoredReceipt[] {
+    return [...this.#latest.values()].filter(
+      (r) => streamId === undefined || r.receipt.streamId === streamId,
+    );
+  }
+}
