@@ -6,6 +6,8 @@ export default defineConfig({
     testTimeout: 60_000, // ms: integration tests run real ffmpeg
     hookTimeout: 60_000, // ms
     pool: "forks",
+    globalSetup: ["test/support/global-setup.ts"],
+
     reporters: ["default"],
   },
 });

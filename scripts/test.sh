@@ -3,7 +3,8 @@
 # Nothing is skipped: a test that needs ffmpeg installs it here or fails loudly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh chromium
+
 echo "[test] lint (biome)"
 npx biome check .
 echo "[test] typecheck (tsc, strict)"

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { CoordinatorClient } from "@streamrp2p/api-client";
 import { type Coordinator, createCoordinator, SqliteStore } from "@streamrp2p/coordinator";
 import { createOrigin, type Origin } from "@streamrp2p/origin";
-import { createRelay, type Relay } from "@streamrp2p/relay";
+import { createRelay, type Relay, type RelayOptions } from "@streamrp2p/relay";
 import { createLogger, type Logger } from "@streamrp2p/service";
 import { privateKeyToAccount } from "viem/accounts";
 import { loadOrCreateKey, loadOrCreateStreamKey } from "./keys.ts";
@@ -19,6 +19,8 @@ export interface LocalNetworkOptions {
   streamId: string;
   srtPort?: number;
   heartbeatIntervalMs: number;
+  /** Extra options per relay, by index (e.g. a test-only corrupting relay). */
+  relayOptions?: Array<Partial<RelayOptions>>;
   /** Where the services' JSON log lines go. */
   logWrite: (line: string) => void;
 }
@@ -77,7 +79,14 @@ export async function startLocalNetwork(init: Partial<LocalNetworkOptions> = {})
     for (const [i, port] of o.relayPorts.entries()) {
       const account = privateKeyToAccount(loadOrCreateKey(join(o.dataDir, `relay-${i + 1}.key`)).key);
       const relay = createRelay(
-        { host: o.host, port, ingest: i < o.ingestRelays, heartbeatIntervalMs: o.heartbeatIntervalMs },
+        {
+          host: o.host,
+          port,
+          ingest: i < o.ingestRelays,
+          heartbeatIntervalMs: o.heartbeatIntervalMs,
+          ...o.relayOptions?.[i],
+        },
+
         { account, log: log.child(`relay${i + 1}`), coordinator: client },
       );
       await relay.start();

@@ -154,3 +154,113 @@ describe("coordinator API over SQLite", () => {
     }
   });
 });
+
+describe("coordinator viewer API: tickets and evidence", () => {
+  let coordinator: Coordinator;
+  const dataDir = join(tempDir("coordinator-viewers"), "db");
+  const streamer = newAccount();
+
+  beforeAll(async () => {
+    coordinator = createCoordinator(
+      { port: 0, dataDir, ticketBurst: 3, ticketsPerMinute: 1 },
+      { store: new SqliteStore(dataDir), log: silentLogger },
+    );
+    await coordinator.start();
+    await new CoordinatorClient({ baseUrl: coordinator.url }).registerStream(
+      await signStreamRegistration(streamer, "show", Date.now()),
+    );
+  });
+  afterAll(() => coordinator.stop());
+
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(`${coordinator.url}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    return {
+      status: res.status,
+      body: (await res.json()) as Record<string, unknown> & { error?: { code: string } },
+    };
+  };
+
+  it("issues tickets signed by its published key, and rate-limits one client address", async () => {
+    const { generateEd25519, verifyTicket } = await import("@streamrp2p/protocol");
+    const viewer = await generateEd25519();
+    const info = (await (await fetch(`${coordinator.url}/v1/info`)).json()) as { ticketPublicKey: string };
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await post("/v1/streams/show/sessions", { viewerKey: viewer.publicKey });
+      statuses.push(r.status);
+      if (r.status === 201) await verifyTicket(r.body.ticket as never, info.ticketPublicKey, Date.now());
+      else expect(r.body.error?.code).toBe("RATE_LIMITED");
+    }
+    expect(statuses).toEqual([201, 201, 201, 429, 429]);
+    expect((await post("/v1/streams/nosuch/sessions", { viewerKey: viewer.publicKey })).status).toBe(404);
+  });
+
+  it("stores evidence only when the origin's attestation verifies, and marks it proven with the node's signature", async () => {
+    const { sha256Hex, signSegmentAttestation, signDelivery } = await import("@streamrp2p/protocol");
+    const bytes = Buffer.from("true bytes");
+    const att = await signSegmentAttestation(streamer, {
+      streamId: "show",
+      rendition: "main",
+      seq: 4,
+      sha256: sha256Hex(bytes),
+      byteLength: bytes.length,
+      durationMs: 1000,
+      producedAt: 1,
+    });
+    const liar = newAccount();
+    const served = sha256Hex(Buffer.from("fake bytes"));
+    const nodeSignature = await signDelivery(liar, {
+      streamId: "show",
+      rendition: "main",
+      seq: 4,
+      sha256: served,
+    });
+    const base = {
+      streamId: "show",
+      nodeId: liar.address,
+      attestation: att,
+      servedSha256: served,
+      servedBytes: 10,
+    };
+    const proof = await post("/v1/evidence", { ...base, nodeSignature });
+    expect(proof.status).toBe(201);
+    expect(proof.body.proven).toBe(true);
+    // A node signature by someone else is refused, not stored as proof.
+    const framed = await signDelivery(newAccount(), {
+      streamId: "show",
+      rendition: "main",
+      seq: 4,
+      sha256: served,
+    });
+    expect((await post("/v1/evidence", { ...base, nodeSignature: framed })).body.error?.code).toBe(
+      "BAD_SIGNATURE",
+    );
+    // An attestation not signed by the streamer proves nothing.
+    const fakeAtt = await signSegmentAttestation(newAccount(), { ...att, seq: 5 });
+    expect(
+      (await post("/v1/evidence", { ...base, attestation: fakeAtt, nodeSignature: null })).body.error?.code,
+    ).toBe("BAD_SIGNATURE");
+    // Same hash: nothing to report.
+    expect(
+      (await post("/v1/evidence", { ...base, servedSha256: att.sha256, nodeSignature: null })).body.error
+        ?.code,
+    ).toBe("VALIDATION_FAILED");
+    const listed = (await (await fetch(`${coordinator.url}/v1/nodes/${liar.address}/evidence`)).json()) as {
+      evidence: Array<{ proven: boolean; seq: number }>;
+    };
+    expect(listed.evidence).toHaveLength(1);
+    expect(listed.evidence[0]).toMatchObject({ proven: true, seq: 4 });
+  });
+
+  it("serves the watch page and the player bundle", async () => {
+    const page = await fetch(`${coordinator.url}/watch/show`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("StreamrP2P.attachPlayer");
+    expect((await fetch(`${coordinator.url}/watch/Bad!Id`)).status).toBe(400);
+    expect((await fetch(`${coordinator.url}/player/other.js`)).status).toBe(404);
+  });
+});

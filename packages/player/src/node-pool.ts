@@ -62,8 +62,8 @@ export class NodePool {
   /** Records a failure; a tampering node is penalized three times as long. */
   penalize(nodeId: string, kind: FailureKind, penaltyMs: number): void {
     const ms = kind === "tampered" ? penaltyMs * 3 : penaltyMs;
+    // `current` stays: order() skips it while penalized, and the next success reports the switch.
     this.#penalties.set(nodeId, { until: this.#now() + ms, kind });
-    if (this.#current === nodeId) this.#current = undefined;
   }
 
   /** Marks the node that just served a request; returns true when that is a switch. */

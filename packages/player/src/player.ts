@@ -12,6 +12,8 @@ export type PlayerStatus = "connecting" | "playing" | "offline" | "ended" | "err
 export interface PlayerHandle {
   session: ViewerSession | undefined;
   status: PlayerStatus;
+  /** Fatal hls.js errors seen (each was recovered from or retried). */
+  fatalErrors: string[];
   stats(): (SessionStats & { receiptTotals: Record<string, number> }) | undefined;
   destroy(): Promise<void>;
 }
@@ -35,6 +37,7 @@ export function attachPlayer(video: HTMLVideoElement, options: AttachOptions): P
   const handle: PlayerHandle = {
     session: undefined,
     status: "connecting",
+    fatalErrors: [],
     stats() {
       const s = handle.session;
       if (!s) return undefined;
@@ -96,6 +99,7 @@ export function attachPlayer(video: HTMLVideoElement, options: AttachOptions): P
     });
     h.on(Hls.Events.ERROR, (_e, data) => {
       if (!data.fatal) return;
+      handle.fatalErrors.push(`${data.type}: ${data.details}`);
       if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
         h.recoverMediaError();
         return;

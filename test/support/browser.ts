@@ -1,0 +1,98 @@
+import { existsSync, mkdirSync } from "node:fs";
+import { type Browser, chromium, type Page } from "playwright-core";
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+/** Debian's chromium, headless, with the flags this closed network needs; fails loudly when missing. */
+export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `chromium is required for browser tests and was not found at ${CHROMIUM}: run scripts/setup.sh chromium`,
+    );
+  }
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--autoplay-policy=no-user-gesture-required",
+    ],
+  });
+}
+
+export interface PageStats {
+  currentTime: number;
+  status: string;
+  stats: {
+    sessionId: string;
+    currentNode?: string;
+    verifiedSegments: number;
+    rejectedSegments: number;
+    bytesReceived: number;
+    switches: number;
+    receiptsSent: number;
+    evidenceSent: number;
+    failures: number;
+    receiptTotals: Record<string, number>;
+  } | null;
+  fatalErrors: string[];
+  stalls: number[];
+}
+
+/** Opens the watch page and records stalls (waiting → playing) and fatal errors in the page. */
+export async function openWatchPage(browser: Browser, url: string): Promise<Page> {
+  const page = await browser.newPage();
+  await page.addInitScript(() => {
+    const w = window as unknown as { __stalls: number[]; __waitingSince: number | null };
+    w.__stalls = [];
+    w.__waitingSince = null;
+    document.addEventListener(
+      "waiting",
+      () => {
+        w.__waitingSince ??= performance.now();
+      },
+      true,
+    );
+    document.addEventListener(
+      "playing",
+      () => {
+        if (w.__waitingSince !== null) w.__stalls.push(performance.now() - w.__waitingSince);
+        w.__waitingSince = null;
+      },
+      true,
+    );
+  });
+  await page.goto(url);
+  return page;
+}
+
+export async function pageStats(page: Page): Promise<PageStats> {
+  return page.evaluate(() => {
+    const w = window as unknown as {
+      __srp: { status: string; stats(): unknown; fatalErrors: string[] };
+      __stalls: number[];
+      __waitingSince: number | null;
+    };
+    const video = document.querySelector("video") as HTMLVideoElement;
+    const openStall = w.__waitingSince === null ? [] : [performance.now() - w.__waitingSince];
+    return {
+      currentTime: video.currentTime,
+      status: w.__srp.status,
+      stats: (w.__srp.stats() ?? null) as PageStats["stats"],
+      fatalErrors: w.__srp.fatalErrors,
+      stalls: [...w.__stalls, ...openStall],
+    };
+  });
+}
+
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync("test-artifacts", { recursive: true });
+  const path = `test-artifacts/${name}.png`;
+  await page.screenshot({ path });
+  return path;
+}
