@@ -9,6 +9,7 @@ import {
   type NodeRegistration,
   type RankedNodes,
   RankedNodesSchema,
+  type ReceiptBatch,
   type StreamInfo,
   StreamInfoSchema,
   type StreamRegistration,
@@ -16,6 +17,11 @@ import {
   UpstreamAssignmentSchema,
 } from "@streamrp2p/protocol";
 import { type FetchLike, requestJson } from "@streamrp2p/service";
+import { z } from "zod";
+
+const ReceiptBatchResultSchema = z.object({
+  results: z.array(z.object({ sessionId: z.string(), outcome: z.string(), message: z.string().optional() })),
+});
 
 export interface CoordinatorClientOptions {
   /** e.g. http://127.0.0.1:7700 */
@@ -55,6 +61,16 @@ export class CoordinatorClient {
   heartbeat(token: string, hb: Heartbeat): Promise<HeartbeatReply> {
     return this.#call(`/v1/nodes/${hb.nodeId}/heartbeat`, HeartbeatReplySchema, {
       body: hb,
+      headers: { authorization: `Bearer ${token}` },
+    });
+  }
+
+  submitReceipts(
+    token: string,
+    batch: ReceiptBatch,
+  ): Promise<{ results: Array<{ sessionId: string; outcome: string }> }> {
+    return this.#call(`/v1/nodes/${batch.nodeId}/receipts`, ReceiptBatchResultSchema, {
+      body: batch,
       headers: { authorization: `Bearer ${token}` },
     });
   }

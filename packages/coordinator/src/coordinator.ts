@@ -1,5 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import type { IncomingMessage } from "node:http";
+import { randomBytes } from "node:crypto";
 import {
   type Ed25519KeyPair,
   HeartbeatSchema,
@@ -26,7 +25,11 @@ import {
   startHttpService,
   type Widen,
 } from "@streamrp2p/service";
+import { addAccountingRoutes } from "./accounting/accounting-routes.ts";
+import { AccountingService } from "./accounting/accounting-service.ts";
+import type { SessionIssuer } from "./accounting/sessions.ts";
 import { COORDINATOR_DEFAULTS } from "./defaults.ts";
+import { authenticateNode, hashToken } from "./node-auth.ts";
 import { RateLimiter } from "./rate-limiter.ts";
 import { chooseIngest, chooseUpstream, isHealthy, rankForViewer, streamsToCarry } from "./routing.ts";
 import type { CoordinatorStore, NodeRow, StreamRow } from "./store.ts";
@@ -43,22 +46,17 @@ export interface CoordinatorComponents {
   ticketKey?: Ed25519KeyPair;
   /** Where the built browser player is (default: packages/player/dist). */
   playerDir?: string;
+  /** For the segment ledger and the prober's requests. */
+  fetch?: typeof fetch;
   /** ms since the epoch; injected so tests and the simulator control time. */
   now?: () => number;
 }
 
 export interface Coordinator {
   readonly url: string;
+  readonly accounting: AccountingService;
   start(): Promise<void>;
   stop(): Promise<void>;
-}
-
-const hashToken = (token: string) => createHash("sha256").update(token).digest("hex");
-
-function bearer(req: IncomingMessage): string {
-  const h = req.headers.authorization ?? "";
-  if (!h.startsWith("Bearer ")) throw new SrpError("UNAUTHORIZED", "missing bearer token");
-  return h.slice("Bearer ".length);
 }
 
 function checkSkew(issuedAt: number, now: number, what: string): void {
@@ -120,7 +118,9 @@ export function createCoordinator(
   }
 
   const rank = async (stream: StreamRow, region: string | undefined) =>
-    rankForViewer(stream, await store.listNodes(), region, now(), options.nodeTimeoutMs);
+    rankForViewer(stream, await store.listNodes(), region, now(), options.nodeTimeoutMs, (id) =>
+      accounting.qualityOf(id),
+    );
   let ticketKey: Ed25519KeyPair | undefined;
   const evidenceCounter = new Counter({
     name: "srp_coordinator_evidence_total",
@@ -129,18 +129,46 @@ export function createCoordinator(
     registers: [registry],
   });
 
+  const requireTicketKey = () => {
+    if (!ticketKey) throw new SrpError("UNAVAILABLE", "coordinator not started");
+    return ticketKey;
+  };
+  const issuer: SessionIssuer = {
+    store: store.accounting,
+    ticketKey: requireTicketKey,
+    now,
+    ticketTtlMs: options.ticketTtlMs,
+  };
+
+  const accounting = new AccountingService(
+    {
+      store,
+      issuer,
+      log: log.child("accounting"),
+      now,
+      viewerOrigin: () => http?.url ?? "http://127.0.0.1",
+      fetch: components.fetch,
+    },
+    {
+      epochMs: options.epochMs,
+      probeIntervalMs: options.probeIntervalMs,
+      recordIntervalMs: options.recordIntervalMs,
+      ticketGraceMs: options.ticketGraceMs,
+      nodeTimeoutMs: options.nodeTimeoutMs,
+    },
+  );
+
   const router = new Router(log);
+  addAccountingRoutes(router, store, accounting, () => requireTicketKey().publicKey);
   addViewerRoutes(router, {
     store,
     log,
     now,
     maxBodyBytes: options.maxBodyBytes,
-    ticketTtlMs: options.ticketTtlMs,
-    ticketKey: () => {
-      if (!ticketKey) throw new SrpError("UNAVAILABLE", "coordinator not started");
-      return ticketKey;
-    },
+    ticketKey: requireTicketKey,
+    issuer,
     limiter: new RateLimiter(options.ticketBurst, options.ticketsPerMinute / 60_000, now),
+    subnetLimiter: new RateLimiter(options.ticketBurst * 4, (options.ticketsPerMinute * 4) / 60_000, now),
     requireStream,
     rank,
     onEvidence: (proven) => evidenceCounter.inc({ proven: String(proven) }),
@@ -274,15 +302,11 @@ export function createCoordinator(
   });
   router.on("POST", "/v1/nodes/:id/heartbeat", async (req, res, p) => {
     apiCalls.inc({ route: "heartbeat" });
-    const token = bearer(req);
-    const node = await store.getNode((p.id ?? "").toLowerCase());
-    if (!node) throw new SrpError("NODE_NOT_FOUND", `node ${p.id} is not registered`);
-    const given = Buffer.from(hashToken(token));
-    if (!timingSafeEqual(given, Buffer.from(node.tokenHash)))
-      throw new SrpError("UNAUTHORIZED", "bad node token");
+    const node = await authenticateNode(store, req, p.id ?? "");
     const hb = parseWith(HeartbeatSchema, await readJson(req, options.maxBodyBytes), "heartbeat");
     if (hb.nodeId !== node.nodeId) throw new SrpError("FORBIDDEN", "heartbeat names another node");
     const t = now();
+    accounting.uptime.heartbeat(node.nodeId, t);
     await store.recordHeartbeat(node.nodeId, {
       lastHeartbeatAt: t,
       connections: hb.connections,
@@ -303,6 +327,7 @@ export function createCoordinator(
   });
 
   return {
+    accounting,
     get url() {
       if (!http) throw new SrpError("UNAVAILABLE", "coordinator not started");
       return http.url;
@@ -310,6 +335,7 @@ export function createCoordinator(
     async start() {
       await store.migrate();
       ticketKey = components.ticketKey ?? (await loadTicketKey(options.dataDir));
+      await accounting.start();
       http = await startHttpService({
         host: options.host,
         port: options.port,
@@ -319,6 +345,7 @@ export function createCoordinator(
       });
     },
     async stop() {
+      accounting.stop();
       await http?.close();
       await store.close();
     },

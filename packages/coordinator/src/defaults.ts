@@ -17,4 +17,10 @@ export const COORDINATOR_DEFAULTS = {
   /** …and per minute after that. */
   ticketsPerMinute: 20,
   ticketTtlMs: 2 * 60 * 60_000, // ms a viewing session lasts
+  ticketGraceMs: 5 * 60_000, // ms after expiry a session's last receipt is still taken
+  epochMs: 60 * 60_000, // ms per reward epoch
+  /** One probe of a random (node, stream) this often; 0 turns the built-in prober off. */
+  probeIntervalMs: 30_000, // ms
+  /** How often the segment ledger reads ingest relays' windows. */
+  recordIntervalMs: 2_000, // ms
 } as const;

@@ -126,7 +126,8 @@ export interface RankedNode {
 
 /**
  * Relays a viewer should use, best first: healthy, holding the stream, in the
- * viewer's region, lightly loaded. Ingest relays rank last: they feed the tree.
+ * viewer's region, lightly loaded, of good reputation; never one proven to
+ * tamper. Ingest relays rank last: they feed the tree.
  */
 export function rankForViewer(
   stream: StreamRow,
@@ -134,14 +135,24 @@ export function rankForViewer(
   region: string | undefined,
   now: number,
   nodeTimeoutMs: number,
+  quality: (nodeId: string) => { quality: number; tampered: boolean } = () => ({
+    quality: 1,
+    tampered: false,
+  }),
 ): RankedNode[] {
   return nodes
-    .filter((n) => isHealthy(n, now, nodeTimeoutMs) && liveEdgeOf(n, stream.streamId) >= 0)
+    .filter(
+      (n) =>
+        isHealthy(n, now, nodeTimeoutMs) &&
+        liveEdgeOf(n, stream.streamId) >= 0 &&
+        !quality(n.nodeId).tampered,
+    )
     .map((n) => {
       const regional = region !== undefined && n.region === region ? 1 : 0;
       const headroom = Math.max(0, 1 - loadRatio(n));
       const ingestPenalty = stream.ingest.includes(n.nodeId) ? 0.5 : 0;
-      return { node: n, score: Number((regional + headroom - ingestPenalty).toFixed(4)) };
+      const q = quality(n.nodeId).quality;
+      return { node: n, score: Number(((regional + headroom - ingestPenalty) * (0.5 + 0.5 * q)).toFixed(4)) };
     })
     .sort((a, b) => b.score - a.score || a.node.nodeId.localeCompare(b.node.nodeId));
 }

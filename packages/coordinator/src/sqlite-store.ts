@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
+import { type AccountingTables, SqliteAccountingStore } from "./accounting/sqlite-accounting.ts";
 import type {
   AssignmentRow,
   CoordinatorStore,
@@ -81,6 +82,7 @@ function toStream(r: Tables["streams"]): StreamRow {
 /** The embedded default: SQLite in WAL mode under `dataDir` (or in memory for ":memory:"). */
 export class SqliteStore implements CoordinatorStore {
   readonly db: Kysely<Tables>;
+  readonly accounting: SqliteAccountingStore;
 
   constructor(dataDir: string) {
     let file = ":memory:";
@@ -93,9 +95,11 @@ export class SqliteStore implements CoordinatorStore {
     sqlite.pragma("synchronous = NORMAL");
     sqlite.pragma("busy_timeout = 5000");
     this.db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) });
+    this.accounting = new SqliteAccountingStore(this.db as unknown as Kysely<AccountingTables>);
   }
 
   async migrate(): Promise<void> {
+    await this.accounting.migrate();
     await this.db.schema
       .createTable("streams")
       .ifNotExists()

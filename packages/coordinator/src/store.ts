@@ -1,3 +1,5 @@
+import type { AccountingStore } from "./accounting/store.ts";
+
 /** Rows as the coordinator keeps them; the store is an interface so PostgreSQL can follow SQLite. */
 export interface StreamRow {
   streamId: string;
@@ -63,6 +65,8 @@ export interface EvidenceRow {
 }
 
 export interface CoordinatorStore {
+  /** Proof-of-restreaming tables (sessions, segments, receipts, probes, epochs). */
+  readonly accounting: AccountingStore;
   migrate(): Promise<void>;
   getStream(streamId: string): Promise<StreamRow | undefined>;
   listStreams(): Promise<StreamRow[]>;

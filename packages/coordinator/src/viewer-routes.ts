@@ -1,15 +1,13 @@
-import { randomBytes } from "node:crypto";
 import {
   type Ed25519KeyPair,
   EvidenceSchema,
   parseWith,
   SessionRequestSchema,
   SrpError,
-  signTicket,
-  verifyDelivery,
-  verifySegmentAttestation,
 } from "@streamrp2p/protocol";
 import { type Logger, type Router, readJson, sendJson } from "@streamrp2p/service";
+import { recordEvidence } from "./accounting/evidence.ts";
+import { issueSession, type SessionIssuer, subnetOf } from "./accounting/sessions.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
 import type { RankedNode } from "./routing.ts";
 import type { CoordinatorStore, StreamRow } from "./store.ts";
@@ -19,9 +17,10 @@ export interface ViewerRoutesContext {
   log: Logger;
   now: () => number;
   maxBodyBytes: number;
-  ticketTtlMs: number;
   ticketKey: () => Ed25519KeyPair;
   limiter: RateLimiter;
+  subnetLimiter: RateLimiter;
+  issuer: SessionIssuer;
   requireStream(id: string | undefined): Promise<StreamRow>;
   rank(stream: StreamRow, region: string | undefined): Promise<RankedNode[]>;
   onEvidence(proven: boolean): void;
@@ -37,20 +36,17 @@ export function addViewerRoutes(router: Router, ctx: ViewerRoutesContext): void 
     const stream = await ctx.requireStream(p.id);
     const body = parseWith(SessionRequestSchema, await readJson(req, ctx.maxBodyBytes), "session request");
     const client = req.socket.remoteAddress ?? "unknown";
-    if (!ctx.limiter.take(`${client}|${stream.streamId}`)) {
+    // Two buckets: one per address, a wider one per /24 (or /48), so a subnet of fake viewers runs dry too.
+    if (
+      !ctx.limiter.take(`${client}|${stream.streamId}`) ||
+      !ctx.subnetLimiter.take(`${subnetOf(client)}|${stream.streamId}`)
+    ) {
       throw new SrpError(
         "RATE_LIMITED",
         `too many sessions for ${stream.streamId} from this address; try again later`,
       );
     }
-    const now = ctx.now();
-    const ticket = await signTicket(ctx.ticketKey().privateKey, {
-      sessionId: randomBytes(16).toString("hex"),
-      streamId: stream.streamId,
-      viewerKey: body.viewerKey,
-      issuedAt: now,
-      expiresAt: now + ctx.ticketTtlMs,
-    });
+    const ticket = await issueSession(ctx.issuer, stream.streamId, body.viewerKey, client, false);
     const ranked = await ctx.rank(stream, body.region);
     sendJson(res, 201, {
       ticket,
@@ -66,36 +62,14 @@ export function addViewerRoutes(router: Router, ctx: ViewerRoutesContext): void 
   router.on("POST", "/v1/evidence", async (req, res) => {
     const e = parseWith(EvidenceSchema, await readJson(req, ctx.maxBodyBytes), "evidence");
     const stream = await ctx.requireStream(e.streamId);
-    const att = e.attestation;
-    if (att.streamId !== e.streamId)
-      throw new SrpError("VALIDATION_FAILED", "attestation is for another stream");
-    // Only the origin's signature makes the attested hash the truth.
-    await verifySegmentAttestation(att, stream.signer);
-    if (e.servedSha256 === att.sha256)
-      throw new SrpError("VALIDATION_FAILED", "served hash equals the attested one: nothing to report");
-    let proven = false;
-    if (e.nodeSignature) {
-      await verifyDelivery(
-        { streamId: att.streamId, rendition: att.rendition, seq: att.seq, sha256: e.servedSha256 },
-        e.nodeSignature,
-        e.nodeId,
-      );
-      proven = true;
-    }
-    await ctx.store.insertEvidence({
+    const { proven } = await recordEvidence(ctx.store, stream, e, ctx.now());
+    ctx.onEvidence(proven);
+    ctx.log.warn("tamper evidence", {
       nodeId: e.nodeId,
       streamId: e.streamId,
-      rendition: att.rendition,
-      seq: att.seq,
-      attestedSha256: att.sha256,
-      servedSha256: e.servedSha256,
-      nodeSignature: e.nodeSignature,
+      seq: e.attestation.seq,
       proven,
-      attestation: JSON.stringify(att),
-      reportedAt: ctx.now(),
     });
-    ctx.onEvidence(proven);
-    ctx.log.warn("tamper evidence", { nodeId: e.nodeId, streamId: e.streamId, seq: att.seq, proven });
     sendJson(res, 201, { ok: true, proven });
   });
 

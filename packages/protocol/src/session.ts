@@ -83,3 +83,10 @@ export async function verifyReceipt(r: Receipt, ticket: Ticket): Promise<void> {
     throw new SrpError("BAD_SIGNATURE", "receipt is not signed by the session's viewer key");
   }
 }
+
+/** A relay's periodic upload of the latest receipt of each session it served. */
+export const ReceiptBatchSchema = z.strictObject({
+  nodeId: AddressSchema,
+  submissions: z.array(ReceiptSubmissionSchema).max(5_000),
+});
+export type ReceiptBatch = z.infer<typeof ReceiptBatchSchema>;

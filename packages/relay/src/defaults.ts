@@ -18,6 +18,7 @@ export const RELAY_DEFAULTS = {
   upstreamIdleTimeoutMs: 4_000, // ms
   /** Failed fetches of one object before the relay re-parents. */
   upstreamFailuresBeforeReparent: 2,
+  receiptSubmitIntervalMs: 10_000, // ms
 } as const;
 
 export type RelayDefaults = typeof RELAY_DEFAULTS;

@@ -30,6 +30,11 @@ export class HeartbeatLoop {
     this.#d = deps;
   }
 
+  /** The bearer token from registration, once registered. */
+  get token(): string | undefined {
+    return this.#token;
+  }
+
   get registered(): boolean {
     return this.#token !== undefined;
   }

@@ -30,6 +30,8 @@ const MAX_RECEIPTS = 100_000;
  */
 export class ReceiptStore {
   readonly #latest = new Map<string, StoredReceipt>();
+  /** Sessions whose receipt changed since the last submission to the coordinator. */
+  #dirty = new Set<string>();
   readonly #d: ReceiptStoreDeps;
 
   constructor(deps: ReceiptStoreDeps) {
@@ -57,7 +59,16 @@ export class ReceiptStore {
     }
     const stored = { ticket, receipt, receivedAt: now };
     this.#latest.set(receipt.sessionId, stored);
+    this.#dirty.add(receipt.sessionId);
     return stored;
+  }
+
+  /** Receipts changed since the last call, for submission; `restore` puts them back if it fails. */
+  takeDirty(): { receipts: StoredReceipt[]; restore: () => void } {
+    const ids = this.#dirty;
+    this.#dirty = new Set();
+    const receipts = [...ids].flatMap((id) => this.#latest.get(id) ?? []);
+    return { receipts, restore: () => ids.forEach((id) => this.#dirty.add(id)) };
   }
 
   get(sessionId: string): StoredReceipt | undefined {

@@ -20,6 +20,7 @@ import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
 import type { StreamDirectory, UpstreamResolver } from "./ports.ts";
 import { StreamPuller } from "./puller.ts";
 import { ReceiptStore } from "./receipt-store.ts";
+import { ReceiptSubmitter } from "./receipt-submitter.ts";
 import { type ServeContext, serveMedia } from "./serve.ts";
 import { SessionLedger } from "./session-ledger.ts";
 
@@ -42,6 +43,8 @@ export interface RelayOptions {
   segmentWaitMs: number;
   upstreamIdleTimeoutMs: number;
   upstreamFailuresBeforeReparent: number;
+  /** How often changed receipts are uploaded to the coordinator. */
+  receiptSubmitIntervalMs: number;
   /** Test-only: flip a byte in every media segment served (and sign the altered hash). */
   testCorruptSegments: boolean;
 }
@@ -112,6 +115,7 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
   const pullers = new Map<string, StreamPuller>();
   let http: RunningHttpServer | undefined;
   let heartbeat: HeartbeatLoop | undefined;
+  let submitter: ReceiptSubmitter | undefined;
   let connections = 0;
   let lastBeat = { at: Date.now(), bytes: 0 };
 
@@ -263,9 +267,20 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
           onCarry: (ids) => relay.carry(ids),
         });
         await heartbeat.start();
+        const hb = heartbeat;
+        submitter = new ReceiptSubmitter({
+          client: components.coordinator,
+          store: receipts,
+          nodeId,
+          token: () => hb.token,
+          log: log.child("receipts"),
+          intervalMs: options.receiptSubmitIntervalMs,
+        });
+        submitter.start();
       }
     },
     async stop() {
+      await submitter?.stop(); // the last receipts are worth something: submit before going
       heartbeat?.stop();
       for (const p of pullers.values()) p.stop();
       pullers.clear();

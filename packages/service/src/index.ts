@@ -20,3 +20,4 @@ export type Widen<T> = {
         ? boolean
         : T[K];
 };
+export { verifyEd25519Native } from "./ed25519-native.ts";

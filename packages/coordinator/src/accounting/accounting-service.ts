@@ -1,0 +1,198 @@
+import { type ReceiptBatch, SrpError } from "@streamrp2p/protocol";
+import type { Logger } from "@streamrp2p/service";
+import { isHealthy, liveEdgeOf } from "../routing.ts";
+import type { CoordinatorStore } from "../store.ts";
+import { closeEpoch, type EpochCloserDeps, epochOf, nodeReputation } from "./epoch-closer.ts";
+import type { EpochParams } from "./epoch-compute.ts";
+import { recordEvidence } from "./evidence.ts";
+import { type ProberDeps, probeOnce } from "./prober.ts";
+import { intakeReceipts } from "./receipt-intake.ts";
+import { ReceiptVerifier } from "./receipt-verifier.ts";
+import { REPUTATION_PARAMS, type ReputationParams } from "./reputation.ts";
+import { SegmentRecorder } from "./segment-recorder.ts";
+import type { SessionIssuer } from "./sessions.ts";
+import { UptimeTracker } from "./uptime.ts";
+
+export interface AccountingOptions {
+  epochMs: number;
+  /** 0 disables the built-in prober (run it as its own process instead). */
+  probeIntervalMs: number;
+  recordIntervalMs: number;
+  /** Receipts for a session whose ticket expired this long ago are still taken. */
+  ticketGraceMs: number;
+  nodeTimeoutMs: number;
+  epochParams?: EpochParams;
+  reputationParams?: ReputationParams;
+}
+
+export interface AccountingDeps {
+  store: CoordinatorStore;
+  issuer: SessionIssuer;
+  log: Logger;
+  now: () => number;
+  viewerOrigin: () => string;
+  fetch?: typeof fetch;
+}
+
+/** Proof of restreaming inside the coordinator: ledger, receipts, probes, reputation, epochs. */
+export class AccountingService {
+  readonly uptime: UptimeTracker;
+  readonly #d: AccountingDeps;
+  readonly #o: AccountingOptions;
+  readonly #recorder: SegmentRecorder;
+  #verifier: ReceiptVerifier | undefined;
+  readonly #timers: NodeJS.Timeout[] = [];
+  #nextEpoch: number | undefined;
+  #busy = new Set<string>();
+  /** Latest quality per node, for routing (refreshed with the ledger). */
+  readonly #quality = new Map<string, { quality: number; tampered: boolean }>();
+
+  constructor(deps: AccountingDeps, options: AccountingOptions) {
+    this.#d = deps;
+    this.#o = options;
+    this.uptime = new UptimeTracker(
+      options.nodeTimeoutMs,
+      (options.reputationParams ?? REPUTATION_PARAMS).halfLifeMs,
+    );
+    this.#recorder = new SegmentRecorder(deps.store.accounting, deps.fetch);
+  }
+
+  get #closer(): EpochCloserDeps {
+    return {
+      store: this.#d.store.accounting,
+      uptime: this.uptime,
+      tamperedNodes: async () =>
+        new Set((await this.#d.store.listEvidence()).filter((e) => e.proven).map((e) => e.nodeId)),
+      epochMs: this.#o.epochMs,
+      epochParams: this.#o.epochParams,
+      reputationParams: this.#o.reputationParams,
+    };
+  }
+
+  async start(): Promise<void> {
+    const last = await this.#d.store.accounting.lastEpoch();
+    this.#nextEpoch = last ? last.epoch + 1 : epochOf(this.#d.now(), this.#o.epochMs);
+    const every = (ms: number, name: string, task: () => Promise<unknown>) => {
+      if (ms <= 0) return;
+      this.#timers.push(
+        setInterval(() => {
+          if (this.#busy.has(name)) return; // never overlap a slow run with the next
+          this.#busy.add(name);
+          task()
+            .catch((err: unknown) => this.#d.log.warn(`${name} failed`, { err }))
+            .finally(() => this.#busy.delete(name));
+        }, ms),
+      );
+    };
+    every(this.#o.recordIntervalMs, "segment ledger", async () => {
+      await this.recordSegments();
+      await this.refreshQuality();
+    });
+    every(this.#o.probeIntervalMs, "probe", () => this.probeRandom());
+    every(Math.min(1_000, Math.max(100, this.#o.epochMs / 4)), "epoch close", () => this.closeDueEpochs());
+  }
+
+  stop(): void {
+    for (const t of this.#timers) clearInterval(t);
+  }
+
+  verifier(ticketPublicKey: string): ReceiptVerifier {
+    this.#verifier ??= new ReceiptVerifier(ticketPublicKey);
+    return this.#verifier;
+  }
+
+  intake(nodeId: string, batch: ReceiptBatch, ticketPublicKey: string) {
+    if (batch.nodeId !== nodeId) throw new SrpError("FORBIDDEN", "batch names another node");
+    return intakeReceipts(
+      this.#d.store.accounting,
+      this.verifier(ticketPublicKey),
+      nodeId,
+      batch,
+      this.#d.now(),
+      this.#o.ticketGraceMs,
+    );
+  }
+
+  async recordSegments(): Promise<number> {
+    const nodes = new Map((await this.#d.store.listNodes()).map((n) => [n.nodeId, n]));
+    const targets = (await this.#d.store.listStreams())
+      .map((s) => ({
+        streamId: s.streamId,
+        signer: s.signer,
+        urls: s.ingest.flatMap((id) => nodes.get(id)?.url ?? []),
+      }))
+      .filter((t) => t.urls.length > 0);
+    return this.#recorder.record(targets);
+  }
+
+  /** Probes one random (healthy node, stream it carries). */
+  async probeRandom() {
+    const now = this.#d.now();
+    const streams = new Map((await this.#d.store.listStreams()).map((s) => [s.streamId, s]));
+    const pairs = (await this.#d.store.listNodes())
+      .filter((n) => isHealthy(n, now, this.#o.nodeTimeoutMs))
+      .flatMap((n) =>
+        n.load
+          .filter((l) => liveEdgeOf(n, l.streamId) >= 0 && streams.has(l.streamId))
+          .map((l) => ({ n, streamId: l.streamId })),
+      );
+    const pick = pairs[Math.floor(Math.random() * pairs.length)];
+    if (!pick) return undefined;
+    return this.probe(pick.n.nodeId, pick.n.url, pick.streamId);
+  }
+
+  async probe(nodeId: string, url: string, streamId: string) {
+    const stream = await this.#d.store.getStream(streamId);
+    if (!stream) throw new SrpError("STREAM_NOT_FOUND", `stream ${streamId} is not registered`);
+    const deps: ProberDeps = {
+      store: this.#d.store.accounting,
+      issuer: this.#d.issuer,
+      viewerOrigin: this.#d.viewerOrigin,
+      fetch: this.#d.fetch,
+      now: this.#d.now,
+      onTamper: (e) =>
+        recordEvidence(this.#d.store, stream, e, this.#d.now()).catch((err: unknown) =>
+          this.#d.log.warn("probe evidence refused", { err }),
+        ),
+    };
+    return probeOnce(deps, { nodeId, url, streamId, signer: stream.signer });
+  }
+
+  /** Closes every epoch that has ended; returns their numbers. */
+  async closeDueEpochs(): Promise<number[]> {
+    const closed: number[] = [];
+    const now = this.#d.now();
+    while (this.#nextEpoch !== undefined && (this.#nextEpoch + 1) * this.#o.epochMs <= now) {
+      const epoch = this.#nextEpoch;
+      const out = await closeEpoch(this.#closer, epoch, now);
+      this.#d.log.info("epoch closed", {
+        epoch,
+        nodes: out.credits.length,
+        creditedBytes: out.credits.reduce((n, c) => n + c.creditedBytes, 0),
+      });
+      this.#nextEpoch = epoch + 1;
+      closed.push(epoch);
+    }
+    return closed;
+  }
+
+  /** Routing's view of a node: quality in [0, 1] (1 before anything is known) and proven tampering. */
+  qualityOf(nodeId: string): { quality: number; tampered: boolean } {
+    return this.#quality.get(nodeId) ?? { quality: 1, tampered: false };
+  }
+
+  async refreshQuality(): Promise<void> {
+    const tampered = await this.#closer.tamperedNodes();
+    for (const n of await this.#d.store.listNodes()) {
+      const rep = await nodeReputation(this.#closer, n.nodeId, this.#d.now(), tampered.has(n.nodeId));
+      this.#quality.set(n.nodeId, { quality: rep.quality, tampered: rep.tampered });
+    }
+  }
+
+  async score(nodeId: string) {
+    const tampered = (await this.#d.store.listEvidence(nodeId)).some((e) => e.proven);
+    const rep = await nodeReputation(this.#closer, nodeId, this.#d.now(), tampered);
+    const credits = await this.#d.store.accounting.nodeCredits(nodeId);
+    return { nodeId, reputation: rep, epochs: credits };
+  }
+}

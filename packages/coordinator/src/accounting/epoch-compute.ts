@@ -1,0 +1,208 @@
+import type { EpochCreditRow, ReceiptRow, SegmentRow, SessionRow } from "./store.ts";
+import { creditKey } from "./store.ts";
+
+export interface EpochParams {
+  /** A player starts a few segments behind the edge: segments produced this long before the ticket count. */
+  lookbackMs: number;
+  /** Sessions one viewer identity (client address) may be credited for at once, per stream. */
+  maxSessionsPerIdentity: number;
+  /** A (node, stream) whose credit comes from this few subnets or fewer, over many sessions, is flagged. */
+  collusionMaxSubnets: number;
+  collusionMinSessions: number;
+}
+
+export const EPOCH_PARAMS: EpochParams = {
+  lookbackMs: 30_000, // ms
+  maxSessionsPerIdentity: 3,
+  collusionMaxSubnets: 2,
+  collusionMinSessions: 5,
+};
+
+export interface EpochInput {
+  epoch: number;
+  startsAt: number;
+  endsAt: number;
+  /** Latest receipt per (session, node) issued before endsAt. */
+  receipts: ReceiptRow[];
+  sessions: Map<string, SessionRow>;
+  /** Bytes already credited per (session, node) in earlier epochs. */
+  creditedSoFar: Map<string, number>;
+  /** Media segments of each stream produced in [earliest session start - lookback, endsAt]. */
+  segments: Map<string, SegmentRow[]>;
+  maxInitBytes: Map<string, number>;
+  /** Quality factor per node in [0, 1]. */
+  quality: Map<string, number>;
+  params: EpochParams;
+}
+
+export interface SessionCheck {
+  sessionId: string;
+  claimedBytes: number;
+  plausibleBytes: number;
+  claimedSegments: number;
+  producedSegments: number;
+  /** ≤ 1: the share of the claim that is physically possible. */
+  factor: number;
+}
+
+export interface EpochOutput {
+  credits: EpochCreditRow[];
+  /** New cumulative credit per (session, node). */
+  cumulative: Map<string, number>;
+  sessions: SessionCheck[];
+  rejected: Array<{ sessionId: string; nodeId: string; reason: string }>;
+}
+
+function plausibility(input: EpochInput, session: SessionRow, rows: ReceiptRow[]): SessionCheck {
+  const lastAt = Math.max(...rows.map((r) => r.issuedAt));
+  const produced = (input.segments.get(session.streamId) ?? []).filter(
+    (s) => s.producedAt >= session.issuedAt - input.params.lookbackMs && s.producedAt <= lastAt,
+  );
+  // One init per node used is legitimate: the player fetches it from each node it switches to.
+  const initAllowance = (input.maxInitBytes.get(session.streamId) ?? 0) * rows.length;
+  const plausibleBytes = produced.reduce((n, s) => n + s.byteLength, 0) + initAllowance;
+  const claimedBytes = rows.reduce((n, r) => n + r.bytes, 0);
+  const claimedSegments = rows.reduce((n, r) => n + r.segments, 0);
+  const byBytes = claimedBytes === 0 ? 1 : plausibleBytes / claimedBytes;
+  const bySegments = claimedSegments === 0 ? 1 : produced.length / claimedSegments;
+  return {
+    sessionId: session.sessionId,
+    claimedBytes,
+    plausibleBytes,
+    claimedSegments,
+    producedSegments: produced.length,
+    factor: Math.min(1, byBytes, bySegments),
+  };
+}
+
+/**
+ * Turns the latest receipts into credited bytes per (node, stream) for one
+ * epoch. Deterministic in its inputs, which are stored with the result, so
+ * anyone can recompute it. Credit = what viewers signed for, capped by what
+ * the stream physically produced during each session, capped per viewer
+ * identity, minus what earlier epochs already credited.
+ */
+export function computeEpoch(input: EpochInput): EpochOutput {
+  const rejected: EpochOutput["rejected"] = [];
+  const bySession = new Map<string, ReceiptRow[]>();
+  for (const r of input.receipts) {
+    const s = input.sessions.get(r.sessionId);
+    if (!s) {
+      rejected.push({ sessionId: r.sessionId, nodeId: r.nodeId, reason: "unknown session" });
+      continue;
+    }
+    if (s.isProbe) continue; // the coordinator's own probes earn nothing
+    if (s.streamId !== r.streamId) {
+      rejected.push({ sessionId: r.sessionId, nodeId: r.nodeId, reason: "receipt for another stream" });
+      continue;
+    }
+    const list = bySession.get(r.sessionId) ?? [];
+    list.push(r);
+    bySession.set(r.sessionId, list);
+  }
+
+  const cumulative = new Map<string, number>();
+  const checks: SessionCheck[] = [];
+  // New credit per (session, node) this epoch, before identity caps.
+  const deltas: Array<{ session: SessionRow; nodeId: string; delta: number; claimed: number }> = [];
+  for (const [sessionId, rows] of bySession) {
+    const session = input.sessions.get(sessionId) as SessionRow;
+    const check = plausibility(input, session, rows);
+    checks.push(check);
+    for (const r of rows) {
+      const key = creditKey(sessionId, r.nodeId);
+      const before = input.creditedSoFar.get(key) ?? 0;
+      const capped = Math.floor(r.bytes * check.factor);
+      const delta = Math.max(0, capped - before);
+      cumulative.set(key, before + delta);
+      deltas.push({ session, nodeId: r.nodeId, delta, claimed: Math.max(0, r.bytes - before) });
+    }
+  }
+
+  // Per viewer identity and stream: no more than N concurrent sessions' worth of the stream.
+  const producedInEpoch = new Map<string, number>();
+  for (const [streamId, segs] of input.segments) {
+    producedInEpoch.set(
+      streamId,
+      segs
+        .filter((s) => s.producedAt >= input.startsAt && s.producedAt < input.endsAt)
+        .reduce((n, s) => n + s.byteLength, 0),
+    );
+  }
+  const byIdentity = new Map<string, typeof deltas>();
+  for (const d of deltas) {
+    const key = `${d.session.clientAddr}|${d.session.streamId}`;
+    byIdentity.set(key, [...(byIdentity.get(key) ?? []), d]);
+  }
+  const identityCapped = new Set<string>();
+  for (const [key, list] of byIdentity) {
+    const streamId = list[0]?.session.streamId ?? "";
+    const cap = (producedInEpoch.get(streamId) ?? 0) * input.params.maxSessionsPerIdentity;
+    const total = list.reduce((n, d) => n + d.delta, 0);
+    if (total > cap && total > 0) {
+      identityCapped.add(key);
+      for (const d of list) {
+        const k = creditKey(d.session.sessionId, d.nodeId);
+        const scaled = Math.floor((d.delta * cap) / total);
+        cumulative.set(k, (cumulative.get(k) ?? 0) - d.delta + scaled);
+        d.delta = scaled;
+      }
+    }
+  }
+
+  const agg = new Map<
+    string,
+    {
+      nodeId: string;
+      streamId: string;
+      credited: number;
+      claimed: number;
+      sessions: Set<string>;
+      subnets: Set<string>;
+      flags: Set<string>;
+    }
+  >();
+  for (const d of deltas) {
+    const key = `${d.nodeId}|${d.session.streamId}`;
+    const a = agg.get(key) ?? {
+      nodeId: d.nodeId,
+      streamId: d.session.streamId,
+      credited: 0,
+      claimed: 0,
+      sessions: new Set(),
+      subnets: new Set(),
+      flags: new Set(),
+    };
+    a.credited += d.delta;
+    a.claimed += d.claimed;
+    a.sessions.add(d.session.sessionId);
+    a.subnets.add(d.session.subnet);
+    if (identityCapped.has(`${d.session.clientAddr}|${d.session.streamId}`)) a.flags.add("identity-capped");
+    if ((checks.find((c) => c.sessionId === d.session.sessionId)?.factor ?? 1) < 1)
+      a.flags.add("implausible-claims-capped");
+    agg.set(key, a);
+  }
+  const credits: EpochCreditRow[] = [...agg.values()].map((a) => {
+    if (
+      a.sessions.size >= input.params.collusionMinSessions &&
+      a.subnets.size <= input.params.collusionMaxSubnets
+    ) {
+      a.flags.add("few-viewer-identities");
+    }
+    const quality = input.quality.get(a.nodeId) ?? 0;
+    return {
+      epoch: input.epoch,
+      nodeId: a.nodeId,
+      streamId: a.streamId,
+      creditedBytes: a.credited,
+      claimedBytes: a.claimed,
+      sessions: a.sessions.size,
+      subnets: a.subnets.size,
+      quality,
+      weight: a.credited * quality,
+      flags: [...a.flags].sort(),
+    };
+  });
+  credits.sort((x, y) => x.nodeId.localeCompare(y.nodeId) || x.streamId.localeCompare(y.streamId));
+  return { credits, cumulative, sessions: checks, rejected };
+}

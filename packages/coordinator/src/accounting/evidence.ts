@@ -1,0 +1,44 @@
+import { type Evidence, SrpError, verifyDelivery, verifySegmentAttestation } from "@streamrp2p/protocol";
+import type { CoordinatorStore, StreamRow } from "../store.ts";
+
+/**
+ * Checks and stores a report that a node served bytes contradicting the
+ * origin's attestation. With the node's own delivery signature over the bad
+ * hash it is a proof (what the settlement contract can slash on).
+ */
+export async function recordEvidence(
+  store: CoordinatorStore,
+  stream: StreamRow,
+  e: Evidence,
+  now: number,
+): Promise<{ proven: boolean }> {
+  const att = e.attestation;
+  if (att.streamId !== e.streamId || stream.streamId !== e.streamId)
+    throw new SrpError("VALIDATION_FAILED", "attestation is for another stream");
+  // Only the origin's signature makes the attested hash the truth.
+  await verifySegmentAttestation(att, stream.signer);
+  if (e.servedSha256 === att.sha256)
+    throw new SrpError("VALIDATION_FAILED", "served hash equals the attested one: nothing to report");
+  let proven = false;
+  if (e.nodeSignature) {
+    await verifyDelivery(
+      { streamId: att.streamId, rendition: att.rendition, seq: att.seq, sha256: e.servedSha256 },
+      e.nodeSignature,
+      e.nodeId,
+    );
+    proven = true;
+  }
+  await store.insertEvidence({
+    nodeId: e.nodeId,
+    streamId: e.streamId,
+    rendition: att.rendition,
+    seq: att.seq,
+    attestedSha256: att.sha256,
+    servedSha256: e.servedSha256,
+    nodeSignature: e.nodeSignature,
+    proven,
+    attestation: JSON.stringify(att),
+    reportedAt: now,
+  });
+  return { proven };
+}

@@ -1,0 +1,453 @@
+import { type Kysely, sql } from "kysely";
+import {
+  type AccountingStore,
+  creditKey,
+  type EpochCreditRow,
+  type EpochRow,
+  type ProbeRow,
+  type ReceiptRow,
+  type SegmentRow,
+  type SessionRow,
+} from "./store.ts";
+
+export interface AccountingTables {
+  sessions: {
+    session_id: string;
+    stream_id: string;
+    client_addr: string;
+    subnet: string;
+    issued_at: number;
+    expires_at: number;
+    is_probe: number;
+  };
+  segments: {
+    stream_id: string;
+    rendition: string;
+    seq: number;
+    byte_length: number;
+    duration_ms: number;
+    produced_at: number;
+  };
+  receipts: {
+    session_id: string;
+    node_id: string;
+    stream_id: string;
+    bytes: number;
+    segments: number;
+    last_seq: number;
+    issued_at: number;
+    json: string;
+  };
+  credits: { session_id: string; node_id: string; credited_bytes: number };
+  probes: {
+    node_id: string;
+    stream_id: string;
+    at: number;
+    ok: number;
+    ttfb_ms: number | null;
+    throughput_bps: number | null;
+    edge_lag: number | null;
+    error: string | null;
+  };
+  epochs: { epoch: number; starts_at: number; ends_at: number; closed_at: number; inputs: string };
+  epoch_credits: {
+    epoch: number;
+    node_id: string;
+    stream_id: string;
+    credited_bytes: number;
+    claimed_bytes: number;
+    sessions: number;
+    subnets: number;
+    quality: number;
+    weight: number;
+    flags: string;
+  };
+}
+
+const toSession = (r: AccountingTables["sessions"]): SessionRow => ({
+  sessionId: r.session_id,
+  streamId: r.stream_id,
+  clientAddr: r.client_addr,
+  subnet: r.subnet,
+  issuedAt: Number(r.issued_at),
+  expiresAt: Number(r.expires_at),
+  isProbe: r.is_probe === 1,
+});
+
+const toReceipt = (r: AccountingTables["receipts"]): ReceiptRow => ({
+  sessionId: r.session_id,
+  nodeId: r.node_id,
+  streamId: r.stream_id,
+  bytes: Number(r.bytes),
+  segments: r.segments,
+  lastSeq: Number(r.last_seq),
+  issuedAt: Number(r.issued_at),
+  json: r.json,
+});
+
+const toCredit = (r: AccountingTables["epoch_credits"]): EpochCreditRow => ({
+  epoch: r.epoch,
+  nodeId: r.node_id,
+  streamId: r.stream_id,
+  creditedBytes: Number(r.credited_bytes),
+  claimedBytes: Number(r.claimed_bytes),
+  sessions: r.sessions,
+  subnets: r.subnets,
+  quality: r.quality,
+  weight: r.weight,
+  flags: JSON.parse(r.flags) as string[],
+});
+
+/** Accounting tables in the coordinator's database (SQLite by default; plain SQL that PostgreSQL also runs). */
+export class SqliteAccountingStore implements AccountingStore {
+  constructor(private readonly db: Kysely<AccountingTables>) {}
+
+  async migrate(): Promise<void> {
+    const s = this.db.schema;
+    await s
+      .createTable("sessions")
+      .ifNotExists()
+      .addColumn("session_id", "text", (c) => c.primaryKey())
+      .addColumn("stream_id", "text", (c) => c.notNull())
+      .addColumn("client_addr", "text", (c) => c.notNull())
+      .addColumn("subnet", "text", (c) => c.notNull())
+      .addColumn("issued_at", "bigint", (c) => c.notNull())
+      .addColumn("expires_at", "bigint", (c) => c.notNull())
+      .addColumn("is_probe", "integer", (c) => c.notNull())
+      .execute();
+    await s
+      .createTable("segments")
+      .ifNotExists()
+      .addColumn("stream_id", "text", (c) => c.notNull())
+      .addColumn("rendition", "text", (c) => c.notNull())
+      .addColumn("seq", "bigint", (c) => c.notNull())
+      .addColumn("byte_length", "integer", (c) => c.notNull())
+      .addColumn("duration_ms", "integer", (c) => c.notNull())
+      .addColumn("produced_at", "bigint", (c) => c.notNull())
+      .addPrimaryKeyConstraint("segments_pk", ["stream_id", "rendition", "seq"])
+      .execute();
+    await s
+      .createIndex("segments_by_time")
+      .ifNotExists()
+      .on("segments")
+      .columns(["stream_id", "produced_at"])
+      .execute();
+    await s
+      .createTable("receipts")
+      .ifNotExists()
+      .addColumn("session_id", "text", (c) => c.notNull())
+      .addColumn("node_id", "text", (c) => c.notNull())
+      .addColumn("stream_id", "text", (c) => c.notNull())
+      .addColumn("bytes", "bigint", (c) => c.notNull())
+      .addColumn("segments", "integer", (c) => c.notNull())
+      .addColumn("last_seq", "bigint", (c) => c.notNull())
+      .addColumn("issued_at", "bigint", (c) => c.notNull())
+      .addColumn("json", "text", (c) => c.notNull())
+      .addPrimaryKeyConstraint("receipts_pk", ["session_id", "node_id"])
+      .execute();
+    await s
+      .createTable("credits")
+      .ifNotExists()
+      .addColumn("session_id", "text", (c) => c.notNull())
+      .addColumn("node_id", "text", (c) => c.notNull())
+      .addColumn("credited_bytes", "bigint", (c) => c.notNull())
+      .addPrimaryKeyConstraint("credits_pk", ["session_id", "node_id"])
+      .execute();
+    await s
+      .createTable("probes")
+      .ifNotExists()
+      .addColumn("node_id", "text", (c) => c.notNull())
+      .addColumn("stream_id", "text", (c) => c.notNull())
+      .addColumn("at", "bigint", (c) => c.notNull())
+      .addColumn("ok", "integer", (c) => c.notNull())
+      .addColumn("ttfb_ms", "real")
+      .addColumn("throughput_bps", "real")
+      .addColumn("edge_lag", "integer")
+      .addColumn("error", "text")
+      .execute();
+    await s.createIndex("probes_by_node").ifNotExists().on("probes").columns(["node_id", "at"]).execute();
+    await s
+      .createTable("epochs")
+      .ifNotExists()
+      .addColumn("epoch", "integer", (c) => c.primaryKey())
+      .addColumn("starts_at", "bigint", (c) => c.notNull())
+      .addColumn("ends_at", "bigint", (c) => c.notNull())
+      .addColumn("closed_at", "bigint", (c) => c.notNull())
+      .addColumn("inputs", "text", (c) => c.notNull())
+      .execute();
+    await s
+      .createTable("epoch_credits")
+      .ifNotExists()
+      .addColumn("epoch", "integer", (c) => c.notNull())
+      .addColumn("node_id", "text", (c) => c.notNull())
+      .addColumn("stream_id", "text", (c) => c.notNull())
+      .addColumn("credited_bytes", "bigint", (c) => c.notNull())
+      .addColumn("claimed_bytes", "bigint", (c) => c.notNull())
+      .addColumn("sessions", "integer", (c) => c.notNull())
+      .addColumn("subnets", "integer", (c) => c.notNull())
+      .addColumn("quality", "real", (c) => c.notNull())
+      .addColumn("weight", "real", (c) => c.notNull())
+      .addColumn("flags", "text", (c) => c.notNull())
+      .addPrimaryKeyConstraint("epoch_credits_pk", ["epoch", "node_id", "stream_id"])
+      .execute();
+  }
+
+  async insertSession(r: SessionRow): Promise<void> {
+    await this.db
+      .insertInto("sessions")
+      .values({
+        session_id: r.sessionId,
+        stream_id: r.streamId,
+        client_addr: r.clientAddr,
+        subnet: r.subnet,
+        issued_at: r.issuedAt,
+        expires_at: r.expiresAt,
+        is_probe: r.isProbe ? 1 : 0,
+      })
+      .execute();
+  }
+
+  async getSessions(ids: string[]): Promise<SessionRow[]> {
+    if (ids.length === 0) return [];
+    const out: SessionRow[] = [];
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await this.db
+        .selectFrom("sessions")
+        .selectAll()
+        .where("session_id", "in", ids.slice(i, i + 500))
+        .execute();
+      out.push(...rows.map(toSession));
+    }
+    return out;
+  }
+
+  async upsertSegments(rows: SegmentRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.db
+      .insertInto("segments")
+      .values(
+        rows.map((r) => ({
+          stream_id: r.streamId,
+          rendition: r.rendition,
+          seq: r.seq,
+          byte_length: r.byteLength,
+          duration_ms: r.durationMs,
+          produced_at: r.producedAt,
+        })),
+      )
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
+
+  async segmentsBetween(streamId: string, from: number, to: number): Promise<SegmentRow[]> {
+    const rows = await this.db
+      .selectFrom("segments")
+      .selectAll()
+      .where("stream_id", "=", streamId)
+      .where("rendition", "=", "main")
+      .where("produced_at", ">=", from)
+      .where("produced_at", "<=", to)
+      .execute();
+    return rows.map((r) => ({
+      streamId: r.stream_id,
+      rendition: r.rendition,
+      seq: Number(r.seq),
+      byteLength: r.byte_length,
+      durationMs: r.duration_ms,
+      producedAt: Number(r.produced_at),
+    }));
+  }
+
+  async latestSeq(streamId: string): Promise<number> {
+    const r = await this.db
+      .selectFrom("segments")
+      .select(sql<number>`max(seq)`.as("m"))
+      .where("stream_id", "=", streamId)
+      .where("rendition", "=", "main")
+      .executeTakeFirst();
+    return r?.m === null || r?.m === undefined ? -1 : Number(r.m);
+  }
+
+  async maxInitBytes(streamId: string): Promise<number> {
+    const r = await this.db
+      .selectFrom("segments")
+      .select(sql<number>`max(byte_length)`.as("m"))
+      .where("stream_id", "=", streamId)
+      .where("rendition", "=", "init")
+      .executeTakeFirst();
+    return Number(r?.m ?? 0);
+  }
+
+  async getReceipt(sessionId: string, nodeId: string): Promise<ReceiptRow | undefined> {
+    const r = await this.db
+      .selectFrom("receipts")
+      .selectAll()
+      .where("session_id", "=", sessionId)
+      .where("node_id", "=", nodeId)
+      .executeTakeFirst();
+    return r && toReceipt(r);
+  }
+
+  async putReceipt(r: ReceiptRow): Promise<void> {
+    const values = {
+      session_id: r.sessionId,
+      node_id: r.nodeId,
+      stream_id: r.streamId,
+      bytes: r.bytes,
+      segments: r.segments,
+      last_seq: r.lastSeq,
+      issued_at: r.issuedAt,
+      json: r.json,
+    };
+    await this.db
+      .insertInto("receipts")
+      .values(values)
+      .onConflict((oc) =>
+        oc.columns(["session_id", "node_id"]).doUpdateSet({
+          bytes: r.bytes,
+          segments: r.segments,
+          last_seq: r.lastSeq,
+          issued_at: r.issuedAt,
+          json: r.json,
+        }),
+      )
+      .execute();
+  }
+
+  async receiptsUpTo(issuedBefore: number): Promise<ReceiptRow[]> {
+    return (
+      await this.db.selectFrom("receipts").selectAll().where("issued_at", "<", issuedBefore).execute()
+    ).map(toReceipt);
+  }
+
+  async creditedSoFar(): Promise<Map<string, number>> {
+    const rows = await this.db.selectFrom("credits").selectAll().execute();
+    return new Map(rows.map((r) => [creditKey(r.session_id, r.node_id), Number(r.credited_bytes)]));
+  }
+
+  async insertProbe(p: ProbeRow): Promise<void> {
+    await this.db
+      .insertInto("probes")
+      .values({
+        node_id: p.nodeId,
+        stream_id: p.streamId,
+        at: p.at,
+        ok: p.ok ? 1 : 0,
+        ttfb_ms: p.ttfbMs,
+        throughput_bps: p.throughputBps,
+        edge_lag: p.edgeLag,
+        error: p.error,
+      })
+      .execute();
+  }
+
+  async probesSince(nodeId: string, since: number): Promise<ProbeRow[]> {
+    const rows = await this.db
+      .selectFrom("probes")
+      .selectAll()
+      .where("node_id", "=", nodeId)
+      .where("at", ">=", since)
+      .orderBy("at")
+      .execute();
+    return rows.map((r) => ({
+      nodeId: r.node_id,
+      streamId: r.stream_id,
+      at: Number(r.at),
+      ok: r.ok === 1,
+      ttfbMs: r.ttfb_ms,
+      throughputBps: r.throughput_bps,
+      edgeLag: r.edge_lag,
+      error: r.error,
+    }));
+  }
+
+  async lastEpoch(): Promise<EpochRow | undefined> {
+    const r = await this.db
+      .selectFrom("epochs")
+      .selectAll()
+      .orderBy("epoch", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    return (
+      r && {
+        epoch: r.epoch,
+        startsAt: Number(r.starts_at),
+        endsAt: Number(r.ends_at),
+        closedAt: Number(r.closed_at),
+        inputs: r.inputs,
+      }
+    );
+  }
+
+  async getEpoch(epoch: number): Promise<{ epoch: EpochRow; credits: EpochCreditRow[] } | undefined> {
+    const r = await this.db.selectFrom("epochs").selectAll().where("epoch", "=", epoch).executeTakeFirst();
+    if (!r) return undefined;
+    const credits = await this.db
+      .selectFrom("epoch_credits")
+      .selectAll()
+      .where("epoch", "=", epoch)
+      .orderBy("node_id")
+      .execute();
+    return {
+      epoch: {
+        epoch: r.epoch,
+        startsAt: Number(r.starts_at),
+        endsAt: Number(r.ends_at),
+        closedAt: Number(r.closed_at),
+        inputs: r.inputs,
+      },
+      credits: credits.map(toCredit),
+    };
+  }
+
+  async closeEpoch(e: EpochRow, credits: EpochCreditRow[], cumulative: Map<string, number>): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await tx
+        .insertInto("epochs")
+        .values({
+          epoch: e.epoch,
+          starts_at: e.startsAt,
+          ends_at: e.endsAt,
+          closed_at: e.closedAt,
+          inputs: e.inputs,
+        })
+        .execute();
+      for (const c of credits) {
+        await tx
+          .insertInto("epoch_credits")
+          .values({
+            epoch: c.epoch,
+            node_id: c.nodeId,
+            stream_id: c.streamId,
+            credited_bytes: c.creditedBytes,
+            claimed_bytes: c.claimedBytes,
+            sessions: c.sessions,
+            subnets: c.subnets,
+            quality: c.quality,
+            weight: c.weight,
+            flags: JSON.stringify(c.flags),
+          })
+          .execute();
+      }
+      for (const [key, bytes] of cumulative) {
+        const [sessionId, nodeId] = key.split("|") as [string, string];
+        await tx
+          .insertInto("credits")
+          .values({ session_id: sessionId, node_id: nodeId, credited_bytes: bytes })
+          .onConflict((oc) => oc.columns(["session_id", "node_id"]).doUpdateSet({ credited_bytes: bytes }))
+          .execute();
+      }
+    });
+  }
+
+  async nodeCredits(nodeId: string): Promise<EpochCreditRow[]> {
+    return (
+      await this.db
+        .selectFrom("epoch_credits")
+        .selectAll()
+        .where("node_id", "=", nodeId)
+        .orderBy("epoch")
+        .execute()
+    ).map(toCredit);
+  }
+}

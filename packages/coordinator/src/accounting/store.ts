@@ -1,0 +1,91 @@
+/** What proof of restreaming keeps: sessions, the segment ledger, receipts, probes, epochs. */
+
+export interface SessionRow {
+  sessionId: string;
+  streamId: string;
+  /** The client address the ticket was issued to: the viewer identity for caps. */
+  clientAddr: string;
+  /** Its /24 (IPv4) or /48 (IPv6). */
+  subnet: string;
+  issuedAt: number;
+  expiresAt: number;
+  /** Issued to the coordinator's own prober: never credited. */
+  isProbe: boolean;
+}
+
+export interface SegmentRow {
+  streamId: string;
+  rendition: string;
+  seq: number;
+  byteLength: number;
+  durationMs: number;
+  producedAt: number;
+}
+
+export interface ReceiptRow {
+  sessionId: string;
+  nodeId: string;
+  streamId: string;
+  bytes: number;
+  segments: number;
+  lastSeq: number;
+  issuedAt: number;
+  /** The whole signed receipt and ticket, so anyone can recompute. */
+  json: string;
+}
+
+export interface ProbeRow {
+  nodeId: string;
+  streamId: string;
+  at: number;
+  ok: boolean;
+  ttfbMs: number | null;
+  throughputBps: number | null;
+  /** Segments behind the origin's newest; null when the probe failed before knowing. */
+  edgeLag: number | null;
+  error: string | null;
+}
+
+export interface EpochCreditRow {
+  epoch: number;
+  nodeId: string;
+  streamId: string;
+  creditedBytes: number;
+  claimedBytes: number;
+  sessions: number;
+  subnets: number;
+  quality: number;
+  weight: number;
+  flags: string[];
+}
+
+export interface EpochRow {
+  epoch: number;
+  startsAt: number;
+  endsAt: number;
+  closedAt: number;
+  /** Inputs and parameters of the computation (JSON), so the result can be recomputed. */
+  inputs: string;
+}
+
+export interface AccountingStore {
+  insertSession(row: SessionRow): Promise<void>;
+  getSessions(ids: string[]): Promise<SessionRow[]>;
+  upsertSegments(rows: SegmentRow[]): Promise<void>;
+  segmentsBetween(streamId: string, from: number, to: number): Promise<SegmentRow[]>;
+  latestSeq(streamId: string): Promise<number>;
+  maxInitBytes(streamId: string): Promise<number>;
+  getReceipt(sessionId: string, nodeId: string): Promise<ReceiptRow | undefined>;
+  putReceipt(row: ReceiptRow): Promise<void>;
+  receiptsUpTo(issuedBefore: number): Promise<ReceiptRow[]>;
+  creditedSoFar(): Promise<Map<string, number>>;
+  insertProbe(row: ProbeRow): Promise<void>;
+  probesSince(nodeId: string, since: number): Promise<ProbeRow[]>;
+  lastEpoch(): Promise<EpochRow | undefined>;
+  getEpoch(epoch: number): Promise<{ epoch: EpochRow; credits: EpochCreditRow[] } | undefined>;
+  /** Stores an epoch's result and the cumulative credit per (session, node) in one transaction. */
+  closeEpoch(epoch: EpochRow, credits: EpochCreditRow[], cumulative: Map<string, number>): Promise<void>;
+  nodeCredits(nodeId: string): Promise<EpochCreditRow[]>;
+}
+
+export const creditKey = (sessionId: string, nodeId: string) => `${sessionId}|${nodeId}`;
