@@ -19,6 +19,10 @@ export interface LocalNetworkOptions {
   streamId: string;
   srtPort?: number;
   heartbeatIntervalMs: number;
+  /** Reward epoch length; short on a local network so the economy is visible. */
+  epochMs: number;
+  probeIntervalMs: number;
+  receiptSubmitIntervalMs: number;
   /** Extra options per relay, by index (e.g. a test-only corrupting relay). */
   relayOptions?: Array<Partial<RelayOptions>>;
   /** Where the services' JSON log lines go. */
@@ -36,6 +40,9 @@ export const LOCAL_NETWORK_DEFAULTS: LocalNetworkOptions = {
   ingestRelays: 2,
   streamId: "demo",
   heartbeatIntervalMs: 1_000, // ms: a local network converges fast
+  epochMs: 60_000, // ms
+  probeIntervalMs: 5_000, // ms
+  receiptSubmitIntervalMs: 2_000, // ms
   logWrite: (line) => process.stderr.write(line),
 };
 
@@ -68,6 +75,9 @@ export async function startLocalNetwork(init: Partial<LocalNetworkOptions> = {})
         dataDir: join(o.dataDir, "coordinator"),
         heartbeatIntervalMs: o.heartbeatIntervalMs,
         nodeTimeoutMs: o.heartbeatIntervalMs * 3,
+        epochMs: o.epochMs,
+        probeIntervalMs: o.probeIntervalMs,
+        recordIntervalMs: o.heartbeatIntervalMs,
       },
       { store: new SqliteStore(join(o.dataDir, "coordinator")), log: log.child("coordinator") },
     );
@@ -84,6 +94,7 @@ export async function startLocalNetwork(init: Partial<LocalNetworkOptions> = {})
           port,
           ingest: i < o.ingestRelays,
           heartbeatIntervalMs: o.heartbeatIntervalMs,
+          receiptSubmitIntervalMs: o.receiptSubmitIntervalMs,
           ...o.relayOptions?.[i],
         },
 

@@ -1,3 +1,10 @@
+export { AccountingService } from "./accounting/accounting-service.ts";
+export { computeEpoch, EPOCH_PARAMS } from "./accounting/epoch-compute.ts";
+export { VIEWER_HEADERS } from "./accounting/prober.ts";
+export { ReceiptVerifier } from "./accounting/receipt-verifier.ts";
+export { REPUTATION_PARAMS, reputation } from "./accounting/reputation.ts";
+export { SegmentRecorder } from "./accounting/segment-recorder.ts";
+export { subnetOf } from "./accounting/sessions.ts";
 export {
   type Coordinator,
   type CoordinatorComponents,

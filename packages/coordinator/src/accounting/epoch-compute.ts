@@ -104,7 +104,13 @@ export function computeEpoch(input: EpochInput): EpochOutput {
   const cumulative = new Map<string, number>();
   const checks: SessionCheck[] = [];
   // New credit per (session, node) this epoch, before identity caps.
-  const deltas: Array<{ session: SessionRow; nodeId: string; delta: number; claimed: number }> = [];
+  const deltas: Array<{
+    session: SessionRow;
+    nodeId: string;
+    delta: number;
+    claimed: number;
+    fresh: boolean;
+  }> = [];
   for (const [sessionId, rows] of bySession) {
     const session = input.sessions.get(sessionId) as SessionRow;
     const check = plausibility(input, session, rows);
@@ -115,7 +121,13 @@ export function computeEpoch(input: EpochInput): EpochOutput {
       const capped = Math.floor(r.bytes * check.factor);
       const delta = Math.max(0, capped - before);
       cumulative.set(key, before + delta);
-      deltas.push({ session, nodeId: r.nodeId, delta, claimed: Math.max(0, r.bytes - before) });
+      deltas.push({
+        session,
+        nodeId: r.nodeId,
+        delta,
+        claimed: Math.max(0, r.bytes - before),
+        fresh: r.issuedAt >= input.startsAt,
+      });
     }
   }
 
@@ -141,12 +153,9 @@ export function computeEpoch(input: EpochInput): EpochOutput {
     const total = list.reduce((n, d) => n + d.delta, 0);
     if (total > cap && total > 0) {
       identityCapped.add(key);
-      for (const d of list) {
-        const k = creditKey(d.session.sessionId, d.nodeId);
-        const scaled = Math.floor((d.delta * cap) / total);
-        cumulative.set(k, (cumulative.get(k) ?? 0) - d.delta + scaled);
-        d.delta = scaled;
-      }
+      // The excess is forfeited, not deferred: cumulative credit keeps the full
+      // claim as consumed, so later epochs cannot pay it out bit by bit.
+      for (const d of list) d.delta = Math.floor((d.delta * cap) / total);
     }
   }
 
@@ -163,6 +172,7 @@ export function computeEpoch(input: EpochInput): EpochOutput {
     }
   >();
   for (const d of deltas) {
+    if (d.delta === 0 && !d.fresh) continue; // nothing new from this session this epoch
     const key = `${d.nodeId}|${d.session.streamId}`;
     const a = agg.get(key) ?? {
       nodeId: d.nodeId,

@@ -1,0 +1,65 @@
+import { ViewerSession } from "@streamrp2p/player";
+import { parseMediaPlaylist } from "@streamrp2p/protocol";
+
+/**
+ * An in-process viewer that fetches and signs exactly like the browser
+ * player (it runs the player's ViewerSession), following the live playlist
+ * as hls.js would: the init, then from three segments behind the edge on.
+ */
+export class SimulatedViewer {
+  #timer: NodeJS.Timeout | undefined;
+  #lastSeq = -1;
+  #init: string | undefined;
+  #busy = false;
+  loadedSegments = 0;
+
+  private constructor(readonly session: ViewerSession) {}
+
+  static async start(coordinatorUrl: string, streamId: string, pinTo?: string): Promise<SimulatedViewer> {
+    const session = await ViewerSession.open({
+      coordinatorUrl,
+      streamId,
+      receiptIntervalMs: 1_000,
+      nodesRefreshMs: 3_600_000,
+    });
+    if (pinTo) {
+      const node = session.pool.order().find((n) => n.nodeId === pinTo);
+      if (!node) throw new Error(`node ${pinTo} is not in the viewer's list`);
+      session.pool.replace([node]);
+    }
+    const v = new SimulatedViewer(session);
+    v.#timer = setInterval(() => void v.#tick(), 500);
+    return v;
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#busy) return;
+    this.#busy = true;
+    try {
+      const streamId = this.session.ticket.streamId;
+      const base = `/live/${streamId}`;
+      const pl = await this.session.load(`${base}/index.m3u8`);
+      const playlist = parseMediaPlaylist(pl.value.data as string);
+      const todo = playlist.segments.filter((s) => s.mediaSequence > this.#lastSeq);
+      for (const seg of this.#lastSeq === -1 ? todo.slice(-3) : todo) {
+        if (seg.mapUri && seg.mapUri !== this.#init) {
+          await this.session.load(`${base}/${seg.mapUri}`);
+          this.#init = seg.mapUri;
+        }
+        await this.session.load(`${base}/${seg.uri}`);
+        this.#lastSeq = seg.mediaSequence;
+        this.loadedSegments += 1;
+      }
+    } catch {
+      // a real player retries on the next tick too
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    while (this.#busy) await new Promise((r) => setTimeout(r, 50));
+    await this.session.close(); // last receipts
+  }
+}
