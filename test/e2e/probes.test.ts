@@ -136,7 +136,7 @@ describe("probes: indistinguishable from viewers, and what they find", () => {
     const stale = (await coordinator.accounting.score(relays.stale.nodeId)).reputation;
     expect(fresh.freshness).toBe(1);
     expect(stale.freshness).toBe(0);
-    expect(stale.success).toBeCloseTo(fresh.success, 6); // it did answer; it was just behind
+    expect(stale.success).toBeGreaterThan(0.9); // every probe got verified bytes: it was just behind
     expect(stale.explain.join("\n")).toContain("freshness 0.000");
   });
 
