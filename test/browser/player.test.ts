@@ -1,11 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import {
-  type LocalNetwork,
-  type LocalNetworkOptions,
-  startLocalNetwork,
-  startTestSource,
-} from "@streamrp2p/cli";
+import { type LocalNetworkOptions, startLocalNetwork, startTestSource } from "@streamrp2p/cli";
 import type { Relay } from "@streamrp2p/relay";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -68,7 +68,10 @@ export class ReceiptStore {
     const ids = this.#dirty;
     this.#dirty = new Set();
     const receipts = [...ids].flatMap((id) => this.#latest.get(id) ?? []);
-    return { receipts, restore: () => ids.forEach((id) => this.#dirty.add(id)) };
+    const restore = () => {
+      for (const id of ids) this.#dirty.add(id);
+    };
+    return { receipts, restore };
   }
 
   get(sessionId: string): StoredReceipt | undefined {
