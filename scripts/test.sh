@@ -9,7 +9,10 @@ echo "[test] lint (biome)"
 npx biome check .
 echo "[test] typecheck (tsc, strict)"
 npx tsc -p tsconfig.json
-echo "[test] tests (vitest: unit, integration with real ffmpeg and HTTP on 127.0.0.1, end to end)"
+echo "[test] contracts: compiled ABIs are fresh (solc)"
+npm run --silent contracts:check
+echo "[test] tests (vitest
+: unit, integration with real ffmpeg and HTTP on 127.0.0.1, end to end)"
 mkdir -p test-artifacts
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json=test-artifacts/vitest.json || status=$?
