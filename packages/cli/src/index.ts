@@ -1,4 +1,11 @@
 export {
+  DEV_ECONOMY_DEFAULTS,
+  DEV_ROLES,
+  type DevEconomy,
+  type DevEconomyOptions,
+  startDevEconomy,
+} from "./dev-economy.ts";
+export {
   LOCAL_NETWORK_DEFAULTS,
   type LocalNetwork,
   type LocalNetworkOptions,

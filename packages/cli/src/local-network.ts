@@ -5,6 +5,7 @@ import { createOrigin, type Origin } from "@streamrp2p/origin";
 import { createRelay, type Relay, type RelayOptions } from "@streamrp2p/relay";
 import { createLogger, type Logger } from "@streamrp2p/service";
 import { privateKeyToAccount } from "viem/accounts";
+import { type DevEconomy, type DevEconomyOptions, startDevEconomy } from "./dev-economy.ts";
 import { loadOrCreateKey, loadOrCreateStreamKey } from "./keys.ts";
 
 export interface LocalNetworkOptions {
@@ -23,6 +24,8 @@ export interface LocalNetworkOptions {
   epochMs: number;
   probeIntervalMs: number;
   receiptSubmitIntervalMs: number;
+  /** Settle epochs on a local dev chain (anvil + the contracts); false: compute epochs only. */
+  chain: false | Partial<DevEconomyOptions>;
   /** Extra options per relay, by index (e.g. a test-only corrupting relay). */
   relayOptions?: Array<Partial<RelayOptions>>;
   /** Where the services' JSON log lines go. */
@@ -43,6 +46,7 @@ export const LOCAL_NETWORK_DEFAULTS: LocalNetworkOptions = {
   epochMs: 60_000, // ms
   probeIntervalMs: 5_000, // ms
   receiptSubmitIntervalMs: 2_000, // ms
+  chain: false,
   logWrite: (line) => process.stderr.write(line),
 };
 
@@ -55,6 +59,8 @@ export interface LocalNetwork {
   streamKey: string;
   signer: string;
   rtmpPublishUrl: string;
+  /** The dev chain and contracts, when `chain` was asked for. */
+  economy: DevEconomy | undefined;
   playlistUrl(relay: Relay): string;
   stop(): Promise<void>;
 }
@@ -68,18 +74,31 @@ export async function startLocalNetwork(init: Partial<LocalNetworkOptions> = {})
   const log: Logger = createLogger("up", { write: o.logWrite });
   const stopped: Array<() => Promise<void>> = [];
   try {
+    const signingKey = loadOrCreateKey(join(o.dataDir, `${o.streamId}.signing.key`)).key;
+    const economy = o.chain === false ? undefined : await startDevEconomy(o.chain);
+    if (economy) {
+      stopped.push(() => economy.stop());
+      await economy.createPool(o.streamId, privateKeyToAccount(signingKey).address);
+    }
+    // The dev chain is new on every start: so are the coordinator's ledgers, or old cumulative
+    // rewards would be owed by contracts that never received them.
+    const coordinatorDir = join(o.dataDir, economy ? `coordinator-${Date.now()}` : "coordinator");
     const coordinator = createCoordinator(
       {
         host: o.host,
         port: o.coordinatorPort,
-        dataDir: join(o.dataDir, "coordinator"),
+        dataDir: coordinatorDir,
         heartbeatIntervalMs: o.heartbeatIntervalMs,
         nodeTimeoutMs: o.heartbeatIntervalMs * 3,
         epochMs: o.epochMs,
         probeIntervalMs: o.probeIntervalMs,
         recordIntervalMs: o.heartbeatIntervalMs,
       },
-      { store: new SqliteStore(join(o.dataDir, "coordinator")), log: log.child("coordinator") },
+      {
+        store: new SqliteStore(coordinatorDir),
+        log: log.child("coordinator"),
+        settlement: economy?.settlement,
+      },
     );
     await coordinator.start();
     stopped.push(() => coordinator.stop());
@@ -103,9 +122,9 @@ export async function startLocalNetwork(init: Partial<LocalNetworkOptions> = {})
       await relay.start();
       stopped.push(() => relay.stop());
       relays.push(relay);
+      await economy?.registerNode(relay.nodeId as `0x${string}`);
     }
 
-    const signingKey = loadOrCreateKey(join(o.dataDir, `${o.streamId}.signing.key`)).key;
     const streamKey = loadOrCreateStreamKey(join(o.dataDir, `${o.streamId}.stream-key`));
     const origin = createOrigin(
       {
@@ -128,6 +147,7 @@ export async function startLocalNetwork(init: Partial<LocalNetworkOptions> = {})
       streamKey,
       signer: privateKeyToAccount(signingKey).address.toLowerCase(),
       rtmpPublishUrl: `${origin.rtmpUrl()}/${streamKey}`,
+      economy,
       playlistUrl: (relay) => `${relay.url}/live/${o.streamId}/index.m3u8`,
       async stop() {
         for (const stop of stopped.reverse()) await stop();

@@ -32,6 +32,8 @@ import { COORDINATOR_DEFAULTS } from "./defaults.ts";
 import { authenticateNode, hashToken } from "./node-auth.ts";
 import { RateLimiter } from "./rate-limiter.ts";
 import { chooseIngest, chooseUpstream, isHealthy, rankForViewer, streamsToCarry } from "./routing.ts";
+import { addSettlementRoutes } from "./settlement/settlement-routes.ts";
+import { type SettlementConfig, Settler } from "./settlement/settler.ts";
 import type { CoordinatorStore, NodeRow, StreamRow } from "./store.ts";
 import { loadTicketKey } from "./ticket-key.ts";
 import { addViewerRoutes } from "./viewer-routes.ts";
@@ -46,6 +48,8 @@ export interface CoordinatorComponents {
   ticketKey?: Ed25519KeyPair;
   /** Where the built browser player is (default: packages/player/dist). */
   playerDir?: string;
+  /** Post epoch roots on an EVM chain; without it epochs are computed but not settled. */
+  settlement?: SettlementConfig;
   /** For the segment ledger and the prober's requests. */
   fetch?: typeof fetch;
   /** ms since the epoch; injected so tests and the simulator control time. */
@@ -55,6 +59,7 @@ export interface CoordinatorComponents {
 export interface Coordinator {
   readonly url: string;
   readonly accounting: AccountingService;
+  readonly settler: Settler | undefined;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -140,6 +145,9 @@ export function createCoordinator(
     ticketTtlMs: options.ticketTtlMs,
   };
 
+  const settler = components.settlement
+    ? new Settler(store.accounting, components.settlement, log.child("settler"))
+    : undefined;
   const accounting = new AccountingService(
     {
       store,
@@ -148,6 +156,7 @@ export function createCoordinator(
       now,
       viewerOrigin: () => http?.url ?? "http://127.0.0.1",
       fetch: components.fetch,
+      onEpochsClosed: settler ? (epochs) => settler.settlePending(epochs) : undefined,
     },
     {
       epochMs: options.epochMs,
@@ -160,6 +169,7 @@ export function createCoordinator(
 
   const router = new Router(log);
   addAccountingRoutes(router, store, accounting, () => requireTicketKey().publicKey);
+  addSettlementRoutes(router, settler, components.settlement);
   addViewerRoutes(router, {
     store,
     log,
@@ -328,6 +338,7 @@ export function createCoordinator(
 
   return {
     accounting,
+    settler,
     get url() {
       if (!http) throw new SrpError("UNAVAILABLE", "coordinator not started");
       return http.url;

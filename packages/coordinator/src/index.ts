@@ -13,5 +13,6 @@ export {
 } from "./coordinator.ts";
 export { COORDINATOR_DEFAULTS } from "./defaults.ts";
 export * as routing from "./routing.ts";
+export { type ClaimProof, type SettlementConfig, Settler } from "./settlement/settler.ts";
 export { SqliteStore } from "./sqlite-store.ts";
 export type { CoordinatorStore, NodeRow, StreamRow } from "./store.ts";

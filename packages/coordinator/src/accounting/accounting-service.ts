@@ -32,6 +32,8 @@ export interface AccountingDeps {
   now: () => number;
   viewerOrigin: () => string;
   fetch?: typeof fetch;
+  /** Called after epochs close (settlement); a failure is retried with the next close. */
+  onEpochsClosed?: (epochs: number[]) => Promise<void>;
 }
 
 /** Proof of restreaming inside the coordinator: ledger, receipts, probes, reputation, epochs. */
@@ -44,6 +46,8 @@ export class AccountingService {
   readonly #timers: NodeJS.Timeout[] = [];
   #nextEpoch: number | undefined;
   #busy = new Set<string>();
+  /** Closed epochs whose settlement has not succeeded yet. */
+  #unsettled: number[] = [];
   /** Latest quality per node, for routing (refreshed with the ledger). */
   readonly #quality = new Map<string, { quality: number; tampered: boolean }>();
 
@@ -89,7 +93,12 @@ export class AccountingService {
       await this.refreshQuality();
     });
     every(this.#o.probeIntervalMs, "probe", () => this.probeRandom());
-    every(Math.min(1_000, Math.max(100, this.#o.epochMs / 4)), "epoch close", () => this.closeDueEpochs());
+    every(Math.min(1_000, Math.max(100, this.#o.epochMs / 4)), "epoch close", async () => {
+      this.#unsettled.push(...(await this.closeDueEpochs()));
+      if (this.#unsettled.length === 0 || !this.#d.onEpochsClosed) return;
+      await this.#d.onEpochsClosed([...this.#unsettled]);
+      this.#unsettled = [];
+    });
   }
 
   stop(): void {

@@ -8,6 +8,7 @@ import {
   type ReceiptRow,
   type SegmentRow,
   type SessionRow,
+  type SettlementRow,
 } from "./store.ts";
 
 export interface AccountingTables {
@@ -50,6 +51,14 @@ export interface AccountingTables {
     error: string | null;
   };
   epochs: { epoch: number; starts_at: number; ends_at: number; closed_at: number; inputs: string };
+  settlements: {
+    epoch: number;
+    root: string;
+    tree: string;
+    draws: string;
+    tx_hash: string | null;
+    posted_at: number;
+  };
   epoch_credits: {
     epoch: number;
     node_id: string;
@@ -166,6 +175,16 @@ export class SqliteAccountingStore implements AccountingStore {
       .addColumn("error", "text")
       .execute();
     await s.createIndex("probes_by_node").ifNotExists().on("probes").columns(["node_id", "at"]).execute();
+    await s
+      .createTable("settlements")
+      .ifNotExists()
+      .addColumn("epoch", "integer", (c) => c.primaryKey())
+      .addColumn("root", "text", (c) => c.notNull())
+      .addColumn("tree", "text", (c) => c.notNull())
+      .addColumn("draws", "text", (c) => c.notNull())
+      .addColumn("tx_hash", "text")
+      .addColumn("posted_at", "bigint", (c) => c.notNull())
+      .execute();
     await s
       .createTable("epochs")
       .ifNotExists()
@@ -450,4 +469,50 @@ export class SqliteAccountingStore implements AccountingStore {
         .execute()
     ).map(toCredit);
   }
+
+  async putSettlement(r: SettlementRow): Promise<void> {
+    const values = {
+      epoch: r.epoch,
+      root: r.root,
+      tree: r.tree,
+      draws: r.draws,
+      tx_hash: r.txHash,
+      posted_at: r.postedAt,
+    };
+    await this.db
+      .insertInto("settlements")
+      .values(values)
+      .onConflict((oc) => oc.column("epoch").doUpdateSet({ tx_hash: r.txHash, posted_at: r.postedAt }))
+      .execute();
+  }
+
+  async getSettlement(epoch: number): Promise<SettlementRow | undefined> {
+    const r = await this.db
+      .selectFrom("settlements")
+      .selectAll()
+      .where("epoch", "=", epoch)
+      .executeTakeFirst();
+    return r && toSettlement(r);
+  }
+
+  async lastSettlement(): Promise<SettlementRow | undefined> {
+    const r = await this.db
+      .selectFrom("settlements")
+      .selectAll()
+      .orderBy("epoch", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    return r && toSettlement(r);
+  }
+}
+
+function toSettlement(r: AccountingTables["settlements"]): SettlementRow {
+  return {
+    epoch: r.epoch,
+    root: r.root,
+    tree: r.tree,
+    draws: r.draws,
+    txHash: r.tx_hash,
+    postedAt: Number(r.posted_at),
+  };
 }

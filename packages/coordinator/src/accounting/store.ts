@@ -68,6 +68,18 @@ export interface EpochRow {
   inputs: string;
 }
 
+/** An epoch's settlement: the cumulative tree and the root's transaction. */
+export interface SettlementRow {
+  epoch: number;
+  root: string;
+  /** StandardMerkleTree.dump() as JSON; leaves are [address, cumulative amount]. */
+  tree: string;
+  /** Per stream, what the epoch drew (JSON {streamId: amount}). */
+  draws: string;
+  txHash: string | null;
+  postedAt: number;
+}
+
 export interface AccountingStore {
   insertSession(row: SessionRow): Promise<void>;
   getSessions(ids: string[]): Promise<SessionRow[]>;
@@ -86,6 +98,9 @@ export interface AccountingStore {
   /** Stores an epoch's result and the cumulative credit per (session, node) in one transaction. */
   closeEpoch(epoch: EpochRow, credits: EpochCreditRow[], cumulative: Map<string, number>): Promise<void>;
   nodeCredits(nodeId: string): Promise<EpochCreditRow[]>;
+  putSettlement(row: SettlementRow): Promise<void>;
+  getSettlement(epoch: number): Promise<SettlementRow | undefined>;
+  lastSettlement(): Promise<SettlementRow | undefined>;
 }
 
 export const creditKey = (sessionId: string, nodeId: string) => `${sessionId}|${nodeId}`;

@@ -1,0 +1,137 @@
+import type { ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { chainAt, computePayout, distributorAbi, wallet } from "@streamrp2p/chain";
+import { type LocalNetwork, startLocalNetwork, startTestSource } from "@streamrp2p/cli";
+import { devTokenAbi } from "@streamrp2p/contracts";
+import type { Relay } from "@streamrp2p/relay";
+import type { Address, Hex } from "viem";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SimulatedViewer } from "../support/sim-viewer.ts";
+import { requireFfmpeg, tempDir, waitUntil } from "../support/tools.ts";
+
+const EPOCH_MS = 4_000;
+
+describe("settlement end to end: viewers watch, roots go on-chain, a node's operator claims", () => {
+  let net: LocalNetwork;
+  let source: ChildProcess;
+  const startedAt = Date.now();
+
+  beforeAll(async () => {
+    requireFfmpeg();
+    net = await startLocalNetwork({
+      dataDir: join(tempDir("settle"), "net"),
+      coordinatorPort: 0,
+      rtmpPort: 0,
+      originHttpPort: 0,
+      relayPorts: [0, 0, 0],
+      epochMs: EPOCH_MS,
+      probeIntervalMs: 1_000,
+      receiptSubmitIntervalMs: 1_000,
+      chain: { disputeWindowSeconds: 1, poolFunding: 1_000, epochBudget: 10 },
+      logWrite: () => {},
+    });
+    source = startTestSource({ url: net.rtmpPublishUrl });
+    await waitUntil(
+      "live on the pulling relay",
+      () => ((net.relays[2]?.stream(net.streamId)?.liveEdgeSeq ?? -1) >= 2 ? true : undefined),
+      20_000,
+    );
+  }, 90_000);
+  afterAll(async () => {
+    source?.kill("SIGKILL");
+    await net?.stop();
+  });
+
+  it("pays the operator exactly its computed reward", async () => {
+    const economy = net.economy;
+    if (!economy) throw new Error("no chain");
+    const puller = net.relays[2] as Relay;
+    const viewers = [
+      await SimulatedViewer.start(net.coordinator.url, net.streamId, puller.nodeId),
+      await SimulatedViewer.start(net.coordinator.url, net.streamId, puller.nodeId),
+    ];
+    const client = economy.client;
+    const { distributor, token } = economy.deployment;
+    // Two roots on-chain while viewers watch.
+    const epochs = await waitUntil(
+      "two epoch roots on-chain",
+      async () => {
+        const latest = (await client.readContract({
+          address: distributor,
+          abi: distributorAbi,
+          functionName: "latestEpoch",
+        })) as bigint;
+        if (latest === 0n) return undefined;
+        const settled: number[] = [];
+        for (let n = Number(latest); n > Number(latest) - 6; n--) {
+          const r = (await client.readContract({
+            address: distributor,
+            abi: distributorAbi,
+            functionName: "roots",
+            args: [BigInt(n)],
+          })) as readonly [Hex, bigint, boolean, bigint];
+          if (r[1] !== 0n) settled.push(n);
+        }
+        return settled.length >= 2 ? settled.sort() : undefined;
+      },
+      40_000,
+    );
+    for (const v of viewers) await v.stop();
+    const last = epochs.at(-1) as number;
+
+    // The operator of the nodes (dev role "operator") asks the coordinator for its proof.
+    const c = chainAt(economy.chain.rpcUrl, economy.chain.chainId);
+    const operator = wallet(c, economy.keyOf("operator"));
+    const address = operator.account.address.toLowerCase() as Address;
+    const proof = (await (
+      await fetch(`${net.coordinator.url}/v1/epochs/${last}/proofs/${address}`)
+    ).json()) as { cumulative: string; proof: Hex[]; root: Hex };
+    expect(BigInt(proof.cumulative)).toBeGreaterThan(0n);
+
+    // Recompute, independently, what every settled epoch owed the operator, from the published
+    // epoch results and draws: the proof's cumulative amount must be exactly that sum.
+    let expected = 0n;
+    for (let n = Math.floor(startedAt / EPOCH_MS); n <= last; n++) {
+      const settled = await fetch(`${net.coordinator.url}/v1/epochs/${n}/settlement`);
+      if (settled.status !== 200) continue;
+      const { draws } = (await settled.json()) as { draws: Record<string, string> };
+      const body = (await (await fetch(`${net.coordinator.url}/v1/epochs/${n}`)).json()) as {
+        credits: Array<{ nodeId: string; streamId: string; weight: number }>;
+      };
+      // All local nodes are registered by the operator, with no backers.
+      const splits = new Map(body.credits.map((cr) => [cr.nodeId, { operator: address, backers: [] }]));
+      const drawable = new Map(Object.entries(draws).map(([s, v]) => [s, BigInt(v)]));
+      expected +=
+        computePayout(
+          body.credits.filter((cr) => cr.weight > 0),
+          drawable,
+          splits,
+        ).amounts.get(address) ?? 0n;
+    }
+    expect(BigInt(proof.cumulative)).toBe(expected);
+
+    // Claim after the dispute window.
+    await new Promise((r) => setTimeout(r, 1_500));
+    await client.request({ method: "evm_mine" as never, params: [] as never });
+    const before = (await client.readContract({
+      address: token,
+      abi: devTokenAbi,
+      functionName: "balanceOf",
+      args: [address],
+    })) as bigint;
+    const hash = await operator.writeContract({
+      address: distributor,
+      abi: distributorAbi,
+      functionName: "claim",
+      args: [BigInt(last), address, BigInt(proof.cumulative), proof.proof],
+    });
+    expect((await client.waitForTransactionReceipt({ hash })).status).toBe("success");
+    const after = (await client.readContract({
+      address: token,
+      abi: devTokenAbi,
+      functionName: "balanceOf",
+      args: [address],
+    })) as bigint;
+    expect(after - before).toBe(BigInt(proof.cumulative));
+  }, 120_000);
+});
