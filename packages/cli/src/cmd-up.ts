@@ -5,10 +5,11 @@ import { stopOnSignal } from "./lifecycle.ts";
 import { LOCAL_NETWORK_DEFAULTS, startLocalNetwork } from "./local-network.ts";
 import { startTestSource } from "./test-source.ts";
 
-export const upHelp = `streamrp2p up [--test-source] [--data-dir .data/up] [--rtmp-port 1935] [--srt-port N]
+export const upHelp = `streamrp2p up [--test-source] [--no-chain] [--epoch-seconds 30] [--data-dir .data/up] [--rtmp-port 1935] [--srt-port N]
               [--coordinator-port 7700] [--origin-http-port 8090] [--relay-port-base 8081] [--verbose]
 
-  The whole network on this machine: coordinator, origin, 2 ingest relays and 1 pulling relay.
+  The whole network on this machine: coordinator, origin, 2 ingest relays and 1 pulling relay, and
+  (unless --no-chain) a local dev chain (anvil) with the contracts, the stream's pool funded, epochs settled.
   --test-source also starts ffmpeg publishing a test pattern with a tone. Ctrl-C stops everything.`;
 
 export async function runUp(argv: string[]): Promise<void> {
@@ -21,6 +22,8 @@ export async function runUp(argv: string[]): Promise<void> {
     "origin-http-port": { type: "string" },
     "relay-port-base": { type: "string" },
     verbose: { type: "boolean" },
+    "no-chain": { type: "boolean" },
+    "epoch-seconds": { type: "string" },
   });
   const dataDir = stringFlag(flags, "data-dir", LOCAL_NETWORK_DEFAULTS.dataDir);
   mkdirSync(dataDir, { recursive: true });
@@ -29,7 +32,7 @@ export async function runUp(argv: string[]): Promise<void> {
   const base = intFlag(flags, "relay-port-base", 8081);
   const say = (line: string) => console.log(`[up] ${line}`);
 
-  say("starting coordinator, 3 relays and the origin…");
+  say(`starting ${flags["no-chain"] ? "" : "dev chain, "}coordinator, 3 relays and the origin…`);
   const net = await startLocalNetwork({
     dataDir,
     coordinatorPort: intFlag(flags, "coordinator-port", LOCAL_NETWORK_DEFAULTS.coordinatorPort),
@@ -37,6 +40,8 @@ export async function runUp(argv: string[]): Promise<void> {
     originHttpPort: intFlag(flags, "origin-http-port", LOCAL_NETWORK_DEFAULTS.originHttpPort),
     srtPort: flags["srt-port"] === undefined ? undefined : intFlag(flags, "srt-port", 0),
     relayPorts: [base, base + 1, base + 2],
+    epochMs: intFlag(flags, "epoch-seconds", 30) * 1000,
+    chain: flags["no-chain"] ? false : { disputeWindowSeconds: 10 },
     logWrite: flags.verbose ? (l) => process.stderr.write(l) : (l) => logStream.write(l),
   });
   say(`coordinator   ${net.coordinator.url}`);
@@ -49,6 +54,16 @@ export async function runUp(argv: string[]): Promise<void> {
     say(`relay ${i + 1} (${i < 2 ? "ingest" : "pull  "}) ${net.playlistUrl(r)}`);
   }
   say(`watch         ${net.coordinator.url}/watch/${net.streamId}`);
+  if (net.economy) {
+    const c = net.economy.deployment;
+    say(`dev chain     ${net.economy.chain.rpcUrl} (anvil, chain id ${net.economy.chain.chainId})`);
+    say(
+      `contracts     token ${c.token}  pools ${c.pools}  distributor ${c.distributor}  registry ${c.registry}`,
+    );
+    say(
+      `epochs        every ${intFlag(flags, "epoch-seconds", 30)} s: ${net.coordinator.url}/v1/epochs, proofs at /v1/epochs/N/proofs/ADDRESS`,
+    );
+  }
   say(`logs          ${logFile}`);
 
   const source = flags["test-source"] ? startTestSource({ url: net.rtmpPublishUrl }) : undefined;
