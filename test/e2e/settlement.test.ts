@@ -1,5 +1,6 @@
-import type { ChildProcess } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { chainAt, computePayout, distributorAbi, wallet } from "@streamrp2p/chain";
 import { type LocalNetwork, startLocalNetwork, startTestSource } from "@streamrp2p/cli";
 import { devTokenAbi } from "@streamrp2p/contracts";
@@ -119,13 +120,22 @@ describe("settlement end to end: viewers watch, roots go on-chain, a node's oper
       functionName: "balanceOf",
       args: [address],
     })) as bigint;
-    const hash = await operator.writeContract({
-      address: distributor,
-      abi: distributorAbi,
-      functionName: "claim",
-      args: [BigInt(last), address, BigInt(proof.cumulative), proof.proof],
-    });
-    expect((await client.waitForTransactionReceipt({ hash })).status).toBe("success");
+    // The operator claims with the CLI, as a user would; the key comes from the environment, never printed.
+    // (Asynchronously: the coordinator answering the CLI lives in this very process.)
+    const cli = async (args: string[]) =>
+      (
+        await promisify(execFile)(
+          process.execPath,
+          ["packages/cli/bin/streamrp2p.js", ...args, "--coordinator", net.coordinator.url],
+          {
+            encoding: "utf8",
+            env: { ...process.env, SRP_PRIVATE_KEY: economy.keyOf("operator") },
+          },
+        )
+      ).stdout;
+    const claimOut = await cli(["claim"]);
+    expect(claimOut).toMatch(/claimed [0-9.]+; balance/);
+    expect(claimOut).not.toContain(economy.keyOf("operator").slice(2));
     const after = (await client.readContract({
       address: token,
       abi: devTokenAbi,
@@ -133,5 +143,7 @@ describe("settlement end to end: viewers watch, roots go on-chain, a node's oper
       args: [address],
     })) as bigint;
     expect(after - before).toBe(BigInt(proof.cumulative));
+    expect(await cli(["claim"])).toMatch(/claimable as of epoch \d+: 0 /); // nothing twice
+    expect(await cli(["pool", "show", net.streamId])).toMatch(/balance [0-9.]+, epoch budget 10/);
   }, 120_000);
 });

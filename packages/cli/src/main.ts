@@ -1,3 +1,4 @@
+import { chainHelp, runClaim, runNode, runPool } from "./cmd-chain.ts";
 import { coordinatorHelp, runCoordinator } from "./cmd-coordinator.ts";
 import { originHelp, runOrigin } from "./cmd-origin.ts";
 import { relayHelp, runRelay } from "./cmd-relay.ts";
@@ -8,6 +9,9 @@ const commands: Record<string, { run: (argv: string[]) => Promise<void>; help: s
   coordinator: { run: runCoordinator, help: coordinatorHelp },
   relay: { run: runRelay, help: relayHelp },
   origin: { run: runOrigin, help: originHelp },
+  pool: { run: runPool, help: chainHelp },
+  node: { run: runNode, help: chainHelp },
+  claim: { run: runClaim, help: chainHelp },
 };
 
 const usage = `streamrp2p — decentralized live-video delivery ("restreaming as support")
