@@ -137,7 +137,10 @@ export function computeEpoch(input: EpochInput): EpochOutput {
     producedInEpoch.set(
       streamId,
       segs
-        .filter((s) => s.producedAt >= input.startsAt && s.producedAt < input.endsAt)
+        // Sessions start a few segments behind the edge: the lookback before the epoch counts too.
+        .filter(
+          (s) => s.producedAt >= input.startsAt - input.params.lookbackMs && s.producedAt < input.endsAt,
+        )
         .reduce((n, s) => n + s.byteLength, 0),
     );
   }
