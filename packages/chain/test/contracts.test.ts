@@ -442,3 +442,35 @@ describe("fraud proofs", () => {
     ).toBe("AlreadyProven");
   });
 });
+
+describe("the remaining revert paths", () => {
+  it("registry: slasher set once, zero stake refused", async () => {
+    expect(
+      await revertName(send(W.owner, d.registry, nodeRegistryAbi, "setSlasher", [W.owner.account.address])),
+    ).toBe("SlasherAlreadySet");
+    expect(
+      await revertName(
+        send(W.operator, d.registry, nodeRegistryAbi, "register", [W.payee.account.address, 0n]),
+      ),
+    ).toBe("ZeroAmount");
+  });
+
+  it("distributor: epochs only move forward, lists must match, unknown epochs are unknown", async () => {
+    const root = `0x${"ab".repeat(32)}` as const;
+    // Epochs 1-4 were posted above; 0 was never posted and lies behind the latest.
+    expect(
+      await revertName(send(W.settler, d.distributor, distributorAbi, "postRoot", [0n, root, [], []])),
+    ).toBe("EpochNotAfterLatest");
+    expect(
+      await revertName(send(W.settler, d.distributor, distributorAbi, "postRoot", [9n, root, [STREAM], []])),
+    ).toBe("LengthMismatch");
+    expect(
+      await revertName(
+        send(W.payee, d.distributor, distributorAbi, "claim", [99n, W.payee.account.address, 1n, []]),
+      ),
+    ).toBe("UnknownEpoch");
+    expect(await revertName(send(W.owner, d.distributor, distributorAbi, "voidRoot", [99n]))).toBe(
+      "UnknownEpoch",
+    );
+  });
+});
