@@ -1,37 +1,21 @@
-import type { ChildProcess } from "node:child_process";
-import { join } from "node:path";
-import { type LocalNetworkOptions, startLocalNetwork, startTestSource } from "@streamrp2p/cli";
+import type { LocalNetworkOptions } from "@streamrp2p/cli";
 import type { Relay } from "@streamrp2p/relay";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium, openWatchPage, pageStats, screenshot } from "../support/browser.ts";
-import { requireFfmpeg, tempDir, waitUntil } from "../support/tools.ts";
+import { startLiveTestNetwork } from "../support/live-network.ts";
+import { waitUntil } from "../support/tools.ts";
 
 /** A network with a live test source, a browser, and the watch page open. */
 async function watch(name: string, extra: Partial<LocalNetworkOptions> = {}) {
-  requireFfmpeg();
-  const net = await startLocalNetwork({
-    dataDir: join(tempDir(name), "net"),
-    coordinatorPort: 0,
-    rtmpPort: 0,
-    originHttpPort: 0,
-    relayPorts: [0, 0, 0],
-    logWrite: () => {},
-    ...extra,
-  });
-  const source: ChildProcess = startTestSource({ url: net.rtmpPublishUrl });
   // The page opens once the pulling relay holds the stream, as a viewer arriving at a live show would.
-  await waitUntil(
-    "stream live on the pulling relay",
-    () => ((net.relays[2]?.stream(net.streamId)?.liveEdgeSeq ?? -1) >= 1 ? true : undefined),
-    20_000,
-  );
+  const live = await startLiveTestNetwork(name, extra);
+  const net = live.net;
   const browser: Browser = await launchChromium();
   const page: Page = await openWatchPage(browser, `${net.coordinator.url}/watch/${net.streamId}`);
   const stop = async () => {
     await browser.close();
-    source.kill("SIGKILL");
-    await net.stop();
+    await live.stop();
   };
   return { net, page, stop };
 }

@@ -1,10 +1,10 @@
 import type { ChildProcess } from "node:child_process";
-import { join } from "node:path";
-import { type LocalNetwork, startLocalNetwork, startTestSource } from "@streamrp2p/cli";
+import type { LocalNetwork } from "@streamrp2p/cli";
 import type { Relay } from "@streamrp2p/relay";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startLiveTestNetwork } from "../support/live-network.ts";
 import { SimulatedViewer } from "../support/sim-viewer.ts";
-import { requireFfmpeg, tempDir, waitUntil } from "../support/tools.ts";
+import { waitUntil } from "../support/tools.ts";
 
 const EPOCH_MS = 4_000;
 
@@ -28,24 +28,11 @@ describe("proof of restreaming on the live network", () => {
   const startedAt = Date.now();
 
   beforeAll(async () => {
-    requireFfmpeg();
-    net = await startLocalNetwork({
-      dataDir: join(tempDir("por"), "net"),
-      coordinatorPort: 0,
-      rtmpPort: 0,
-      originHttpPort: 0,
-      relayPorts: [0, 0, 0],
+    ({ net, source } = await startLiveTestNetwork("por", {
       epochMs: EPOCH_MS,
       probeIntervalMs: 700,
       receiptSubmitIntervalMs: 1_000,
-      logWrite: () => {},
-    });
-    source = startTestSource({ url: net.rtmpPublishUrl });
-    await waitUntil(
-      "live on the pulling relay",
-      () => ((net.relays[2]?.stream(net.streamId)?.liveEdgeSeq ?? -1) >= 2 ? true : undefined),
-      20_000,
-    );
+    }));
   }, 60_000);
   afterAll(async () => {
     source?.kill("SIGKILL");

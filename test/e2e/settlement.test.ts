@@ -1,14 +1,14 @@
 import { type ChildProcess, execFile } from "node:child_process";
-import { join } from "node:path";
 import { promisify } from "node:util";
 import { chainAt, computePayout, distributorAbi, wallet } from "@streamrp2p/chain";
-import { type LocalNetwork, startLocalNetwork, startTestSource } from "@streamrp2p/cli";
+import type { LocalNetwork } from "@streamrp2p/cli";
 import { devTokenAbi } from "@streamrp2p/contracts";
 import type { Relay } from "@streamrp2p/relay";
 import type { Address, Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startLiveTestNetwork } from "../support/live-network.ts";
 import { SimulatedViewer } from "../support/sim-viewer.ts";
-import { requireFfmpeg, tempDir, waitUntil } from "../support/tools.ts";
+import { waitUntil } from "../support/tools.ts";
 
 const EPOCH_MS = 4_000;
 
@@ -18,25 +18,12 @@ describe("settlement end to end: viewers watch, roots go on-chain, a node's oper
   const startedAt = Date.now();
 
   beforeAll(async () => {
-    requireFfmpeg();
-    net = await startLocalNetwork({
-      dataDir: join(tempDir("settle"), "net"),
-      coordinatorPort: 0,
-      rtmpPort: 0,
-      originHttpPort: 0,
-      relayPorts: [0, 0, 0],
+    ({ net, source } = await startLiveTestNetwork("settle", {
       epochMs: EPOCH_MS,
       probeIntervalMs: 1_000,
       receiptSubmitIntervalMs: 1_000,
       chain: { disputeWindowSeconds: 1, poolFunding: 1_000, epochBudget: 10 },
-      logWrite: () => {},
-    });
-    source = startTestSource({ url: net.rtmpPublishUrl });
-    await waitUntil(
-      "live on the pulling relay",
-      () => ((net.relays[2]?.stream(net.streamId)?.liveEdgeSeq ?? -1) >= 2 ? true : undefined),
-      20_000,
-    );
+    }));
   }, 90_000);
   afterAll(async () => {
     source?.kill("SIGKILL");
