@@ -7,6 +7,7 @@ import { CHAIN_FLAGS, type ChainContext, chainContext } from "./chain-context.ts
 
 export const chainHelp = `streamrp2p pool create STREAM --signer ADDRESS --budget TOKENS | pool fund STREAM TOKENS | pool show STREAM
 streamrp2p node register NODE --stake TOKENS | node stake NODE TOKENS | node unbond NODE TOKENS | node withdraw NODE
+streamrp2p node backers NODE [--set 0xBACKER:BPS,…]   (operator-signed: backers' shares of the node's rewards)
 streamrp2p claim
   On-chain actions. Common flags: --coordinator URL (default http://127.0.0.1:7700; it names the chain and
   contracts) and --key-file FILE (or env SRP_PRIVATE_KEY). Keys are never printed. Amounts are in whole tokens.`;
@@ -88,7 +89,7 @@ export async function runNode(argv: string[]): Promise<void> {
   const [action, node, ...more] = argv;
   const amount = more[0]?.startsWith("--") ? undefined : more[0];
   const rest = amount === undefined ? more : more.slice(1);
-  const flags = parseFlags(rest, { ...CHAIN_FLAGS, stake: { type: "string" } });
+  const flags = parseFlags(rest, { ...CHAIN_FLAGS, stake: { type: "string" }, set: { type: "string" } });
   const ctx = await chainContext(flags);
   const addr = need(node, "NODE") as Address;
   const { registry } = ctx.contracts;
@@ -104,6 +105,32 @@ export async function runNode(argv: string[]): Promise<void> {
     await send(ctx, registry, nodeRegistryAbi, "unbond", [addr, parseEther(need(amount, "TOKENS"))]);
   } else if (action === "withdraw") {
     await send(ctx, registry, nodeRegistryAbi, "withdraw", [addr]);
+  } else if (action === "backers") {
+    const set = stringFlag(flags, "set", "");
+    if (set) {
+      // --set 0xBACKER:2500,0xOTHER:1000 (basis points of the node's rewards)
+      const pairs = set.split(",").map((p) => p.split(":") as [string, string]);
+      await send(ctx, registry, nodeRegistryAbi, "setBackers", [
+        addr,
+        pairs.map((p) => p[0]),
+        pairs.map((p) => Number(p[1])),
+      ]);
+    }
+    const backers = (await ctx.client.readContract({
+      address: registry,
+      abi: nodeRegistryAbi,
+      functionName: "backersOf",
+      args: [addr],
+    })) as readonly { account: string; bps: number }[];
+    const operator = await ctx.client.readContract({
+      address: registry,
+      abi: nodeRegistryAbi,
+      functionName: "operatorOf",
+      args: [addr],
+    });
+    const backed = backers.reduce((n, b) => n + Number(b.bps), 0);
+    console.log(`node ${addr}: operator ${String(operator)} keeps ${(10_000 - backed) / 100} %`);
+    for (const b of backers) console.log(`  backer ${b.account}: ${Number(b.bps) / 100} %`);
   } else {
     throw new Error(chainHelp);
   }
