@@ -7,10 +7,10 @@
 
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { chainAt, distributorAbi, fraudAbi, wallet } from "@streamrp2p/chain";
-import { type DEV_ROLES, startDevEconomy } from "@streamrp2p/cli";
+import { startDevEconomy } from "@streamrp2p/cli";
 import { nodeRegistryAbi, rewardPoolsAbi } from "@streamrp2p/contracts";
 import { sha256Hex, signDelivery, signSegmentAttestation, streamIdToBytes32 } from "@streamrp2p/protocol";
-import { type Abi, type Address, type Hex, parseEther } from "viem";
+import { type Address, type Hex, parseEther } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 
 const say = (line: string) => console.log(`[bench] ${line}`);
@@ -22,19 +22,7 @@ const economy = await startDevEconomy({
 try {
   const c = chainAt(economy.chain.rpcUrl, economy.chain.chainId);
   const { client, deployment: d } = economy;
-  const gasOf = async (
-    role: keyof typeof DEV_ROLES,
-    address: Address,
-    abi: Abi,
-    functionName: string,
-    args: unknown[],
-  ) => {
-    const w = wallet(c, economy.keyOf(role));
-    const hash = await w.writeContract({ address, abi, functionName, args } as never);
-    const r = await client.waitForTransactionReceipt({ hash });
-    if (r.status !== "success") throw new Error(`${functionName} reverted`);
-    return r.gasUsed;
-  };
+  const gasOf = economy.send;
   const rows: Array<[string, bigint]> = [];
   const signing = generatePrivateKey();
   const stream = streamIdToBytes32("bench");

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync } from "node:fs";
+import type { SessionStats } from "@streamrp2p/player";
 import { type Browser, chromium, type Page } from "playwright-core";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -28,18 +29,7 @@ export async function launchChromium(): Promise<Browser> {
 export interface PageStats {
   currentTime: number;
   status: string;
-  stats: {
-    sessionId: string;
-    currentNode?: string;
-    verifiedSegments: number;
-    rejectedSegments: number;
-    bytesReceived: number;
-    switches: number;
-    receiptsSent: number;
-    evidenceSent: number;
-    failures: number;
-    receiptTotals: Record<string, number>;
-  } | null;
+  stats: (SessionStats & { receiptTotals: Record<string, number> }) | null;
   fatalErrors: string[];
   stalls: number[];
 }

@@ -37,6 +37,14 @@ export interface DevEconomy {
   client: PublicClient;
   settlement: SettlementConfig;
   keyOf(role: keyof typeof DEV_ROLES): `0x${string}`;
+  /** Sends a transaction as a dev role and waits for it; returns the gas used. */
+  send(
+    role: keyof typeof DEV_ROLES,
+    address: Address,
+    abi: Abi,
+    functionName: string,
+    args: unknown[],
+  ): Promise<bigint>;
   /** The streamer creates and funds the stream's pool. */
   createPool(streamId: string, signer: Address): Promise<void>;
   /** The operator registers a node with stake. */
@@ -74,6 +82,7 @@ export async function startDevEconomy(init: Partial<DevEconomyOptions> = {}): Pr
       const hash = await w.writeContract({ address, abi, functionName, args } as never);
       const r = await client.waitForTransactionReceipt({ hash });
       if (r.status !== "success") throw new Error(`${functionName} reverted`);
+      return r.gasUsed;
     };
     for (const role of ["streamer", "operator", "supporter"] as const) {
       await send("owner", deployment.token, devTokenAbi, "mint", [
@@ -92,6 +101,7 @@ export async function startDevEconomy(init: Partial<DevEconomyOptions> = {}): Pr
       client,
       settlement: { rpcUrl: chain.rpcUrl, chainId: chain.chainId, settlerKey: keyOf("settler"), deployment },
       keyOf,
+      send,
       async createPool(streamId, signer) {
         const id = streamIdToBytes32(streamId);
         await send("streamer", deployment.pools, rewardPoolsAbi, "createPool", [
