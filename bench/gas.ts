@@ -6,7 +6,7 @@
  */
 
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
-import { chainAt, distributorAbi, fraudAbi, wallet } from "@streamrp2p/chain";
+import { chainAt, distributorAbi, fraudAbi, segmentStruct, wallet } from "@streamrp2p/chain";
 import { startDevEconomy } from "@streamrp2p/cli";
 import { nodeRegistryAbi, rewardPoolsAbi } from "@streamrp2p/contracts";
 import { sha256Hex, signDelivery, signSegmentAttestation, streamIdToBytes32 } from "@streamrp2p/protocol";
@@ -102,15 +102,7 @@ try {
     seq: 1,
     sha256: served,
   });
-  const segment = {
-    streamId: stream,
-    rendition: "main",
-    seq: 1n,
-    sha256: att.sha256 as Hex,
-    byteLength: 4,
-    durationMs: 1000,
-    producedAt: 1n,
-  };
+  const segment = segmentStruct(att);
   rows.push([
     "fraud proof (verify 2 sigs + slash)",
     await gasOf("supporter", d.fraudProof, fraudAbi, "prove", [

@@ -6,6 +6,7 @@ import {
   deployContracts,
   distributorAbi,
   publicClient,
+  segmentStruct,
   startDevChain,
   type Wallet,
   wallet,
@@ -358,15 +359,7 @@ describe("fraud proofs", () => {
       seq: 42,
       sha256: served,
     });
-    const segment = {
-      streamId: STREAM,
-      rendition: att.rendition,
-      seq: BigInt(att.seq),
-      sha256: att.sha256 as `0x${string}`,
-      byteLength: att.byteLength,
-      durationMs: att.durationMs,
-      producedAt: BigInt(att.producedAt),
-    };
+    const segment = segmentStruct(att);
     return { segment, originSig: att.signature as `0x${string}`, served, nodeSig };
   }
 
