@@ -12,20 +12,41 @@ export class SimulatedViewer {
   #init: string | undefined;
   #busy = false;
   loadedSegments = 0;
+  /** Segments the viewer never got (a jump in the sequence): a visible glitch. */
+  skippedSegments = 0;
+  /** Ticks where every node failed. */
+  failedTicks = 0;
 
   private constructor(readonly session: ViewerSession) {}
 
-  static async start(coordinatorUrl: string, streamId: string, pinTo?: string): Promise<SimulatedViewer> {
+  /**
+   * `pinTo`: only that node. `prefer`: that node first, the others to fail
+   * over to, with patient timeouts (a loaded test machine is slower than a
+   * viewer's network, and a switch away would end the preference).
+   */
+  static async start(
+    coordinatorUrl: string,
+    streamId: string,
+    pinTo?: string,
+    prefer?: string,
+  ): Promise<SimulatedViewer> {
     const session = await ViewerSession.open({
       coordinatorUrl,
       streamId,
       receiptIntervalMs: 1_000,
       nodesRefreshMs: 3_600_000,
+      ...(prefer ? { playlistTimeoutMs: 8_000, segmentTimeoutMs: 8_000 } : {}),
     });
     if (pinTo) {
       const node = session.pool.order().find((n) => n.nodeId === pinTo);
       if (!node) throw new Error(`node ${pinTo} is not in the viewer's list`);
       session.pool.replace([node]);
+    }
+    if (prefer) {
+      const nodes = session.pool.order();
+      if (!nodes.some((n) => n.nodeId === prefer))
+        throw new Error(`node ${prefer} is not in the viewer's list`);
+      session.pool.replace(nodes.map((n) => (n.nodeId === prefer ? { ...n, score: 1e9 } : n)));
     }
     const v = new SimulatedViewer(session);
     v.#timer = setInterval(() => void v.#tick(), 500);
@@ -47,11 +68,12 @@ export class SimulatedViewer {
           this.#init = seg.mapUri;
         }
         await this.session.load(`${base}/${seg.uri}`);
+        if (this.#lastSeq !== -1) this.skippedSegments += seg.mediaSequence - this.#lastSeq - 1;
         this.#lastSeq = seg.mediaSequence;
         this.loadedSegments += 1;
       }
     } catch {
-      // a real player retries on the next tick too
+      this.failedTicks += 1; // a real player retries on the next tick too
     } finally {
       this.#busy = false;
     }

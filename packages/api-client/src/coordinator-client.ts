@@ -1,7 +1,7 @@
 import {
   type CoordinatorInfo,
   CoordinatorInfoSchema,
-  type Heartbeat,
+  type HeartbeatInput,
   type HeartbeatReply,
   HeartbeatReplySchema,
   type NodeRegistered,
@@ -58,7 +58,7 @@ export class CoordinatorClient {
     return this.#call("/v1/nodes", NodeRegisteredSchema, { body: reg });
   }
 
-  heartbeat(token: string, hb: Heartbeat): Promise<HeartbeatReply> {
+  heartbeat(token: string, hb: HeartbeatInput): Promise<HeartbeatReply> {
     return this.#call(`/v1/nodes/${hb.nodeId}/heartbeat`, HeartbeatReplySchema, {
       body: hb,
       headers: { authorization: `Bearer ${token}` },

@@ -1,44 +1,61 @@
 import { CoordinatorClient } from "@streamrp2p/api-client";
-import { createRelay, RELAY_DEFAULTS } from "@streamrp2p/relay";
+import { createRelay } from "@streamrp2p/relay";
 import { createLogger } from "@streamrp2p/service";
 import { privateKeyToAccount } from "viem/accounts";
-import { intFlag, parseFlags, stringFlag } from "./args.ts";
 import { loadOrCreateKey } from "./keys.ts";
 import { stopOnSignal } from "./lifecycle.ts";
+import { keyFileOf, loadNodeConfig, renderNodeConfig, writeNodeConfig } from "./node-config.ts";
 
-export const relayHelp = `streamrp2p relay --coordinator URL [--host 127.0.0.1] [--port 8080] [--public-url URL]
-                 [--region local] [--capacity-mbps 1000] [--ingest] [--stream ID ...] [--key-file .data/relay/node.key]
-  Runs a relay node. Its node key is created on first start and kept in --key-file.`;
+export const relayHelp = `streamrp2p relay [--config relay.yaml] --coordinator URL [--support STREAM_OR_STREAMER ...]
+                 [--host 127.0.0.1] [--port 8080] [--public-url URL] [--region local] [--capacity-mbps 1000]
+                 [--ingest] [--data-dir .data/relay] [--key-file FILE] [--drain-grace-ms 5000] [--drain-timeout-ms 30000]
+                 [--heartbeat-interval-ms 2000] [--receipt-submit-interval-ms 10000] [--log-level info]
+                 [--write-config FILE] [--print-config]
+  Runs a relay node (restreams to viewers and relays). Options come from the config file (YAML or JSON),
+  SRP_* env vars (SRP_COORDINATOR, SRP_SUPPORT=a,b, ...) and flags; flags win. The node key is created
+  on first start (<data-dir>/node.key, mode 0600) and the node's address printed. --support restreams
+  only those streams or streamers (0x signer addresses); without it the node serves what the network needs.
+  SIGTERM drains: no new viewers, child relays re-parent, last receipts submitted, then exit.
+  --write-config FILE writes the merged, validated config as YAML and exits.`;
 
 export async function runRelay(argv: string[]): Promise<void> {
-  const flags = parseFlags(argv, {
-    coordinator: { type: "string" },
-    host: { type: "string" },
-    port: { type: "string" },
-    "public-url": { type: "string" },
-    region: { type: "string" },
-    "capacity-mbps": { type: "string" },
-    ingest: { type: "boolean" },
-    stream: { type: "string", multiple: true },
-    "key-file": { type: "string" },
-  });
-  const coordinatorUrl = stringFlag(flags, "coordinator", "");
-  if (!coordinatorUrl) throw new Error("--coordinator URL is required");
-  const { key, created } = loadOrCreateKey(stringFlag(flags, "key-file", ".data/relay/node.key"));
+  const { config, file, writeTo, print } = loadNodeConfig({ argv, env: process.env });
+  if (writeTo) {
+    writeNodeConfig(writeTo, config);
+    console.log(`wrote ${writeTo}`);
+    return;
+  }
+  if (print) {
+    process.stdout.write(renderNodeConfig(config));
+    return;
+  }
+  const keyFile = keyFileOf(config);
+  const { key, created } = loadOrCreateKey(keyFile);
   const account = privateKeyToAccount(key);
   const relay = createRelay(
     {
-      host: stringFlag(flags, "host", RELAY_DEFAULTS.host),
-      port: intFlag(flags, "port", 8080),
-      publicUrl: typeof flags["public-url"] === "string" ? flags["public-url"] : undefined,
-      region: stringFlag(flags, "region", RELAY_DEFAULTS.region),
-      capacityMbps: intFlag(flags, "capacity-mbps", RELAY_DEFAULTS.capacityMbps),
-      ingest: flags.ingest === true,
-      streams: (flags.stream as string[] | undefined) ?? [],
+      host: config.host,
+      port: config.port,
+      publicUrl: config.publicUrl,
+      region: config.region,
+      capacityMbps: config.capacityMbps,
+      ingest: config.ingest,
+      streams: config.support,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      receiptSubmitIntervalMs: config.receiptSubmitIntervalMs,
+      drainGraceMs: config.drainGraceMs,
+      drainTimeoutMs: config.drainTimeoutMs,
     },
-    { account, log: createLogger("relay"), coordinator: new CoordinatorClient({ baseUrl: coordinatorUrl }) },
+    {
+      account,
+      log: createLogger("relay", { level: config.logLevel }),
+      coordinator: new CoordinatorClient({ baseUrl: config.coordinator }),
+    },
   );
   await relay.start();
-  console.log(`relay ${account.address}${created ? " (new key)" : ""} serving at ${relay.url}`);
-  await stopOnSignal(() => relay.stop());
+  console.log(
+    `relay ${account.address}${created ? ` (new key in ${keyFile})` : ""} serving at ${relay.url}` +
+      `${file ? ` (config ${file})` : ""}; supports ${config.support.length > 0 ? config.support.join(", ") : "any stream"}`,
+  );
+  await stopOnSignal(() => relay.drain());
 }

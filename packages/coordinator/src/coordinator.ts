@@ -30,6 +30,7 @@ import { AccountingService } from "./accounting/accounting-service.ts";
 import type { SessionIssuer } from "./accounting/sessions.ts";
 import { COORDINATOR_DEFAULTS } from "./defaults.ts";
 import { authenticateNode, hashToken } from "./node-auth.ts";
+import { nodeStatus } from "./node-status.ts";
 import { RateLimiter } from "./rate-limiter.ts";
 import { chooseIngest, chooseUpstream, isHealthy, rankForViewer, streamsToCarry } from "./routing.ts";
 import { addSettlementRoutes } from "./settlement/settlement-routes.ts";
@@ -295,6 +296,7 @@ export function createCoordinator(
       egressBps: previous?.egressBps ?? 0,
       bytesServed: previous?.bytesServed ?? 0,
       load: previous?.load ?? [],
+      draining: false, // registering again means coming back
     };
     await store.upsertNode(row);
     log.info("node registered", { nodeId: row.nodeId, url: row.url, region: row.region, ingest: row.ingest });
@@ -306,9 +308,17 @@ export function createCoordinator(
     sendJson(res, 200, {
       nodes: nodes.map(({ tokenHash: _secret, ...n }) => ({
         ...n,
-        healthy: t - n.lastHeartbeatAt <= options.nodeTimeoutMs,
+        healthy: isHealthy({ ...n, tokenHash: "" }, t, options.nodeTimeoutMs),
       })),
     });
+  });
+  router.on("GET", "/v1/nodes/:id/status", async (_req, res, p) => {
+    apiCalls.inc({ route: "node_status" });
+    sendJson(
+      res,
+      200,
+      await nodeStatus({ store, accounting, settler, nodeTimeoutMs: options.nodeTimeoutMs, now }, p.id ?? ""),
+    );
   });
   router.on("POST", "/v1/nodes/:id/heartbeat", async (req, res, p) => {
     apiCalls.inc({ route: "heartbeat" });
@@ -323,7 +333,9 @@ export function createCoordinator(
       egressBps: hb.egressBps,
       bytesServed: hb.bytesServed,
       load: hb.streams,
+      draining: hb.draining,
     });
+    if (hb.draining && !node.draining) log.info("node draining", { nodeId: node.nodeId });
     const nodes = await store.listNodes();
     healthyNodes.set(nodes.filter((n) => isHealthy(n, t, options.nodeTimeoutMs)).length);
     const carry = streamsToCarry(

@@ -5,12 +5,18 @@ import type { AssignmentRow, NodeRow, StreamRow } from "./store.ts";
  * without a database and reused by the simulator.
  */
 
+/** Heard from recently and not leaving: the only nodes anything is routed to. */
 export function isHealthy(node: NodeRow, now: number, nodeTimeoutMs: number): boolean {
-  return now - node.lastHeartbeatAt <= nodeTimeoutMs;
+  return !node.draining && now - node.lastHeartbeatAt <= nodeTimeoutMs;
 }
 
-export function supportsStream(node: NodeRow, streamId: string): boolean {
-  return node.streams.length === 0 || node.streams.includes(streamId);
+/** A node's support list names stream ids or streamers (signer addresses). */
+export function supportsStream(node: NodeRow, stream: Pick<StreamRow, "streamId" | "signer">): boolean {
+  return (
+    node.streams.length === 0 ||
+    node.streams.includes(stream.streamId) ||
+    node.streams.includes(stream.signer.toLowerCase())
+  );
 }
 
 /** Fraction of offered egress in use, in [0, ∞). */
@@ -35,7 +41,7 @@ export function chooseIngest(
   count: number,
 ): string[] {
   const usable = nodes.filter(
-    (n) => n.ingest && isHealthy(n, now, nodeTimeoutMs) && supportsStream(n, stream.streamId),
+    (n) => n.ingest && isHealthy(n, now, nodeTimeoutMs) && supportsStream(n, stream),
   );
   const byId = new Map(usable.map((n) => [n.nodeId, n]));
   const kept = stream.ingest.filter((id) => byId.has(id)).slice(0, count);
@@ -166,7 +172,7 @@ export function streamsToCarry(
   nodeTimeoutMs: number,
 ): string[] {
   return streams
-    .filter((s) => supportsStream(node, s.streamId) && !s.ingest.includes(node.nodeId))
+    .filter((s) => supportsStream(node, s) && !s.ingest.includes(node.nodeId))
     .filter((s) =>
       nodes.some(
         (n) =>

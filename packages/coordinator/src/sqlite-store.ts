@@ -28,6 +28,7 @@ interface Tables {
     egress_bps: number;
     bytes_served: number;
     load: string;
+    draining: number;
   };
   assignments: {
     node_id: string;
@@ -67,6 +68,7 @@ function toNode(r: NodeRecord): NodeRow {
     egressBps: r.egress_bps,
     bytesServed: r.bytes_served,
     load: JSON.parse(r.load) as NodeRow["load"],
+    draining: r.draining === 1,
   };
 }
 
@@ -124,7 +126,16 @@ export class SqliteStore implements CoordinatorStore {
       .addColumn("egress_bps", "real", (c) => c.notNull().defaultTo(0))
       .addColumn("bytes_served", "bigint", (c) => c.notNull().defaultTo(0))
       .addColumn("load", "text", (c) => c.notNull().defaultTo("[]"))
+      .addColumn("draining", "integer", (c) => c.notNull().defaultTo(0))
       .execute();
+    // Databases made before drains existed lack the column.
+    const columns = await this.db.introspection.getTables();
+    if (!columns.find((t) => t.name === "nodes")?.columns.some((c) => c.name === "draining")) {
+      await this.db.schema
+        .alterTable("nodes")
+        .addColumn("draining", "integer", (c) => c.notNull().defaultTo(0))
+        .execute();
+    }
     await this.db.schema
       .createTable("assignments")
       .ifNotExists()
@@ -209,6 +220,7 @@ export class SqliteStore implements CoordinatorStore {
       egress_bps: n.egressBps,
       bytes_served: n.bytesServed,
       load: JSON.stringify(n.load),
+      draining: n.draining ? 1 : 0,
     };
     const { node_id: _id, ...update } = values;
     await this.db
@@ -227,6 +239,7 @@ export class SqliteStore implements CoordinatorStore {
         egress_bps: u.egressBps,
         bytes_served: u.bytesServed,
         load: JSON.stringify(u.load),
+        draining: u.draining ? 1 : 0,
       })
       .where("node_id", "=", nodeId)
       .execute();

@@ -30,6 +30,8 @@ export interface NodeRow {
   egressBps: number;
   bytesServed: number;
   load: StreamLoadRow[];
+  /** Leaving: kept in the registry, routed to by no one. */
+  draining: boolean;
 }
 
 export interface AssignmentRow {
@@ -46,6 +48,7 @@ export interface HeartbeatUpdate {
   egressBps: number;
   bytesServed: number;
   load: StreamLoadRow[];
+  draining: boolean;
 }
 
 /** A viewer's report that a node served bytes contradicting the origin's attestation. */

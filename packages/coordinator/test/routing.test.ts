@@ -19,6 +19,7 @@ function node(id: string, extra: Partial<NodeRow> = {}): NodeRow {
     egressBps: 0,
     bytesServed: 0,
     load: [{ streamId: "s", upstream: null, liveEdgeSeq: 10, viewers: 0 }],
+    draining: false,
     ...extra,
   };
 }
@@ -147,5 +148,52 @@ describe("streamsToCarry", () => {
     expect(routing.streamsToCarry(node("r"), streams, nodes, NOW, TIMEOUT)).toEqual(["s"]);
     expect(routing.streamsToCarry(node("r", { streams: ["t"] }), streams, nodes, NOW, TIMEOUT)).toEqual([]);
     expect(routing.streamsToCarry(nodes[0] as NodeRow, streams, nodes, NOW, TIMEOUT)).toEqual([]);
+  });
+});
+
+describe("draining and support lists", () => {
+  it("routes neither viewers, children nor ingest to a draining node", () => {
+    const nodes = [
+      node("i1", { ingest: true }),
+      node("i2", { ingest: true, draining: true }),
+      node("a"),
+      node("b", { draining: true }),
+    ];
+    expect(routing.chooseIngest(stream, nodes, NOW, TIMEOUT, 2)).toEqual(["i1"]);
+    expect(routing.rankForViewer(stream, nodes, "eu", NOW, TIMEOUT).map((r) => r.node.nodeId)).toEqual([
+      "a",
+      "i1",
+    ]);
+    const up = routing.chooseUpstream({
+      stream: { ...stream, ingest: ["i2"] },
+      nodeId: "a",
+      requesterRegion: "eu",
+      exclude: [],
+      nodes,
+      assignments: [],
+      now: NOW,
+      nodeTimeoutMs: TIMEOUT,
+      maxChildren: 4,
+    });
+    expect(up).toBeUndefined();
+  });
+
+  it("carries a stream for a node supporting it by id or by its streamer's address, and no other", () => {
+    const signer = "0x00000000000000000000000000000000000000aa";
+    const s1: StreamRow = { streamId: "s1", signer, createdAt: 0, ingest: ["i1"] };
+    const s2: StreamRow = { streamId: "s2", signer: "0xbb", createdAt: 0, ingest: ["i1"] };
+    const ingest = node("i1", {
+      ingest: true,
+      load: [
+        { streamId: "s1", upstream: null, liveEdgeSeq: 3, viewers: 0 },
+        { streamId: "s2", upstream: null, liveEdgeSeq: 3, viewers: 0 },
+      ],
+    });
+    const carry = (streams: string[]) =>
+      routing.streamsToCarry(node("r", { streams }), [s1, s2], [ingest], NOW, TIMEOUT);
+    expect(carry([])).toEqual(["s1", "s2"]);
+    expect(carry([signer])).toEqual(["s1"]);
+    expect(carry(["s2"])).toEqual(["s2"]);
+    expect(carry(["nobody"])).toEqual([]);
   });
 });

@@ -47,8 +47,11 @@ export const HeartbeatSchema = z.strictObject({
   /** Bytes served since the node started. */
   bytesServed: z.number().int().nonnegative(),
   streams: z.array(StreamLoadSchema).max(1000),
+  /** The node is leaving: route no new viewers or child relays to it. */
+  draining: z.boolean().default(false),
 });
 export type Heartbeat = z.infer<typeof HeartbeatSchema>;
+export type HeartbeatInput = z.input<typeof HeartbeatSchema>;
 
 export const HeartbeatReplySchema = z.strictObject({
   /** Streams the coordinator wants this node to carry. */

@@ -26,6 +26,8 @@ export const ERROR_STATUS = {
   UPSTREAM_FAILED: 502,
   NO_UPSTREAM: 503,
   UNAVAILABLE: 503,
+  /** The node is leaving: go to another one now. */
+  DRAINING: 503,
   TIMEOUT: 504,
   INTERNAL: 500,
 } as const;

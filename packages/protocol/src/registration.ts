@@ -42,7 +42,7 @@ export const NodeRegistrationSchema = z.strictObject({
   capacityMbps: z.number().positive().max(1_000_000),
   /** Accepts pushes from origins (an ingest relay). */
   ingest: z.boolean(),
-  /** Streams this node restreams; empty means whatever the network needs. */
+  /** What this node restreams: stream ids or streamers' (lowercase) signer addresses; empty means whatever the network needs. */
   streams: z.array(StreamIdSchema).max(1000),
   issuedAt: z.number().int().nonnegative(),
   signature: SignatureSchema,

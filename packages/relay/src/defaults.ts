@@ -19,6 +19,9 @@ export const RELAY_DEFAULTS = {
   /** Failed fetches of one object before the relay re-parents. */
   upstreamFailuresBeforeReparent: 2,
   receiptSubmitIntervalMs: 10_000, // ms
+  /** Drain: time for viewers and child relays to move and send their last receipts; > the player's receipt interval. */
+  drainGraceMs: 5_000, // ms
+  drainTimeoutMs: 30_000, // ms
 } as const;
 
 export type RelayDefaults = typeof RELAY_DEFAULTS;

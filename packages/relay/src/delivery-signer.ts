@@ -3,7 +3,11 @@ import type { LocalAccount } from "viem";
 import type { MediaObject } from "./media-object.ts";
 
 export interface Served {
-  /** What goes on the wire: the object's bytes, or (test-only corrupt mode) altered ones. */
+  /**
+   * Test-only corrupt mode: the altered bytes to send instead of the object's.
+   * Otherwise undefined: the object's own bytes are read at send time (a
+   * signature cached while the object was in flight outlives that state).
+   */
   bytes: Buffer | undefined;
   nodeSignature: string;
 }
@@ -32,7 +36,7 @@ export class DeliverySigner {
 
   async #sign(obj: MediaObject): Promise<Served> {
     const a = obj.attestation;
-    let bytes = obj.bytes;
+    let bytes: Buffer | undefined;
     let sha256 = a.sha256;
     if (this.corruptSegments && a.rendition !== RENDITION_INIT) {
       const copy = Buffer.from(await obj.whenComplete());

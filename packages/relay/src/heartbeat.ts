@@ -49,6 +49,13 @@ export class HeartbeatLoop {
     clearTimeout(this.#timer);
   }
 
+  /** Beats now (e.g. to announce a drain), then keeps the usual rhythm. */
+  async beatNow(): Promise<void> {
+    if (!this.#running) return;
+    clearTimeout(this.#timer);
+    await this.#tick();
+  }
+
   async #register(): Promise<void> {
     const reg = await signNodeRegistration(this.#d.account, {
       ...this.#d.registration(),
@@ -72,6 +79,7 @@ export class HeartbeatLoop {
       if (isSrpError(err, "UNAUTHORIZED") || isSrpError(err, "NODE_NOT_FOUND")) this.#token = undefined;
       this.#d.log.warn("heartbeat failed", { err });
     } finally {
+      clearTimeout(this.#timer); // a beatNow() during this tick must not start a second rhythm
       if (this.#running) this.#timer = setTimeout(() => void this.#tick(), this.#d.intervalMs);
     }
   }

@@ -122,12 +122,13 @@ export class StreamPuller {
       err,
     });
     const tampered = isSrpError(err, "HASH_MISMATCH") || isSrpError(err, "BAD_SIGNATURE");
-    if (tampered || this.#failures >= options.upstreamFailuresBeforeReparent) {
+    const leaving = isSrpError(err, "DRAINING");
+    if (tampered || leaving || this.#failures >= options.upstreamFailuresBeforeReparent) {
       this.#excluded = [...this.#excluded.filter((id) => id !== upstream.nodeId), upstream.nodeId].slice(-8);
       this.#upstream = undefined;
       this.#failures = 0;
       metrics.reparents.inc();
-      log.warn("re-parenting", { streamId: stream.streamId, from: upstream.nodeId, tampered });
+      log.warn("re-parenting", { streamId: stream.streamId, from: upstream.nodeId, tampered, leaving });
     }
   }
 
@@ -228,7 +229,7 @@ export class StreamPuller {
       if (res.status !== 200 || !res.body) {
         await res.body?.cancel();
         throw new SrpError(
-          res.status === 404 ? "SEGMENT_NOT_FOUND" : "UPSTREAM_FAILED",
+          res.status === 404 ? "SEGMENT_NOT_FOUND" : res.status === 503 ? "DRAINING" : "UPSTREAM_FAILED",
           `${url}: HTTP ${res.status}`,
         );
       }

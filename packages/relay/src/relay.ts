@@ -45,6 +45,10 @@ export interface RelayOptions {
   upstreamFailuresBeforeReparent: number;
   /** How often changed receipts are uploaded to the coordinator. */
   receiptSubmitIntervalMs: number;
+  /** On drain: how long viewers and child relays get to move (and send last receipts). */
+  drainGraceMs: number;
+  /** On drain: the longest it may take, in-flight responses included. */
+  drainTimeoutMs: number;
   /** Test-only: flip a byte in every media segment served (and sign the altered hash). */
   testCorruptSegments: boolean;
 }
@@ -71,7 +75,14 @@ export interface Relay {
   stream(streamId: string): LiveStream | undefined;
   /** Starts pulling these streams (and stops pulling the others). */
   carry(streamIds: readonly string[]): void;
+  readonly draining: boolean;
   start(): Promise<void>;
+  /**
+   * Leaves gracefully: tells the coordinator, refuses new requests (viewers
+   * and child relays move), lets in-flight responses finish, waits the grace
+   * for viewers' last receipts, submits them, then stops.
+   */
+  drain(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -117,6 +128,9 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
   let heartbeat: HeartbeatLoop | undefined;
   let submitter: ReceiptSubmitter | undefined;
   let connections = 0;
+  let draining = false;
+  let drained: Promise<void> | undefined;
+  const inFlight = { count: 0 };
   let lastBeat = { at: Date.now(), bytes: 0 };
 
   const newStream = (streamId: string, signer: string) => {
@@ -146,6 +160,8 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
     metrics,
     segmentWaitMs: options.segmentWaitMs,
     windowWaitMs: options.windowWaitMs,
+    draining: () => draining,
+    inFlight,
   };
 
   const router = new Router(log)
@@ -175,7 +191,9 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
   async function startPuller(streamId: string): Promise<void> {
     if (pullers.has(streamId) || !resolver) return;
     const signer = await directory?.signerOf(streamId);
-    if (!signer || pullers.has(streamId)) return;
+    if (!signer || pullers.has(streamId) || draining) return;
+    const support = options.streams;
+    if (support.length > 0 && !support.includes(streamId) && !support.includes(signer.toLowerCase())) return;
     const stream = streams.get(streamId) ?? newStream(streamId, signer);
     const puller = new StreamPuller({
       stream,
@@ -205,6 +223,7 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
         liveEdgeSeq: s.liveEdgeSeq,
         viewers: ledger.activeViewers(s.streamId, 3 * options.heartbeatIntervalMs + 5_000),
       })),
+      draining,
     };
   }
 
@@ -219,10 +238,13 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
     ledger,
     stream: (id) => streams.get(id),
 
+    get draining() {
+      return draining;
+    },
     carry(streamIds) {
-      const wanted = new Set(
-        options.streams.length > 0 ? streamIds.filter((s) => options.streams.includes(s)) : streamIds,
-      );
+      if (draining) return;
+      // Supported streamers are matched by signer in startPuller; the coordinator filters too.
+      const wanted = new Set(streamIds);
       for (const id of wanted) {
         void startPuller(id).catch((err: unknown) => log.warn("cannot carry stream", { streamId: id, err }));
       }
@@ -278,6 +300,26 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
         });
         submitter.start();
       }
+    },
+    drain() {
+      drained ??= (async () => {
+        draining = true;
+        const started = Date.now();
+        log.info("draining", {
+          nodeId,
+          graceMs: options.drainGraceMs,
+          inFlight: inFlight.count,
+        });
+        for (const s of streams.values()) s.wakeAll(); // child relays' long-polls answer DRAINING now
+        await heartbeat?.beatNow(); // the coordinator stops routing to us
+        const deadline = started + options.drainTimeoutMs;
+        while (Date.now() < deadline && (Date.now() - started < options.drainGraceMs || inFlight.count > 0)) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        log.info("drained", { nodeId, ms: Date.now() - started, unfinished: inFlight.count });
+        await relay.stop();
+      })();
+      return drained;
     },
     async stop() {
       await submitter?.stop(); // the last receipts are worth something: submit before going

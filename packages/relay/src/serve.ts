@@ -32,6 +32,10 @@ export interface ServeContext {
   metrics: RelayMetrics;
   segmentWaitMs: number;
   windowWaitMs: number;
+  /** True once the relay drains: new requests go elsewhere, in-flight ones finish. */
+  draining(): boolean;
+  /** Media responses still being written; a drain waits for them. */
+  inFlight: { count: number };
 }
 
 const IMMUTABLE = "public, max-age=31536000, immutable";
@@ -78,10 +82,14 @@ export async function sendObject(
     res.end();
     return;
   }
+  ctx.inFlight.count += 1;
+  res.once("close", () => {
+    ctx.inFlight.count -= 1;
+  });
   metrics.bytesServed.inc({ kind }, obj.byteLength);
   metrics.totals.bytesServed += obj.byteLength;
   if (session !== undefined) ctx.ledger.add(session, obj.attestation.streamId, obj.byteLength, !isInit);
-  const bytes = served.bytes;
+  const bytes = served.bytes ?? obj.bytes;
   if (bytes) {
     res.end(bytes);
     return;
@@ -93,6 +101,10 @@ export async function sendObject(
     fail: () => res.destroy(),
   });
   res.on("close", unsubscribe);
+}
+
+function drainingError(): SrpError {
+  return new SrpError("DRAINING", "this node is leaving the network; use another node");
 }
 
 function fail(res: ServerResponse, metrics: RelayMetrics, kind: string, err: SrpError): void {
@@ -110,6 +122,7 @@ export async function serveMedia(
   url: URL,
 ): Promise<void> {
   const parsed = parseMediaFileName(file);
+  if (ctx.draining()) return fail(res, ctx.metrics, parsed?.kind ?? "other", drainingError());
   if (!parsed) return fail(res, ctx.metrics, "other", new SrpError("NOT_FOUND", `no such file ${file}`));
   const stream = ctx.stream(streamId);
   if (!stream)
@@ -149,6 +162,8 @@ export async function serveMedia(
           new SrpError("BAD_REQUEST", "after must be an integer >= -1"),
         );
       if (url.searchParams.get("wait") === "1") await stream.waitFor(after + 1, ctx.windowWaitMs);
+      // Woken by a drain: the child relay re-parents now rather than after its next poll.
+      if (ctx.draining()) return fail(res, ctx.metrics, "window", drainingError());
       ctx.metrics.requests.inc({ kind: "window", status: "200" });
       sendJson(res, 200, stream.window(after), { "access-control-allow-origin": "*" });
       return;
@@ -170,6 +185,7 @@ export async function serveMedia(
       // A player a little ahead of this relay waits for the segment instead of failing.
       if (!obj && !stream.end && edge >= 0 && parsed.seq > edge && parsed.seq <= edge + 2) {
         await stream.waitFor(parsed.seq, ctx.segmentWaitMs);
+        if (ctx.draining()) return fail(res, ctx.metrics, "segment", drainingError());
         obj = stream.getSegment(parsed.seq);
       }
       if (!obj)

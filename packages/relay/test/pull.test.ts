@@ -112,6 +112,22 @@ describe("relay pulling from upstream relays", () => {
     expect(await first.firstByteAt).toBeLessThan(proxy.secondHalfAt.get("seg-0.m4s") ?? 0);
   });
 
+  it("serves an object whole to a client that comes after it completed, when the first client got it in flight", async () => {
+    const { origin, proxy } = await setup();
+    proxy.misbehave("seg-0.m4s", { kind: "slow", pauseMs: 500 });
+    const relay = await downstreamOf(orderedResolver([node(proxy.url, 1)]));
+    const seg = await push(origin, 0);
+    const first = await getWhileInFlight(relay, 0);
+    expect((await first.body).equals(seg.bytes)).toBe(true);
+    // The node signature was made while the object was in flight; later
+    // responses must still end, or the next request on the same keep-alive
+    // connection is never answered (it once hung here).
+    for (let i = 0; i < 3; i++) {
+      const late = await fetch(`${relay.url}/live/demo/seg-0.m4s`, { signal: AbortSignal.timeout(3_000) });
+      expect(Buffer.from(await late.arrayBuffer()).equals(seg.bytes)).toBe(true);
+    }
+  });
+
   it("survives an upstream dying mid-segment: attached clients still get the whole segment, the relay re-parents", async () => {
     const { origin, proxy } = await setup();
     proxy.misbehave("seg-0.m4s", { kind: "cut", afterBytes: 100_000, pauseMs: 300 });

@@ -4,6 +4,7 @@ import {
   creditKey,
   type EpochCreditRow,
   type EpochRow,
+  type NodeReceiptSummary,
   type ProbeRow,
   type ReceiptRow,
   type SegmentRow,
@@ -468,6 +469,27 @@ export class SqliteAccountingStore implements AccountingStore {
         .orderBy("epoch")
         .execute()
     ).map(toCredit);
+  }
+
+  async nodeReceiptSummary(nodeId: string): Promise<NodeReceiptSummary> {
+    const viewerSessions = this.db.selectFrom("sessions").select("session_id").where("is_probe", "=", 0);
+    const r = await this.db
+      .selectFrom("receipts")
+      .select((eb) => [eb.fn.countAll<number>().as("sessions"), eb.fn.sum<number>("bytes").as("bytes")])
+      .where("node_id", "=", nodeId)
+      .where("session_id", "in", viewerSessions)
+      .executeTakeFirst();
+    const c = await this.db
+      .selectFrom("credits")
+      .select((eb) => eb.fn.sum<number>("credited_bytes").as("bytes"))
+      .where("node_id", "=", nodeId)
+      .where("session_id", "in", viewerSessions)
+      .executeTakeFirst();
+    return {
+      sessions: Number(r?.sessions ?? 0),
+      receiptedBytes: Number(r?.bytes ?? 0),
+      accountedBytes: Number(c?.bytes ?? 0),
+    };
   }
 
   async putSettlement(r: SettlementRow): Promise<void> {

@@ -80,6 +80,15 @@ export interface SettlementRow {
   postedAt: number;
 }
 
+/** A node's viewer receipts so far (probe sessions excluded). */
+export interface NodeReceiptSummary {
+  sessions: number;
+  /** Sum of the latest cumulative receipt per session. */
+  receiptedBytes: number;
+  /** Of those, bytes already taken into a closed epoch (credited or capped). */
+  accountedBytes: number;
+}
+
 export interface AccountingStore {
   insertSession(row: SessionRow): Promise<void>;
   getSessions(ids: string[]): Promise<SessionRow[]>;
@@ -98,6 +107,7 @@ export interface AccountingStore {
   /** Stores an epoch's result and the cumulative credit per (session, node) in one transaction. */
   closeEpoch(epoch: EpochRow, credits: EpochCreditRow[], cumulative: Map<string, number>): Promise<void>;
   nodeCredits(nodeId: string): Promise<EpochCreditRow[]>;
+  nodeReceiptSummary(nodeId: string): Promise<NodeReceiptSummary>;
   putSettlement(row: SettlementRow): Promise<void>;
   getSettlement(epoch: number): Promise<SettlementRow | undefined>;
   lastSettlement(): Promise<SettlementRow | undefined>;

@@ -34,6 +34,26 @@ export interface ClaimProof {
 
 type Leaf = [string, string];
 
+/** One payee of a node's rewards, amounts in token base units (decimal strings). */
+export interface PayeeRewards {
+  account: string;
+  role: "operator" | "backer";
+  /** Share of the node's rewards, basis points. */
+  bps: number;
+  /** Owed as of the newest posted root (cumulative, all nodes this account is paid by). */
+  earned: string;
+  /** Owed as of the newest root past its dispute window. */
+  claimableCumulative: string;
+  claimed: string;
+  /** Claimable now. */
+  claimable: string;
+  /** In roots still inside their dispute window. */
+  pending: string;
+}
+
+/** How many settled epochs back the newest claimable root is looked for. */
+const CLAIMABLE_LOOKBACK = 500;
+
 /**
  * Turns closed epochs into on-chain roots: draws per stream (what the pool
  * can give this epoch), rewards by weight, operator/backer splits from the
@@ -175,6 +195,65 @@ export class Settler {
   /** Settles every closed epoch not settled yet, oldest first; retried on the next call when one fails. */
   async settlePending(closedEpochs: number[]): Promise<void> {
     for (const epoch of closedEpochs) await this.settle(epoch);
+  }
+
+  /** Who is paid for `nodeId` and what each has earned, can claim now, and has pending. */
+  async rewards(nodeId: string): Promise<{ latestEpoch: number | null; payees: PayeeRewards[] }> {
+    const split = (await this.#splits([nodeId])).get(nodeId.toLowerCase());
+    if (!split) throw new SrpError("NODE_NOT_FOUND", `node ${nodeId} has no reward split`);
+    const backed = split.backers.reduce((n, b) => n + b.bps, 0);
+    const payees = [
+      { account: split.operator, role: "operator" as const, bps: 10_000 - backed },
+      ...split.backers.map((b) => ({ account: b.account, role: "backer" as const, bps: b.bps })),
+    ];
+    const leavesOf = (row: { tree: string } | undefined) =>
+      new Map<string, bigint>(
+        row
+          ? (JSON.parse(row.tree) as { values: Array<{ value: Leaf }> }).values.map((v) => [
+              v.value[0],
+              BigInt(v.value[1]),
+            ])
+          : [],
+      );
+    const latest = await this.store.lastSettlement();
+    const earned = leavesOf(latest);
+    let claimableRow: { tree: string } | undefined;
+    for (let n = latest?.epoch ?? -1; n >= 0 && latest && n > latest.epoch - CLAIMABLE_LOOKBACK; n--) {
+      const row = await this.store.getSettlement(n);
+      if (!row?.txHash) continue;
+      const claimable = await this.#client.readContract({
+        address: this.#config.deployment.distributor,
+        abi: distributorAbi,
+        functionName: "isClaimable",
+        args: [BigInt(n)],
+      });
+      if (claimable) {
+        claimableRow = row;
+        break;
+      }
+    }
+    const claimableLeaves = leavesOf(claimableRow);
+    const out: PayeeRewards[] = [];
+    for (const p of payees) {
+      const claimed = (await this.#client.readContract({
+        address: this.#config.deployment.distributor,
+        abi: distributorAbi,
+        functionName: "claimed",
+        args: [p.account as Address],
+      })) as bigint;
+      const e = earned.get(p.account) ?? 0n;
+      const c = claimableLeaves.get(p.account) ?? 0n;
+      const max = (a: bigint, b: bigint) => (a > b ? a : b);
+      out.push({
+        ...p,
+        earned: e.toString(),
+        claimableCumulative: c.toString(),
+        claimed: claimed.toString(),
+        claimable: max(0n, c - claimed).toString(),
+        pending: max(0n, e - max(c, claimed)).toString(),
+      });
+    }
+    return { latestEpoch: latest?.epoch ?? null, payees: out };
   }
 
   /** The stored settlement of an epoch: root, draws per stream, transaction (tree omitted). */

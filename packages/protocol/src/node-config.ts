@@ -1,0 +1,52 @@
+import { z } from "zod";
+import { StreamIdSchema } from "./ids.ts";
+
+/** true/false as YAML, JSON, env vars ("1", "yes") and flags give it; "false" is false. */
+const BoolishSchema = z.union([
+  z.boolean(),
+  z
+    .enum(["true", "false", "1", "0", "yes", "no", "on", "off"])
+    .transform((v) => v === "true" || v === "1" || v === "yes" || v === "on"),
+]);
+
+/**
+ * What a relay operator configures, from a YAML/JSON file, SRP_* environment
+ * variables or flags (flags win, then env, then the file, then defaults).
+ * Keys are camelCase here; `--kebab-case` as flags, `SRP_UPPER_SNAKE` in env.
+ */
+export const NodeConfigSchema = z.strictObject({
+  /** The coordinator's base URL. */
+  coordinator: z.url({ protocol: /^https?$/, error: "coordinator: an http(s) URL" }),
+  host: z.string().min(1).default("127.0.0.1"),
+  port: z.coerce.number().int().min(0).max(65_535).default(8080),
+  /** URL others reach this node at (behind NAT or a proxy); default: the listening address. */
+  publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+  region: z.string().min(1).max(64).default("local"),
+  /** Egress offered, Mbit/s. */
+  capacityMbps: z.coerce.number().positive().max(1_000_000).default(1000),
+  /** Take pushes from origins (be an ingest relay). */
+  ingest: BoolishSchema.default(false),
+  /** Stream ids or streamer (signer) addresses to restream; empty: whatever the network needs. */
+  support: z
+    .array(
+      z
+        .string()
+        .transform((s) => s.trim().toLowerCase())
+        .pipe(StreamIdSchema),
+    )
+    .max(1000)
+    .default([]),
+  /** Where the node key and state live. */
+  dataDir: z.string().min(1).default(".data/relay"),
+  /** The node's private key file; default `<dataDir>/node.key`, created on first start. */
+  keyFile: z.string().min(1).optional(),
+  heartbeatIntervalMs: z.coerce.number().int().min(100).max(60_000).default(2_000),
+  receiptSubmitIntervalMs: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  /** On SIGTERM: how long viewers and child relays get to move before the node goes. */
+  drainGraceMs: z.coerce.number().int().min(0).max(600_000).default(5_000),
+  /** On SIGTERM: the longest a drain may take, in-flight responses included. */
+  drainTimeoutMs: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+  logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
+});
+export type NodeConfig = z.infer<typeof NodeConfigSchema>;
+export type NodeConfigInput = z.input<typeof NodeConfigSchema>;
