@@ -3,7 +3,6 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { CoordinatorClient } from "@streamrp2p/api-client";
-import type { NodeStatus } from "@streamrp2p/coordinator";
 import { createRelay, type Relay } from "@streamrp2p/relay";
 import { createLogger } from "@streamrp2p/service";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
@@ -163,9 +162,7 @@ describe("a relay started from a generated config drains on SIGTERM while viewer
     };
     expect(nodes.nodes.find((n) => n.nodeId === cliNode)).toMatchObject({ draining: true, healthy: false });
     expect((await client.rankedNodes(net.streamId)).nodes.map((n) => n.nodeId)).not.toContain(cliNode);
-    const status = (await (
-      await fetch(`${net.coordinator.url}/v1/nodes/${cliNode}/status`)
-    ).json()) as NodeStatus;
+    const status = await client.nodeStatus(cliNode);
     const receivedFromNode = viewers.reduce((n, v) => n + (v.session.receiptTotals()[cliNode] ?? 0), 0);
     expect(receivedFromNode).toBeGreaterThan(100_000);
     expect(status.receipts.sessions).toBe(3);

@@ -3,6 +3,7 @@ import { promisify } from "node:util";
 import { chainAt, computePayout, distributorAbi, type NodeSplit, wallet } from "@streamrp2p/chain";
 import type { DevEconomy, LocalNetwork } from "@streamrp2p/cli";
 import { devTokenAbi } from "@streamrp2p/contracts";
+import { NodeStatusSchema } from "@streamrp2p/protocol";
 import type { Relay } from "@streamrp2p/relay";
 import type { Address, Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -130,6 +131,26 @@ describe("settlement end to end: viewers watch, roots go on-chain, operator and 
       nodeId === puller.nodeId
         ? { operator, backers: [{ account: supporter, bps: BACKER_BPS }] }
         : { operator, backers: [] };
+    // The operator's view: who is paid what for this node, before anyone claims.
+    const status = async () =>
+      NodeStatusSchema.parse(JSON.parse(await cli("operator", ["node", "status", puller.nodeId, "--json"])));
+    const before = await status();
+    expect(before.receipts.sessions).toBe(2);
+    expect(before.credited.bytes).toBeGreaterThan(0);
+    expect(before.reputation.explain.length).toBeGreaterThan(0);
+    expect(before.rewards?.payees.map((p) => [p.role, p.account, p.bps])).toEqual([
+      ["operator", operator, 10_000 - BACKER_BPS],
+      ["backer", supporter, BACKER_BPS],
+    ]);
+    for (const p of before.rewards?.payees ?? []) {
+      expect(BigInt(p.earned)).toBe(await owed(p.account as Address, last, splits));
+      expect(BigInt(p.claimable) + BigInt(p.pending)).toBe(BigInt(p.earned));
+      expect(p.claimed).toBe("0");
+    }
+    const text = await cli("operator", ["node", "status", puller.nodeId]);
+    expect(text).toMatch(/reputation \d+ %/);
+    expect(text).toMatch(/backer +0x[0-9a-f]{40} +25\.00 %/);
+
     for (const [role, who] of [
       ["operator", operator],
       ["supporter", supporter],
@@ -149,6 +170,10 @@ describe("settlement end to end: viewers watch, roots go on-chain, operator and 
       expect(out).not.toContain(economy.keyOf(role).slice(2)); // keys are never printed
       expect((await balanceOf(who)) - before, role).toBe(expected);
       expect(await cli(role, ["claim"])).toMatch(/claimable as of epoch \d+: 0 /); // nothing twice
+    }
+    for (const p of (await status()).rewards?.payees ?? []) {
+      expect(p.claimed, p.role).toBe(p.earned);
+      expect(p.claimable).toBe("0");
     }
     expect(await cli("supporter", ["pool", "show", net.streamId])).toMatch(
       /balance [0-9.]+, epoch budget 10/,

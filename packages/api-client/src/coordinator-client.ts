@@ -7,6 +7,8 @@ import {
   type NodeRegistered,
   NodeRegisteredSchema,
   type NodeRegistration,
+  type NodeStatus,
+  NodeStatusSchema,
   type RankedNodes,
   RankedNodesSchema,
   type ReceiptBatch,
@@ -79,6 +81,10 @@ export class CoordinatorClient {
     return this.#call(`/v1/streams/${encodeURIComponent(streamId)}/upstream`, UpstreamAssignmentSchema, {
       body: { nodeId, exclude },
     });
+  }
+
+  nodeStatus(nodeId: string): Promise<NodeStatus> {
+    return this.#call(`/v1/nodes/${nodeId}/status`, NodeStatusSchema);
   }
 
   rankedNodes(streamId: string, region?: string): Promise<RankedNodes> {

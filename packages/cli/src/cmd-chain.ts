@@ -4,10 +4,13 @@ import { streamIdToBytes32 } from "@streamrp2p/protocol";
 import { type Abi, type Address, formatEther, type Hex, parseEther } from "viem";
 import { parseFlags, stringFlag } from "./args.ts";
 import { CHAIN_FLAGS, type ChainContext, chainContext } from "./chain-context.ts";
+import { runNodeStatus } from "./cmd-node-status.ts";
 
 export const chainHelp = `streamrp2p pool create STREAM --signer ADDRESS --budget TOKENS | pool fund STREAM TOKENS | pool show STREAM
 streamrp2p node register NODE --stake TOKENS | node stake NODE TOKENS | node unbond NODE TOKENS | node withdraw NODE
 streamrp2p node backers NODE [--set 0xBACKER:BPS,…]   (operator-signed: backers' shares of the node's rewards)
+streamrp2p node status [NODE] [--coordinator URL] [--key-file .data/relay/node.key] [--json]
+  (streams, viewers, bytes served, reputation with reasons, pending and claimable rewards per payee)
 streamrp2p claim
   On-chain actions. Common flags: --coordinator URL (default http://127.0.0.1:7700; it names the chain and
   contracts) and --key-file FILE (or env SRP_PRIVATE_KEY). Keys are never printed. Amounts are in whole tokens.`;
@@ -86,6 +89,7 @@ export async function runPool(argv: string[]): Promise<void> {
 }
 
 export async function runNode(argv: string[]): Promise<void> {
+  if (argv[0] === "status") return runNodeStatus(argv.slice(1));
   const [action, node, ...more] = argv;
   const amount = more[0]?.startsWith("--") ? undefined : more[0];
   const rest = amount === undefined ? more : more.slice(1);

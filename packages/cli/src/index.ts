@@ -11,4 +11,5 @@ export {
   type LocalNetworkOptions,
   startLocalNetwork,
 } from "./local-network.ts";
+export { keyFileOf, loadNodeConfig, renderNodeConfig, writeNodeConfig } from "./node-config.ts";
 export { startTestSource, type TestSourceOptions } from "./test-source.ts";

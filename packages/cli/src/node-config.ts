@@ -62,7 +62,12 @@ export function loadNodeConfig({ argv, env }: NodeConfigSources): LoadedNodeConf
       ? { type: "boolean" }
       : { type: "string", multiple: LIST_KEYS.has(key) };
   }
-  const { values } = parseArgs({ args: argv, options: spec, strict: true, allowPositionals: false });
+  let values: ReturnType<typeof parseArgs>["values"];
+  try {
+    ({ values } = parseArgs({ args: argv, options: spec, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new SrpError("BAD_REQUEST", (err as Error).message);
+  }
   const flags = values as Record<string, string | boolean | string[] | undefined>;
 
   const file = (flags.config as string | undefined) ?? env.SRP_CONFIG;

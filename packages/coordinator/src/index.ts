@@ -12,7 +12,6 @@ export {
   createCoordinator,
 } from "./coordinator.ts";
 export { COORDINATOR_DEFAULTS } from "./defaults.ts";
-export type { NodeStatus } from "./node-status.ts";
 export * as routing from "./routing.ts";
 export { type ClaimProof, type SettlementConfig, Settler } from "./settlement/settler.ts";
 export { SqliteStore } from "./sqlite-store.ts";

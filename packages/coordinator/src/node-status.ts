@@ -1,7 +1,7 @@
-import { SrpError } from "@streamrp2p/protocol";
+import { type NodeStatus, type PayeeRewards, SrpError } from "@streamrp2p/protocol";
 import type { AccountingService } from "./accounting/accounting-service.ts";
 import { isHealthy } from "./routing.ts";
-import type { PayeeRewards, Settler } from "./settlement/settler.ts";
+import type { Settler } from "./settlement/settler.ts";
 import type { CoordinatorStore } from "./store.ts";
 
 export interface NodeStatusDeps {
@@ -18,7 +18,7 @@ export interface NodeStatusDeps {
  * reputation with the reasons, and each payee's earned, pending and claimable
  * rewards (read from the chain when the coordinator settles on one).
  */
-export async function nodeStatus(d: NodeStatusDeps, rawId: string) {
+export async function nodeStatus(d: NodeStatusDeps, rawId: string): Promise<NodeStatus> {
   const nodeId = rawId.toLowerCase();
   const node = await d.store.getNode(nodeId);
   if (!node) throw new SrpError("NODE_NOT_FOUND", `node ${nodeId} is not registered`);
@@ -44,7 +44,7 @@ export async function nodeStatus(d: NodeStatusDeps, rawId: string) {
     }
   }
   return {
-    nodeId,
+    nodeId: nodeId as `0x${string}`,
     url: node.url,
     region: node.region,
     ingest: node.ingest,
@@ -60,7 +60,7 @@ export async function nodeStatus(d: NodeStatusDeps, rawId: string) {
       streamId: l.streamId,
       viewers: l.viewers,
       liveEdgeSeq: l.liveEdgeSeq,
-      upstream: l.upstream,
+      upstream: l.upstream as `0x${string}` | null,
     })),
     viewers: node.load.reduce((n, l) => n + l.viewers, 0),
     receipts: {
@@ -76,5 +76,3 @@ export async function nodeStatus(d: NodeStatusDeps, rawId: string) {
     rewardsError,
   };
 }
-
-export type NodeStatus = Awaited<ReturnType<typeof nodeStatus>>;

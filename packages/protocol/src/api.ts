@@ -115,3 +115,73 @@ export const SessionGrantSchema = z.strictObject({
   nodes: RankedNodesSchema.shape.nodes,
 });
 export type SessionGrant = z.infer<typeof SessionGrantSchema>;
+
+/** One payee of a node's rewards; amounts are token base units as decimal strings. */
+export const PayeeRewardsSchema = z.strictObject({
+  account: AddressSchema,
+  role: z.enum(["operator", "backer"]),
+  bps: z.number().int().min(0).max(10_000),
+  earned: z.string().regex(/^\d+$/),
+  claimableCumulative: z.string().regex(/^\d+$/),
+  claimed: z.string().regex(/^\d+$/),
+  claimable: z.string().regex(/^\d+$/),
+  pending: z.string().regex(/^\d+$/),
+});
+export type PayeeRewards = z.infer<typeof PayeeRewardsSchema>;
+
+/** GET /v1/nodes/:id/status: what an operator or backer wants to know about a node. */
+export const NodeStatusSchema = z.strictObject({
+  nodeId: AddressSchema,
+  url: z.string(),
+  region: z.string(),
+  ingest: z.boolean(),
+  /** The node's support list (stream ids or streamer addresses); empty = any. */
+  supports: z.array(z.string()),
+  healthy: z.boolean(),
+  draining: z.boolean(),
+  lastHeartbeatAt: z.number(),
+  connections: z.number(),
+  egressBps: z.number(),
+  capacityMbps: z.number(),
+  bytesServed: z.number(),
+  streams: z.array(StreamLoadSchema),
+  viewers: z.number().int().nonnegative(),
+  receipts: z.strictObject({
+    sessions: z.number().int().nonnegative(),
+    bytes: z.number().nonnegative(),
+    /** Receipted but not yet in a closed epoch. */
+    pendingBytes: z.number().nonnegative(),
+  }),
+  credited: z.strictObject({ bytes: z.number(), weight: z.number(), epochs: z.number().int() }),
+  reputation: z.strictObject({
+    success: z.number(),
+    latency: z.number(),
+    freshness: z.number(),
+    uptime: z.number(),
+    tampered: z.boolean(),
+    quality: z.number(),
+    probes: z.number(),
+    explain: z.array(z.string()),
+  }),
+  /** The last epochs that credited the node. */
+  epochs: z.array(
+    z.strictObject({
+      epoch: z.number().int(),
+      nodeId: z.string(),
+      streamId: z.string(),
+      creditedBytes: z.number(),
+      claimedBytes: z.number(),
+      sessions: z.number(),
+      subnets: z.number(),
+      quality: z.number(),
+      weight: z.number(),
+      flags: z.array(z.string()),
+    }),
+  ),
+  rewards: z
+    .strictObject({ latestEpoch: z.number().int().nullable(), payees: z.array(PayeeRewardsSchema) })
+    .nullable(),
+  /** Why `rewards` is null. */
+  rewardsError: z.string().nullable(),
+});
+export type NodeStatus = z.infer<typeof NodeStatusSchema>;

@@ -10,7 +10,7 @@ import {
   wallet,
 } from "@streamrp2p/chain";
 import { nodeRegistryAbi, rewardPoolsAbi } from "@streamrp2p/contracts";
-import { SrpError, streamIdToBytes32 } from "@streamrp2p/protocol";
+import { type PayeeRewards, SrpError, streamIdToBytes32 } from "@streamrp2p/protocol";
 import type { Logger } from "@streamrp2p/service";
 import type { Address, Hex, PublicClient } from "viem";
 import type { AccountingStore } from "../accounting/store.ts";
@@ -33,23 +33,6 @@ export interface ClaimProof {
 }
 
 type Leaf = [string, string];
-
-/** One payee of a node's rewards, amounts in token base units (decimal strings). */
-export interface PayeeRewards {
-  account: string;
-  role: "operator" | "backer";
-  /** Share of the node's rewards, basis points. */
-  bps: number;
-  /** Owed as of the newest posted root (cumulative, all nodes this account is paid by). */
-  earned: string;
-  /** Owed as of the newest root past its dispute window. */
-  claimableCumulative: string;
-  claimed: string;
-  /** Claimable now. */
-  claimable: string;
-  /** In roots still inside their dispute window. */
-  pending: string;
-}
 
 /** How many settled epochs back the newest claimable root is looked for. */
 const CLAIMABLE_LOOKBACK = 500;
@@ -246,6 +229,7 @@ export class Settler {
       const max = (a: bigint, b: bigint) => (a > b ? a : b);
       out.push({
         ...p,
+        account: p.account as `0x${string}`,
         earned: e.toString(),
         claimableCumulative: c.toString(),
         claimed: claimed.toString(),

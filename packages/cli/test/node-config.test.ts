@@ -1,0 +1,96 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadNodeConfig, renderNodeConfig } from "@streamrp2p/cli";
+import { describe, expect, it } from "vitest";
+import { tempDir } from "../../../test/support/tools.ts";
+
+const C = "http://127.0.0.1:7700";
+
+function file(name: string, text: string): string {
+  const f = join(tempDir("node-config"), name);
+  writeFileSync(f, text);
+  return f;
+}
+
+describe("relay configuration: file < SRP_* env < flags, one schema", () => {
+  it("runs with nothing but a coordinator, on documented defaults", () => {
+    const { config } = loadNodeConfig({ argv: ["--coordinator", C], env: {} });
+    expect(config).toMatchObject({
+      coordinator: C,
+      port: 8080,
+      ingest: false,
+      support: [],
+      dataDir: ".data/relay",
+    });
+  });
+
+  it("layers file, env and flags, flags winning", () => {
+    const f = file(
+      "relay.yaml",
+      `coordinator: ${C}\nport: 9000\nregion: eu\nsupport: [alice]\ncapacityMbps: 50\ningest: true\n`,
+    );
+    const { config } = loadNodeConfig({
+      argv: ["--config", f, "--port", "9100"],
+      env: {
+        SRP_REGION: "us",
+        SRP_SUPPORT: "bob, 0xAbCdEf0000000000000000000000000000000001",
+        SRP_PORT: "9050",
+      },
+    });
+    expect(config.port).toBe(9100); // flag over env over file
+    expect(config.region).toBe("us"); // env over file
+    expect(config.capacityMbps).toBe(50); // file
+    expect(config.ingest).toBe(true);
+    expect(config.support).toEqual(["bob", "0xabcdef0000000000000000000000000000000001"]);
+  });
+
+  it("reads JSON files and SRP_CONFIG, and takes 'false' from env as false", () => {
+    const f = file("relay.json", JSON.stringify({ coordinator: C, ingest: true }));
+    const { config, file: used } = loadNodeConfig({ argv: [], env: { SRP_CONFIG: f, SRP_INGEST: "false" } });
+    expect(used).toBe(f);
+    expect(config.ingest).toBe(false);
+  });
+
+  it("round-trips through the YAML it writes", () => {
+    const { config } = loadNodeConfig({
+      argv: ["--coordinator", C, "--support", "a,b", "--ingest"],
+      env: {},
+    });
+    const f = file("out.yaml", renderNodeConfig(config));
+    expect(loadNodeConfig({ argv: ["--config", f], env: {} }).config).toEqual(config);
+  });
+
+  it("names each bad value and where it came from", () => {
+    const f = file("bad.yaml", `coordinator: ${C}\nport: 70000\ncolour: blue\n`);
+    const err = (() => {
+      try {
+        loadNodeConfig({ argv: ["--config", f, "--capacity-mbps=-5"], env: { SRP_LOG_LEVEL: "loud" } });
+      } catch (e) {
+        return e as Error & { code: string };
+      }
+      throw new Error("accepted a bad config");
+    })();
+    expect(err.code).toBe("VALIDATION_FAILED");
+    expect(err.message).toMatch(/port \(from .*bad\.yaml\)/);
+    expect(err.message).toMatch(/capacityMbps \(from --capacity-mbps\)/);
+    expect(err.message).toMatch(/logLevel \(from SRP_LOG_LEVEL\)/);
+    expect(err.message).toMatch(/colour/);
+  });
+
+  it("refuses a missing coordinator, a missing file, broken YAML, a non-mapping, bad support entries and unknown flags", () => {
+    expect(() => loadNodeConfig({ argv: [], env: {} })).toThrow(/coordinator/);
+    expect(() => loadNodeConfig({ argv: ["--config", "/nonexistent/relay.yaml"], env: {} })).toThrow(
+      /does not exist/,
+    );
+    expect(() => loadNodeConfig({ argv: ["--config", file("b.yaml", "port: [1,\n")], env: {} })).toThrow(
+      /not valid YAML/,
+    );
+    expect(() => loadNodeConfig({ argv: ["--config", file("c.yaml", "- 1\n- 2\n")], env: {} })).toThrow(
+      /mapping/,
+    );
+    expect(() =>
+      loadNodeConfig({ argv: ["--coordinator", C, "--support", "Not A Stream!"], env: {} }),
+    ).toThrow(/support/);
+    expect(() => loadNodeConfig({ argv: ["--coordinator", C, "--prot", "1"], env: {} })).toThrow(/prot/);
+  });
+});
