@@ -80,9 +80,9 @@ export async function pageStats(page: Page): Promise<PageStats> {
   });
 }
 
-export async function screenshot(page: Page, name: string): Promise<string> {
+export async function screenshot(page: Page, name: string, fullPage = false): Promise<string> {
   mkdirSync("test-artifacts", { recursive: true });
   const path = `test-artifacts/${name}.png`;
-  await page.screenshot({ path });
+  await page.screenshot({ path, fullPage });
   return path;
 }

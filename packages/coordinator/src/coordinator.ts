@@ -28,6 +28,7 @@ import {
 import { addAccountingRoutes } from "./accounting/accounting-routes.ts";
 import { AccountingService } from "./accounting/accounting-service.ts";
 import type { SessionIssuer } from "./accounting/sessions.ts";
+import { addDashboardRoutes } from "./dashboard-page.ts";
 import { COORDINATOR_DEFAULTS } from "./defaults.ts";
 import { authenticateNode, hashToken } from "./node-auth.ts";
 import { nodeStatus } from "./node-status.ts";
@@ -185,6 +186,7 @@ export function createCoordinator(
     onEvidence: (proven) => evidenceCounter.inc({ proven: String(proven) }),
   });
   addWatchRoutes(router, { playerDir: components.playerDir });
+  addDashboardRoutes(router);
   router.on("POST", "/v1/streams", async (req, res) => {
     apiCalls.inc({ route: "register_stream" });
     const reg = parseWith(
