@@ -1,3 +1,6 @@
+export { DEPLOY_TARGETS, deployArtifacts, vmRelayConfig, writeArtifacts } from "./deploy/artifacts.ts";
+export { cloudInit } from "./deploy/cloud-init.ts";
+export { PROVIDERS, userDataTemplate } from "./deploy/terraform.ts";
 export {
   DEV_ECONOMY_DEFAULTS,
   DEV_ROLES,

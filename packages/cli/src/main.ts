@@ -1,5 +1,6 @@
 import { chainHelp, runClaim, runNode, runPool } from "./cmd-chain.ts";
 import { coordinatorHelp, runCoordinator } from "./cmd-coordinator.ts";
+import { deployHelp, runDeploy } from "./cmd-deploy.ts";
 import { originHelp, runOrigin } from "./cmd-origin.ts";
 import { relayHelp, runRelay } from "./cmd-relay.ts";
 import { runUp, upHelp } from "./cmd-up.ts";
@@ -8,6 +9,7 @@ const commands: Record<string, { run: (argv: string[]) => Promise<void>; help: s
   up: { run: runUp, help: upHelp },
   coordinator: { run: runCoordinator, help: coordinatorHelp },
   relay: { run: runRelay, help: relayHelp },
+  deploy: { run: runDeploy, help: deployHelp },
   origin: { run: runOrigin, help: originHelp },
   pool: { run: runPool, help: chainHelp },
   node: { run: runNode, help: chainHelp },

@@ -50,3 +50,31 @@ export const NodeConfigSchema = z.strictObject({
 });
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;
 export type NodeConfigInput = z.input<typeof NodeConfigSchema>;
+
+/** `streamrp2p deploy`: what a one-click node on a fresh VM needs. */
+export const DeployParamsSchema = z.strictObject({
+  coordinator: z.url({ protocol: /^https?$/, error: "coordinator: an http(s) URL" }),
+  /** The stream or streamer to restream; empty: whatever the network needs. */
+  support: NodeConfigSchema.shape.support,
+  port: z.coerce.number().int().min(1).max(65_535).default(8080),
+  /** Where the VM clones StreamrP2P from, and which branch it tracks for updates. */
+  repo: z.string().regex(/^(https:\/\/|git@)[\w.@:/~-]+$/, "repo: an https:// or git@ URL"),
+  ref: z
+    .string()
+    .regex(/^[\w][\w./-]{0,99}$/, "ref: a branch name")
+    .default("main"),
+  /** The provider --region and --size are for (Terraform writes modules for all). */
+  provider: z.enum(["digitalocean", "hetzner"]).optional(),
+  /** Provider region and instance size (Terraform). */
+  region: z
+    .string()
+    .regex(/^[a-z0-9-]{2,32}$/)
+    .optional(),
+  size: z
+    .string()
+    .regex(/^[a-z0-9-]{2,40}$/)
+    .optional(),
+  /** Monthly spending cap in the provider's billing currency (USD at DigitalOcean, EUR at Hetzner). */
+  monthlyCap: z.coerce.number().positive().max(100_000).default(10),
+});
+export type DeployParams = z.infer<typeof DeployParamsSchema>;
