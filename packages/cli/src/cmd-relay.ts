@@ -6,7 +6,7 @@ import { loadOrCreateKey } from "./keys.ts";
 import { stopOnSignal } from "./lifecycle.ts";
 import { keyFileOf, loadNodeConfig, renderNodeConfig, writeNodeConfig } from "./node-config.ts";
 
-export const relayHelp = `streamrp2p relay [--config relay.yaml] --coordinator URL [--support STREAM_OR_STREAMER ...]
+export const relayHelp = `streamrp2p relay [--config relay.yaml] [--coordinator http://127.0.0.1:7700] [--support STREAM_OR_STREAMER ...]
                  [--host 127.0.0.1] [--port 8080] [--public-url URL] [--region local] [--capacity-mbps 1000]
                  [--ingest] [--data-dir .data/relay] [--key-file FILE] [--drain-grace-ms 5000] [--drain-timeout-ms 30000]
                  [--heartbeat-interval-ms 2000] [--receipt-submit-interval-ms 10000] [--log-level info]

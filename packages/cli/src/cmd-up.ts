@@ -54,6 +54,7 @@ export async function runUp(argv: string[]): Promise<void> {
     say(`relay ${i + 1} (${i < 2 ? "ingest" : "pull  "}) ${net.playlistUrl(r)}`);
   }
   say(`watch         ${net.coordinator.url}/watch/${net.streamId}`);
+  say(`dashboard     ${net.coordinator.url}/dashboard`);
   if (net.economy) {
     const c = net.economy.deployment;
     say(`dev chain     ${net.economy.chain.rpcUrl} (anvil, chain id ${net.economy.chain.chainId})`);

@@ -13,8 +13,8 @@ function file(name: string, text: string): string {
 }
 
 describe("relay configuration: file < SRP_* env < flags, one schema", () => {
-  it("runs with nothing but a coordinator, on documented defaults", () => {
-    const { config } = loadNodeConfig({ argv: ["--coordinator", C], env: {} });
+  it("runs with no config at all, on documented defaults (the local network's coordinator)", () => {
+    const { config } = loadNodeConfig({ argv: [], env: {} });
     expect(config).toMatchObject({
       coordinator: C,
       port: 8080,
@@ -77,8 +77,8 @@ describe("relay configuration: file < SRP_* env < flags, one schema", () => {
     expect(err.message).toMatch(/colour/);
   });
 
-  it("refuses a missing coordinator, a missing file, broken YAML, a non-mapping, bad support entries and unknown flags", () => {
-    expect(() => loadNodeConfig({ argv: [], env: {} })).toThrow(/coordinator/);
+  it("refuses a bad coordinator, a missing file, broken YAML, a non-mapping, bad support entries and unknown flags", () => {
+    expect(() => loadNodeConfig({ argv: ["--coordinator", "ftp://x"], env: {} })).toThrow(/coordinator/);
     expect(() => loadNodeConfig({ argv: ["--config", "/nonexistent/relay.yaml"], env: {} })).toThrow(
       /does not exist/,
     );

@@ -15,8 +15,10 @@ const BoolishSchema = z.union([
  * Keys are camelCase here; `--kebab-case` as flags, `SRP_UPPER_SNAKE` in env.
  */
 export const NodeConfigSchema = z.strictObject({
-  /** The coordinator's base URL. */
-  coordinator: z.url({ protocol: /^https?$/, error: "coordinator: an http(s) URL" }),
+  /** The coordinator's base URL; default: the one `streamrp2p up` runs on this machine. */
+  coordinator: z
+    .url({ protocol: /^https?$/, error: "coordinator: an http(s) URL" })
+    .default("http://127.0.0.1:7700"),
   host: z.string().min(1).default("127.0.0.1"),
   port: z.coerce.number().int().min(0).max(65_535).default(8080),
   /** URL others reach this node at (behind NAT or a proxy); default: the listening address. */
