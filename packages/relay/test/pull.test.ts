@@ -128,6 +128,28 @@ describe("relay pulling from upstream relays", () => {
     }
   });
 
+  it("carries only the streams it supports: by stream id or by the streamer's address", async () => {
+    const { origin } = await setup();
+    await push(origin, 0);
+    const upstream = orderedResolver([node(origin.url, 1)]);
+    const start = async (streams: string[]) => {
+      const relay = await startStaticRelay({ demo: streamer.address }, { ingest: false, streams }, upstream);
+      cleanup.push(() => relay.stop());
+      relay.carry(["demo"]);
+      return relay;
+    };
+    const byStreamer = await start([streamer.address.toLowerCase()]);
+    const byId = await start(["demo"]);
+    const other = await start(["someone-else"]);
+    await waitUntil("supporting relays to pull", () =>
+      (byStreamer.stream("demo")?.liveEdgeSeq ?? -1) >= 0 && (byId.stream("demo")?.liveEdgeSeq ?? -1) >= 0
+        ? true
+        : undefined,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    expect(other.stream("demo")).toBeUndefined();
+  });
+
   it("survives an upstream dying mid-segment: attached clients still get the whole segment, the relay re-parents", async () => {
     const { origin, proxy } = await setup();
     proxy.misbehave("seg-0.m4s", { kind: "cut", afterBytes: 100_000, pauseMs: 300 });
