@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { CoordinatorClient } from "@streamrp2p/api-client";
 import type { NodeStatus } from "@streamrp2p/protocol";
 import { formatEther } from "viem";
@@ -52,8 +53,8 @@ export async function runNodeStatus(argv: string[]): Promise<void> {
   let nodeId = node;
   if (!nodeId) {
     const file = stringFlag(flags, "key-file", ".data/relay/node.key");
-    const { key, created } = loadOrCreateKey(file);
-    if (created) throw new Error(`no node key at ${file}: give NODE or --key-file of a node`);
+    if (!existsSync(file)) throw new Error(`no node key at ${file}: give NODE or --key-file of a node`);
+    const { key } = loadOrCreateKey(file);
     nodeId = privateKeyToAccount(key).address;
   }
   if (!/^0x[0-9a-fA-F]{40}$/.test(nodeId)) throw new Error(`NODE must be a 0x address, got ${nodeId}`);

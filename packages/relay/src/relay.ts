@@ -262,7 +262,12 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
         router,
         metrics: metrics.registry,
         log,
-        health: () => ({ nodeId, streams: streams.size, registered: heartbeat?.registered ?? false }),
+        health: () => ({
+          nodeId,
+          streams: streams.size,
+          registered: heartbeat?.registered ?? false,
+          draining,
+        }),
       });
       http.server.on("connection", (socket) => {
         connections += 1;

@@ -185,6 +185,24 @@ const budgetChecks = `  lifecycle {
     }
   }`;
 
+/** The same outputs for every provider: where the node is, what it costs, what it offers. */
+function outputs(server: string, p: ProviderSpec): string {
+  return `output "public_url" {
+  description = "Where viewers and relays reach the node."
+  value       = "http://\${${server}.ipv4_address}:\${var.port}"
+}
+
+output "monthly_price" {
+  description = "Instance list price per month (${p.currency})."
+  value       = local.price == null ? null : local.price.monthly
+}
+
+output "capacity_mbps" {
+  description = "Egress the node offers, from the monthly cap."
+  value       = local.capacity_mbps
+}`;
+}
+
 function mainTf(p: ProviderSpec): string {
   const versions = `terraform {
   required_version = ">= 1.5"
@@ -241,20 +259,7 @@ resource "digitalocean_firewall" "relay" {
   }
 }
 
-output "public_url" {
-  description = "Where viewers and relays reach the node."
-  value       = "http://\${digitalocean_droplet.relay.ipv4_address}:\${var.port}"
-}
-
-output "monthly_price" {
-  description = "Instance list price per month (${p.currency})."
-  value       = local.price == null ? null : local.price.monthly
-}
-
-output "capacity_mbps" {
-  description = "Egress the node offers, from the monthly cap."
-  value       = local.capacity_mbps
-}
+${outputs("digitalocean_droplet.relay", p)}
 `;
   }
   return `${versions}
@@ -288,20 +293,7 @@ resource "hcloud_server" "relay" {
 ${budgetChecks}
 }
 
-output "public_url" {
-  description = "Where viewers and relays reach the node."
-  value       = "http://\${hcloud_server.relay.ipv4_address}:\${var.port}"
-}
-
-output "monthly_price" {
-  description = "Instance list price per month (${p.currency})."
-  value       = local.price == null ? null : local.price.monthly
-}
-
-output "capacity_mbps" {
-  description = "Egress the node offers, from the monthly cap."
-  value       = local.capacity_mbps
-}
+${outputs("hcloud_server.relay", p)}
 `;
 }
 
