@@ -109,6 +109,59 @@ describe("coordinator API over SQLite", () => {
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("FORBIDDEN");
   });
 
+  it("drains a node on its word and reports its status; re-registering brings it back", async () => {
+    await client.registerStream(await signStreamRegistration(streamer, "drainy", Date.now()));
+    const node = await registerNode(true, "http://127.0.0.1:9", []);
+    const nodeId = node.account.address.toLowerCase() as `0x${string}`;
+    const beat = (draining: boolean) =>
+      client.heartbeat(node.token, {
+        nodeId,
+        connections: 3,
+        egressBps: 8_000_000,
+        bytesServed: 1234,
+        streams: [{ streamId: "drainy", upstream: null, liveEdgeSeq: 4, viewers: 2 }],
+        draining,
+      });
+    await beat(false);
+    expect((await client.rankedNodes("drainy")).nodes.map((n) => n.nodeId)).toContain(nodeId);
+    const status = await client.nodeStatus(nodeId);
+    expect(status).toMatchObject({
+      healthy: true,
+      draining: false,
+      viewers: 2,
+      bytesServed: 1234,
+      ingest: true,
+    });
+    expect(status.receipts).toEqual({ sessions: 0, bytes: 0, pendingBytes: 0 });
+    expect(status.rewards).toBeNull(); // this coordinator settles on no chain, and says so
+    expect(status.rewardsError).toMatch(/chain/);
+
+    await beat(true);
+    expect((await client.rankedNodes("drainy")).nodes.map((n) => n.nodeId)).not.toContain(nodeId);
+    expect((await client.getStream("drainy")).ingest.map((n) => n.nodeId)).not.toContain(nodeId);
+    expect(await client.nodeStatus(nodeId)).toMatchObject({ healthy: false, draining: true });
+
+    const back = await client.registerNode(
+      await signNodeRegistration(node.account, {
+        url: "http://127.0.0.1:9",
+        region: "local",
+        capacityMbps: 100,
+        ingest: true,
+        streams: [],
+        issuedAt: Date.now(),
+      }),
+    );
+    await client.heartbeat(back.token, {
+      nodeId,
+      connections: 0,
+      egressBps: 0,
+      bytesServed: 0,
+      streams: [{ streamId: "drainy", upstream: null, liveEdgeSeq: 5, viewers: 0 }],
+    });
+    expect(await client.nodeStatus(nodeId)).toMatchObject({ healthy: true, draining: false });
+    expect(await codeOf(client.nodeStatus(newAccount().address.toLowerCase()))).toBe("NODE_NOT_FOUND");
+  });
+
   it("picks ingest relays, assigns upstreams within fan-out and ranks nodes for viewers", async () => {
     await client.registerStream(await signStreamRegistration(streamer, "live", Date.now()));
     const ingestA = await registerNode(true, "http://127.0.0.1:2", ["live"]);
