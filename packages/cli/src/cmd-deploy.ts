@@ -64,9 +64,14 @@ export async function runDeploy(argv: string[]): Promise<void> {
   const target = stringFlag(flags, "target", "all") as DeployTarget;
   if (!DEPLOY_TARGETS.includes(target))
     throw new Error(`--target must be one of ${DEPLOY_TARGETS.join(", ")}`);
-  const repo = stringFlag(flags, "repo", defaultRepo() ?? "");
+  const remote = defaultRepo();
+  const repo = stringFlag(flags, "repo", remote ?? "");
   if (!repo)
     throw new Error("--repo GIT_URL is required: where the VM installs StreamrP2P from (no git remote here)");
+  if (flags.repo === undefined && !/^(https:\/\/|git@)/.test(repo))
+    throw new Error(
+      `--repo GIT_URL is required: this checkout's origin (${repo}) is not a URL a VM can clone`,
+    );
   const params = parseWith(
     DeployParamsSchema,
     {

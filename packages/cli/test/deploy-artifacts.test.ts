@@ -197,7 +197,8 @@ describe("streamrp2p deploy: one-click node artifacts, validated by the real too
     expect(await fail(["--coordinator", "ftp://x", "--repo", "https://github.com/a/b.git"])).toMatch(
       /coordinator/,
     );
-    expect(await fail(["--coordinator", COORDINATOR])).toMatch(/--repo/);
+    // Without --repo the checkout's origin is used, if a VM could clone it; here it is none or a local path.
+    expect(await fail(["--coordinator", COORDINATOR])).toMatch(/--repo GIT_URL is required/);
     expect(
       await fail([
         "--coordinator",
