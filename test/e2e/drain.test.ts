@@ -15,7 +15,7 @@ import { tempDir, waitUntil } from "../support/tools.ts";
 const run = promisify(execFile);
 const CLI = "packages/cli/bin/streamrp2p.js";
 
-describe("a relay started from a generated config drains on SIGTERM while viewers watch", () => {
+describe("graceful drain while viewers watch", () => {
   let live: LiveTestNetwork;
   let node: ChildProcess | undefined;
   let child: Relay | undefined;
@@ -31,7 +31,7 @@ describe("a relay started from a generated config drains on SIGTERM while viewer
     await live?.stop();
   });
 
-  it("moves viewers and child relays, submits the last receipts, loses nothing, exits 0", async () => {
+  it("a node started from a generated config, on SIGTERM: moves viewers and child relays, submits the last receipts, loses nothing, exits 0", async () => {
     const { net } = live;
     const dir = tempDir("drain-node");
     const config = join(dir, "relay.yaml");
@@ -168,4 +168,42 @@ describe("a relay started from a generated config drains on SIGTERM while viewer
     expect(status.receipts.sessions).toBe(3);
     expect(status.receipts.bytes).toBe(receivedFromNode);
   }, 120_000);
+
+  it("drains an ingest relay: the origin keeps publishing through the other, its viewers and children move", async () => {
+    const { net } = live;
+    const [ingest, otherIngest, puller] = net.relays as [Relay, Relay, Relay];
+    const watching = [
+      await SimulatedViewer.start(net.coordinator.url, net.streamId, undefined, ingest.nodeId),
+      await SimulatedViewer.start(net.coordinator.url, net.streamId, undefined, ingest.nodeId),
+    ];
+    viewers.push(...watching);
+    await waitUntil(
+      "viewers on the ingest relay",
+      () =>
+        watching.every((v) => v.session.pool.current?.nodeId === ingest.nodeId && v.loadedSegments >= 3) ||
+        undefined,
+      20_000,
+    );
+    const before = watching.map((v) => v.loadedSegments);
+    const edge = (r: Relay) => r.stream(net.streamId)?.liveEdgeSeq ?? -1;
+    const pullerEdge = edge(puller);
+    await ingest.drain();
+    expect(ingest.draining).toBe(true);
+    await waitUntil(
+      "the stream to go on without the drained ingest relay",
+      () =>
+        (watching.every((v, i) => v.loadedSegments >= (before[i] ?? 0) + 3) &&
+          edge(puller) >= pullerEdge + 3) ||
+        undefined,
+      20_000,
+    );
+    for (const v of watching) {
+      expect(v.session.pool.current?.nodeId).not.toBe(ingest.nodeId);
+      expect(v.skippedSegments).toBe(0);
+      expect(v.failedTicks).toBe(0);
+    }
+    const info = await new CoordinatorClient({ baseUrl: net.coordinator.url }).getStream(net.streamId);
+    expect(info.ingest.map((n) => n.nodeId)).toEqual([otherIngest.nodeId]);
+    expect(puller.stream(net.streamId)?.source).not.toBe(ingest.nodeId);
+  }, 60_000);
 });
