@@ -111,7 +111,8 @@ describe("coordinator API over SQLite", () => {
 
   it("drains a node on its word and reports its status; re-registering brings it back", async () => {
     await client.registerStream(await signStreamRegistration(streamer, "drainy", Date.now()));
-    const node = await registerNode(true, "http://127.0.0.1:9", []);
+    // Supports only its own stream, so it never becomes an ingest relay in the other tests.
+    const node = await registerNode(true, "http://127.0.0.1:9", ["drainy"]);
     const nodeId = node.account.address.toLowerCase() as `0x${string}`;
     const beat = (draining: boolean) =>
       client.heartbeat(node.token, {
@@ -147,7 +148,7 @@ describe("coordinator API over SQLite", () => {
         region: "local",
         capacityMbps: 100,
         ingest: true,
-        streams: [],
+        streams: ["drainy"],
         issuedAt: Date.now(),
       }),
     );
