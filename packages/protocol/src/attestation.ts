@@ -48,7 +48,12 @@ export function sha256Hex(bytes: Uint8Array): Hex {
   return sha256(bytes);
 }
 
-function typedMessage(facts: SegmentFacts) {
+/**
+ * The EIP-712 message of a segment attestation. It is also the on-chain
+ * `Segment` struct FraudProof.prove takes: the contract hashes that struct
+ * with the same type hash, so one shape serves both.
+ */
+export function segmentMessage(facts: SegmentFacts) {
   return {
     streamId: streamIdToBytes32(facts.streamId),
     rendition: facts.rendition,
@@ -69,7 +74,7 @@ export async function signSegmentAttestation(
     domain: EIP712_DOMAIN,
     types: SEGMENT_TYPES,
     primaryType: "Segment",
-    message: typedMessage(facts),
+    message: segmentMessage(facts),
   });
   return { ...facts, signature };
 }
@@ -81,7 +86,7 @@ export async function recoverAttestationSigner(att: SegmentAttestation): Promise
     domain: EIP712_DOMAIN,
     types: SEGMENT_TYPES,
     primaryType: "Segment",
-    message: typedMessage(facts),
+    message: segmentMessage(facts),
     signature: signature as Hex,
   });
   return address.toLowerCase() as Hex;
