@@ -310,7 +310,7 @@ export function createCoordinator(
     sendJson(res, 200, {
       nodes: nodes.map(({ tokenHash: _secret, ...n }) => ({
         ...n,
-        healthy: isHealthy({ ...n, tokenHash: "" }, t, options.nodeTimeoutMs),
+        healthy: isHealthy(n, t, options.nodeTimeoutMs),
       })),
     });
   });

@@ -1,3 +1,4 @@
+import { supportsStream as supports } from "@streamrp2p/protocol";
 import type { AssignmentRow, NodeRow, StreamRow } from "./store.ts";
 
 /**
@@ -6,17 +7,16 @@ import type { AssignmentRow, NodeRow, StreamRow } from "./store.ts";
  */
 
 /** Heard from recently and not leaving: the only nodes anything is routed to. */
-export function isHealthy(node: NodeRow, now: number, nodeTimeoutMs: number): boolean {
+export function isHealthy(
+  node: Pick<NodeRow, "draining" | "lastHeartbeatAt">,
+  now: number,
+  nodeTimeoutMs: number,
+): boolean {
   return !node.draining && now - node.lastHeartbeatAt <= nodeTimeoutMs;
 }
 
-/** A node's support list names stream ids or streamers (signer addresses). */
 export function supportsStream(node: NodeRow, stream: Pick<StreamRow, "streamId" | "signer">): boolean {
-  return (
-    node.streams.length === 0 ||
-    node.streams.includes(stream.streamId) ||
-    node.streams.includes(stream.signer.toLowerCase())
-  );
+  return supports(node.streams, stream.streamId, stream.signer);
 }
 
 /** Fraction of offered egress in use, in [0, ∞). */

@@ -99,3 +99,12 @@ export async function verifyNodeRegistration(reg: NodeRegistration): Promise<voi
     "node registration",
   );
 }
+
+/**
+ * Whether a node's support list (stream ids or streamers' signer addresses;
+ * empty: anything) covers a stream. The coordinator routes by it and the
+ * relay checks it again before pulling.
+ */
+export function supportsStream(support: readonly string[], streamId: string, signer: string): boolean {
+  return support.length === 0 || support.includes(streamId) || support.includes(signer.toLowerCase());
+}

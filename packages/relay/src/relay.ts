@@ -1,5 +1,11 @@
 import type { CoordinatorClient } from "@streamrp2p/api-client";
-import { type Heartbeat, parseWith, ReceiptSubmissionSchema, SrpError } from "@streamrp2p/protocol";
+import {
+  type Heartbeat,
+  parseWith,
+  ReceiptSubmissionSchema,
+  SrpError,
+  supportsStream,
+} from "@streamrp2p/protocol";
 import {
   type FetchLike,
   type Logger,
@@ -192,8 +198,7 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
     if (pullers.has(streamId) || !resolver) return;
     const signer = await directory?.signerOf(streamId);
     if (!signer || pullers.has(streamId) || draining) return;
-    const support = options.streams;
-    if (support.length > 0 && !support.includes(streamId) && !support.includes(signer.toLowerCase())) return;
+    if (!supportsStream(options.streams, streamId, signer)) return;
     const stream = streams.get(streamId) ?? newStream(streamId, signer);
     const puller = new StreamPuller({
       stream,
