@@ -126,9 +126,8 @@ export class SqliteStore implements CoordinatorStore {
       .addColumn("egress_bps", "real", (c) => c.notNull().defaultTo(0))
       .addColumn("bytes_served", "bigint", (c) => c.notNull().defaultTo(0))
       .addColumn("load", "text", (c) => c.notNull().defaultTo("[]"))
-      .addColumn("draining", "integer", (c) => c.notNull().defaultTo(0))
       .execute();
-    // Databases made before drains existed lack the column.
+    // Added after the first schema: new databases and old ones get it the same way.
     const columns = await this.db.introspection.getTables();
     if (!columns.find((t) => t.name === "nodes")?.columns.some((c) => c.name === "draining")) {
       await this.db.schema

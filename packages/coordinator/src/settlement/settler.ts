@@ -34,6 +34,13 @@ export interface ClaimProof {
 
 type Leaf = [string, string];
 
+/** Cumulative amount per payee in a stored settlement tree (none without a settlement). */
+function amountsOf(row: { tree: string } | undefined): Map<string, bigint> {
+  if (!row) return new Map();
+  const dump = JSON.parse(row.tree) as { values: Array<{ value: Leaf }> };
+  return new Map(dump.values.map((v) => [v.value[0], BigInt(v.value[1])]));
+}
+
 /** How many settled epochs back the newest claimable root is looked for. */
 const CLAIMABLE_LOOKBACK = 500;
 
@@ -109,15 +116,7 @@ export class Settler {
         await this.#splits([...new Set(credits.map((c) => c.nodeId))]),
       );
       const previous = await this.store.lastSettlement();
-      const before = new Map<string, bigint>(
-        previous
-          ? (JSON.parse(previous.tree) as { values: Array<{ value: Leaf }> }).values.map((v) => [
-              v.value[0],
-              BigInt(v.value[1]),
-            ])
-          : [],
-      );
-      const cumulative = cumulate(before, payout.amounts);
+      const cumulative = cumulate(amountsOf(previous), payout.amounts);
       if (cumulative.size === 0) return undefined;
       const tree = StandardMerkleTree.of(
         [...cumulative].map(([a, v]): Leaf => [a, v.toString()]),
@@ -189,17 +188,8 @@ export class Settler {
       { account: split.operator, role: "operator" as const, bps: 10_000 - backed },
       ...split.backers.map((b) => ({ account: b.account, role: "backer" as const, bps: b.bps })),
     ];
-    const leavesOf = (row: { tree: string } | undefined) =>
-      new Map<string, bigint>(
-        row
-          ? (JSON.parse(row.tree) as { values: Array<{ value: Leaf }> }).values.map((v) => [
-              v.value[0],
-              BigInt(v.value[1]),
-            ])
-          : [],
-      );
     const latest = await this.store.lastSettlement();
-    const earned = leavesOf(latest);
+    const earned = amountsOf(latest);
     let claimableRow: { tree: string } | undefined;
     for (let n = latest?.epoch ?? -1; n >= 0 && latest && n > latest.epoch - CLAIMABLE_LOOKBACK; n--) {
       const row = await this.store.getSettlement(n);
@@ -215,7 +205,7 @@ export class Settler {
         break;
       }
     }
-    const claimableLeaves = leavesOf(claimableRow);
+    const claimableLeaves = amountsOf(claimableRow);
     const out: PayeeRewards[] = [];
     for (const p of payees) {
       const claimed = (await this.#client.readContract({
