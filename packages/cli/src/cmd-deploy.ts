@@ -68,7 +68,7 @@ export async function runDeploy(argv: string[]): Promise<void> {
   const repo = stringFlag(flags, "repo", remote ?? "");
   if (!repo)
     throw new Error("--repo GIT_URL is required: where the VM installs StreamrP2P from (no git remote here)");
-  if (flags.repo === undefined && !/^(https:\/\/|git@)/.test(repo))
+  if (flags.repo === undefined && !DeployParamsSchema.shape.repo.safeParse(repo).success)
     throw new Error(
       `--repo GIT_URL is required: this checkout's origin (${repo}) is not a URL a VM can clone`,
     );
