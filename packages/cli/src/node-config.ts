@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { type NodeConfig, NodeConfigSchema, SrpError } from "@streamrp2p/protocol";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { parseFlags } from "./args.ts";
 
 /** Every config key, as `--kebab-case` flag and `SRP_UPPER_SNAKE` env var. */
 const KEYS = Object.keys(NodeConfigSchema.shape) as Array<keyof NodeConfig>;
@@ -62,13 +62,7 @@ export function loadNodeConfig({ argv, env }: NodeConfigSources): LoadedNodeConf
       ? { type: "boolean" }
       : { type: "string", multiple: LIST_KEYS.has(key) };
   }
-  let values: ReturnType<typeof parseArgs>["values"];
-  try {
-    ({ values } = parseArgs({ args: argv, options: spec, strict: true, allowPositionals: false }));
-  } catch (err) {
-    throw new SrpError("BAD_REQUEST", (err as Error).message);
-  }
-  const flags = values as Record<string, string | boolean | string[] | undefined>;
+  const flags = parseFlags(argv, spec);
 
   const file = (flags.config as string | undefined) ?? env.SRP_CONFIG;
   const fromFile = file ? readConfigFile(file) : {};
@@ -94,7 +88,7 @@ export function loadNodeConfig({ argv, env }: NodeConfigSources): LoadedNodeConf
   const parsed = NodeConfigSchema.safeParse(merged);
   if (!parsed.success) {
     const origin = (key: string) =>
-      key in fromFlags ? `--${kebab(key)}` : key in fromEnv ? envName(key) : file ? `${file}` : "defaults";
+      key in fromFlags ? `--${kebab(key)}` : key in fromEnv ? envName(key) : (file ?? "defaults");
     const problems = parsed.error.issues.map((i) => {
       const key = String(i.path[0] ?? (i.code === "unrecognized_keys" ? i.keys.join(", ") : "?"));
       return `${key} (from ${origin(key)}): ${i.message}`;
