@@ -136,7 +136,6 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
   let connections = 0;
   let draining = false;
   let drained: Promise<void> | undefined;
-  const inFlight = { count: 0 };
   let lastBeat = { at: Date.now(), bytes: 0 };
 
   const newStream = (streamId: string, signer: string) => {
@@ -167,7 +166,6 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
     segmentWaitMs: options.segmentWaitMs,
     windowWaitMs: options.windowWaitMs,
     draining: () => draining,
-    inFlight,
   };
 
   const router = new Router(log)
@@ -315,18 +313,16 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
       drained ??= (async () => {
         draining = true;
         const started = Date.now();
-        log.info("draining", {
-          nodeId,
-          graceMs: options.drainGraceMs,
-          inFlight: inFlight.count,
-        });
+        log.info("draining", { nodeId, graceMs: options.drainGraceMs });
         for (const s of streams.values()) s.wakeAll(); // child relays' long-polls answer DRAINING now
         await heartbeat?.beatNow(); // the coordinator stops routing to us
         const deadline = started + options.drainTimeoutMs;
-        while (Date.now() < deadline && (Date.now() - started < options.drainGraceMs || inFlight.count > 0)) {
-          await new Promise((r) => setTimeout(r, 50));
-        }
-        log.info("drained", { nodeId, ms: Date.now() - started, unfinished: inFlight.count });
+        // Still listening: viewers and children move, and viewers send their last receipts.
+        const graceEnd = Math.min(deadline, started + options.drainGraceMs);
+        await new Promise((r) => setTimeout(r, Math.max(0, graceEnd - Date.now())));
+        // Then no new connections; responses in progress finish (the pullers still feed them).
+        await http?.close(Math.max(0, deadline - Date.now()));
+        log.info("drained", { nodeId, ms: Date.now() - started });
         await relay.stop();
       })();
       return drained;

@@ -34,8 +34,6 @@ export interface ServeContext {
   windowWaitMs: number;
   /** True once the relay drains: new requests go elsewhere, in-flight ones finish. */
   draining(): boolean;
-  /** Media responses still being written; a drain waits for them. */
-  inFlight: { count: number };
 }
 
 const IMMUTABLE = "public, max-age=31536000, immutable";
@@ -82,10 +80,6 @@ export async function sendObject(
     res.end();
     return;
   }
-  ctx.inFlight.count += 1;
-  res.once("close", () => {
-    ctx.inFlight.count -= 1;
-  });
   metrics.bytesServed.inc({ kind }, obj.byteLength);
   metrics.totals.bytesServed += obj.byteLength;
   if (session !== undefined) ctx.ledger.add(session, obj.attestation.streamId, obj.byteLength, !isInit);

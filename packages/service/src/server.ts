@@ -21,7 +21,12 @@ export interface RunningHttpServer {
   /** Base URL, e.g. http://127.0.0.1:8080 */
   url: string;
   port: number;
-  close(): Promise<void>;
+  /**
+   * Stops listening. With `graceMs`, responses in progress may finish within
+   * it (keep-alive connections close as they go idle); without, every
+   * connection is cut now.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** Adds /healthz and /metrics to a router and listens. */
@@ -54,10 +59,18 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Run
     server,
     url,
     port,
-    close: () =>
+    close: (graceMs = 0) =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
+        // close() alone leaves keep-alive connections open until they time out.
+        const idle = setInterval(() => server.closeIdleConnections(), 50);
+        const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+        server.close(() => {
+          clearInterval(idle);
+          clearTimeout(cut);
+          resolve();
+        });
+        server.closeIdleConnections();
+        if (graceMs <= 0) server.closeAllConnections();
       }),
   };
 }
