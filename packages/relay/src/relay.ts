@@ -85,8 +85,9 @@ export interface Relay {
   start(): Promise<void>;
   /**
    * Leaves gracefully: tells the coordinator, refuses new requests (viewers
-   * and child relays move), lets in-flight responses finish, waits the grace
-   * for viewers' last receipts, submits them, then stops.
+   * and child relays move), waits the grace for viewers' last receipts,
+   * stops listening while responses in progress finish, submits the
+   * receipts, then stops.
    */
   drain(): Promise<void>;
   stop(): Promise<void>;
