@@ -1,16 +1,15 @@
 import {
+  AttestationVerifier,
   bytesToHex,
+  checkAttestationFor,
   decodeAttestationHeader,
   generateEd25519,
   parseMediaFileName,
   parseWith,
-  RENDITION_INIT,
-  RENDITION_MAIN,
   type SegmentAttestation,
   SessionGrantSchema,
   StreamInfoSchema,
   type Ticket,
-  verifySegmentAttestation,
 } from "@streamrp2p/protocol";
 import { PLAYER_DEFAULTS } from "./defaults.ts";
 import { AttemptError, type Attempted, fetchWithFailover } from "./fetch-with-failover.ts";
@@ -69,7 +68,8 @@ export class ViewerSession {
   readonly signer: string;
   readonly #o: ViewerSessionOptions & PlayerDefaults;
   readonly #receipts: ReceiptTracker;
-  readonly #verifiedSignatures = new Set<string>();
+  /** Signature checks remembered by the digest of everything signed (see AttestationVerifier). */
+  readonly #attestations = new AttestationVerifier();
   readonly #listeners = new Set<(e: SessionEvent) => void>();
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   readonly stats: SessionStats;
@@ -267,22 +267,17 @@ export class ViewerSession {
       this.stats.rejectedSegments += 1;
       throw new AttemptError("unverifiable", `attestation: ${String(err)}`);
     }
-    const rendition = kind === "init" ? RENDITION_INIT : RENDITION_MAIN;
-    if (att.streamId !== this.ticket.streamId || att.rendition !== rendition || att.seq !== seq) {
+    try {
+      checkAttestationFor(att, this.ticket.streamId, { kind: kind === "init" ? "init" : "segment", seq });
+    } catch (err) {
       this.stats.rejectedSegments += 1;
-      throw new AttemptError(
-        "tampered",
-        `attestation is for ${att.streamId}/${att.rendition}/${att.seq}, not ${path}`,
-      );
+      throw new AttemptError("tampered", `${path}: ${String(err)}`);
     }
-    if (!this.#verifiedSignatures.has(att.signature)) {
-      try {
-        await verifySegmentAttestation(att, this.signer);
-      } catch (err) {
-        this.stats.rejectedSegments += 1;
-        throw new AttemptError("tampered", `attestation signature: ${String(err)}`);
-      }
-      this.#verifiedSignatures.add(att.signature);
+    try {
+      await this.#attestations.verify(att, this.signer);
+    } catch (err) {
+      this.stats.rejectedSegments += 1;
+      throw new AttemptError("tampered", `attestation signature: ${String(err)}`);
     }
     const served = await sha256Hex(data);
     if (served === att.sha256 && data.byteLength === att.byteLength) {

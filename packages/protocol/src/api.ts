@@ -38,6 +38,9 @@ export const StreamLoadSchema = z.strictObject({
   viewers: z.number().int().nonnegative(),
 });
 
+/** The most streams one heartbeat may list: a relay reports its most active ones when it holds more. */
+export const MAX_HEARTBEAT_STREAMS = 1000;
+
 export const HeartbeatSchema = z.strictObject({
   nodeId: AddressSchema,
   /** Concurrent viewer and downstream connections. */
@@ -46,7 +49,7 @@ export const HeartbeatSchema = z.strictObject({
   egressBps: z.number().nonnegative(),
   /** Bytes served since the node started. */
   bytesServed: z.number().int().nonnegative(),
-  streams: z.array(StreamLoadSchema).max(1000),
+  streams: z.array(StreamLoadSchema).max(MAX_HEARTBEAT_STREAMS),
   /** The node is leaving: route no new viewers or child relays to it. */
   draining: z.boolean().default(false),
 });

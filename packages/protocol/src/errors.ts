@@ -10,6 +10,8 @@ export const ERROR_STATUS = {
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   HASH_MISMATCH: 400,
+  /** An attestation for another stream or object than the one asked for. */
+  ATTESTATION_MISMATCH: 400,
   NOT_FOUND: 404,
   STREAM_NOT_FOUND: 404,
   NODE_NOT_FOUND: 404,

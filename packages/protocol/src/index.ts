@@ -1,5 +1,6 @@
 export * from "./api.ts";
 export * from "./attestation.ts";
+export * from "./attestation-rules.ts";
 export * from "./delivery.ts";
 export * from "./ed25519.ts";
 export * from "./encoding.ts";

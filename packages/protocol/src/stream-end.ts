@@ -45,3 +45,12 @@ export async function verifyStreamEnd(end: StreamEnd, expectedSigner: string): P
     "stream end",
   );
 }
+
+/**
+ * Rule: an end applies only to the broadcast it ends. Ends are public (every
+ * window lists the last one), so an old end replayed while the stream is live
+ * again (its edge past the end's last segment) must change nothing.
+ */
+export function streamEndApplies(end: Pick<StreamEnd, "lastSeq">, liveEdgeSeq: number): boolean {
+  return end.lastSeq >= liveEdgeSeq;
+}

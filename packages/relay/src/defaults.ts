@@ -9,6 +9,12 @@ export const RELAY_DEFAULTS = {
   /** Segments listed in the viewer playlist (the live window). */
   playlistSegments: 6,
   maxSegmentBytes: 16 * 1024 * 1024, // bytes; larger PUTs are refused with 413
+  /** Streams held at once (pushed or pulled); bounds memory and the heartbeat. */
+  maxStreams: 200,
+  /** A stream whose window has not changed for this long, and that nothing pulls, is forgotten. */
+  idleStreamMs: 120_000, // ms
+  /** Long polls (window.json?wait, next segment) waiting on one stream at once. */
+  maxWaitersPerStream: 10_000,
   heartbeatIntervalMs: 2_000, // ms
   /** Long-poll of window.json between relays. */
   windowWaitMs: 8_000, // ms

@@ -1,17 +1,15 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import {
+  type AttestationVerifier,
+  checkAttestationForFile,
   checkSegmentBytes,
   decodeAttestationHeader,
   HEADER_ATTESTATION,
   HEADER_INIT_VERSION,
-  parseMediaFileName,
   parseWith,
-  RENDITION_INIT,
-  RENDITION_MAIN,
-  type SegmentAttestation,
   SrpError,
   StreamEndSchema,
-  verifySegmentAttestation,
+  streamEndApplies,
   verifyStreamEnd,
 } from "@streamrp2p/protocol";
 import { type Logger, readBody, readJson, sendJson } from "@streamrp2p/service";
@@ -22,31 +20,15 @@ import type { RelayMetrics } from "./metrics.ts";
 export interface IngestContext {
   acceptsPush: boolean;
   maxSegmentBytes: number;
-  /** The stream's window, created for a known stream; throws STREAM_NOT_FOUND for an unknown one. */
-  openPushStream(streamId: string): Promise<LiveStream>;
+  /** The stream's registered signing key; throws STREAM_NOT_FOUND for an unknown stream. */
+  signerOf(streamId: string): Promise<string>;
+  /** The stream's window, created once a verified object arrives; throws UNAVAILABLE when the relay is full. */
+  openPushStream(streamId: string, signer: string): LiveStream;
+  /** The stream's window if the relay holds one; never creates state. */
+  heldStream(streamId: string): LiveStream | undefined;
+  attestations: AttestationVerifier;
   metrics: RelayMetrics;
   log: Logger;
-}
-
-function checkAttestationMatchesPath(
-  att: SegmentAttestation,
-  streamId: string,
-  file: string,
-): { isInit: boolean; seq: number } {
-  const parsed = parseMediaFileName(file);
-  if (!parsed || (parsed.kind !== "init" && parsed.kind !== "segment")) {
-    throw new SrpError("NOT_FOUND", `cannot PUT ${file}`);
-  }
-  const isInit = parsed.kind === "init";
-  const seq = parsed.kind === "init" ? parsed.version : parsed.seq;
-  const rendition = isInit ? RENDITION_INIT : RENDITION_MAIN;
-  if (att.streamId !== streamId || att.seq !== seq || att.rendition !== rendition) {
-    throw new SrpError(
-      "VALIDATION_FAILED",
-      `attestation (${att.streamId}, ${att.rendition}, ${att.seq}) does not match ${streamId}/${file}`,
-    );
-  }
-  return { isInit, seq };
 }
 
 function initVersionHeader(req: IncomingMessage): number {
@@ -59,8 +41,10 @@ function initVersionHeader(req: IncomingMessage): number {
 }
 
 /**
- * PUT /live/:stream/:file from an origin. Order matters: size, then the
- * signature, then the bytes; nothing is stored unless all three hold.
+ * PUT /live/:stream/:file from an origin. Order matters: size, the
+ * attestation names this file, the signature is the stream's, then the bytes
+ * are the attested ones; no state is created, for the stream or the object,
+ * unless all of them hold.
  */
 async function acceptPut(
   ctx: IngestContext,
@@ -73,15 +57,23 @@ async function acceptPut(
   if (Number.isFinite(declared) && declared > ctx.maxSegmentBytes) {
     throw new SrpError("PAYLOAD_TOO_LARGE", `segment of ${declared} bytes exceeds ${ctx.maxSegmentBytes}`);
   }
-  const stream = await ctx.openPushStream(streamId);
   const att = decodeAttestationHeader(req.headers[HEADER_ATTESTATION] as string | undefined);
-  const { isInit, seq } = checkAttestationMatchesPath(att, streamId, file);
-  const init = isInit ? seq : initVersionHeader(req);
-  await verifySegmentAttestation(att, stream.signer);
-  const bytes = await readBody(req, Math.min(ctx.maxSegmentBytes, att.byteLength));
+  const object = checkAttestationForFile(att, streamId, file);
+  const isInit = object.kind === "init";
+  const init = isInit ? object.seq : initVersionHeader(req);
+  const signer = await ctx.signerOf(streamId);
+  await ctx.attestations.verify(att, signer);
+  if (att.byteLength > ctx.maxSegmentBytes) {
+    throw new SrpError(
+      "PAYLOAD_TOO_LARGE",
+      `segment of ${att.byteLength} bytes exceeds ${ctx.maxSegmentBytes}`,
+    );
+  }
+  const bytes = await readBody(req, att.byteLength);
   checkSegmentBytes(att, bytes);
 
-  const existing = isInit ? stream.getInit(seq) : stream.getSegment(seq);
+  const stream = ctx.openPushStream(streamId, signer);
+  const existing = isInit ? stream.getInit(object.seq) : stream.getSegment(object.seq);
   if (existing && !existing.failed) {
     if (existing.attestation.sha256 === att.sha256) return 200; // a retried push: idempotent
     throw new SrpError("CONFLICT", `${file} already holds different signed bytes`);
@@ -90,7 +82,7 @@ async function acceptPut(
   if (isInit) {
     stream.putInit(obj);
   } else {
-    if (stream.end && seq > stream.end.lastSeq) stream.clearEnd();
+    if (stream.end && object.seq > stream.end.lastSeq) stream.clearEnd();
     stream.putSegment(obj);
     ctx.metrics.segmentsIngested.inc({ source: "push" });
   }
@@ -125,10 +117,22 @@ export async function handleEnd(
   streamId: string,
 ): Promise<void> {
   if (!ctx.acceptsPush) throw new SrpError("FORBIDDEN", "this relay does not accept pushes");
-  const stream = await ctx.openPushStream(streamId);
   const end = parseWith(StreamEndSchema, await readJson(req), "stream end");
   if (end.streamId !== streamId) throw new SrpError("VALIDATION_FAILED", "stream end names another stream");
-  await verifyStreamEnd(end, stream.signer);
+  await verifyStreamEnd(end, await ctx.signerOf(streamId));
+  // An end for a stream this relay holds nothing of changes nothing: no state for it.
+  const stream = ctx.heldStream(streamId);
+  if (!stream) {
+    sendJson(res, 200, { ok: true, held: false });
+    return;
+  }
+  // Ends are public (every window lists one): an old one replayed must not end a live broadcast.
+  if (!streamEndApplies(end, stream.liveEdgeSeq)) {
+    throw new SrpError(
+      "CONFLICT",
+      `end at seq ${end.lastSeq} is older than the live edge ${stream.liveEdgeSeq}`,
+    );
+  }
   stream.setEnd(end);
   ctx.log.info("stream ended", { streamId, lastSeq: end.lastSeq });
   sendJson(res, 200, { ok: true });

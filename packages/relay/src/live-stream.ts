@@ -1,6 +1,7 @@
 import {
   type PlaylistSegment,
   renderMediaPlaylist,
+  SrpError,
   type StreamEnd,
   type StreamWindow,
 } from "@streamrp2p/protocol";
@@ -9,6 +10,8 @@ import type { MediaObject } from "./media-object.ts";
 export interface LiveStreamOptions {
   maxSegments: number;
   playlistSegments: number;
+  /** Long polls that may wait on one stream at once; more are refused (UNAVAILABLE). */
+  maxWaitersPerStream: number;
 }
 
 type Waiter = { minSeq: number; wake: () => void };
@@ -26,14 +29,29 @@ export class LiveStream {
   readonly #segments = new Map<number, MediaObject>();
   #end: StreamEnd | null = null;
   #playlist: string | undefined;
-  #waiters: Waiter[] = [];
+  /** A set: a timed-out waiter leaves in O(1), a change wakes the ready ones in one pass. */
+  readonly #waiters = new Set<Waiter>();
+  readonly #now: () => number;
+  #lastChangeAt: number;
   /** Where the bytes come from: "push" for ingest, else the upstream node id. */
   source: "push" | string = "push";
 
-  constructor(streamId: string, signer: string, options: LiveStreamOptions) {
+  constructor(streamId: string, signer: string, options: LiveStreamOptions, now: () => number = Date.now) {
     this.streamId = streamId;
     this.signer = signer;
     this.#options = options;
+    this.#now = now;
+    this.#lastChangeAt = now();
+  }
+
+  /** When the window last changed (ms, the injected clock): idle streams are evicted by it. */
+  get lastChangeAt(): number {
+    return this.#lastChangeAt;
+  }
+
+  /** Long polls waiting now. */
+  get waiters(): number {
+    return this.#waiters.size;
   }
 
   get end(): StreamEnd | null {
@@ -113,16 +131,26 @@ export class LiveStream {
 
   #changed(): void {
     this.#playlist = undefined;
+    this.#lastChangeAt = this.#now();
+    if (this.#waiters.size === 0) return;
     const edge = this.liveEdgeSeq;
-    const ready = this.#waiters.filter((w) => edge >= w.minSeq || this.#end);
-    if (ready.length === 0) return;
-    this.#waiters = this.#waiters.filter((w) => !ready.includes(w));
-    for (const w of ready) w.wake();
+    for (const w of this.#waiters) {
+      if (edge >= w.minSeq || this.#end) {
+        this.#waiters.delete(w);
+        w.wake();
+      }
+    }
   }
 
-  /** Resolves once a segment with seq >= minSeq exists, the stream ends, or after timeoutMs. */
+  /**
+   * Resolves once a segment with seq >= minSeq exists, the stream ends, or after
+   * timeoutMs. Throws UNAVAILABLE when the stream already has its limit of waiters.
+   */
   waitFor(minSeq: number, timeoutMs: number): Promise<void> {
     if (this.liveEdgeSeq >= minSeq || this.#end) return Promise.resolve();
+    if (this.#waiters.size >= this.#options.maxWaitersPerStream) {
+      return Promise.reject(new SrpError("UNAVAILABLE", "too many requests waiting on this stream"));
+    }
     return new Promise((resolve) => {
       const waiter: Waiter = {
         minSeq,
@@ -132,17 +160,17 @@ export class LiveStream {
         },
       };
       const timer = setTimeout(() => {
-        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        this.#waiters.delete(waiter);
         resolve();
       }, timeoutMs);
-      this.#waiters.push(waiter);
+      this.#waiters.add(waiter);
     });
   }
 
   /** Wakes every long poll (shutdown). */
   wakeAll(): void {
-    const all = this.#waiters;
-    this.#waiters = [];
+    const all = [...this.#waiters];
+    this.#waiters.clear();
     for (const w of all) w.wake();
   }
 

@@ -1,16 +1,16 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import {
+  type AttestationVerifier,
+  checkAttestationFor,
   initFileName,
   isSrpError,
   type NodeInfo,
-  RENDITION_INIT,
-  RENDITION_MAIN,
   type SegmentAttestation,
   SrpError,
   type StreamWindow,
   StreamWindowSchema,
   segmentFileName,
-  verifySegmentAttestation,
+  streamEndApplies,
   verifyStreamEnd,
   WINDOW_FILE,
 } from "@streamrp2p/protocol";
@@ -31,6 +31,8 @@ export interface PullerOptions {
 
 export interface PullerDeps {
   stream: LiveStream;
+  /** The relay's one attestation check (cached by the digest of everything signed). */
+  attestations: AttestationVerifier;
   resolver: UpstreamResolver;
   fetch: FetchLike;
   log: Logger;
@@ -121,7 +123,10 @@ export class StreamPuller {
       failures: this.#failures,
       err,
     });
-    const tampered = isSrpError(err, "HASH_MISMATCH") || isSrpError(err, "BAD_SIGNATURE");
+    const tampered =
+      isSrpError(err, "HASH_MISMATCH") ||
+      isSrpError(err, "BAD_SIGNATURE") ||
+      isSrpError(err, "ATTESTATION_MISMATCH");
     const leaving = isSrpError(err, "DRAINING");
     if (tampered || leaving || this.#failures >= options.upstreamFailuresBeforeReparent) {
       this.#excluded = [...this.#excluded.filter((id) => id !== upstream.nodeId), upstream.nodeId].slice(-8);
@@ -146,7 +151,7 @@ export class StreamPuller {
       throw new SrpError("UPSTREAM_FAILED", "upstream window names another stream");
     for (const att of win.inits) {
       if (stream.hasInit(att.seq)) continue;
-      await this.#verify(att, RENDITION_INIT);
+      await this.#verify(att, "init");
       const obj = new MediaObject(att, att.seq);
       stream.putInit(obj);
       void this.#fill(obj, true);
@@ -156,28 +161,28 @@ export class StreamPuller {
       .sort((a, b) => a.attestation.seq - b.attestation.seq);
     if (this.#lastSeq === -1) fresh = fresh.slice(-(options.playlistSegments + 1));
     for (const s of fresh) {
-      await this.#verify(s.attestation, RENDITION_MAIN);
+      await this.#verify(s.attestation, "segment");
       if (stream.end && s.attestation.seq > stream.end.lastSeq) stream.clearEnd();
       const obj = new MediaObject(s.attestation, s.init);
       stream.putSegment(obj);
       this.#lastSeq = s.attestation.seq;
       void this.#fill(obj, false);
     }
-    if (win.end && !stream.end && win.end.lastSeq <= this.#lastSeq) {
+    if (
+      win.end &&
+      !stream.end &&
+      win.end.lastSeq <= this.#lastSeq &&
+      streamEndApplies(win.end, stream.liveEdgeSeq)
+    ) {
       await verifyStreamEnd(win.end, stream.signer);
       stream.setEnd(win.end);
     }
     return fresh.length;
   }
 
-  async #verify(att: SegmentAttestation, rendition: string): Promise<void> {
-    if (att.streamId !== this.#d.stream.streamId || att.rendition !== rendition) {
-      throw new SrpError(
-        "BAD_SIGNATURE",
-        `upstream listed a ${att.rendition} attestation for ${att.streamId}`,
-      );
-    }
-    await verifySegmentAttestation(att, this.#d.stream.signer);
+  async #verify(att: SegmentAttestation, kind: "init" | "segment"): Promise<void> {
+    checkAttestationFor(att, this.#d.stream.streamId, { kind, seq: att.seq });
+    await this.#d.attestations.verify(att, this.#d.stream.signer);
   }
 
   /**

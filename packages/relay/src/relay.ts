@@ -1,6 +1,8 @@
 import type { CoordinatorClient } from "@streamrp2p/api-client";
 import {
+  AttestationVerifier,
   type Heartbeat,
+  MAX_HEARTBEAT_STREAMS,
   parseWith,
   ReceiptSubmissionSchema,
   SrpError,
@@ -21,7 +23,6 @@ import { RELAY_DEFAULTS } from "./defaults.ts";
 import { DeliverySigner } from "./delivery-signer.ts";
 import { HeartbeatLoop } from "./heartbeat.ts";
 import { handleEnd, handlePut, type IngestContext } from "./ingest.ts";
-import { LiveStream } from "./live-stream.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
 import type { StreamDirectory, UpstreamResolver } from "./ports.ts";
 import { StreamPuller } from "./puller.ts";
@@ -29,6 +30,7 @@ import { ReceiptStore } from "./receipt-store.ts";
 import { ReceiptSubmitter } from "./receipt-submitter.ts";
 import { type ServeContext, serveMedia } from "./serve.ts";
 import { SessionLedger } from "./session-ledger.ts";
+import { StreamTable } from "./stream-table.ts";
 
 export interface RelayOptions {
   host: string;
@@ -44,6 +46,9 @@ export interface RelayOptions {
   maxSegments: number;
   playlistSegments: number;
   maxSegmentBytes: number;
+  maxStreams: number;
+  idleStreamMs: number;
+  maxWaitersPerStream: number;
   heartbeatIntervalMs: number;
   windowWaitMs: number;
   segmentWaitMs: number;
@@ -70,6 +75,8 @@ export interface RelayComponents {
   /** The coordinator's ticket key; default: asked of the coordinator once. */
   ticketPublicKey?: () => Promise<string>;
   fetch?: FetchLike;
+  /** The clock (ms since the Unix epoch); default Date.now. */
+  now?: () => number;
 }
 
 export interface Relay {
@@ -78,7 +85,7 @@ export interface Relay {
   readonly metrics: RelayMetrics;
   readonly receipts: ReceiptStore;
   readonly ledger: SessionLedger;
-  stream(streamId: string): LiveStream | undefined;
+  stream(streamId: string): ReturnType<StreamTable["get"]>;
   /** Starts pulling these streams (and stops pulling the others). */
   carry(streamIds: readonly string[]): void;
   readonly draining: boolean;
@@ -129,7 +136,9 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
     });
   const receipts = new ReceiptStore({ nodeId, ticketPublicKey });
   const ledger = new SessionLedger();
-  const streams = new Map<string, LiveStream>();
+  const now = components.now ?? Date.now;
+  const streams = new StreamTable(options, now, (size) => metrics.streams.set(size));
+  const attestations = new AttestationVerifier();
   const pullers = new Map<string, StreamPuller>();
   let http: RunningHttpServer | undefined;
   let heartbeat: HeartbeatLoop | undefined;
@@ -137,27 +146,24 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
   let connections = 0;
   let draining = false;
   let drained: Promise<void> | undefined;
-  let lastBeat = { at: Date.now(), bytes: 0 };
+  let lastBeat = { at: now(), bytes: 0 };
 
-  const newStream = (streamId: string, signer: string) => {
-    const s = new LiveStream(streamId, signer, options);
-    streams.set(streamId, s);
-    metrics.streams.set(streams.size);
-    return s;
-  };
+  const isPulled = (streamId: string) => pullers.has(streamId);
+  let sweeper: NodeJS.Timeout | undefined;
 
   const ingestCtx: IngestContext = {
     acceptsPush: options.ingest,
     maxSegmentBytes: options.maxSegmentBytes,
     metrics,
     log: log.child("ingest"),
-    async openPushStream(streamId) {
-      const existing = streams.get(streamId);
-      if (existing) return existing;
-      const signer = await directory.signerOf(streamId);
-      if (!signer) throw new SrpError("STREAM_NOT_FOUND", `stream ${streamId} is not registered`);
-      return streams.get(streamId) ?? newStream(streamId, signer);
+    attestations,
+    async signerOf(streamId) {
+      const known = streams.get(streamId)?.signer ?? (await directory.signerOf(streamId));
+      if (!known) throw new SrpError("STREAM_NOT_FOUND", `stream ${streamId} is not registered`);
+      return known;
     },
+    openPushStream: (streamId, signer) => streams.open(streamId, signer, isPulled),
+    heldStream: (streamId) => streams.get(streamId),
   };
   const serveCtx: ServeContext = {
     signer: new DeliverySigner(account, options.testCorruptSegments),
@@ -198,7 +204,7 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
     const signer = await directory?.signerOf(streamId);
     if (!signer || pullers.has(streamId) || draining) return;
     if (!supportsStream(options.streams, streamId, signer)) return;
-    const stream = streams.get(streamId) ?? newStream(streamId, signer);
+    const stream = streams.open(streamId, signer, isPulled);
     const puller = new StreamPuller({
       stream,
       resolver,
@@ -206,22 +212,23 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
       log: log.child("pull"),
       metrics,
       options,
+      attestations,
     });
     pullers.set(streamId, puller);
     puller.start();
   }
 
   function snapshot(): Heartbeat {
-    const now = Date.now();
+    const at = now();
     const bytes = metrics.totals.bytesServed;
-    const egressBps = ((bytes - lastBeat.bytes) * 8 * 1000) / Math.max(1, now - lastBeat.at);
-    lastBeat = { at: now, bytes };
+    const egressBps = ((bytes - lastBeat.bytes) * 8 * 1000) / Math.max(1, at - lastBeat.at);
+    lastBeat = { at, bytes };
     return {
       nodeId,
       connections,
       egressBps,
       bytesServed: bytes,
-      streams: [...streams.values()].map((s) => ({
+      streams: streams.mostActive(MAX_HEARTBEAT_STREAMS).map((s) => ({
         streamId: s.streamId,
         upstream: s.source === "push" ? null : (s.source as `0x${string}`),
         liveEdgeSeq: s.liveEdgeSeq,
@@ -298,6 +305,8 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
           onCarry: (ids) => relay.carry(ids),
         });
         await heartbeat.start();
+        sweeper = setInterval(() => streams.sweep(isPulled), Math.max(1_000, options.idleStreamMs / 4));
+        sweeper.unref();
         const hb = heartbeat;
         submitter = new ReceiptSubmitter({
           client: components.coordinator,
@@ -331,6 +340,7 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
     async stop() {
       await submitter?.stop(); // the last receipts are worth something: submit before going
       heartbeat?.stop();
+      clearInterval(sweeper);
       for (const p of pullers.values()) p.stop();
       pullers.clear();
       for (const s of streams.values()) s.wakeAll();

@@ -1,4 +1,4 @@
-import { decodeAttestationHeader } from "@streamrp2p/protocol";
+import { decodeAttestationHeader, signStreamEnd } from "@streamrp2p/protocol";
 import type { Relay } from "@streamrp2p/relay";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newAccount, putObject, signedObject, startStaticRelay } from "../../../test/support/fixtures.ts";
@@ -90,12 +90,52 @@ describe("relay push ingest", () => {
     const seg = await signedObject(streamer, "demo", "segment", 14);
     const moved = await putObject(relay.url, "demo", seg, { file: "seg-15.m4s" });
     expect(moved.status).toBe(400);
-    expect(await errorCode(moved)).toBe("VALIDATION_FAILED");
+    expect(await errorCode(moved)).toBe("ATTESTATION_MISMATCH");
     const garbled = await putObject(relay.url, "demo", seg, { headers: { "x-srp-attestation": "garbage!" } });
     expect(garbled.status).toBe(400);
     const noInit = await putObject(relay.url, "demo", seg, { headers: { "x-srp-init": "abc" } });
     expect(noInit.status).toBe(400);
     expect((await fetch(`${relay.url}/live/demo/seg-14.m4s`)).status).toBe(404);
+  });
+
+  it("refuses a replayed old end while the stream is live again: no ENDLIST for a live broadcast", async () => {
+    const s = await startStaticRelay({ demo: streamer.address });
+    try {
+      await putObject(s.url, "demo", await signedObject(streamer, "demo", "init", 0, 100));
+      for (const seq of [0, 1])
+        await putObject(s.url, "demo", await signedObject(streamer, "demo", "segment", seq, 500));
+      const end = await signStreamEnd(streamer, { streamId: "demo", lastSeq: 1, producedAt: Date.now() });
+      const postEnd = () =>
+        fetch(`${s.url}/live/demo/end`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(end),
+        });
+      expect((await postEnd()).status).toBe(200);
+      expect(await (await fetch(`${s.url}/live/demo/index.m3u8`)).text()).toContain("#EXT-X-ENDLIST");
+      // The streamer goes live again; the old signed end is public and replayed by anyone.
+      await putObject(s.url, "demo", await signedObject(streamer, "demo", "segment", 2, 500));
+      const replay = await postEnd();
+      expect(replay.status).toBe(409);
+      expect(await errorCode(replay)).toBe("CONFLICT");
+      expect(await (await fetch(`${s.url}/live/demo/index.m3u8`)).text()).not.toContain("#EXT-X-ENDLIST");
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it("creates no state for a stream until a verified object arrives", async () => {
+    const s = await startStaticRelay({ other: streamer.address });
+    try {
+      const forged = await signedObject(impostor, "other", "init", 0, 100);
+      expect((await putObject(s.url, "other", forged)).status).toBe(403);
+      expect(s.stream("other")).toBeUndefined();
+      const garbled = await putObject(s.url, "other", forged, { headers: { "x-srp-attestation": "%%%" } });
+      expect(garbled.status).toBe(400);
+      expect(s.stream("other")).toBeUndefined();
+    } finally {
+      await s.stop();
+    }
   });
 
   it("answers unknown paths, streams and segments with JSON errors", async () => {

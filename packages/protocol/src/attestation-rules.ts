@@ -1,0 +1,102 @@
+import { concatHex, type Hex, hashTypedData, keccak256 } from "viem";
+import {
+  EIP712_DOMAIN,
+  SEGMENT_TYPES,
+  type SegmentAttestation,
+  type SegmentFacts,
+  segmentMessage,
+  verifySegmentAttestation,
+} from "./attestation.ts";
+import { SrpError } from "./errors.ts";
+import { parseMediaFileName, RENDITION_INIT, RENDITION_MAIN } from "./wire.ts";
+
+/**
+ * The trust rules for segment attestations, one function each, used by the
+ * origin, every relay, the player and the coordinator alike. The copies these
+ * replace are where the bypasses lived.
+ */
+
+/** The EIP-712 digest of everything an attestation signs: what a signature is over. */
+export function attestationDigest(facts: SegmentFacts): Hex {
+  return hashTypedData({
+    domain: EIP712_DOMAIN,
+    types: SEGMENT_TYPES,
+    primaryType: "Segment",
+    message: segmentMessage(facts),
+  });
+}
+
+export interface AttestedObject {
+  kind: "init" | "segment";
+  /** The init version for an init, the media sequence number for a segment. */
+  seq: number;
+}
+
+/**
+ * Rule: "this attestation is the one for this path". The attestation must name
+ * exactly the stream, the rendition and the number the file name says, or a
+ * relay could answer one request with another object's signed bytes.
+ * Throws NOT_FOUND for a file that is no init or segment, ATTESTATION_MISMATCH otherwise.
+ */
+export function checkAttestationForFile(att: SegmentFacts, streamId: string, file: string): AttestedObject {
+  const parsed = parseMediaFileName(file);
+  if (!parsed || (parsed.kind !== "init" && parsed.kind !== "segment")) {
+    throw new SrpError("NOT_FOUND", `${file} is not an init or media segment`);
+  }
+  const object: AttestedObject =
+    parsed.kind === "init" ? { kind: "init", seq: parsed.version } : { kind: "segment", seq: parsed.seq };
+  checkAttestationFor(att, streamId, object);
+  return object;
+}
+
+/** Rule: the attestation names this stream and this object (see checkAttestationForFile). */
+export function checkAttestationFor(att: SegmentFacts, streamId: string, object: AttestedObject): void {
+  const rendition = object.kind === "init" ? RENDITION_INIT : RENDITION_MAIN;
+  if (att.streamId !== streamId || att.rendition !== rendition || att.seq !== object.seq) {
+    throw new SrpError(
+      "ATTESTATION_MISMATCH",
+      `attestation is for ${att.streamId}/${att.rendition}/${att.seq}, not ${streamId}/${rendition}/${object.seq}`,
+    );
+  }
+}
+
+const DEFAULT_CACHE_ENTRIES = 4_096;
+
+/**
+ * Rule: "this attestation is signed by the stream's key", with the expensive
+ * signature recovery remembered. The cache key is the digest of everything
+ * signed, the signature and the expected signer together: an attestation that
+ * differs in any signed field (its sha256, its length, its seq ...) from one
+ * verified before is a new entry and is verified afresh. A bounded LRU.
+ */
+export class AttestationVerifier {
+  readonly #verified = new Map<Hex, true>();
+  readonly #maxEntries: number;
+
+  constructor(maxEntries = DEFAULT_CACHE_ENTRIES) {
+    this.#maxEntries = maxEntries;
+  }
+
+  /** Throws BAD_SIGNATURE unless `att` was signed by `expectedSigner`. */
+  async verify(att: SegmentAttestation, expectedSigner: string): Promise<void> {
+    const key = keccak256(
+      concatHex([attestationDigest(att), att.signature as Hex, expectedSigner.toLowerCase() as Hex]),
+    );
+    if (this.#verified.has(key)) {
+      // Refresh recency: the live window is what gets re-checked.
+      this.#verified.delete(key);
+      this.#verified.set(key, true);
+      return;
+    }
+    await verifySegmentAttestation(att, expectedSigner);
+    this.#verified.set(key, true);
+    if (this.#verified.size > this.#maxEntries) {
+      const oldest = this.#verified.keys().next().value;
+      if (oldest !== undefined) this.#verified.delete(oldest);
+    }
+  }
+
+  get size(): number {
+    return this.#verified.size;
+  }
+}
