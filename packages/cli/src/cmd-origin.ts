@@ -7,9 +7,10 @@ import { loadOrCreateKey, loadOrCreateStreamKey } from "./keys.ts";
 import { stopOnSignal } from "./lifecycle.ts";
 
 export const originHelp = `streamrp2p origin --coordinator URL --stream ID [--host 127.0.0.1] [--rtmp-port 1935] [--srt-port N]
-                  [--key-dir .data/origin]
+                  [--http-port 8090] [--key-dir .data/origin]
   Accepts RTMP (and SRT) for one stream, packages HLS with ffmpeg, signs and pushes every segment.
-  The stream key and signing key are created on first start and kept in --key-dir.`;
+  The stream key and signing key are created on first start and kept in --key-dir.
+  --http-port serves /healthz and /metrics (0: any free port, printed).`;
 
 export async function runOrigin(argv: string[]): Promise<void> {
   const flags = parseFlags(argv, {
@@ -18,6 +19,7 @@ export async function runOrigin(argv: string[]): Promise<void> {
     host: { type: "string" },
     "rtmp-port": { type: "string" },
     "srt-port": { type: "string" },
+    "http-port": { type: "string" },
     "key-dir": { type: "string" },
   });
   const coordinatorUrl = stringFlag(flags, "coordinator", "");
@@ -31,6 +33,7 @@ export async function runOrigin(argv: string[]): Promise<void> {
     {
       host: stringFlag(flags, "host", ORIGIN_DEFAULTS.host),
       rtmpPort: intFlag(flags, "rtmp-port", ORIGIN_DEFAULTS.rtmpPort),
+      httpPort: intFlag(flags, "http-port", ORIGIN_DEFAULTS.httpPort),
     },
     [{ streamId, streamKey, signingKey, srtPort }],
     { log: createLogger("origin"), coordinator: new CoordinatorClient({ baseUrl: coordinatorUrl }) },
@@ -40,5 +43,6 @@ export async function runOrigin(argv: string[]): Promise<void> {
   console.log(
     `publish with OBS: server ${origin.rtmpUrl()}  stream key (in ${keyDir}/${streamId}.stream-key)`,
   );
+  console.log(`origin health and metrics at ${origin.httpUrl}`);
   await stopOnSignal(() => origin.stop());
 }

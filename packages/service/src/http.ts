@@ -35,7 +35,12 @@ export class Router {
     return this;
   }
 
-  /** The request listener for node:http. */
+  /**
+   * The request listener for node:http. Everything a client controls (the
+   * request target, percent-encoding in path parameters) is parsed inside the
+   * try: a malformed request is a 400, never an exception that escapes the
+   * listener and kills the process.
+   */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     if (req.method === "OPTIONS") {
       // CORS preflight: players on another origin post receipts and read our headers.
@@ -43,7 +48,19 @@ export class Router {
       res.end();
       return;
     }
-    const url = new URL(req.url ?? "/", "http://local");
+    let result: unknown;
+    try {
+      result = this.#dispatch(req, res);
+    } catch (err) {
+      this.fail(res, err, req);
+      return;
+    }
+    if (result instanceof Promise) result.catch((err: unknown) => this.fail(res, err, req));
+  };
+
+  /** Finds the route and calls its handler; returns what the handler returned. */
+  #dispatch(req: IncomingMessage, res: ServerResponse): unknown {
+    const url = parseRequestTarget(req.url);
     let pathMatched = false;
     for (const route of this.#routes) {
       const m = route.pattern.exec(url.pathname);
@@ -52,29 +69,38 @@ export class Router {
       if (route.method !== req.method && !(route.method === "GET" && req.method === "HEAD")) continue;
       const params: Params = {};
       route.keys.forEach((k, i) => {
-        params[k] = decodeURIComponent(m[i + 1] ?? "");
+        params[k] = decodePathParam(k, m[i + 1] ?? "");
       });
-      let result: unknown;
-      try {
-        result = route.handler(req, res, params, url);
-      } catch (err) {
-        this.fail(res, err, req);
-        return;
-      }
-      if (result instanceof Promise) result.catch((err: unknown) => this.fail(res, err, req));
-      return;
+      return route.handler(req, res, params, url);
     }
-    const err = pathMatched
+    throw pathMatched
       ? new SrpError("BAD_REQUEST", `method ${req.method} not allowed on ${url.pathname}`)
       : new SrpError("NOT_FOUND", `no route for ${url.pathname}`);
-    this.fail(res, err, req);
-  };
+  }
 
   private fail(res: ServerResponse, err: unknown, req: IncomingMessage): void {
     if (!(err instanceof SrpError)) {
       this.log.error("request failed", { method: req.method, url: req.url, err });
     }
     sendError(res, err);
+  }
+}
+
+/** The request target as a URL; BAD_REQUEST for one WHATWG URL parsing refuses (e.g. `http://[`). */
+export function parseRequestTarget(target: string | undefined): URL {
+  try {
+    return new URL(target ?? "/", "http://local");
+  } catch (cause) {
+    throw new SrpError("BAD_REQUEST", "malformed request target", { cause });
+  }
+}
+
+/** One percent-decoded path parameter; BAD_REQUEST for malformed encoding (`%ff`, a lone `%`). */
+export function decodePathParam(name: string, raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch (cause) {
+    throw new SrpError("BAD_REQUEST", `path parameter ${name} is not valid percent-encoded UTF-8`, { cause });
   }
 }
 

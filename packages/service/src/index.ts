@@ -1,5 +1,15 @@
 export { type FetchLike, type JsonRequest, requestJson } from "./client.ts";
-export { type Handler, type Params, Router, readBody, readJson, sendError, sendJson } from "./http.ts";
+export {
+  decodePathParam,
+  type Handler,
+  type Params,
+  parseRequestTarget,
+  Router,
+  readBody,
+  readJson,
+  sendError,
+  sendJson,
+} from "./http.ts";
 export { createLogger, type Logger, type LoggerOptions, type LogLevel, silentLogger } from "./logger.ts";
 export { Counter, createMetricsRegistry, Gauge, Histogram, Registry } from "./metrics.ts";
 export { type HttpServiceOptions, type RunningHttpServer, startHttpService } from "./server.ts";
