@@ -74,6 +74,18 @@ function numberAttr(value: string, line: number, tag: string): number {
   return n;
 }
 
+/**
+ * RFC 8216 decimal-integer tags (target duration, media and discontinuity
+ * sequence): digits only, and here at most 2^53 - 1 so sequence arithmetic
+ * stays exact. `1e308` or `1.5` is a malformed playlist, not a number.
+ */
+function integerAttr(value: string, line: number, tag: string): number {
+  const n = Number(value);
+  if (!/^\d{1,16}$/.test(value) || !Number.isSafeInteger(n))
+    throw malformed(line, `${tag} needs a decimal integer below 2^53`);
+  return n;
+}
+
 /** Parses a media playlist strictly enough to catch truncation and garbage; throws MALFORMED_PLAYLIST. */
 export function parseMediaPlaylist(text: string): ParsedPlaylist {
   const lines = text.split(/\r?\n/);
@@ -108,13 +120,13 @@ export function parseMediaPlaylist(text: string): ParsedPlaylist {
     const value = colon === -1 ? "" : line.slice(colon + 1);
     switch (tag) {
       case "#EXT-X-TARGETDURATION":
-        targetDurationS = numberAttr(value, n, tag);
+        targetDurationS = integerAttr(value, n, tag);
         break;
       case "#EXT-X-MEDIA-SEQUENCE":
-        mediaSequence = numberAttr(value, n, tag);
+        mediaSequence = integerAttr(value, n, tag);
         break;
       case "#EXT-X-DISCONTINUITY-SEQUENCE":
-        discontinuitySequence = numberAttr(value, n, tag);
+        discontinuitySequence = integerAttr(value, n, tag);
         break;
       case "#EXTINF":
         pendingDuration = numberAttr(value.split(",")[0] ?? "", n, tag);
