@@ -1,0 +1,137 @@
+import { randomBytes } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { type SessionEvent, ViewerSession } from "@streamrp2p/player";
+import {
+  decodeAttestationHeader,
+  encodeAttestationHeader,
+  HEADER_ATTESTATION,
+  parseMediaPlaylist,
+  sha256Hex,
+} from "@streamrp2p/protocol";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LiveTestNetwork, startLiveTestNetwork } from "../support/live-network.ts";
+
+/**
+ * Issue 10, finding 2: the player remembered verified attestations by their
+ * signature alone. A relay served one object honestly, then sent attestations
+ * with its own sha256/byteLength beside that cached signature: the player
+ * checked the bytes against the forged hash, handed them to hls.js and signed
+ * receipts for them. This relay is a real HTTP server in front of an honest one.
+ */
+class SignatureReusingRelay {
+  #server: Server | undefined;
+  #honestSignature: string | undefined;
+  url = "";
+  forgedServed = 0;
+
+  constructor(private readonly honest: string) {}
+
+  async start(): Promise<void> {
+    this.#server = createServer((req, res) => {
+      void (async () => {
+        if (req.method === "POST") {
+          req.resume();
+          res.writeHead(200, { "content-type": "application/json" }).end("{}");
+          return;
+        }
+        const upstream = await fetch(`${this.honest}${req.url}`);
+        const body = Buffer.from(await upstream.arrayBuffer());
+        const headers: Record<string, string> = {
+          "content-type": upstream.headers.get("content-type") ?? "application/octet-stream",
+        };
+        const attHeader = upstream.headers.get(HEADER_ATTESTATION);
+        if (!attHeader || !req.url?.includes("seg-")) {
+          if (attHeader) headers[HEADER_ATTESTATION] = attHeader;
+          res.writeHead(upstream.status, headers).end(body);
+          return;
+        }
+        const att = decodeAttestationHeader(attHeader);
+        if (this.#honestSignature === undefined) {
+          this.#honestSignature = att.signature; // the first segment goes out honest: the player caches it
+          headers[HEADER_ATTESTATION] = attHeader;
+          res.writeHead(200, headers).end(body);
+          return;
+        }
+        const forged = randomBytes(body.length);
+        headers[HEADER_ATTESTATION] = encodeAttestationHeader({
+          ...att,
+          sha256: sha256Hex(forged),
+          byteLength: forged.length,
+          signature: this.#honestSignature as `0x${string}`,
+        });
+        this.forgedServed += 1;
+        res.writeHead(200, headers).end(forged);
+      })().catch(() => res.destroy());
+    });
+    const server = this.#server;
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    this.#server?.closeAllConnections();
+    await new Promise<void>((r) => (this.#server ? this.#server.close(() => r()) : r()));
+  }
+}
+
+describe("attack: a relay reuses a verified signature beside its own hash", () => {
+  let live: LiveTestNetwork;
+  let liar: SignatureReusingRelay;
+  beforeAll(async () => {
+    live = await startLiveTestNetwork("attack-player-cache", { probeIntervalMs: 0 });
+    liar = new SignatureReusingRelay(live.net.relays[2]?.url ?? "");
+    await liar.start();
+  }, 60_000);
+  afterAll(async () => {
+    await liar?.stop();
+    await live?.stop();
+  });
+
+  it("the player rejects the forged object, takes it from an honest relay, and signs nothing for it", async () => {
+    const { net } = live;
+    const honest = net.relays[2];
+    if (!honest) throw new Error("no pulling relay");
+    const session = await ViewerSession.open({
+      coordinatorUrl: net.coordinator.url,
+      streamId: net.streamId,
+      receiptIntervalMs: 3_600_000,
+      nodesRefreshMs: 3_600_000,
+    });
+    const liarId = "0x000000000000000000000000000000000000dead";
+    session.pool.replace([
+      { nodeId: liarId, url: liar.url, score: 1e9 },
+      { nodeId: honest.nodeId, url: honest.url, score: 1 },
+    ]);
+    const events: SessionEvent[] = [];
+    session.on((e) => events.push(e));
+    try {
+      const base = `/live/${net.streamId}`;
+      const playlist = parseMediaPlaylist((await session.load(`${base}/index.m3u8`)).value.data as string);
+      const [a, b] = playlist.segments.slice(-2);
+      if (!a || !b) throw new Error("playlist too short");
+      await session.load(`${base}/${a.mapUri}`);
+      const first = await session.load(`${base}/${a.uri}`);
+      expect(first.node.nodeId).toBe(liarId); // served honestly: the signature is now cached
+
+      const second = await session.load(`${base}/${b.uri}`);
+      expect(liar.forgedServed).toBe(1);
+      expect(second.node.nodeId).toBe(honest.nodeId); // failed over
+      const honestBytes = Buffer.from(await (await fetch(`${honest.url}${base}/${b.uri}`)).arrayBuffer());
+      expect(Buffer.from(second.value.data as ArrayBuffer).equals(honestBytes)).toBe(true);
+      const rejected = events.filter((e) => e.type === "rejected");
+      expect(rejected).toHaveLength(1);
+      expect(rejected[0]).toMatchObject({ nodeId: liarId });
+      expect((rejected[0] as { reason: string }).reason).toMatch(/tampered: attestation signature/);
+
+      // Receipts: the liar is owed the init and the honest segment, not a byte of the forgery.
+      const initBytes = (await (await fetch(`${honest.url}${base}/${a.mapUri}`)).arrayBuffer()).byteLength;
+      const aBytes = (await (await fetch(`${honest.url}${base}/${a.uri}`)).arrayBuffer()).byteLength;
+      const totals = session.receiptTotals();
+      expect(totals[liarId]).toBe(initBytes + aBytes);
+      expect(totals[honest.nodeId]).toBe(honestBytes.length);
+    } finally {
+      await session.close();
+    }
+  }, 60_000);
+});
