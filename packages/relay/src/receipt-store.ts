@@ -1,10 +1,10 @@
 import {
   type Receipt,
   type ReceiptSubmission,
+  receiptAdvance,
   SrpError,
   type Ticket,
-  verifyReceipt,
-  verifyTicket,
+  verifySubmission,
 } from "@streamrp2p/protocol";
 
 export interface StoredReceipt {
@@ -41,19 +41,16 @@ export class ReceiptStore {
   async accept(sub: ReceiptSubmission): Promise<StoredReceipt> {
     const now = (this.#d.now ?? Date.now)();
     const { ticket, receipt } = sub;
-    if (receipt.nodeId !== this.#d.nodeId) {
-      throw new SrpError("FOREIGN_RECEIPT", `receipt is for node ${receipt.nodeId}, not this one`);
-    }
-    await verifyTicket(ticket, await this.#d.ticketPublicKey(), now, TICKET_GRACE_MS);
-    await verifyReceipt(receipt, ticket);
+    await verifySubmission(sub, {
+      nodeId: this.#d.nodeId,
+      ticketPublicKey: await this.#d.ticketPublicKey(),
+      now,
+      graceMs: TICKET_GRACE_MS,
+    });
     const prev = this.#latest.get(receipt.sessionId);
     if (prev) {
-      const p = prev.receipt;
-      if (receipt.issuedAt <= p.issuedAt)
+      if (receiptAdvance(prev.receipt, receipt) === "same")
         throw new SrpError("NOT_MONOTONIC", "receipt is not newer than the one held (replay?)");
-      if (receipt.bytes < p.bytes || receipt.segments < p.segments || receipt.lastSeq < p.lastSeq) {
-        throw new SrpError("NOT_MONOTONIC", "cumulative receipt went backwards");
-      }
     } else if (this.#latest.size >= MAX_RECEIPTS) {
       throw new SrpError("UNAVAILABLE", "receipt store is full; submit to the coordinator first");
     }

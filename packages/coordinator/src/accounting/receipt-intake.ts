@@ -1,12 +1,31 @@
-import { type ReceiptBatch, SrpError } from "@streamrp2p/protocol";
+import { type ReceiptBatch, receiptAdvance, SrpError, type Ticket } from "@streamrp2p/protocol";
 import type { ReceiptVerifier } from "./receipt-verifier.ts";
-import type { AccountingStore } from "./store.ts";
+import type { AccountingStore, SessionRow } from "./store.ts";
 
 export interface IntakeResult {
   sessionId: string;
   /** "stored", "unchanged", or an error code. */
   outcome: string;
   message?: string;
+}
+
+/**
+ * The ticket must be the one this coordinator issued for the session, field
+ * by field: the signature check already binds them, this is the second lock
+ * (a leaked or shared ticket key cannot re-bind an issued session to another
+ * viewer key). Rows from before viewer keys were stored have none to compare.
+ */
+export function checkTicketMatchesSession(ticket: Ticket, session: SessionRow | undefined): SessionRow {
+  if (!session) throw new SrpError("VALIDATION_FAILED", "no such session was issued");
+  if (
+    (session.viewerKey !== null && session.viewerKey !== ticket.viewerKey) ||
+    session.streamId !== ticket.streamId ||
+    session.issuedAt !== ticket.issuedAt ||
+    session.expiresAt !== ticket.expiresAt
+  ) {
+    throw new SrpError("VALIDATION_FAILED", "ticket differs from the session this coordinator issued");
+  }
+  return session;
 }
 
 /**
@@ -33,27 +52,14 @@ export async function intakeReceipts(
   for (const sub of batch.submissions) {
     const { receipt } = sub;
     try {
-      verifier.verify(sub, submittingNode, now, ticketGraceMs);
-      const session = sessions.get(receipt.sessionId);
-      if (!session) throw new SrpError("VALIDATION_FAILED", "no such session was issued");
+      await verifier.verify(sub, submittingNode, now, ticketGraceMs);
+      const session = checkTicketMatchesSession(sub.ticket, sessions.get(receipt.sessionId));
       if (receipt.issuedAt < session.issuedAt)
         throw new SrpError("VALIDATION_FAILED", "receipt predates its session");
       const held = await store.getReceipt(receipt.sessionId, receipt.nodeId);
-      if (held && held.issuedAt === receipt.issuedAt && held.bytes === receipt.bytes) {
+      if (receiptAdvance(held, receipt) === "same") {
         results.push({ sessionId: receipt.sessionId, outcome: "unchanged" });
         continue;
-      }
-      if (
-        held &&
-        (receipt.issuedAt <= held.issuedAt ||
-          receipt.bytes < held.bytes ||
-          receipt.segments < held.segments ||
-          receipt.lastSeq < held.lastSeq)
-      ) {
-        throw new SrpError(
-          "NOT_MONOTONIC",
-          "older than, or behind, the receipt held for this session (replay?)",
-        );
       }
       await store.putReceipt({
         sessionId: receipt.sessionId,

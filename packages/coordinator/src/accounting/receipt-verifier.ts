@@ -1,43 +1,29 @@
-import {
-  type ReceiptSubmission,
-  receiptSigningBytes,
-  SrpError,
-  ticketSigningBytes,
-} from "@streamrp2p/protocol";
+import { type ReceiptSubmission, VerifiedTicketCache, verifySubmission } from "@streamrp2p/protocol";
 import { verifyEd25519Native } from "@streamrp2p/service";
 
+/** Tickets remembered as verified; each entry is a 66-char digest, so this is ~15 MB at most. */
 const MAX_CACHED_TICKETS = 200_000;
 
 /**
- * Checks receipts with native Ed25519, synchronously. A session sends many
- * receipts under one ticket, so a ticket's signature is checked once and
- * remembered: the steady state is one signature check per receipt.
+ * Checks receipts with the protocol's one submission rule and Node's native
+ * Ed25519. A session sends many receipts under one ticket, so a verified
+ * ticket is remembered, keyed by the digest of everything it signs (never by
+ * its signature alone): the steady state is one signature check per receipt.
  */
 export class ReceiptVerifier {
-  readonly #verifiedTickets = new Set<string>();
+  readonly #verifiedTickets = new VerifiedTicketCache(MAX_CACHED_TICKETS);
 
   constructor(private readonly ticketPublicKey: string) {}
 
   /** Throws SrpError (BAD_SIGNATURE, FOREIGN_RECEIPT, TICKET_EXPIRED, VALIDATION_FAILED) unless `sub` is valid. */
-  verify(sub: ReceiptSubmission, submittingNode: string, now: number, ticketGraceMs: number): void {
-    const { ticket, receipt } = sub;
-    if (receipt.nodeId !== submittingNode)
-      throw new SrpError("FOREIGN_RECEIPT", `receipt names node ${receipt.nodeId}, not the submitter`);
-    if (receipt.sessionId !== ticket.sessionId || receipt.streamId !== ticket.streamId) {
-      throw new SrpError("VALIDATION_FAILED", "receipt does not belong to the ticket's session and stream");
-    }
-    if (!this.#verifiedTickets.has(ticket.signature)) {
-      if (!verifyEd25519Native(this.ticketPublicKey, ticket.signature, ticketSigningBytes(ticket))) {
-        throw new SrpError("BAD_SIGNATURE", "ticket is not signed by this coordinator");
-      }
-      if (this.#verifiedTickets.size >= MAX_CACHED_TICKETS) this.#verifiedTickets.clear();
-      this.#verifiedTickets.add(ticket.signature);
-    }
-    if (receipt.issuedAt > ticket.expiresAt + ticketGraceMs || now > ticket.expiresAt + ticketGraceMs) {
-      throw new SrpError("TICKET_EXPIRED", "receipt is past its ticket's expiry");
-    }
-    if (!verifyEd25519Native(ticket.viewerKey, receipt.signature, receiptSigningBytes(receipt))) {
-      throw new SrpError("BAD_SIGNATURE", "receipt is not signed by the session's viewer key");
-    }
+  verify(sub: ReceiptSubmission, submittingNode: string, now: number, ticketGraceMs: number): Promise<void> {
+    return verifySubmission(sub, {
+      nodeId: submittingNode,
+      ticketPublicKey: this.ticketPublicKey,
+      now,
+      graceMs: ticketGraceMs,
+      verify: verifyEd25519Native,
+      cache: this.#verifiedTickets,
+    });
   }
 }

@@ -1,15 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { isIPv4 } from "node:net";
 import { type Ed25519KeyPair, signTicket, type Ticket } from "@streamrp2p/protocol";
 import type { AccountingStore } from "./store.ts";
+import { subnetOf } from "./viewer-identity.ts";
 
-/** The /24 of an IPv4 address or the /48 of an IPv6 one: what one operator of fake viewers usually shares. */
-export function subnetOf(addr: string): string {
-  const v4 = addr.startsWith("::ffff:") ? addr.slice(7) : addr;
-  if (isIPv4(v4)) return `${v4.split(".").slice(0, 3).join(".")}.0/24`;
-  const groups = addr.split(":");
-  return `${groups.slice(0, 3).join(":")}::/48`;
-}
+export { subnetOf } from "./viewer-identity.ts";
 
 export interface SessionIssuer {
   store: AccountingStore;
@@ -21,7 +15,8 @@ export interface SessionIssuer {
 /**
  * One code path for every ticket, a viewer's or the prober's: a relay cannot
  * tell them apart by anything it sees. Only the coordinator's own table knows
- * which sessions are probes (and never credits them).
+ * which sessions are probes (and never credits them). The row keeps the
+ * viewer key, so a receipt's ticket is compared with what was issued.
  */
 export async function issueSession(
   d: SessionIssuer,
@@ -41,6 +36,7 @@ export async function issueSession(
   await d.store.insertSession({
     sessionId: ticket.sessionId,
     streamId,
+    viewerKey,
     clientAddr,
     subnet: subnetOf(clientAddr),
     issuedAt: now,

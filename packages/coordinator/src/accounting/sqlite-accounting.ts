@@ -16,6 +16,8 @@ export interface AccountingTables {
   sessions: {
     session_id: string;
     stream_id: string;
+    /** Added after the first schema (guarded migration): null on older rows. */
+    viewer_key: string | null;
     client_addr: string;
     subnet: string;
     issued_at: number;
@@ -77,6 +79,7 @@ export interface AccountingTables {
 const toSession = (r: AccountingTables["sessions"]): SessionRow => ({
   sessionId: r.session_id,
   streamId: r.stream_id,
+  viewerKey: r.viewer_key ?? null,
   clientAddr: r.client_addr,
   subnet: r.subnet,
   issuedAt: Number(r.issued_at),
@@ -125,6 +128,12 @@ export class SqliteAccountingStore implements AccountingStore {
       .addColumn("expires_at", "bigint", (c) => c.notNull())
       .addColumn("is_probe", "integer", (c) => c.notNull())
       .execute();
+    // Added after the first schema: new databases and old ones get it the same way.
+    if (!(await this.#hasColumn("sessions", "viewer_key"))) {
+      await s.alterTable("sessions").addColumn("viewer_key", "text").execute();
+    }
+    // Epoch close reads (and pruning deletes) sessions by the end of their life.
+    await s.createIndex("sessions_by_expiry").ifNotExists().on("sessions").column("expires_at").execute();
     await s
       .createTable("segments")
       .ifNotExists()
@@ -212,12 +221,18 @@ export class SqliteAccountingStore implements AccountingStore {
       .execute();
   }
 
+  async #hasColumn(table: string, column: string): Promise<boolean> {
+    const tables = await this.db.introspection.getTables();
+    return tables.find((t) => t.name === table)?.columns.some((c) => c.name === column) ?? false;
+  }
+
   async insertSession(r: SessionRow): Promise<void> {
     await this.db
       .insertInto("sessions")
       .values({
         session_id: r.sessionId,
         stream_id: r.streamId,
+        viewer_key: r.viewerKey,
         client_addr: r.clientAddr,
         subnet: r.subnet,
         issued_at: r.issuedAt,

@@ -3,6 +3,8 @@
 export interface SessionRow {
   sessionId: string;
   streamId: string;
+  /** The viewer's Ed25519 key the ticket binds; null for sessions stored before it was kept. */
+  viewerKey: string | null;
   /** The client address the ticket was issued to: the viewer identity for caps. */
   clientAddr: string;
   /** Its /24 (IPv4) or /48 (IPv6). */
