@@ -1,4 +1,5 @@
 /** Byte encodings that work the same in Node and in browsers (no Buffer). */
+import { SrpError } from "./errors.ts";
 
 export function bytesToBase64url(bytes: Uint8Array): string {
   let binary = "";
@@ -7,9 +8,14 @@ export function bytesToBase64url(bytes: Uint8Array): string {
   return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }
 
-/** Throws on anything that is not base64url. */
+/**
+ * Throws VALIDATION_FAILED on anything that is not unpadded base64url: other
+ * characters, or a length of 4n+1, which no byte string encodes to (atob
+ * would throw a DOMException for it).
+ */
 export function base64urlToBytes(text: string): Uint8Array<ArrayBuffer> {
-  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new Error("not base64url");
+  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1)
+    throw new SrpError("VALIDATION_FAILED", "not base64url");
   const b64 = text.replaceAll("-", "+").replaceAll("_", "/") + "=".repeat((4 - (text.length % 4)) % 4);
   const binary = atob(b64);
   const out = new Uint8Array(binary.length);
