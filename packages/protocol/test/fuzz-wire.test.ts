@@ -32,7 +32,7 @@ import type { z } from "zod";
 import { FUZZ_RUNS, FUZZ_SEED, parsesOrRefuses, parsesOrRefusesAsync } from "../../../test/support/fuzz.ts";
 
 /** Every zod schema the protocol exports: each is a boundary some party parses input with. */
-const SCHEMAS = Object.entries(protocol).filter(
+const SCHEMAS = (Object.entries(protocol) as [string, unknown][]).filter(
   (e): e is [string, z.ZodType] =>
     e[0].endsWith("Schema") && typeof (e[1] as { safeParse?: unknown }).safeParse === "function",
 );
