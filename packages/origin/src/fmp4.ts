@@ -14,6 +14,24 @@ export interface Box {
 
 const MAX_BOX_BYTES = 64 * 1024 * 1024; // a fragment larger than this is a broken stream, not video
 
+/**
+ * Field reads inside a box. A field past the end of its box is a malformed
+ * stream: BAD_REQUEST, never a RangeError from Buffer.
+ */
+function truncated(what: string): SrpError {
+  return new SrpError("BAD_REQUEST", `fMP4: ${what} is truncated`);
+}
+
+function u32(buf: Buffer, offset: number, what: string): number {
+  if (offset + 4 > buf.length) throw truncated(what);
+  return buf.readUInt32BE(offset);
+}
+
+function u64(buf: Buffer, offset: number, what: string): number {
+  if (offset + 8 > buf.length) throw truncated(what);
+  return Number(buf.readBigUInt64BE(offset));
+}
+
 /** Splits a byte stream into top-level boxes, across arbitrary chunk boundaries. */
 export class BoxReader {
   #pending: Buffer[] = [];
@@ -57,6 +75,7 @@ function* children(payload: Buffer): Generator<{ type: string; body: Buffer }> {
     const type = payload.toString("latin1", offset + 4, offset + 8);
     let header = 8;
     if (size === 1) {
+      if (offset + 16 > payload.length) return;
       size = Number(payload.readBigUInt64BE(offset + 8));
       header = 16;
     } else if (size === 0) {
@@ -98,11 +117,14 @@ export function parseMoov(moov: Box): TrackInfo[] {
     const tkhd = child(c.body, "tkhd");
     const mdia = child(c.body, "mdia");
     if (!tkhd || !mdia) continue;
-    const trackId = tkhd.readUInt32BE(tkhd[0] === 1 ? 20 : 12);
+    const trackId = u32(tkhd, tkhd[0] === 1 ? 20 : 12, "tkhd");
     const mdhd = child(mdia, "mdhd");
     const hdlr = child(mdia, "hdlr");
     if (!mdhd || !hdlr) continue;
-    const timescale = mdhd.readUInt32BE(mdhd[0] === 1 ? 20 : 12);
+    const timescale = u32(mdhd, mdhd[0] === 1 ? 20 : 12, "mdhd");
+    // Durations are divided by it: a zero timescale would make every segment NaN ms long.
+    if (timescale === 0) throw new SrpError("BAD_REQUEST", `fMP4: track ${trackId} has timescale 0`);
+    if (hdlr.length < 12) throw truncated("hdlr");
     const handler = hdlr.toString("latin1", 8, 12);
     const defaults = trex.get(trackId) ?? { duration: 0, flags: 0 };
     tracks.push({
@@ -126,59 +148,86 @@ export interface FragmentInfo {
 
 const NON_SYNC = 0x0001_0000;
 
+interface TrafDefaults {
+  duration: number;
+  flags: number;
+}
+
+/** The track's sample defaults as this fragment's `tfhd` overrides them. */
+function tfhdDefaults(tfhd: Buffer, track: TrackInfo): TrafDefaults {
+  const tfFlags = u32(tfhd, 0, "tfhd") & 0xffffff;
+  let o = 8;
+  if (tfFlags & 0x01) o += 8; // base data offset
+  if (tfFlags & 0x02) o += 4; // sample description index
+  const d = { duration: track.defaultSampleDuration, flags: track.defaultSampleFlags };
+  if (tfFlags & 0x08) {
+    d.duration = u32(tfhd, o, "tfhd");
+    o += 4;
+  }
+  if (tfFlags & 0x10) o += 4; // default sample size
+  if (tfFlags & 0x20) d.flags = u32(tfhd, o, "tfhd");
+  return d;
+}
+
+/**
+ * One `trun`: its samples' total duration and the first sample's flags.
+ * The sample count is a 32-bit field an input controls: with per-sample
+ * fields it must fit in the box (checked before looping); without, every
+ * sample has the defaults and the sum is one multiplication, not 2^32 steps.
+ */
+function trunSummary(b: Buffer, d: TrafDefaults): { duration: number; firstFlags: number | undefined } {
+  const flags = u32(b, 0, "trun") & 0xffffff;
+  const count = u32(b, 4, "trun");
+  let p = 8;
+  if (flags & 0x01) p += 4; // data offset
+  let firstSampleFlags: number | undefined;
+  if (flags & 0x04) {
+    firstSampleFlags = u32(b, p, "trun");
+    p += 4;
+  }
+  const fields = [0x100, 0x200, 0x400, 0x800].filter((f) => flags & f).length;
+  if (count === 0) return { duration: 0, firstFlags: undefined };
+  const first = firstSampleFlags ?? d.flags;
+  if (fields === 0) return { duration: count * d.duration, firstFlags: first };
+  if (p + count * fields * 4 > b.length) throw truncated(`trun of ${count} samples`);
+  let duration = 0;
+  let firstFlags: number | undefined;
+  for (let i = 0; i < count; i++) {
+    let sampleDuration = d.duration;
+    let sampleFlags = i === 0 ? first : d.flags;
+    if (flags & 0x100) {
+      sampleDuration = b.readUInt32BE(p);
+      p += 4;
+    }
+    if (flags & 0x200) p += 4; // size
+    if (flags & 0x400) {
+      const f = b.readUInt32BE(p);
+      if (!(i === 0 && firstSampleFlags !== undefined)) sampleFlags = f;
+      p += 4;
+    }
+    if (flags & 0x800) p += 4; // composition time offset
+    duration += sampleDuration;
+    firstFlags ??= sampleFlags;
+  }
+  return { duration, firstFlags };
+}
+
 /** Duration and keyframe flag of `track` within a `moof`; undefined when the track is absent. */
 export function parseMoof(moof: Box, track: TrackInfo): FragmentInfo | undefined {
   for (const traf of children(moof.bytes.subarray(8))) {
     if (traf.type !== "traf") continue;
     const tfhd = child(traf.body, "tfhd");
-    if (!tfhd || tfhd.readUInt32BE(4) !== track.trackId) continue;
-    const tfFlags = tfhd.readUInt32BE(0) & 0xffffff;
-    let o = 8;
-    if (tfFlags & 0x01) o += 8; // base data offset
-    if (tfFlags & 0x02) o += 4; // sample description index
-    let defaultDuration = track.defaultSampleDuration;
-    let defaultFlags = track.defaultSampleFlags;
-    if (tfFlags & 0x08) {
-      defaultDuration = tfhd.readUInt32BE(o);
-      o += 4;
-    }
-    if (tfFlags & 0x10) o += 4; // default sample size
-    if (tfFlags & 0x20) defaultFlags = tfhd.readUInt32BE(o);
-
+    if (!tfhd || u32(tfhd, 4, "tfhd") !== track.trackId) continue;
+    const defaults = tfhdDefaults(tfhd, track);
     const tfdt = child(traf.body, "tfdt");
-    const baseDecodeTime = !tfdt ? 0 : tfdt[0] === 1 ? Number(tfdt.readBigUInt64BE(4)) : tfdt.readUInt32BE(4);
-
+    const baseDecodeTime = !tfdt ? 0 : tfdt[0] === 1 ? u64(tfdt, 4, "tfdt") : u32(tfdt, 4, "tfdt");
     let duration = 0;
     let firstFlags: number | undefined;
     for (const trun of children(traf.body)) {
       if (trun.type !== "trun") continue;
-      const b = trun.body;
-      const flags = b.readUInt32BE(0) & 0xffffff;
-      const count = b.readUInt32BE(4);
-      let p = 8;
-      if (flags & 0x01) p += 4; // data offset
-      let firstSampleFlags: number | undefined;
-      if (flags & 0x04) {
-        firstSampleFlags = b.readUInt32BE(p);
-        p += 4;
-      }
-      for (let i = 0; i < count; i++) {
-        let sampleDuration = defaultDuration;
-        let sampleFlags = i === 0 && firstSampleFlags !== undefined ? firstSampleFlags : defaultFlags;
-        if (flags & 0x100) {
-          sampleDuration = b.readUInt32BE(p);
-          p += 4;
-        }
-        if (flags & 0x200) p += 4; // size
-        if (flags & 0x400) {
-          const f = b.readUInt32BE(p);
-          if (!(i === 0 && firstSampleFlags !== undefined)) sampleFlags = f;
-          p += 4;
-        }
-        if (flags & 0x800) p += 4; // composition time offset
-        duration += sampleDuration;
-        if (firstFlags === undefined) firstFlags = sampleFlags;
-      }
+      const summary = trunSummary(trun.body, defaults);
+      duration += summary.duration;
+      firstFlags ??= summary.firstFlags;
     }
     return {
       duration,

@@ -1,7 +1,7 @@
 export { Broadcast, type BroadcastStats } from "./broadcast.ts";
 export { ORIGIN_DEFAULTS } from "./defaults.ts";
 export { requireFfmpeg } from "./ffmpeg.ts";
-export { BoxReader, parseMoof, parseMoov } from "./fmp4.ts";
+export { BoxReader, parseMoof, parseMoov, type TrackInfo } from "./fmp4.ts";
 export {
   createOrigin,
   type Origin,
