@@ -11,7 +11,7 @@ const percentEscape = fc.oneof(
 const pathText = fc
   .array(
     fc.oneof(
-      escape,
+      percentEscape,
       fc.string({ maxLength: 4 }),
       fc.constantFrom("/", "..", ".", "?", "#", "\\", "@", ":", "[", "]"),
     ),
