@@ -94,7 +94,9 @@ describe("graceful drain while viewers watch", () => {
         resolver: {
           async resolve(streamId, exclude) {
             if (!exclude.includes(cliNode)) return { nodeId: cliNode, url: url as string, region: "local" };
-            return (await client.assignUpstream(streamId, (child as Relay).nodeId, [...exclude])).upstream;
+            const me = child as Relay;
+            return (await client.assignUpstream(me.coordinatorToken ?? "", streamId, me.nodeId, [...exclude]))
+              .upstream;
           },
         },
       },

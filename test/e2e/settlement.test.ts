@@ -74,7 +74,7 @@ describe("settlement end to end: viewers watch, roots go on-chain, operator and 
         abi: distributorAbi,
         functionName: "roots",
         args: [BigInt(n)],
-      })) as readonly [Hex, bigint, boolean, bigint];
+      })) as readonly [Hex, bigint, boolean, bigint, bigint];
       if (r[1] !== 0n) settled.push(n);
     }
     return settled.length >= 2 ? settled.sort() : undefined;

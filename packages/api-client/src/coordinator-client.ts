@@ -4,6 +4,7 @@ import {
   type HeartbeatInput,
   type HeartbeatReply,
   HeartbeatReplySchema,
+  type IngestFailure,
   type NodeRegistered,
   NodeRegisteredSchema,
   type NodeRegistration,
@@ -52,6 +53,15 @@ export class CoordinatorClient {
     return this.#call("/v1/streams", StreamInfoSchema, { body: reg });
   }
 
+  /** The origin reports an ingest relay it dropped; the reply is the stream with its new ingest relays. */
+  reportIngestFailure(report: IngestFailure): Promise<StreamInfo> {
+    return this.#call(
+      `/v1/streams/${encodeURIComponent(report.streamId)}/ingest-failures`,
+      StreamInfoSchema,
+      { body: report },
+    );
+  }
+
   getStream(streamId: string): Promise<StreamInfo> {
     return this.#call(`/v1/streams/${encodeURIComponent(streamId)}`, StreamInfoSchema);
   }
@@ -77,9 +87,16 @@ export class CoordinatorClient {
     });
   }
 
-  assignUpstream(streamId: string, nodeId: string, exclude: string[] = []): Promise<UpstreamAssignment> {
+  /** A node asks for (another) upstream for itself, with its bearer token. */
+  assignUpstream(
+    token: string,
+    streamId: string,
+    nodeId: string,
+    exclude: string[] = [],
+  ): Promise<UpstreamAssignment> {
     return this.#call(`/v1/streams/${encodeURIComponent(streamId)}/upstream`, UpstreamAssignmentSchema, {
       body: { nodeId, exclude },
+      headers: { authorization: `Bearer ${token}` },
     });
   }
 

@@ -5,8 +5,11 @@ import {
   type DevChain,
   deployContracts,
   distributorAbi,
+  poolIdOf,
   publicClient,
   segmentStruct,
+  signNodeConsent,
+  signPoolConsent,
   startDevChain,
   type Wallet,
   wallet,
@@ -33,6 +36,18 @@ const STREAM = streamIdToBytes32("show");
 const signingKey = generatePrivateKey(); // the stream's segment-signing key
 const nodeKey = generatePrivateKey(); // the relay's delivery-signing key
 const nodeAddr = privateKeyToAccount(nodeKey).address;
+const POOL = poolIdOf(STREAM, privateKeyToAccount(signingKey).address);
+
+/** register(node, stake) as the operator, with the node key's consent. */
+async function register(operator: Wallet, key: `0x${string}`, stake: bigint) {
+  const c = await signNodeConsent(client, d.registry, privateKeyToAccount(key), operator.account.address);
+  return send(operator, d.registry, nodeRegistryAbi, "register", [
+    privateKeyToAccount(key).address,
+    stake,
+    c.deadline,
+    c.signature,
+  ]);
+}
 
 /** The custom error a call reverted with (viem walks the cause chain). */
 async function revertName(p: Promise<unknown>): Promise<string> {
@@ -95,28 +110,38 @@ afterAll(() => chain?.stop());
 
 describe("reward pools", () => {
   it("are created by a streamer, funded by anyone, and refuse bad calls", async () => {
+    const signer = privateKeyToAccount(signingKey);
+    const c = await signPoolConsent(client, d.pools, signer, STREAM, W.streamer.account.address);
     await send(W.streamer, d.pools, rewardPoolsAbi, "createPool", [
       STREAM,
-      privateKeyToAccount(signingKey).address,
+      signer.address,
       parseEther("10"),
+      c.deadline,
+      c.signature,
     ]);
     expect(
       await revertName(
-        send(W.supporter, d.pools, rewardPoolsAbi, "createPool", [STREAM, W.supporter.account.address, 1n]),
+        send(W.streamer, d.pools, rewardPoolsAbi, "createPool", [
+          STREAM,
+          signer.address,
+          1n,
+          c.deadline,
+          c.signature,
+        ]),
       ),
     ).toBe("PoolExists");
-    await send(W.supporter, d.pools, rewardPoolsAbi, "fund", [STREAM, parseEther("15")]);
-    expect(await read(d.pools, rewardPoolsAbi, "drawable", [STREAM])).toBe(parseEther("10")); // the budget
+    await send(W.supporter, d.pools, rewardPoolsAbi, "fund", [POOL, parseEther("15")]);
+    expect(await read(d.pools, rewardPoolsAbi, "drawable", [POOL])).toBe(parseEther("10")); // the budget
     expect(
       await revertName(send(W.supporter, d.pools, rewardPoolsAbi, "fund", [streamIdToBytes32("nosuch"), 1n])),
     ).toBe("UnknownPool");
-    expect(await revertName(send(W.supporter, d.pools, rewardPoolsAbi, "fund", [STREAM, 0n]))).toBe(
+    expect(await revertName(send(W.supporter, d.pools, rewardPoolsAbi, "fund", [POOL, 0n]))).toBe(
       "ZeroAmount",
     );
-    expect(await revertName(send(W.supporter, d.pools, rewardPoolsAbi, "setBudget", [STREAM, 1n]))).toBe(
+    expect(await revertName(send(W.supporter, d.pools, rewardPoolsAbi, "setBudget", [POOL, 1n]))).toBe(
       "NotStreamer",
     );
-    expect(await revertName(send(W.supporter, d.pools, rewardPoolsAbi, "draw", [STREAM, 1n]))).toBe(
+    expect(await revertName(send(W.supporter, d.pools, rewardPoolsAbi, "draw", [POOL, 1n]))).toBe(
       "NotDistributor",
     );
     expect(
@@ -127,10 +152,8 @@ describe("reward pools", () => {
 
 describe("node registry", () => {
   it("registers with stake, unbonds over a period, and refuses the rest", async () => {
-    await send(W.operator, d.registry, nodeRegistryAbi, "register", [nodeAddr, parseEther("100")]);
-    expect(await revertName(send(W.supporter, d.registry, nodeRegistryAbi, "register", [nodeAddr, 1n]))).toBe(
-      "AlreadyRegistered",
-    );
+    await register(W.operator, nodeKey, parseEther("100"));
+    expect(await revertName(register(W.supporter, nodeKey, 1n))).toBe("AlreadyRegistered");
     expect(await revertName(send(W.supporter, d.registry, nodeRegistryAbi, "addStake", [nodeAddr, 1n]))).toBe(
       "NotOperator",
     );
@@ -203,28 +226,36 @@ describe("epoch distributor", () => {
     ]);
     expect(
       await revertName(
-        send(W.payee, d.distributor, distributorAbi, "postRoot", [1n, t1.root, [STREAM], [parseEther("5")]]),
+        send(W.payee, d.distributor, distributorAbi, "postRoot", [
+          1n,
+          0n,
+          t1.root,
+          [POOL],
+          [parseEther("5")],
+        ]),
       ),
     ).toBe("NotSettler");
     expect(
       await revertName(
         send(W.settler, d.distributor, distributorAbi, "postRoot", [
           1n,
+          0n,
           t1.root,
-          [STREAM],
+          [POOL],
           [parseEther("11")],
         ]),
       ),
     ).toBe("OverBudget");
     await send(W.settler, d.distributor, distributorAbi, "postRoot", [
       1n,
+      0n,
       t1.root,
-      [STREAM],
+      [POOL],
       [parseEther("5")],
     ]);
     expect(
       await revertName(
-        send(W.settler, d.distributor, distributorAbi, "postRoot", [1n, t1.root, [STREAM], [0n]]),
+        send(W.settler, d.distributor, distributorAbi, "postRoot", [1n, 0n, t1.root, [POOL], [0n]]),
       ),
     ).toBe("AlreadyPosted");
     const proof = t1.getProof([payee(), parseEther("3")]);
@@ -259,13 +290,14 @@ describe("epoch distributor", () => {
     ]);
     await send(W.settler, d.distributor, distributorAbi, "postRoot", [
       2n,
+      1n,
       t2.root,
-      [STREAM],
+      [POOL],
       [parseEther("4")],
     ]);
     expect(
       await revertName(
-        send(W.settler, d.distributor, distributorAbi, "postRoot", [1n, t2.root, [STREAM], [0n]]),
+        send(W.settler, d.distributor, distributorAbi, "postRoot", [1n, 0n, t2.root, [POOL], [0n]]),
       ),
     ).toBe("AlreadyPosted");
     await timeTravel(101);
@@ -279,35 +311,42 @@ describe("epoch distributor", () => {
   });
 
   it("draws only what the pool holds: an underfunded pool refuses a larger draw", async () => {
-    const left = (await read(d.pools, rewardPoolsAbi, "pools", [STREAM])) as readonly [
+    const left = (await read(d.pools, rewardPoolsAbi, "pools", [POOL])) as readonly [
       string,
       string,
-      bigint,
+      string,
       bigint,
     ];
-    expect(left[2]).toBe(parseEther("6")); // 15 funded - 5 - 4 drawn
+    expect(left[3]).toBe(parseEther("6")); // 15 funded - 5 - 4 drawn
     const t = tree([[payee(), parseEther("100")]]);
     expect(
       await revertName(
-        send(W.settler, d.distributor, distributorAbi, "postRoot", [3n, t.root, [STREAM], [parseEther("7")]]),
+        send(W.settler, d.distributor, distributorAbi, "postRoot", [
+          3n,
+          2n,
+          t.root,
+          [POOL],
+          [parseEther("7")],
+        ]),
       ),
     ).toBe("Underfunded");
-    expect(await read(d.pools, rewardPoolsAbi, "drawable", [STREAM])).toBe(parseEther("6"));
+    expect(await read(d.pools, rewardPoolsAbi, "drawable", [POOL])).toBe(parseEther("6"));
   });
 
   it("lets the owner void a bad root inside the window, refunding the pool; a voided root pays nothing", async () => {
     const t = tree([[payee(), parseEther("9")]]);
     await send(W.settler, d.distributor, distributorAbi, "postRoot", [
       3n,
+      2n,
       t.root,
-      [STREAM],
+      [POOL],
       [parseEther("2")],
     ]);
     expect(await revertName(send(W.payee, d.distributor, distributorAbi, "voidRoot", [3n]))).toMatch(
       /OwnableUnauthorizedAccount/,
     );
     await send(W.owner, d.distributor, distributorAbi, "voidRoot", [3n]);
-    expect(await read(d.pools, rewardPoolsAbi, "drawable", [STREAM])).toBe(parseEther("6"));
+    expect(await read(d.pools, rewardPoolsAbi, "drawable", [POOL])).toBe(parseEther("6"));
     await timeTravel(101);
     expect(
       await revertName(
@@ -323,8 +362,9 @@ describe("epoch distributor", () => {
     const t4 = tree([[payee(), parseEther("8")]]);
     await send(W.settler, d.distributor, distributorAbi, "postRoot", [
       4n,
+      2n,
       t4.root,
-      [STREAM],
+      [POOL],
       [parseEther("1")],
     ]);
     await timeTravel(101);
@@ -332,10 +372,10 @@ describe("epoch distributor", () => {
       "DisputeWindowOver",
     );
     expect(
-      await revertName(send(W.settler, d.distributor, distributorAbi, "postRoot", [4n, t4.root, [], []])),
+      await revertName(send(W.settler, d.distributor, distributorAbi, "postRoot", [4n, 0n, t4.root, [], []])),
     ).toBe("AlreadyPosted");
     expect(
-      await revertName(send(W.settler, d.distributor, distributorAbi, "postRoot", [2n, t4.root, [], []])),
+      await revertName(send(W.settler, d.distributor, distributorAbi, "postRoot", [2n, 0n, t4.root, [], []])),
     ).toBe("AlreadyPosted");
   });
 });
@@ -408,6 +448,7 @@ describe("fraud proofs", () => {
       (await read(d.registry, nodeRegistryAbi, "nodes", [nodeAddr])) as readonly [string, bigint]
     )[1];
     const reporterBefore = await balance(W.reporter.account.address);
+    const ownerBefore = await balance(W.owner.account.address);
     await send(W.reporter, d.fraudProof, fraudProofAbi, "prove", [
       e.segment,
       e.originSig,
@@ -421,6 +462,11 @@ describe("fraud proofs", () => {
     expect(stakeAfter).toBe(stakeBefore / 2n); // slashBps 5000
     expect((await balance(W.reporter.account.address)) - reporterBefore).toBe(
       ((stakeBefore / 2n) * 2_000n) / 10_000n,
+    );
+    // The rest is forfeited (locked in the registry): the owner gains nothing from a slash.
+    expect(await balance(W.owner.account.address)).toBe(ownerBefore);
+    expect(await read(d.registry, nodeRegistryAbi, "forfeited")).toBe(
+      stakeBefore / 2n - ((stakeBefore / 2n) * 2_000n) / 10_000n,
     );
     expect(
       await revertName(
@@ -441,21 +487,19 @@ describe("the remaining revert paths", () => {
     expect(
       await revertName(send(W.owner, d.registry, nodeRegistryAbi, "setSlasher", [W.owner.account.address])),
     ).toBe("SlasherAlreadySet");
-    expect(
-      await revertName(
-        send(W.operator, d.registry, nodeRegistryAbi, "register", [W.payee.account.address, 0n]),
-      ),
-    ).toBe("ZeroAmount");
+    expect(await revertName(register(W.operator, chain.keys[6] as `0x${string}`, 0n))).toBe("ZeroAmount");
   });
 
   it("distributor: epochs only move forward, lists must match, unknown epochs are unknown", async () => {
     const root = `0x${"ab".repeat(32)}` as const;
     // Epochs 1-4 were posted above; 0 was never posted and lies behind the latest.
     expect(
-      await revertName(send(W.settler, d.distributor, distributorAbi, "postRoot", [0n, root, [], []])),
+      await revertName(send(W.settler, d.distributor, distributorAbi, "postRoot", [0n, 0n, root, [], []])),
     ).toBe("EpochNotAfterLatest");
     expect(
-      await revertName(send(W.settler, d.distributor, distributorAbi, "postRoot", [9n, root, [STREAM], []])),
+      await revertName(
+        send(W.settler, d.distributor, distributorAbi, "postRoot", [9n, 4n, root, [POOL], []]),
+      ),
     ).toBe("LengthMismatch");
     expect(
       await revertName(

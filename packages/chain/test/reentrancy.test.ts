@@ -6,6 +6,7 @@ import {
   type DevChain,
   deployContracts,
   distributorAbi,
+  poolIdOf,
   publicClient,
   startDevChain,
   wallet,
@@ -89,9 +90,17 @@ describe("reentrancy", () => {
         hash: await w.writeContract({ address, abi, functionName, args } as never),
       });
     const stream = streamIdToBytes32("hostile");
-    await send(owner, d.pools, rewardPoolsAbi, "createPool", [stream, owner.account.address, 1_000n]);
+    // The owner is the stream's signing key here: being the sender is its consent.
+    await send(owner, d.pools, rewardPoolsAbi, "createPool", [
+      stream,
+      owner.account.address,
+      1_000n,
+      0n,
+      "0x",
+    ]);
+    const pool = poolIdOf(stream, owner.account.address);
     await send(owner, token, hostile.abi, "approve", [d.pools, 1_000n]);
-    await send(owner, d.pools, rewardPoolsAbi, "fund", [stream, 1_000n]);
+    await send(owner, d.pools, rewardPoolsAbi, "fund", [pool, 1_000n]);
     const payee = wallet(c, chain.keys[2] as Hex).account.address;
     const tree = StandardMerkleTree.of(
       [
@@ -100,7 +109,7 @@ describe("reentrancy", () => {
       ],
       ["address", "uint256"],
     );
-    await send(settler, d.distributor, distributorAbi, "postRoot", [1n, tree.root, [stream], [101n]]);
+    await send(settler, d.distributor, distributorAbi, "postRoot", [1n, 0n, tree.root, [pool], [101n]]);
     const proof = tree.getProof([payee, "100"]);
     await send(owner, token, hostile.abi, "arm", [d.distributor, 1n, payee, 100n, proof]);
     const r = await send(owner, d.distributor, distributorAbi, "claim", [1n, payee, 100n, proof]);

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { chainAt, type Deployment, publicClient, type Wallet, wallet } from "@streamrp2p/chain";
-import type { Hex, PublicClient } from "viem";
+import type { Hex, LocalAccount, PublicClient } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
 import { type Flags, stringFlag } from "./args.ts";
 
 export const CHAIN_FLAGS = {
@@ -11,6 +12,8 @@ export const CHAIN_FLAGS = {
 export interface ChainContext {
   client: PublicClient;
   wallet: Wallet;
+  /** The same key as `wallet`, for signing typed data (consents). */
+  account: LocalAccount;
   contracts: Deployment;
   coordinatorUrl: string;
 }
@@ -49,6 +52,7 @@ export async function chainContext(flags: Flags, needsKey = true): Promise<Chain
   return {
     client: publicClient(chain),
     wallet: wallet(chain, key),
+    account: privateKeyToAccount(key),
     contracts: body.contracts,
     coordinatorUrl,
   };

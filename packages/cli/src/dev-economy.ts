@@ -3,14 +3,18 @@ import {
   type Deployment,
   type DevChain,
   deployContracts,
+  poolIdOf,
   publicClient,
+  signNodeConsent,
+  signPoolConsent,
   startDevChain,
   wallet,
 } from "@streamrp2p/chain";
 import { devTokenAbi, nodeRegistryAbi, rewardPoolsAbi } from "@streamrp2p/contracts";
 import type { SettlementConfig } from "@streamrp2p/coordinator";
 import { streamIdToBytes32 } from "@streamrp2p/protocol";
-import { type Abi, type Address, type PublicClient, parseEther } from "viem";
+import { type Abi, type Address, type Hex, type PublicClient, parseEther } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
 
 export interface DevEconomyOptions {
   disputeWindowSeconds: number;
@@ -45,10 +49,10 @@ export interface DevEconomy {
     functionName: string,
     args: unknown[],
   ): Promise<bigint>;
-  /** The streamer creates and funds the stream's pool. */
-  createPool(streamId: string, signer: Address): Promise<void>;
-  /** The operator registers a node with stake. */
-  registerNode(nodeId: Address): Promise<void>;
+  /** The streamer creates (with the signing key's consent) and funds the pool of (stream, signing key); returns its id. */
+  createPool(streamId: string, signingKey: Hex): Promise<Hex>;
+  /** The operator registers a node with stake, with the node key's consent. */
+  registerNode(nodeKey: Hex): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -102,22 +106,34 @@ export async function startDevEconomy(init: Partial<DevEconomyOptions> = {}): Pr
       settlement: { rpcUrl: chain.rpcUrl, chainId: chain.chainId, settlerKey: keyOf("settler"), deployment },
       keyOf,
       send,
-      async createPool(streamId, signer) {
+      async createPool(streamId, signingKey) {
         const id = streamIdToBytes32(streamId);
+        const signer = privateKeyToAccount(signingKey);
+        const streamer = wallet(c, keyOf("streamer")).account.address;
+        const consent = await signPoolConsent(client, deployment.pools, signer, id, streamer);
         await send("streamer", deployment.pools, rewardPoolsAbi, "createPool", [
           id,
-          signer,
+          signer.address,
           parseEther(String(o.epochBudget)),
+          consent.deadline,
+          consent.signature,
         ]);
+        const poolId = poolIdOf(id, signer.address);
         await send("streamer", deployment.pools, rewardPoolsAbi, "fund", [
-          id,
+          poolId,
           parseEther(String(o.poolFunding)),
         ]);
+        return poolId;
       },
-      async registerNode(nodeId) {
+      async registerNode(nodeKey) {
+        const node = privateKeyToAccount(nodeKey);
+        const operator = wallet(c, keyOf("operator")).account.address;
+        const consent = await signNodeConsent(client, deployment.registry, node, operator);
         await send("operator", deployment.registry, nodeRegistryAbi, "register", [
-          nodeId,
+          node.address,
           parseEther(String(o.nodeStake)),
+          consent.deadline,
+          consent.signature,
         ]);
       },
       stop: () => chain.stop(),

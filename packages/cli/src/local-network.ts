@@ -78,7 +78,7 @@ export async function startLocalNetwork(init: Partial<LocalNetworkOptions> = {})
     const economy = o.chain === false ? undefined : await startDevEconomy(o.chain);
     if (economy) {
       stopped.push(() => economy.stop());
-      await economy.createPool(o.streamId, privateKeyToAccount(signingKey).address);
+      await economy.createPool(o.streamId, signingKey);
     }
     // The dev chain is new on every start: so are the coordinator's ledgers, or old cumulative
     // rewards would be owed by contracts that never received them.
@@ -106,7 +106,8 @@ export async function startLocalNetwork(init: Partial<LocalNetworkOptions> = {})
 
     const relays: Relay[] = [];
     for (const [i, port] of o.relayPorts.entries()) {
-      const account = privateKeyToAccount(loadOrCreateKey(join(o.dataDir, `relay-${i + 1}.key`)).key);
+      const relayKey = loadOrCreateKey(join(o.dataDir, `relay-${i + 1}.key`)).key;
+      const account = privateKeyToAccount(relayKey);
       const relay = createRelay(
         {
           host: o.host,
@@ -122,7 +123,7 @@ export async function startLocalNetwork(init: Partial<LocalNetworkOptions> = {})
       await relay.start();
       stopped.push(() => relay.stop());
       relays.push(relay);
-      await economy?.registerNode(relay.nodeId as `0x${string}`);
+      await economy?.registerNode(relayKey);
     }
 
     const streamKey = loadOrCreateStreamKey(join(o.dataDir, `${o.streamId}.stream-key`));

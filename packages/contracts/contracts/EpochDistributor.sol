@@ -11,6 +11,11 @@ import {RewardPools} from "./RewardPools.sol";
 /// @notice One Merkle root per epoch of *cumulative* amounts per payee. A root is claimable
 /// after a dispute window in which the owner (a multisig in production) can void it. A payee
 /// claims everything owed so far with one proof; nothing can be claimed twice.
+///
+/// Solvency: each root names the root it builds on (`base`), which must be the newest valid
+/// root, so a tree never counts amounts of a voided root. Voiding a root voids every later root
+/// too (they were built on it; all are still inside their dispute windows, so none has paid
+/// out) and refunds all their draws; the next root then builds on the last root left standing.
 contract EpochDistributor is Ownable, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
@@ -18,6 +23,8 @@ contract EpochDistributor is Ownable, ReentrancyGuard {
         bytes32 root;
         uint64 postedAt;
         bool voided;
+        /// The root this one's cumulative amounts build on (0: none).
+        uint64 base;
         uint256 total;
     }
 
@@ -27,12 +34,17 @@ contract EpochDistributor is Ownable, ReentrancyGuard {
     address public settler;
 
     mapping(uint64 epoch => EpochRoot) public roots;
-    mapping(uint64 epoch => bytes32[]) internal _streams;
+    mapping(uint64 epoch => bytes32[]) internal _pools;
     mapping(uint64 epoch => uint256[]) internal _amounts;
     mapping(address account => uint256) public claimed;
+    /// The newest epoch ever posted: a new root must be later.
     uint64 public latestEpoch;
+    /// The newest root not voided (0: none): the base the next root must name.
+    uint64 public lastValidEpoch;
+    /// How many roots were posted (voided ones included): a budget cut waits for the next one.
+    uint64 public rootsPosted;
 
-    event RootPosted(uint64 indexed epoch, bytes32 root, uint256 total);
+    event RootPosted(uint64 indexed epoch, bytes32 root, uint256 total, uint64 base);
     event RootVoided(uint64 indexed epoch);
     event Claimed(address indexed account, uint64 indexed epoch, uint256 amount, uint256 cumulative);
     event SettlerSet(address settler);
@@ -40,6 +52,7 @@ contract EpochDistributor is Ownable, ReentrancyGuard {
     error NotSettler();
     error AlreadyPosted();
     error EpochNotAfterLatest();
+    error StaleBase();
     error LengthMismatch();
     error UnknownEpoch();
     error DisputeWindowOver();
@@ -60,50 +73,71 @@ contract EpochDistributor is Ownable, ReentrancyGuard {
         emit SettlerSet(settler_);
     }
 
-    /// @notice Posts epoch `epoch`'s root and draws the epoch's rewards from each stream's pool.
-    /// O(1) in the number of payees: the tree stays off-chain.
-    function postRoot(uint64 epoch, bytes32 root, bytes32[] calldata streamIds, uint256[] calldata amounts)
-        external
-        nonReentrant
-    {
+    /// @notice Posts epoch `epoch`'s root, built on root `base` (which must be lastValidEpoch),
+    /// and draws the epoch's rewards from each pool. O(1) in the number of payees: the tree
+    /// stays off-chain.
+    function postRoot(
+        uint64 epoch,
+        uint64 base,
+        bytes32 root,
+        bytes32[] calldata poolIds,
+        uint256[] calldata amounts
+    ) external nonReentrant {
         if (msg.sender != settler) revert NotSettler();
         if (roots[epoch].postedAt != 0) revert AlreadyPosted();
-        if (epoch <= latestEpoch && latestEpoch != 0) revert EpochNotAfterLatest();
-        if (streamIds.length != amounts.length) revert LengthMismatch();
+        if (epoch == 0 || epoch <= latestEpoch) revert EpochNotAfterLatest();
+        if (base != lastValidEpoch) revert StaleBase();
+        if (poolIds.length != amounts.length) revert LengthMismatch();
         uint256 total;
-        for (uint256 i = 0; i < streamIds.length; i++) {
+        for (uint256 i = 0; i < poolIds.length; i++) {
             // Reverts (Underfunded / OverBudget) rather than drawing less than the tree pays out.
-            pools.draw(streamIds[i], amounts[i]);
+            pools.draw(poolIds[i], amounts[i]);
             total += amounts[i];
         }
-        roots[epoch] = EpochRoot({root: root, postedAt: uint64(block.timestamp), voided: false, total: total});
-        _streams[epoch] = streamIds;
+        roots[epoch] = EpochRoot({root: root, postedAt: uint64(block.timestamp), voided: false, base: base, total: total});
+        _pools[epoch] = poolIds;
         _amounts[epoch] = amounts;
         latestEpoch = epoch;
-        emit RootPosted(epoch, root, total);
+        lastValidEpoch = epoch;
+        rootsPosted += 1;
+        emit RootPosted(epoch, root, total, base);
     }
 
-    /// @notice Voids a bad root inside its dispute window and gives its draws back to the pools.
+    /// @notice Voids a bad root inside its dispute window, with every root built on it since,
+    /// and gives all their draws back to the pools.
     function voidRoot(uint64 epoch) external onlyOwner nonReentrant {
-        EpochRoot storage r = roots[epoch];
-        if (r.postedAt == 0) revert UnknownEpoch();
-        if (r.voided) revert Voided();
-        if (block.timestamp >= r.postedAt + disputeWindow) revert DisputeWindowOver();
-        r.voided = true;
-        bytes32[] storage streams = _streams[epoch];
-        uint256[] storage amounts = _amounts[epoch];
-        token.forceApprove(address(pools), r.total);
-        for (uint256 i = 0; i < streams.length; i++) {
-            if (amounts[i] > 0) pools.refund(streams[i], amounts[i]);
+        EpochRoot storage target = roots[epoch];
+        if (target.postedAt == 0) revert UnknownEpoch();
+        if (target.voided) revert Voided();
+        if (block.timestamp >= target.postedAt + disputeWindow) revert DisputeWindowOver();
+        // Valid roots form one chain through `base` from lastValidEpoch; `epoch` is on it.
+        uint64 e = lastValidEpoch;
+        for (;;) {
+            EpochRoot storage r = roots[e];
+            if (r.postedAt == 0) revert UnknownEpoch(); // unreachable while the chain invariant holds
+            r.voided = true;
+            bytes32[] storage ids = _pools[e];
+            uint256[] storage amounts = _amounts[e];
+            token.forceApprove(address(pools), r.total);
+            for (uint256 i = 0; i < ids.length; i++) {
+                if (amounts[i] > 0) pools.refund(ids[i], amounts[i]);
+            }
+            emit RootVoided(e);
+            if (e == epoch) break;
+            e = r.base;
         }
-        emit RootVoided(epoch);
+        lastValidEpoch = target.base;
+    }
+
+    /// @notice What epoch `epoch`'s root drew, per pool.
+    function drawsOf(uint64 epoch) external view returns (bytes32[] memory poolIds, uint256[] memory amounts) {
+        return (_pools[epoch], _amounts[epoch]);
     }
 
     function isClaimable(uint64 epoch) public view returns (bool) {
         EpochRoot storage r = roots[epoch];
         return r.postedAt != 0 && !r.voided && block.timestamp >= r.postedAt + disputeWindow;
     }
-
     /// @notice Pays `account` everything up to `cumulative` (its total across all epochs so far) at once.
     function claim(uint64 epoch, address account, uint256 cumulative, bytes32[] calldata proof)
         external

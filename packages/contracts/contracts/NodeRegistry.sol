@@ -5,10 +5,15 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 
 /// @notice Relay nodes, their operators, stake (with an unbonding period) and backers.
 /// Stake stays slashable while it unbonds: leaving does not escape a fraud proof.
-contract NodeRegistry is Ownable, ReentrancyGuard {
+/// A node is registered only with its own key's consent (an EIP-712 signature naming the
+/// operator), so nobody can make themselves the operator, and so the payee, of another's node.
+contract NodeRegistry is Ownable, ReentrancyGuard, EIP712, Nonces {
     using SafeERC20 for IERC20;
 
     struct Node {
@@ -23,10 +28,17 @@ contract NodeRegistry is Ownable, ReentrancyGuard {
         uint16 bps;
     }
 
+    /// What the node key signs: "`operator` may register me on this registry, once, until `deadline`".
+    bytes32 public constant NODE_CONSENT_TYPEHASH =
+        keccak256("NodeConsent(address node,address operator,uint256 nonce,uint256 deadline)");
+
     IERC20 public immutable stakeToken;
     uint64 public immutable unbondingPeriod;
     /// The only contract allowed to slash (the fraud-proof verifier); set once.
     address public slasher;
+    /// Slashed stake not paid to reporters: locked here for ever (no function moves it), so
+    /// nobody, the owner included, profits from a slash except the reporter who proved it.
+    uint256 public forfeited;
 
     mapping(address node => Node) public nodes;
     mapping(address node => Backer[]) internal _backers;
@@ -48,8 +60,13 @@ contract NodeRegistry is Ownable, ReentrancyGuard {
     error BadShares();
     error NotSlasher();
     error SlasherAlreadySet();
+    error ConsentExpired();
+    error NoNodeConsent();
 
-    constructor(IERC20 token, uint64 unbondingPeriodSeconds) Ownable(msg.sender) {
+    constructor(IERC20 token, uint64 unbondingPeriodSeconds)
+        Ownable(msg.sender)
+        EIP712("StreamrP2P NodeRegistry", "1")
+    {
         stakeToken = token;
         unbondingPeriod = unbondingPeriodSeconds;
     }
@@ -65,9 +82,25 @@ contract NodeRegistry is Ownable, ReentrancyGuard {
         slasher = slasher_;
     }
 
-    function register(address node, uint256 amount) external nonReentrant {
+    /// @notice The EIP-712 digest the node key signs to let `operator` register it (domain: this
+    /// registry, this chain; the node's current nonce, so a consent is used at most once).
+    function consentDigest(address node, address operator, uint256 deadline) public view returns (bytes32) {
+        return _hashTypedDataV4(
+            keccak256(abi.encode(NODE_CONSENT_TYPEHASH, node, operator, nonces(node), deadline))
+        );
+    }
+
+    /// @notice Registers `node` with the caller as its operator and `amount` as stake; needs the
+    /// node key's signature over consentDigest(node, msg.sender, deadline).
+    function register(address node, uint256 amount, uint256 deadline, bytes calldata nodeSignature)
+        external
+        nonReentrant
+    {
         if (nodes[node].operator != address(0)) revert AlreadyRegistered();
         if (amount == 0) revert ZeroAmount();
+        if (block.timestamp > deadline) revert ConsentExpired();
+        if (ECDSA.recover(consentDigest(node, msg.sender, deadline), nodeSignature) != node) revert NoNodeConsent();
+        _useNonce(node);
         nodes[node] = Node({operator: msg.sender, stake: amount, unbonding: 0, unbondingEndsAt: 0});
         stakeToken.safeTransferFrom(msg.sender, address(this), amount);
         emit NodeRegistered(node, msg.sender, amount);
@@ -124,7 +157,7 @@ contract NodeRegistry is Ownable, ReentrancyGuard {
     }
 
     /// @notice Takes `bps` of everything the node has at stake (bonded and unbonding);
-    /// `reporterBps` of that goes to the reporter, the rest to the owner (treasury).
+    /// `reporterBps` of that goes to the reporter, the rest is forfeited (locked in this contract).
     function slash(address node, uint16 bps, address reporter, uint16 reporterBps)
         external
         nonReentrant
@@ -140,7 +173,7 @@ contract NodeRegistry is Ownable, ReentrancyGuard {
         slashed = fromStake + fromUnbonding;
         uint256 reporterShare = (slashed * reporterBps) / 10_000;
         if (reporterShare > 0) stakeToken.safeTransfer(reporter, reporterShare);
-        if (slashed > reporterShare) stakeToken.safeTransfer(owner(), slashed - reporterShare);
+        forfeited += slashed - reporterShare;
         emit Slashed(node, slashed, reporter, reporterShare);
     }
 }

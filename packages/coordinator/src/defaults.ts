@@ -9,6 +9,8 @@ export const COORDINATOR_DEFAULTS = {
   nodeTimeoutMs: 6_000, // ms
   /** Ingest relays an origin pushes each stream to. */
   ingestPerStream: 2,
+  /** An ingest relay the stream's origin reported (signed) as not taking pushes is not its ingest for this long. */
+  ingestExclusionMs: 60_000, // ms
   /** Children one node feeds per stream (bounded fan-out keeps ingest relays from being swamped). */
   maxChildren: 4,
   maxBodyBytes: 64 * 1024, // bytes per JSON request

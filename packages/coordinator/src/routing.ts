@@ -31,7 +31,8 @@ export function liveEdgeOf(node: NodeRow, streamId: string): number {
 /**
  * Keeps the stream's current ingest relays while healthy and fills the rest
  * with the least-loaded healthy ingest-capable nodes: a stable choice, so an
- * origin does not hop between relays.
+ * origin does not hop between relays. `excluded`: relays the stream's origin
+ * reported (signed) as not taking its pushes.
  */
 export function chooseIngest(
   stream: StreamRow,
@@ -39,9 +40,11 @@ export function chooseIngest(
   now: number,
   nodeTimeoutMs: number,
   count: number,
+  excluded: ReadonlySet<string> = new Set(),
 ): string[] {
   const usable = nodes.filter(
-    (n) => n.ingest && isHealthy(n, now, nodeTimeoutMs) && supportsStream(n, stream),
+    (n) =>
+      n.ingest && isHealthy(n, now, nodeTimeoutMs) && supportsStream(n, stream) && !excluded.has(n.nodeId),
   );
   const byId = new Map(usable.map((n) => [n.nodeId, n]));
   const kept = stream.ingest.filter((id) => byId.has(id)).slice(0, count);

@@ -29,7 +29,7 @@ export class Broadcast {
   #lastSegmentAt: number | undefined;
   #live: ChildProcess | undefined;
   #endTimer: NodeJS.Timeout | undefined;
-  /** Keeps sign-and-push in segment order. */
+  /** Keeps signing (and so each relay's queue) in segment order; pushing never blocks it. */
   #chain: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -60,9 +60,10 @@ export class Broadcast {
     };
   }
 
-  /** Everything pushed so far has been tried on every relay. */
-  settled(): Promise<unknown> {
-    return this.#chain;
+  /** Everything signed so far has been tried on every relay. */
+  async settled(): Promise<void> {
+    await this.#chain;
+    await this.#publisher.idle();
   }
 
   #enqueue(task: () => Promise<unknown>): void {

@@ -13,4 +13,10 @@ export const ORIGIN_DEFAULTS = {
   /** A reconnect within this time continues the broadcast without an end marker. */
   endGraceMs: 2_000, // ms
   ingestRefreshMs: 3_000, // ms
+  /**
+   * An ingest relay that has not taken an object this long after it was signed
+   * is dropped and replaced: one segment duration, so a hung relay never holds
+   * the stream up by more.
+   */
+  ingestStallMs: 1_000, // ms
 } as const;

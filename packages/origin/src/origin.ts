@@ -6,6 +6,7 @@ import {
   parseWith,
   SrpError,
   StreamIdSchema,
+  signIngestFailure,
   signStreamRegistration,
 } from "@streamrp2p/protocol";
 import {
@@ -88,6 +89,11 @@ export function createOrigin(
     labelNames: ["outcome"],
     registers: [registry],
   });
+  const dropped = new Counter({
+    name: "srp_origin_ingest_dropped_total",
+    help: "Ingest relays dropped from a push set for not taking objects in time",
+    registers: [registry],
+  });
   new Gauge({
     name: "srp_origin_live_streams",
     help: "Streams with a publisher connected",
@@ -114,11 +120,23 @@ export function createOrigin(
         streamId: s.streamId,
         signer: privateKeyToAccount(s.signingKey),
         resolveIngest: () => resolveIngest(s.streamId),
+        reportIngestFailure: coordinator
+          ? async (nodeId, reason) => {
+              const report = await signIngestFailure(privateKeyToAccount(s.signingKey), {
+                streamId: s.streamId,
+                nodeId: nodeId as `0x${string}`,
+                issuedAt: Date.now(),
+                reason: reason.slice(0, 200),
+              });
+              await coordinator.reportIngestFailure(report);
+            }
+          : undefined,
         fetch: components.fetch,
         log: log.child("push"),
         onPushed: (_target, ok) => pushes.inc({ outcome: ok ? "ok" : "failed" }),
+        onDropped: () => dropped.inc(),
       },
-      { refreshMs: options.ingestRefreshMs },
+      { refreshMs: options.ingestRefreshMs, stallMs: options.ingestStallMs },
     );
     publishers.push(publisher);
     broadcasts.set(

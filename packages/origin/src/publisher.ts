@@ -22,26 +22,37 @@ export interface PublisherDeps {
   signer: LocalAccount;
   /** Current ingest relays for the stream (from the coordinator). */
   resolveIngest(): Promise<NodeInfo[]>;
+  /** Tells the coordinator an ingest relay was dropped, so it names another. Best effort. */
+  reportIngestFailure?(nodeId: string, reason: string): Promise<void>;
   fetch?: FetchLike;
   log: Logger;
   onPushed?(target: string, ok: boolean): void;
+  onDropped?(target: string, reason: string): void;
   now?: () => number;
 }
 
 export interface PublisherOptions {
   refreshMs: number; // ms between ingest-list refreshes
-  attempts: number; // tries per object per relay
-  timeoutMs: number; // ms per PUT
+  /**
+   * A relay that has not taken an object this long after it was signed is
+   * dropped from the push set (and replaced through the coordinator): one
+   * segment duration, so a hung relay never delays the stream by more.
+   */
+  stallMs: number; // ms
+  /** How long a dropped relay is left out before the coordinator's list may bring it back. */
+  dropForMs: number; // ms
+  /** Segments sent to a newly added relay after the init, so relays pulling from it find a window. */
+  backfillSegments: number;
 }
 
-const PUBLISHER_DEFAULTS: PublisherOptions = { refreshMs: 3_000, attempts: 3, timeoutMs: 5_000 };
-
-interface Target {
-  info: NodeInfo;
-  /** Serializes this relay's pushes so segments arrive in order; one slow relay never holds up another. */
-  queue: Promise<void>;
-  initSent: number;
-}
+const PUBLISHER_DEFAULTS: PublisherOptions = {
+  refreshMs: 3_000,
+  stallMs: 1_000,
+  dropForMs: 30_000,
+  backfillSegments: 3,
+};
+const RETRY_DELAY_MS = 50; // ms between tries of one object, within its stall deadline
+const WATCHDOG_MS = 100; // ms between checks for stalled relays
 
 interface Pushed {
   file: string;
@@ -50,23 +61,43 @@ interface Pushed {
   init: number;
 }
 
+/** One ingest relay's push queue: its own order, its own pace, abortable as a whole. */
+interface Target {
+  info: NodeInfo;
+  queue: Promise<void>;
+  /** When each queued object was handed over (ms), oldest first: the watchdog reads the head. */
+  pendingSince: number[];
+  abort: AbortController;
+  initSent: number;
+}
+
 /**
- * Signs every init and segment once and pushes it to each ingest relay
- * (HTTP PUT). A relay that fails is retried, then skipped; the others go on.
+ * Signs every init and segment once and pushes it to each ingest relay (HTTP
+ * PUT). Each relay has its own queue: publishing never waits for any relay,
+ * and a relay that has not taken an object within `stallMs` of its signing is
+ * dropped (its requests aborted), reported to the coordinator, and replaced by
+ * the coordinator's next choice.
  */
 export class IngestPublisher {
   readonly #d: PublisherDeps;
   readonly #o: PublisherOptions;
   readonly #fetch: FetchLike;
+  readonly #now: () => number;
   readonly #targets = new Map<string, Target>();
+  /** nodeId → until when (ms) it stays out of the push set. */
+  readonly #dropped = new Map<string, number>();
   #currentInit: Pushed | undefined;
+  /** The last few segments, for backfilling a new relay. */
+  #recent: Pushed[] = [];
   #timer: NodeJS.Timeout | undefined;
+  #watchdog: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
 
   constructor(deps: PublisherDeps, options: Partial<PublisherOptions> = {}) {
     this.#d = deps;
     this.#o = { ...PUBLISHER_DEFAULTS, ...options };
     this.#fetch = deps.fetch ?? fetch;
+    this.#now = deps.now ?? Date.now;
   }
 
   get targets(): NodeInfo[] {
@@ -76,32 +107,42 @@ export class IngestPublisher {
   async start(): Promise<void> {
     await this.refresh();
     this.#timer = setInterval(() => void this.refresh(), this.#o.refreshMs);
+    this.#watchdog = setInterval(() => this.#dropStalled(), WATCHDOG_MS);
   }
 
   stop(): void {
     clearInterval(this.#timer);
+    clearInterval(this.#watchdog);
+    for (const t of this.#targets.values()) t.abort.abort();
   }
 
-  /** Re-reads the ingest relays; new ones get the current init before anything else. */
+  /** Resolves once every relay has tried everything queued so far (tests, shutdown). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.#targets.values()].map((t) => t.queue));
+  }
+
+  /** Re-reads the ingest relays; new ones get the current init (and a short backfill) first. */
   refresh(): Promise<void> {
     this.#refreshing ??= (async () => {
       try {
         const nodes = await this.#d.resolveIngest();
-        const ids = new Set<string>(nodes.map((n) => n.nodeId));
-        for (const id of this.#targets.keys()) if (!ids.has(id)) this.#targets.delete(id);
-        for (const n of nodes) {
+        const now = this.#now();
+        for (const [id, until] of this.#dropped) if (until <= now) this.#dropped.delete(id);
+        const fresh = nodes.filter((n) => !this.#dropped.has(n.nodeId));
+        // Only dropped relays left: trying them again beats pushing nowhere.
+        const usable = fresh.length > 0 ? fresh : nodes;
+        const ids = new Set<string>(usable.map((n) => n.nodeId));
+        for (const [id, t] of this.#targets) {
+          if (ids.has(id)) continue;
+          t.abort.abort();
+          this.#targets.delete(id);
+        }
+        for (const n of usable) {
           const existing = this.#targets.get(n.nodeId);
           if (existing) existing.info = n;
-          else {
-            this.#targets.set(n.nodeId, { info: n, queue: Promise.resolve(), initSent: -1 });
-            this.#d.log.info("pushing to ingest relay", {
-              streamId: this.#d.streamId,
-              nodeId: n.nodeId,
-              url: n.url,
-            });
-          }
+          else this.#add(n);
         }
-        if (nodes.length === 0)
+        if (this.#targets.size === 0)
           this.#d.log.warn("no ingest relay for stream", { streamId: this.#d.streamId });
       } catch (err) {
         this.#d.log.warn("cannot refresh ingest relays", { streamId: this.#d.streamId, err });
@@ -110,6 +151,21 @@ export class IngestPublisher {
       }
     })();
     return this.#refreshing;
+  }
+
+  #add(n: NodeInfo): void {
+    const t: Target = {
+      info: n,
+      queue: Promise.resolve(),
+      pendingSince: [],
+      abort: new AbortController(),
+      initSent: -1,
+    };
+    this.#targets.set(n.nodeId, t);
+    this.#d.log.info("pushing to ingest relay", { streamId: this.#d.streamId, nodeId: n.nodeId, url: n.url });
+    const init = this.#currentInit;
+    if (!init) return;
+    for (const seg of this.#recent.filter((s) => s.init === init.init)) this.#enqueuePut(t, seg);
   }
 
   async #attest(
@@ -125,17 +181,20 @@ export class IngestPublisher {
       sha256: sha256Hex(bytes),
       byteLength: bytes.length,
       durationMs,
-      producedAt: (this.#d.now ?? Date.now)(),
+      producedAt: this.#now(),
     });
   }
 
+  /** Signs the init and queues it on every relay; returns without waiting for any. */
   async publishInit(version: number, bytes: Buffer): Promise<SegmentAttestation> {
     const att = await this.#attest(RENDITION_INIT, version, bytes, 0);
     this.#currentInit = { file: initFileName(version), att, bytes, init: version };
-    await this.#fanOut();
+    this.#recent = [];
+    for (const t of this.#targets.values()) this.#enqueueInitIfNeeded(t);
     return att;
   }
 
+  /** Signs a segment and queues it on every relay; returns without waiting for any. */
   async publishSegment(
     seq: number,
     init: number,
@@ -143,7 +202,9 @@ export class IngestPublisher {
     durationMs: number,
   ): Promise<SegmentAttestation> {
     const att = await this.#attest(RENDITION_MAIN, seq, bytes, durationMs);
-    await this.#fanOut({ file: segmentFileName(seq), att, bytes, init });
+    const obj: Pushed = { file: segmentFileName(seq), att, bytes, init };
+    this.#recent = [...this.#recent, obj].slice(-this.#o.backfillSegments);
+    for (const t of this.#targets.values()) this.#enqueuePut(t, obj);
     return att;
   }
 
@@ -151,39 +212,69 @@ export class IngestPublisher {
     const end = await signStreamEnd(this.#d.signer, {
       streamId: this.#d.streamId,
       lastSeq,
-      producedAt: Date.now(),
+      producedAt: this.#now(),
     });
     const body = JSON.stringify(end);
-    await Promise.all(
-      [...this.#targets.values()].map((t) =>
-        this.#enqueue(t, () => this.#send(t, "POST", "end", body, { "content-type": "application/json" })),
-      ),
-    );
+    for (const t of this.#targets.values()) {
+      this.#enqueue(t, () => this.#send(t, "POST", "end", body, { "content-type": "application/json" }));
+    }
+    await this.idle();
   }
 
-  /** Queues `obj` (and the init first, where a relay lacks it) on every target; resolves when all tried. */
-  async #fanOut(obj?: Pushed): Promise<void> {
-    await Promise.all(
-      [...this.#targets.values()].map((t) =>
-        this.#enqueue(t, async () => {
-          const init = this.#currentInit;
-          if (init && t.initSent !== init.init) {
-            if (!(await this.#put(t, init))) return;
-            t.initSent = init.init;
-          }
-          if (obj) await this.#put(t, obj);
-        }),
-      ),
-    );
+  #enqueueInitIfNeeded(t: Target): void {
+    const init = this.#currentInit;
+    if (!init || t.initSent === init.init) return;
+    t.initSent = init.init; // queued: later objects follow it in this relay's order
+    this.#enqueue(t, async () => {
+      if (!(await this.#put(t, init))) t.initSent = -1;
+    });
   }
 
-  #enqueue(t: Target, task: () => Promise<unknown>): Promise<void> {
-    const run = t.queue.then(task).then(
-      () => undefined,
-      (err: unknown) => this.#d.log.warn("push task failed", { err }),
-    );
-    t.queue = run;
-    return run;
+  #enqueuePut(t: Target, obj: Pushed): void {
+    this.#enqueueInitIfNeeded(t);
+    this.#enqueue(t, () => this.#put(t, obj));
+  }
+
+  #enqueue(t: Target, task: () => Promise<unknown>): void {
+    t.pendingSince.push(this.#now());
+    t.queue = t.queue
+      .then(() => (t.abort.signal.aborted ? undefined : task()))
+      .then(
+        () => undefined,
+        (err: unknown) => this.#d.log.warn("push task failed", { err }),
+      )
+      .finally(() => {
+        t.pendingSince.shift();
+      });
+  }
+
+  /** The watchdog: a relay whose oldest queued object has waited past `stallMs` is dropped. */
+  #dropStalled(): void {
+    const now = this.#now();
+    for (const t of [...this.#targets.values()]) {
+      const oldest = t.pendingSince[0];
+      if (oldest !== undefined && now - oldest > this.#o.stallMs) {
+        this.#drop(t, `no object taken for ${now - oldest} ms`);
+      }
+    }
+  }
+
+  #drop(t: Target, reason: string): void {
+    if (this.#targets.get(t.info.nodeId) !== t) return;
+    this.#targets.delete(t.info.nodeId);
+    t.abort.abort();
+    this.#dropped.set(t.info.nodeId, this.#now() + this.#o.dropForMs);
+    this.#d.log.warn("ingest relay dropped", {
+      streamId: this.#d.streamId,
+      nodeId: t.info.nodeId,
+      reason,
+    });
+    this.#d.onDropped?.(t.info.nodeId, reason);
+    void this.#d
+      .reportIngestFailure?.(t.info.nodeId, reason)
+      .catch((err: unknown) => this.#d.log.warn("cannot report a dropped ingest relay", { err }))
+      .finally(() => void this.refresh());
+    if (!this.#d.reportIngestFailure) void this.refresh();
   }
 
   #put(t: Target, obj: Pushed): Promise<boolean> {
@@ -195,6 +286,11 @@ export class IngestPublisher {
     return this.#send(t, "PUT", obj.file, obj.bytes, headers);
   }
 
+  /**
+   * Sends one object, retrying failures until the relay is aborted (the
+   * watchdog dropped it): a refusal on principle (4xx) is final for the
+   * object, never for the relay.
+   */
   async #send(
     t: Target,
     method: string,
@@ -203,19 +299,14 @@ export class IngestPublisher {
     headers: Record<string, string>,
   ): Promise<boolean> {
     const url = `${t.info.url}/live/${this.#d.streamId}/${file}`;
+    const payload =
+      typeof body === "string"
+        ? body
+        : new Uint8Array(body.buffer as ArrayBuffer, body.byteOffset, body.byteLength);
     let lastError: unknown;
-    for (let attempt = 1; attempt <= this.#o.attempts; attempt++) {
+    while (!t.abort.signal.aborted) {
       try {
-        const payload =
-          typeof body === "string"
-            ? body
-            : new Uint8Array(body.buffer as ArrayBuffer, body.byteOffset, body.byteLength);
-        const res = await this.#fetch(url, {
-          method,
-          headers,
-          body: payload,
-          signal: AbortSignal.timeout(this.#o.timeoutMs),
-        });
+        const res = await this.#fetch(url, { method, headers, body: payload, signal: t.abort.signal });
         const text = await res.text();
         if (res.ok) {
           this.#d.onPushed?.(t.info.nodeId, true);
@@ -225,22 +316,22 @@ export class IngestPublisher {
           "UPSTREAM_FAILED",
           `${method} ${url}: HTTP ${res.status} ${text.slice(0, 200)}`,
         );
-        // A relay that refuses on principle (4xx other than "stream unknown yet") will not change its mind.
-        if (res.status >= 400 && res.status < 500 && res.status !== 404) break;
+        // A relay that refuses this object on principle will not change its mind; 404 is "stream unknown yet".
+        if (res.status >= 400 && res.status < 500 && res.status !== 404 && res.status !== 429) break;
       } catch (err) {
         lastError = err;
       }
-      await sleep(100 * attempt);
+      await sleep(RETRY_DELAY_MS, undefined, { signal: t.abort.signal }).catch(() => {});
     }
     this.#d.onPushed?.(t.info.nodeId, false);
-    this.#d.log.warn("push failed", {
-      streamId: this.#d.streamId,
-      nodeId: t.info.nodeId,
-      file,
-      err: lastError,
-    });
-    t.initSent = -1; // resend the init once it is back: it may have restarted empty
-    void this.refresh();
+    if (!t.abort.signal.aborted) {
+      this.#d.log.warn("push refused", {
+        streamId: this.#d.streamId,
+        nodeId: t.info.nodeId,
+        file,
+        err: lastError,
+      });
+    }
     return false;
   }
 }

@@ -26,6 +26,8 @@ export const ERROR_STATUS = {
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   UPSTREAM_FAILED: 502,
+  /** The upstream answers but announces nothing new while the stream is live. */
+  UPSTREAM_STALE: 504,
   NO_UPSTREAM: 503,
   UNAVAILABLE: 503,
   /** The node is leaving: go to another one now. */

@@ -7,6 +7,7 @@ export * from "./encoding.ts";
 export * from "./errors.ts";
 export * from "./hls.ts";
 export * from "./ids.ts";
+export * from "./ingest-failure.ts";
 export * from "./node-config.ts";
 export * from "./registration.ts";
 export * from "./session.ts";

@@ -1,5 +1,5 @@
 import type { CoordinatorClient } from "@streamrp2p/api-client";
-import { isSrpError } from "@streamrp2p/protocol";
+import { isSrpError, SrpError } from "@streamrp2p/protocol";
 import type { StreamDirectory, UpstreamResolver } from "./ports.ts";
 
 const SIGNER_TTL_MS = 60_000; // ms a known signer is trusted from cache
@@ -25,11 +25,20 @@ export function coordinatorDirectory(client: CoordinatorClient): StreamDirectory
   };
 }
 
-/** Upstream assignment by the coordinator (bounded fan-out, re-parenting). */
-export function coordinatorResolver(client: CoordinatorClient, nodeId: string): UpstreamResolver {
+/**
+ * Upstream assignment by the coordinator (bounded fan-out, re-parenting),
+ * asked with the node's bearer token: only a node may move itself in the tree.
+ */
+export function coordinatorResolver(
+  client: CoordinatorClient,
+  nodeId: string,
+  token: () => string | undefined,
+): UpstreamResolver {
   return {
     async resolve(streamId, exclude) {
-      const a = await client.assignUpstream(streamId, nodeId, [...exclude]);
+      const bearer = token();
+      if (!bearer) throw new SrpError("NO_UPSTREAM", "not registered with the coordinator yet");
+      const a = await client.assignUpstream(bearer, streamId, nodeId, [...exclude]);
       return a.upstream;
     },
   };

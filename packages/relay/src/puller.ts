@@ -29,6 +29,17 @@ export interface PullerOptions {
   objectDeadlineMs?: number;
 }
 
+/**
+ * A live upstream announces a segment about every segment duration. One that
+ * has announced nothing for this many durations past the last one is stale
+ * (hung, or cut off from its own upstream): re-parent at once rather than wait
+ * for the long-poll's timeout, so one frozen relay never freezes its subtree.
+ */
+const STALE_AFTER_DURATIONS = 1.5;
+const MIN_STALE_MS = 1_000; // ms: short segments still get a second of slack
+/** Each stale switch in a row (the whole stream paused, not one relay) doubles the patience, up to the long-poll's. */
+const MAX_STALE_BACKOFF = 8;
+
 export interface PullerDeps {
   stream: LiveStream;
   /** The relay's one attestation check (cached by the digest of everything signed). */
@@ -55,6 +66,12 @@ export class StreamPuller {
   #lastSeq = -1;
   #running = false;
   readonly #abort = new AbortController();
+  /** When the last new segment was announced (ms) and how long it was: what "stale" is measured by. */
+  #lastProgressAt = 0;
+  #lastDurationMs = 0;
+  #staleInARow = 0;
+  /** In-flight object fetches by upstream: aborted when that upstream is left. */
+  readonly #inFlight = new Map<string, Set<AbortController>>();
 
   constructor(deps: PullerDeps) {
     this.#d = deps;
@@ -84,10 +101,14 @@ export class StreamPuller {
         const win = await this.#fetchWindow(upstream);
         const added = await this.#apply(win);
         this.#failures = 0;
+        if (added > 0) this.#staleInARow = 0;
+        else if ((this.#staleInMs() ?? 1) <= 0)
+          throw new SrpError("UPSTREAM_STALE", "upstream window is not advancing");
         if (added === 0 && win.end) await sleep(1_000, undefined, { signal: this.#abort.signal });
       } catch (err) {
         if (!this.#running) break;
         if (isSrpError(err, "STREAM_NOT_FOUND") || isSrpError(err, "NO_UPSTREAM")) {
+          if (isSrpError(err, "NO_UPSTREAM")) this.#excluded = []; // everyone failed once: try them all again
           // Not live yet anywhere: waiting, not failing over.
           log.debug("stream not available upstream yet", { streamId: stream.streamId });
           await sleep(1_000, undefined, { signal: this.#abort.signal }).catch(() => {});
@@ -128,20 +149,49 @@ export class StreamPuller {
       isSrpError(err, "BAD_SIGNATURE") ||
       isSrpError(err, "ATTESTATION_MISMATCH");
     const leaving = isSrpError(err, "DRAINING");
-    if (tampered || leaving || this.#failures >= options.upstreamFailuresBeforeReparent) {
+    const stale = isSrpError(err, "UPSTREAM_STALE");
+    if (stale) this.#staleInARow += 1;
+    if (tampered || leaving || stale || this.#failures >= options.upstreamFailuresBeforeReparent) {
+      for (const c of this.#inFlight.get(upstream.nodeId) ?? []) c.abort(); // resume those bytes elsewhere
+      this.#inFlight.delete(upstream.nodeId);
       this.#excluded = [...this.#excluded.filter((id) => id !== upstream.nodeId), upstream.nodeId].slice(-8);
       this.#upstream = undefined;
       this.#failures = 0;
       metrics.reparents.inc();
-      log.warn("re-parenting", { streamId: stream.streamId, from: upstream.nodeId, tampered, leaving });
+      log.warn("re-parenting", {
+        streamId: stream.streamId,
+        from: upstream.nodeId,
+        tampered,
+        leaving,
+        stale,
+      });
     }
+  }
+
+  /** ms until the upstream counts as stale; undefined while nothing is live to measure by. */
+  #staleInMs(): number | undefined {
+    if (this.#lastSeq < 0 || this.#d.stream.end || this.#lastDurationMs === 0) return undefined;
+    const patience =
+      Math.max(MIN_STALE_MS, this.#lastDurationMs * STALE_AFTER_DURATIONS) *
+      Math.min(MAX_STALE_BACKOFF, 2 ** this.#staleInARow);
+    return Math.min(this.#d.options.windowWaitMs, this.#lastProgressAt + patience - Date.now());
   }
 
   async #fetchWindow(upstream: NodeInfo): Promise<StreamWindow> {
     const url = `${upstream.url}/live/${this.#d.stream.streamId}/${WINDOW_FILE}?after=${this.#lastSeq}&wait=1`;
-    return requestJson(this.#d.fetch, url, StreamWindowSchema, {
-      timeoutMs: this.#d.options.windowWaitMs + 4_000,
-    });
+    const longPollMs = this.#d.options.windowWaitMs + 4_000;
+    const staleIn = this.#staleInMs();
+    if (staleIn === undefined || staleIn >= longPollMs) {
+      return requestJson(this.#d.fetch, url, StreamWindowSchema, { timeoutMs: longPollMs });
+    }
+    try {
+      return await requestJson(this.#d.fetch, url, StreamWindowSchema, { timeoutMs: Math.max(50, staleIn) });
+    } catch (err) {
+      if (!isSrpError(err, "TIMEOUT")) throw err;
+      throw new SrpError("UPSTREAM_STALE", `${upstream.nodeId} announced nothing new in time`, {
+        cause: err,
+      });
+    }
   }
 
   /** Verifies and adds what is new in `win`; returns how many segments were added. */
@@ -166,6 +216,8 @@ export class StreamPuller {
       const obj = new MediaObject(s.attestation, s.init);
       stream.putSegment(obj);
       this.#lastSeq = s.attestation.seq;
+      this.#lastProgressAt = Date.now();
+      this.#lastDurationMs = s.attestation.durationMs;
       void this.#fill(obj, false);
     }
     if (
@@ -228,6 +280,9 @@ export class StreamPuller {
     const controller = new AbortController();
     const onStop = () => controller.abort();
     this.#abort.signal.addEventListener("abort", onStop);
+    const mine = this.#inFlight.get(upstream.nodeId) ?? new Set<AbortController>();
+    this.#inFlight.set(upstream.nodeId, mine);
+    mine.add(controller);
     let idle = setTimeout(() => controller.abort(), this.#d.options.upstreamIdleTimeoutMs);
     try {
       const res = await this.#d.fetch(url, { signal: controller.signal });
@@ -263,6 +318,9 @@ export class StreamPuller {
     } finally {
       clearTimeout(idle);
       this.#abort.signal.removeEventListener("abort", onStop);
+      mine.delete(controller);
+      if (mine.size === 0 && this.#inFlight.get(upstream.nodeId) === mine)
+        this.#inFlight.delete(upstream.nodeId);
     }
   }
 }

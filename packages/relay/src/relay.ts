@@ -89,6 +89,8 @@ export interface Relay {
   /** Starts pulling these streams (and stops pulling the others). */
   carry(streamIds: readonly string[]): void;
   readonly draining: boolean;
+  /** The bearer token the coordinator gave this node: for components that act for it (a custom resolver). */
+  readonly coordinatorToken: string | undefined;
   start(): Promise<void>;
   /**
    * Leaves gracefully: tells the coordinator, refuses new requests (viewers
@@ -118,7 +120,9 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
     (components.coordinator ? coordinatorDirectory(components.coordinator) : undefined);
   const resolver =
     components.resolver ??
-    (components.coordinator ? coordinatorResolver(components.coordinator, nodeId) : undefined);
+    (components.coordinator
+      ? coordinatorResolver(components.coordinator, nodeId, () => heartbeat?.token)
+      : undefined);
   if (!directory) throw new SrpError("BAD_REQUEST", "relay needs a coordinator or a stream directory");
 
   let ticketKey: Promise<string> | undefined;
@@ -251,6 +255,9 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
 
     get draining() {
       return draining;
+    },
+    get coordinatorToken() {
+      return heartbeat?.token;
     },
     carry(streamIds) {
       if (draining) return;

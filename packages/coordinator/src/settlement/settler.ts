@@ -6,15 +6,16 @@ import {
   type Deployment,
   distributorAbi,
   type NodeSplit,
+  poolIdOf,
   publicClient,
   wallet,
 } from "@streamrp2p/chain";
-import { nodeRegistryAbi, rewardPoolsAbi } from "@streamrp2p/contracts";
+import { nodeRegistryAbi } from "@streamrp2p/contracts";
 import { type PayeeRewards, SrpError, streamIdToBytes32 } from "@streamrp2p/protocol";
 import type { Logger } from "@streamrp2p/service";
-import type { Address, Hex, PublicClient } from "viem";
-import type { AccountingStore } from "../accounting/store.ts";
-
+import { type Address, BaseError, ContractFunctionRevertedError, type Hex, type PublicClient } from "viem";
+import type { AccountingStore, SettlementRow } from "../accounting/store.ts";
+import { choosePool, type RegisteredSigner } from "./pool-gate.ts";
 export interface SettlementConfig {
   rpcUrl: string;
   chainId: number;
@@ -43,12 +44,41 @@ function amountsOf(row: { tree: string } | undefined): Map<string, bigint> {
 
 /** How many settled epochs back the newest claimable root is looked for. */
 const CLAIMABLE_LOOKBACK = 500;
+/** Fresh computations tried when the chain refuses one (it changed under us) before giving the epoch up. */
+const COMPUTE_ATTEMPTS = 3;
+/** txHash of a stored settlement that will never go on-chain (see `#abandon`). */
+export const ABANDONED = "abandoned";
+
+interface OnChainRoot {
+  root: Hex;
+  postedAt: bigint;
+  voided: boolean;
+}
+
+/** The tree a new root builds on: the newest root on-chain that is not voided (epoch 0: none). */
+interface Base {
+  epoch: number;
+  amounts: Map<string, bigint>;
+}
+
+/** The revert a contract call ended with, or undefined for any other failure (network, timeout). */
+function revertOf(err: unknown): ContractFunctionRevertedError | undefined {
+  if (!(err instanceof BaseError)) return undefined;
+  const found = err.walk((e) => e instanceof ContractFunctionRevertedError);
+  return found instanceof ContractFunctionRevertedError ? found : undefined;
+}
 
 /**
- * Turns closed epochs into on-chain roots: draws per stream (what the pool
- * can give this epoch), rewards by weight, operator/backer splits from the
- * registry, a tree of cumulative amounts, one `postRoot`. Idempotent: a root
+ * Turns closed epochs into on-chain roots: draws per stream (what the pool of
+ * the stream's registered signing key can give this epoch), rewards by weight,
+ * operator/backer splits from the registry, a tree of cumulative amounts built
+ * on the newest valid (not voided) root, one `postRoot`. Idempotent: a root
  * already on-chain for an epoch is recorded, never posted again.
+ *
+ * No stream can hold settlement up: a stream without a usable pool is left out
+ * of the epoch (logged), a tree the chain refuses is recomputed from fresh
+ * chain state, and an epoch that still cannot be posted is given up (logged)
+ * so later epochs settle.
  */
 export class Settler {
   readonly #client: PublicClient;
@@ -58,6 +88,7 @@ export class Settler {
     private readonly store: AccountingStore,
     config: SettlementConfig,
     private readonly log: Logger,
+    private readonly registeredSigner: RegisteredSigner,
   ) {
     this.#config = config;
     this.#client = publicClient(chainAt(config.rpcUrl, config.chainId));
@@ -89,84 +120,193 @@ export class Settler {
     return out;
   }
 
-  /** Settles `epoch` (a closed epoch); returns the root, or undefined when nothing is owed to anyone yet. */
-  async settle(epoch: number): Promise<string | undefined> {
-    const done = await this.store.getSettlement(epoch);
-    if (done?.txHash) return done.root;
-    const closed = await this.store.getEpoch(epoch);
-    if (!closed) throw new SrpError("NOT_FOUND", `epoch ${epoch} is not closed`);
-    const { distributor, pools } = this.#config.deployment;
+  #read(functionName: "latestEpoch" | "lastValidEpoch"): Promise<bigint> {
+    return this.#client.readContract({
+      address: this.#config.deployment.distributor,
+      abi: distributorAbi,
+      functionName,
+    }) as Promise<bigint>;
+  }
 
-    let row = done;
-    if (!row) {
-      const credits = closed.credits.filter((c) => c.weight > 0);
-      const drawable = new Map<string, bigint>();
-      for (const streamId of new Set(credits.map((c) => c.streamId))) {
-        const amount = (await this.#client.readContract({
-          address: pools,
-          abi: rewardPoolsAbi,
-          functionName: "drawable",
-          args: [streamIdToBytes32(streamId)],
-        })) as bigint;
-        drawable.set(streamId, amount);
-      }
-      const payout = computePayout(
-        credits,
-        drawable,
-        await this.#splits([...new Set(credits.map((c) => c.nodeId))]),
-      );
-      const previous = await this.store.lastSettlement();
-      const cumulative = cumulate(amountsOf(previous), payout.amounts);
-      if (cumulative.size === 0) return undefined;
-      const tree = StandardMerkleTree.of(
-        [...cumulative].map(([a, v]): Leaf => [a, v.toString()]),
-        ["address", "uint256"],
-      );
-      row = {
-        epoch,
-        root: tree.root,
-        tree: JSON.stringify(tree.dump()),
-        draws: JSON.stringify(Object.fromEntries([...payout.draws].map(([s, v]) => [s, v.toString()]))),
-        txHash: null,
-        postedAt: 0,
-      };
-      await this.store.putSettlement(row); // the tree is fixed before any transaction: retries post the same root
-    }
-
-    const onChain = (await this.#client.readContract({
-      address: distributor,
+  async #root(epoch: number): Promise<OnChainRoot> {
+    const r = (await this.#client.readContract({
+      address: this.#config.deployment.distributor,
       abi: distributorAbi,
       functionName: "roots",
       args: [BigInt(epoch)],
-    })) as readonly [Hex, bigint, boolean, bigint];
-    if (onChain[1] !== 0n) {
-      await this.store.putSettlement({
-        ...row,
-        txHash: "already-posted",
-        postedAt: Number(onChain[1]) * 1000,
-      });
-      return row.root;
+    })) as readonly [Hex, bigint, boolean, bigint, bigint];
+    return { root: r[0], postedAt: r[1], voided: r[2] };
+  }
+
+  /** The newest valid root's tree, as the chain names it (voided roots are never built on). */
+  async #base(): Promise<Base> {
+    const epoch = Number(await this.#read("lastValidEpoch"));
+    if (epoch === 0) return { epoch, amounts: new Map() };
+    const row = await this.store.getSettlement(epoch);
+    const onChain = await this.#root(epoch);
+    if (!row || row.root !== onChain.root)
+      throw new SrpError("CONFLICT", `the valid root of epoch ${epoch} is not one this coordinator stored`);
+    return { epoch, amounts: amountsOf(row) };
+  }
+
+  /** Everything owed to each payee after `epoch`, as a stored (not yet posted) settlement. */
+  async #compute(epoch: number, base: Base): Promise<SettlementRow | undefined> {
+    const closed = await this.store.getEpoch(epoch);
+    if (!closed) throw new SrpError("NOT_FOUND", `epoch ${epoch} is not closed`);
+    const credits = closed.credits.filter((c) => c.weight > 0);
+    const drawable = new Map<string, bigint>();
+    for (const streamId of new Set(credits.map((c) => c.streamId))) {
+      const pool = await choosePool(
+        this.#client,
+        this.#config.deployment.pools,
+        streamId,
+        this.registeredSigner,
+      );
+      if (pool.ok) drawable.set(streamId, pool.drawable);
+      else
+        this.log.warn("stream left out of the epoch", {
+          epoch,
+          streamId,
+          reason: pool.reason,
+          ...pool.details,
+        });
     }
+    const payout = computePayout(
+      credits.filter((c) => drawable.has(c.streamId)),
+      drawable,
+      await this.#splits([...new Set(credits.map((c) => c.nodeId))]),
+    );
+    const cumulative = cumulate(base.amounts, payout.amounts);
+    if (cumulative.size === 0) return undefined;
+    const tree = StandardMerkleTree.of(
+      [...cumulative].map(([a, v]): Leaf => [a, v.toString()]),
+      ["address", "uint256"],
+    );
+    return {
+      epoch,
+      root: tree.root,
+      tree: JSON.stringify(tree.dump()),
+      draws: JSON.stringify(Object.fromEntries([...payout.draws].map(([s, v]) => [s, v.toString()]))),
+      txHash: null,
+      postedAt: 0,
+    };
+  }
+
+  /** postRoot's arguments for a stored settlement built on `base`. */
+  async #postArgs(row: SettlementRow, base: Base) {
     const draws = JSON.parse(row.draws) as Record<string, string>;
-    const streams = Object.keys(draws);
+    const poolIds: Hex[] = [];
+    const amounts: bigint[] = [];
+    for (const [streamId, amount] of Object.entries(draws)) {
+      // The pool the settlement was computed against (choosePool checked it then).
+      const signer = await this.registeredSigner(streamId);
+      if (!signer) throw new SrpError("STREAM_NOT_FOUND", `stream ${streamId} is no longer registered`);
+      poolIds.push(poolIdOf(streamIdToBytes32(streamId), signer as Address));
+      amounts.push(BigInt(amount));
+    }
+    return [BigInt(row.epoch), BigInt(base.epoch), row.root as Hex, poolIds, amounts] as const;
+  }
+
+  /** Whether a tree pays no more on top of `base` than its draws bring in, and takes nothing back. */
+  #solvent(row: SettlementRow, base: Base): boolean {
+    const tree = amountsOf(row);
+    for (const [who, v] of base.amounts) if ((tree.get(who) ?? 0n) < v) return false;
+    const sum = (m: Iterable<bigint>) => [...m].reduce((a, b) => a + b, 0n);
+    const draws = Object.values(JSON.parse(row.draws) as Record<string, string>).map(BigInt);
+    return sum(tree.values()) - sum(base.amounts.values()) <= sum(draws);
+  }
+
+  /** Checks with the chain (eth_call) that posting `row` on `base` would succeed; throws what it reverts with. */
+  async #simulate(row: SettlementRow, base: Base): Promise<void> {
     const settler = wallet(chainAt(this.#config.rpcUrl, this.#config.chainId), this.#config.settlerKey);
-    const hash = await settler.writeContract({
-      address: distributor,
+    await this.#client.simulateContract({
+      account: settler.account,
+      address: this.#config.deployment.distributor,
       abi: distributorAbi,
       functionName: "postRoot",
-      args: [
-        BigInt(epoch),
-        row.root as Hex,
-        streams.map(streamIdToBytes32),
-        streams.map((s) => BigInt(draws[s] ?? "0")),
-      ],
+      args: await this.#postArgs(row, base),
+    });
+  }
+
+  /** Gives an epoch up for good: its rewards stay in the pools; later epochs go on. */
+  async #abandon(epoch: number, row: SettlementRow | undefined, reason: string): Promise<undefined> {
+    this.log.error("epoch settlement given up", { epoch, reason });
+    if (row) await this.store.putSettlement({ ...row, txHash: ABANDONED, postedAt: 0 });
+    return undefined;
+  }
+
+  /** A settlement the chain accepts now: the stored one if still valid, else a fresh one (undefined: nothing owed). */
+  async #postable(epoch: number, stored: SettlementRow | undefined, base: Base) {
+    if (stored) {
+      // Stored before a crash or a failed send: post it only if it is still sound on today's base.
+      if (!this.#solvent(stored, base))
+        return { give: "stored tree is not solvent on the newest valid root" };
+      try {
+        await this.#simulate(stored, base);
+        return { row: stored };
+      } catch (err) {
+        const revert = revertOf(err);
+        if (revert) return { give: `stored tree refused: ${revert.data?.errorName ?? revert.shortMessage}` };
+        if (err instanceof SrpError && err.code === "STREAM_NOT_FOUND") return { give: err.message };
+        throw err;
+      }
+    }
+    let last = "";
+    for (let attempt = 0; attempt < COMPUTE_ATTEMPTS; attempt++) {
+      const row = await this.#compute(epoch, base);
+      if (!row) return { row: undefined };
+      try {
+        await this.#simulate(row, base);
+        await this.store.putSettlement(row); // fixed before any transaction: a retry posts the same root
+        return { row };
+      } catch (err) {
+        const revert = revertOf(err);
+        if (!revert) throw err;
+        last = revert.data?.errorName ?? revert.shortMessage;
+        this.log.warn("chain refused the epoch's tree: recomputing", { epoch, attempt, revert: last });
+      }
+    }
+    return { give: `refused ${COMPUTE_ATTEMPTS} times: ${last}` };
+  }
+
+  /** Settles `epoch` (a closed epoch); returns the root, or undefined when nothing is owed or the epoch was given up. */
+  async settle(epoch: number): Promise<string | undefined> {
+    const done = await this.store.getSettlement(epoch);
+    if (done?.txHash) return done.txHash === ABANDONED ? undefined : done.root;
+    const onChain = await this.#root(epoch);
+    if (onChain.postedAt !== 0n) {
+      if (done?.root !== onChain.root) return this.#abandon(epoch, done, "another root is on-chain for it");
+      await this.store.putSettlement({
+        ...done,
+        txHash: "already-posted",
+        postedAt: Number(onChain.postedAt) * 1000,
+      });
+      return done.root;
+    }
+    if (BigInt(epoch) <= (await this.#read("latestEpoch")))
+      return this.#abandon(epoch, done, "a later epoch's root is already on-chain");
+    const base = await this.#base();
+    const postable = await this.#postable(epoch, done, base);
+    if ("give" in postable) return this.#abandon(epoch, done ?? undefined, postable.give ?? "");
+    const row = postable.row;
+    if (!row) return undefined;
+
+    const settler = wallet(chainAt(this.#config.rpcUrl, this.#config.chainId), this.#config.settlerKey);
+    const hash = await settler.writeContract({
+      address: this.#config.deployment.distributor,
+      abi: distributorAbi,
+      functionName: "postRoot",
+      args: await this.#postArgs(row, base),
     });
     const receipt = await this.#client.waitForTransactionReceipt({ hash });
+    // A revert here (the chain changed since the simulation) is retried: the stored tree is
+    // re-checked and, if unsound, the epoch given up.
     if (receipt.status !== "success")
       throw new SrpError("UPSTREAM_FAILED", `postRoot for epoch ${epoch} reverted`);
     await this.store.putSettlement({ ...row, txHash: hash, postedAt: Date.now() });
     this.log.info("epoch root posted", {
       epoch,
+      base: base.epoch,
       root: row.root,
       tx: hash,
       gasUsed: receipt.gasUsed.toString(),
@@ -174,9 +314,17 @@ export class Settler {
     return row.root;
   }
 
-  /** Settles every closed epoch not settled yet, oldest first; retried on the next call when one fails. */
+  /** Settles every closed epoch not settled yet, oldest first; a failure (not a refusal) is retried on the next call. */
   async settlePending(closedEpochs: number[]): Promise<void> {
     for (const epoch of closedEpochs) await this.settle(epoch);
+  }
+
+  /** The newest tree that is, or may still become, valid: a pending settlement, else the newest valid root's. */
+  async #latestTree(): Promise<{ epoch: number | null; amounts: Map<string, bigint> }> {
+    const last = await this.store.lastSettlement();
+    if (last && last.txHash === null) return { epoch: last.epoch, amounts: amountsOf(last) };
+    const base = await this.#base();
+    return { epoch: last?.epoch ?? null, amounts: base.amounts };
   }
 
   /** Who is paid for `nodeId` and what each has earned, can claim now, and has pending. */
@@ -188,12 +336,13 @@ export class Settler {
       { account: split.operator, role: "operator" as const, bps: 10_000 - backed },
       ...split.backers.map((b) => ({ account: b.account, role: "backer" as const, bps: b.bps })),
     ];
-    const latest = await this.store.lastSettlement();
-    const earned = amountsOf(latest);
+    const latest = await this.#latestTree();
+    const earned = latest.amounts;
     let claimableRow: { tree: string } | undefined;
-    for (let n = latest?.epoch ?? -1; n >= 0 && latest && n > latest.epoch - CLAIMABLE_LOOKBACK; n--) {
+    const from = latest.epoch ?? -1;
+    for (let n = from; n >= 0 && n > from - CLAIMABLE_LOOKBACK; n--) {
       const row = await this.store.getSettlement(n);
-      if (!row?.txHash) continue;
+      if (!row?.txHash || row.txHash === ABANDONED) continue;
       const claimable = await this.#client.readContract({
         address: this.#config.deployment.distributor,
         abi: distributorAbi,
@@ -227,7 +376,7 @@ export class Settler {
         pending: max(0n, e - max(c, claimed)).toString(),
       });
     }
-    return { latestEpoch: latest?.epoch ?? null, payees: out };
+    return { latestEpoch: latest.epoch, payees: out };
   }
 
   /** The stored settlement of an epoch: root, draws per stream, transaction (tree omitted). */

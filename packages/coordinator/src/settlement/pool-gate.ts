@@ -1,0 +1,63 @@
+import { poolIdOf } from "@streamrp2p/chain";
+import { rewardPoolsAbi } from "@streamrp2p/contracts";
+import { streamIdToBytes32 } from "@streamrp2p/protocol";
+import type { Address, Hex, PublicClient } from "viem";
+
+/** The signing key the coordinator registered for a stream (undefined: not registered). */
+export type RegisteredSigner = (streamId: string) => Promise<string | undefined>;
+
+export type PoolChoice =
+  | { ok: true; poolId: Hex; drawable: bigint }
+  | { ok: false; reason: string; details: Record<string, unknown> };
+
+const ZERO = /^0x0{40}$/;
+
+/**
+ * The one pool an epoch may draw from for a stream: the pool of (stream, the
+ * signing key this coordinator registered). A pool anyone else created for the
+ * stream under another key is never drawn from, and neither is a stream whose
+ * on-chain fraud-proof key (bound by its first draw) is another key.
+ */
+export async function choosePool(
+  client: PublicClient,
+  pools: Address,
+  streamId: string,
+  registeredSigner: RegisteredSigner,
+): Promise<PoolChoice> {
+  const signer = await registeredSigner(streamId);
+  if (!signer) return { ok: false, reason: "stream not registered with this coordinator", details: {} };
+  const id = streamIdToBytes32(streamId);
+  const poolId = poolIdOf(id, signer as Address);
+  const [streamer] = (await client.readContract({
+    address: pools,
+    abi: rewardPoolsAbi,
+    functionName: "pools",
+    args: [poolId],
+  })) as readonly [Address, ...unknown[]];
+  if (ZERO.test(streamer)) {
+    return { ok: false, reason: "no pool for the registered signing key", details: { signer, poolId } };
+  }
+  const bound = (await client.readContract({
+    address: pools,
+    abi: rewardPoolsAbi,
+    functionName: "boundSigner",
+    args: [id],
+  })) as Address;
+  if (!ZERO.test(bound) && bound.toLowerCase() !== signer.toLowerCase()) {
+    return { ok: false, reason: "stream bound on-chain to another signing key", details: { signer, bound } };
+  }
+  const drawable = (await client.readContract({
+    address: pools,
+    abi: rewardPoolsAbi,
+    functionName: "drawable",
+    args: [poolId],
+  })) as bigint;
+  if (drawable === 0n) {
+    return {
+      ok: false,
+      reason: "pool can pay nothing this epoch (budget or balance is 0)",
+      details: { poolId },
+    };
+  }
+  return { ok: true, poolId, drawable };
+}
