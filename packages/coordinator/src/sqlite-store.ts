@@ -160,6 +160,19 @@ export class SqliteStore implements CoordinatorStore {
       .addColumn("reported_at", "bigint", (c) => c.notNull())
       .addUniqueConstraint("evidence_once", ["node_id", "stream_id", "rendition", "seq", "served_sha256"])
       .execute();
+    // Routing and epochs ask "which nodes are proven tamperers?" every few seconds: no full scan.
+    await this.db.schema
+      .createIndex("evidence_proven")
+      .ifNotExists()
+      .on("evidence")
+      .columns(["proven", "node_id"])
+      .execute();
+    await this.db.schema
+      .createIndex("evidence_by_node")
+      .ifNotExists()
+      .on("evidence")
+      .columns(["node_id", "reported_at"])
+      .execute();
   }
 
   async getStream(streamId: string): Promise<StreamRow | undefined> {
@@ -296,9 +309,23 @@ export class SqliteStore implements CoordinatorStore {
       .execute();
   }
 
-  async listEvidence(nodeId?: string): Promise<EvidenceRow[]> {
-    let q = this.db.selectFrom("evidence").selectAll().orderBy("reported_at");
-    if (nodeId !== undefined) q = q.where("node_id", "=", nodeId);
+  async provenTamperers(): Promise<Set<string>> {
+    const rows = await this.db
+      .selectFrom("evidence")
+      .select("node_id")
+      .distinct()
+      .where("proven", "=", 1)
+      .execute();
+    return new Set(rows.map((r) => r.node_id));
+  }
+
+  async listEvidence(nodeId: string, limit = 100): Promise<EvidenceRow[]> {
+    const q = this.db
+      .selectFrom("evidence")
+      .selectAll()
+      .where("node_id", "=", nodeId)
+      .orderBy("reported_at", "desc")
+      .limit(limit);
     return (await q.execute()).map((r) => ({
       nodeId: r.node_id,
       streamId: r.stream_id,

@@ -82,6 +82,9 @@ export interface CoordinatorStore {
   listAssignments(streamId: string): Promise<AssignmentRow[]>;
   upsertAssignment(row: AssignmentRow): Promise<void>;
   insertEvidence(row: EvidenceRow): Promise<void>;
-  listEvidence(nodeId?: string): Promise<EvidenceRow[]>;
+  /** A node's reports, newest first, at most `limit` (default 100). */
+  listEvidence(nodeId: string, limit?: number): Promise<EvidenceRow[]>;
+  /** Nodes with a proven tamper: an indexed lookup, run every few seconds. */
+  provenTamperers(): Promise<Set<string>>;
   close(): Promise<void>;
 }

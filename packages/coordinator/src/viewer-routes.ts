@@ -1,16 +1,28 @@
 import {
   type Ed25519KeyPair,
-  EvidenceSchema,
+  EvidenceReportSchema,
   parseWith,
   SessionRequestSchema,
   SrpError,
+  verifyTicket,
 } from "@streamrp2p/protocol";
-import { type Logger, type Router, readJson, sendJson } from "@streamrp2p/service";
+import { type Logger, type Router, readJson, sendJson, verifyEd25519Native } from "@streamrp2p/service";
 import { recordEvidence } from "./accounting/evidence.ts";
-import { issueSession, type SessionIssuer, subnetOf } from "./accounting/sessions.ts";
-import type { RateLimiter } from "./rate-limiter.ts";
+import { checkTicketMatchesSession } from "./accounting/receipt-intake.ts";
+import { issueSession, type SessionIssuer } from "./accounting/sessions.ts";
+import { subnetOf, viewerAddressKey } from "./accounting/viewer-identity.ts";
+import { RateLimiter } from "./rate-limiter.ts";
 import type { RankedNode } from "./routing.ts";
 import type { CoordinatorStore, StreamRow } from "./store.ts";
+
+/** Tamper reports one viewer session may file: a burst, then one per minute. */
+const EVIDENCE_PER_SESSION_BURST = 5;
+const EVIDENCE_PER_SESSION_PER_MS = 1 / 60_000;
+/** …and one subnet (/24, IPv6 /64), whatever its sessions: a burst, then one every 6 s. */
+const EVIDENCE_PER_SUBNET_BURST = 20;
+const EVIDENCE_PER_SUBNET_PER_MS = 1 / 6_000;
+/** Reports shown per node by GET /v1/nodes/:id/evidence (newest first). */
+const EVIDENCE_LIST_LIMIT = 100;
 
 export interface ViewerRoutesContext {
   store: CoordinatorStore;
@@ -18,7 +30,9 @@ export interface ViewerRoutesContext {
   now: () => number;
   maxBodyBytes: number;
   ticketKey: () => Ed25519KeyPair;
+  /** Tickets per viewer address (an IPv4 address, an IPv6 /64), across streams. */
   limiter: RateLimiter;
+  /** Tickets per subnet (/24, IPv6 /64), across streams: a subnet of fake viewers runs dry too. */
   subnetLimiter: RateLimiter;
   issuer: SessionIssuer;
   requireStream(id: string | undefined): Promise<StreamRow>;
@@ -26,8 +40,15 @@ export interface ViewerRoutesContext {
   onEvidence(proven: boolean): void;
 }
 
-/** Viewer-facing API: session tickets (rate-limited) and tamper evidence. */
+/** Viewer-facing API: session tickets (rate-limited) and tamper evidence (ticket-bound, rate-limited). */
 export function addViewerRoutes(router: Router, ctx: ViewerRoutesContext): void {
+  const evidencePerSession = new RateLimiter(
+    EVIDENCE_PER_SESSION_BURST,
+    EVIDENCE_PER_SESSION_PER_MS,
+    ctx.now,
+  );
+  const evidencePerSubnet = new RateLimiter(EVIDENCE_PER_SUBNET_BURST, EVIDENCE_PER_SUBNET_PER_MS, ctx.now);
+
   router.on("GET", "/v1/info", (_req, res) =>
     sendJson(res, 200, { ticketPublicKey: ctx.ticketKey().publicKey }),
   );
@@ -36,14 +57,11 @@ export function addViewerRoutes(router: Router, ctx: ViewerRoutesContext): void 
     const stream = await ctx.requireStream(p.id);
     const body = parseWith(SessionRequestSchema, await readJson(req, ctx.maxBodyBytes), "session request");
     const client = req.socket.remoteAddress ?? "unknown";
-    // Two buckets: one per address, a wider one per /24 (or /48), so a subnet of fake viewers runs dry too.
-    if (
-      !ctx.limiter.take(`${client}|${stream.streamId}`) ||
-      !ctx.subnetLimiter.take(`${subnetOf(client)}|${stream.streamId}`)
-    ) {
+    // Keyed without the stream: one client's tickets for many streams are one budget.
+    if (!ctx.limiter.take(viewerAddressKey(client)) || !ctx.subnetLimiter.take(subnetOf(client))) {
       throw new SrpError(
         "RATE_LIMITED",
-        `too many sessions for ${stream.streamId} from this address; try again later`,
+        "too many sessions from this address or its subnet; try again later",
       );
     }
     const ticket = await issueSession(ctx.issuer, stream.streamId, body.viewerKey, client, false);
@@ -59,8 +77,22 @@ export function addViewerRoutes(router: Router, ctx: ViewerRoutesContext): void 
     });
   });
 
+  // Check order: body size and schema → the reporter's subnet budget (before any
+  // signature work) → ticket signature and expiry → the ticket is the issued session,
+  // of this stream → that session's budget (only a real ticket can spend it) → the
+  // origin's attestation (in recordEvidence).
   router.on("POST", "/v1/evidence", async (req, res) => {
-    const e = parseWith(EvidenceSchema, await readJson(req, ctx.maxBodyBytes), "evidence");
+    const report = parseWith(EvidenceReportSchema, await readJson(req, ctx.maxBodyBytes), "evidence");
+    const { ticket, ...e } = report;
+    if (!evidencePerSubnet.take(subnetOf(req.socket.remoteAddress ?? "unknown")))
+      throw new SrpError("RATE_LIMITED", "too many tamper reports from this subnet");
+    await verifyTicket(ticket, ctx.ticketKey().publicKey, ctx.now(), { verify: verifyEd25519Native });
+    const [session] = await ctx.store.accounting.getSessions([ticket.sessionId]);
+    checkTicketMatchesSession(ticket, session);
+    if (ticket.streamId !== e.streamId)
+      throw new SrpError("VALIDATION_FAILED", "the ticket is for another stream than the evidence");
+    if (!evidencePerSession.take(ticket.sessionId))
+      throw new SrpError("RATE_LIMITED", "too many tamper reports from this session");
     const stream = await ctx.requireStream(e.streamId);
     const { proven } = await recordEvidence(ctx.store, stream, e, ctx.now());
     ctx.onEvidence(proven);
@@ -74,7 +106,7 @@ export function addViewerRoutes(router: Router, ctx: ViewerRoutesContext): void 
   });
 
   router.on("GET", "/v1/nodes/:id/evidence", async (_req, res, p) => {
-    const rows = await ctx.store.listEvidence((p.id ?? "").toLowerCase());
+    const rows = await ctx.store.listEvidence((p.id ?? "").toLowerCase(), EVIDENCE_LIST_LIMIT);
     sendJson(res, 200, {
       evidence: rows.map((r) => ({ ...r, attestation: JSON.parse(r.attestation) as unknown })),
     });

@@ -1,5 +1,6 @@
 import { concatBytes, sha256 } from "viem";
 import { z } from "zod";
+import { EvidenceSchema } from "./delivery.ts";
 import { ed25519Sign, ed25519Verify } from "./ed25519.ts";
 import { utf8 } from "./encoding.ts";
 import { SrpError } from "./errors.ts";
@@ -196,6 +197,14 @@ export function receiptAdvance(
     throw new SrpError("NOT_MONOTONIC", "cumulative receipt went backwards");
   return "advances";
 }
+
+/**
+ * A viewer's tamper report (`POST /v1/evidence`): the evidence and the
+ * viewer's own session ticket for that stream. Only a viewer that was sent
+ * the bytes can report them, and reports are counted per session.
+ */
+export const EvidenceReportSchema = EvidenceSchema.extend({ ticket: TicketSchema });
+export type EvidenceReport = z.infer<typeof EvidenceReportSchema>;
 
 /** A relay's periodic upload of the latest receipt of each session it served. */
 export const ReceiptBatchSchema = z.strictObject({

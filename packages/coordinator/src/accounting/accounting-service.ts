@@ -65,9 +65,9 @@ export class AccountingService {
     return {
       store: this.#d.store.accounting,
       uptime: this.uptime,
-      tamperedNodes: async () =>
-        new Set((await this.#d.store.listEvidence()).filter((e) => e.proven).map((e) => e.nodeId)),
+      tamperedNodes: () => this.#d.store.provenTamperers(),
       epochMs: this.#o.epochMs,
+      ticketGraceMs: this.#o.ticketGraceMs,
       epochParams: this.#o.epochParams,
       reputationParams: this.#o.reputationParams,
     };
@@ -199,7 +199,7 @@ export class AccountingService {
   }
 
   async score(nodeId: string) {
-    const tampered = (await this.#d.store.listEvidence(nodeId)).some((e) => e.proven);
+    const tampered = (await this.#d.store.provenTamperers()).has(nodeId);
     const rep = await nodeReputation(this.#closer, nodeId, this.#d.now(), tampered);
     const credits = await this.#d.store.accounting.nodeCredits(nodeId);
     return { nodeId, reputation: rep, epochs: credits };

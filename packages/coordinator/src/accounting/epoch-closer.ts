@@ -9,6 +9,8 @@ export interface EpochCloserDeps {
   /** Node ids with a proven fraud. */
   tamperedNodes: () => Promise<Set<string>>;
   epochMs: number;
+  /** Receipts are taken this long after a ticket expires (ms): how long a session can still change. */
+  ticketGraceMs: number;
   epochParams?: EpochParams;
   reputationParams?: ReputationParams;
 }
@@ -34,18 +36,25 @@ export async function nodeReputation(
 }
 
 /**
- * Closes one epoch: reads the latest receipts, the sessions and the segment
- * ledger, scores each node, computes credits, and stores the result together
- * with every input needed to recompute it.
+ * Sessions that can still matter to epoch `startsAt`: those whose receipts
+ * could arrive in it. One extra epoch of margin covers a receipt taken while
+ * the previous epoch was being closed.
+ */
+export const liveFrom = (d: EpochCloserDeps, startsAt: number) => startsAt - d.epochMs - d.ticketGraceMs;
+
+/**
+ * Closes one epoch: reads the window's receipts, sessions and segment
+ * ledger (never the whole history), scores each node, computes credits,
+ * stores the result with every input needed to recompute it, and prunes
+ * what no later epoch can read.
  */
 export async function closeEpoch(d: EpochCloserDeps, epoch: number, closedAt: number) {
   const params = d.epochParams ?? EPOCH_PARAMS;
   const startsAt = epoch * d.epochMs;
   const endsAt = startsAt + d.epochMs;
-  const receipts = await d.store.receiptsUpTo(closedAt + 1);
-  const sessions = new Map<string, SessionRow>(
-    (await d.store.getSessions([...new Set(receipts.map((r) => r.sessionId))])).map((s) => [s.sessionId, s]),
-  );
+  const window = await d.store.receiptsInWindow(liveFrom(d, startsAt), closedAt + 1);
+  const receipts = window.receipts;
+  const sessions = new Map<string, SessionRow>(window.sessions.map((s) => [s.sessionId, s]));
   const streams = new Set(receipts.map((r) => r.streamId));
   const earliest = Math.min(startsAt, ...[...sessions.values()].map((s) => s.issuedAt));
   const segments = new Map<string, SegmentRow[]>();
@@ -60,7 +69,7 @@ export async function closeEpoch(d: EpochCloserDeps, epoch: number, closedAt: nu
     reputations.set(nodeId, await nodeReputation(d, nodeId, endsAt, tampered.has(nodeId)));
   }
   const quality = new Map([...reputations].map(([id, r]) => [id, r.quality]));
-  const creditedSoFar = await d.store.creditedSoFar();
+  const creditedSoFar = await d.store.creditedFor([...sessions.keys()]);
   const out = computeEpoch({
     epoch,
     startsAt,
@@ -91,5 +100,27 @@ export async function closeEpoch(d: EpochCloserDeps, epoch: number, closedAt: nu
     out.credits,
     out.cumulative,
   );
-  return out;
+  const pruned = await prune(d, endsAt);
+  return { ...out, pruned };
+}
+
+/**
+ * After epoch [.., endsAt) is stored: what the next epoch's window no longer
+ * reaches goes. Sessions (with receipts and credits) that ended before the
+ * next window; ledger segments older than any kept session's lookback;
+ * probes older than the reputation's reach. Closed epochs' rows stay: they
+ * are what GET /v1/epochs/:n shows.
+ */
+async function prune(d: EpochCloserDeps, endsAt: number) {
+  const params = d.epochParams ?? EPOCH_PARAMS;
+  const rep = d.reputationParams ?? REPUTATION_PARAMS;
+  const sessionsEndedBefore = liveFrom(d, endsAt);
+  // Sessions that survive this prune still need their segments; so does the next epoch.
+  const oldest = await d.store.oldestSessionStart(sessionsEndedBefore);
+  const keepSegmentsFrom = Math.min(endsAt, oldest ?? endsAt);
+  return d.store.prune({
+    sessionsEndedBefore,
+    segmentsBefore: keepSegmentsFrom - params.lookbackMs - d.epochMs,
+    probesBefore: endsAt - 8 * rep.halfLifeMs - d.epochMs,
+  });
 }

@@ -6,6 +6,7 @@ import {
   type EpochRow,
   type NodeReceiptSummary,
   type ProbeRow,
+  type PruneResult,
   type ReceiptRow,
   type SegmentRow,
   type SessionRow,
@@ -185,6 +186,9 @@ export class SqliteAccountingStore implements AccountingStore {
       .addColumn("error", "text")
       .execute();
     await s.createIndex("probes_by_node").ifNotExists().on("probes").columns(["node_id", "at"]).execute();
+    // Pruning after each epoch deletes by age.
+    await s.createIndex("probes_by_age").ifNotExists().on("probes").column("at").execute();
+    await s.createIndex("segments_by_age").ifNotExists().on("segments").column("produced_at").execute();
     await s
       .createTable("settlements")
       .ifNotExists()
@@ -349,15 +353,75 @@ export class SqliteAccountingStore implements AccountingStore {
       .execute();
   }
 
-  async receiptsUpTo(issuedBefore: number): Promise<ReceiptRow[]> {
-    return (
-      await this.db.selectFrom("receipts").selectAll().where("issued_at", "<", issuedBefore).execute()
+  async receiptsInWindow(
+    liveFrom: number,
+    issuedBefore: number,
+  ): Promise<{ receipts: ReceiptRow[]; sessions: SessionRow[] }> {
+    const sessions = (
+      await this.db.selectFrom("sessions").selectAll().where("expires_at", ">=", liveFrom).execute()
+    ).map(toSession);
+    const receipts = (
+      await this.db
+        .selectFrom("receipts")
+        .innerJoin("sessions", "sessions.session_id", "receipts.session_id")
+        .selectAll("receipts")
+        .where("sessions.expires_at", ">=", liveFrom)
+        .where("receipts.issued_at", "<", issuedBefore)
+        .execute()
     ).map(toReceipt);
+    const used = new Set(receipts.map((r) => r.sessionId));
+    return { receipts, sessions: sessions.filter((x) => used.has(x.sessionId)) };
   }
 
-  async creditedSoFar(): Promise<Map<string, number>> {
-    const rows = await this.db.selectFrom("credits").selectAll().execute();
-    return new Map(rows.map((r) => [creditKey(r.session_id, r.node_id), Number(r.credited_bytes)]));
+  async creditedFor(sessionIds: string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (let i = 0; i < sessionIds.length; i += 500) {
+      const rows = await this.db
+        .selectFrom("credits")
+        .selectAll()
+        .where("session_id", "in", sessionIds.slice(i, i + 500))
+        .execute();
+      for (const r of rows) out.set(creditKey(r.session_id, r.node_id), Number(r.credited_bytes));
+    }
+    return out;
+  }
+
+  async prune(cut: {
+    sessionsEndedBefore: number;
+    segmentsBefore: number;
+    probesBefore: number;
+  }): Promise<PruneResult> {
+    return this.db.transaction().execute(async (tx) => {
+      const ended = tx
+        .selectFrom("sessions")
+        .select("session_id")
+        .where("expires_at", "<", cut.sessionsEndedBefore);
+      const n = (r: { numDeletedRows: bigint }[]) => Number(r[0]?.numDeletedRows ?? 0n);
+      const receipts = n(await tx.deleteFrom("receipts").where("session_id", "in", ended).execute());
+      const credits = n(await tx.deleteFrom("credits").where("session_id", "in", ended).execute());
+      const sessions = n(
+        await tx.deleteFrom("sessions").where("expires_at", "<", cut.sessionsEndedBefore).execute(),
+      );
+      // Init segments stay: few, and maxInitBytes reads them.
+      const segments = n(
+        await tx
+          .deleteFrom("segments")
+          .where("rendition", "=", "main")
+          .where("produced_at", "<", cut.segmentsBefore)
+          .execute(),
+      );
+      const probes = n(await tx.deleteFrom("probes").where("at", "<", cut.probesBefore).execute());
+      return { sessions, receipts, credits, segments, probes };
+    });
+  }
+
+  async oldestSessionStart(endedFrom: number): Promise<number | undefined> {
+    const r = await this.db
+      .selectFrom("sessions")
+      .select(sql<number | null>`min(issued_at)`.as("m"))
+      .where("expires_at", ">=", endedFrom)
+      .executeTakeFirst();
+    return r?.m === null || r?.m === undefined ? undefined : Number(r.m);
   }
 
   async insertProbe(p: ProbeRow): Promise<void> {

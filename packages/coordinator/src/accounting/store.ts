@@ -100,8 +100,29 @@ export interface AccountingStore {
   maxInitBytes(streamId: string): Promise<number>;
   getReceipt(sessionId: string, nodeId: string): Promise<ReceiptRow | undefined>;
   putReceipt(row: ReceiptRow): Promise<void>;
-  receiptsUpTo(issuedBefore: number): Promise<ReceiptRow[]>;
-  creditedSoFar(): Promise<Map<string, number>>;
+  /**
+   * The latest receipts issued before `issuedBefore` of sessions whose life
+   * ends at or after `liveFrom`, with those sessions: an epoch's window,
+   * read through the sessions' expiry index, never the whole table.
+   */
+  receiptsInWindow(
+    liveFrom: number,
+    issuedBefore: number,
+  ): Promise<{ receipts: ReceiptRow[]; sessions: SessionRow[] }>;
+  /** Bytes already credited per (session, node), for these sessions only. */
+  creditedFor(sessionIds: string[]): Promise<Map<string, number>>;
+  /**
+   * Deletes what no later epoch can read: sessions that ended before
+   * `sessionsEndedBefore` with their receipts and credits, ledger segments
+   * produced before `segmentsBefore`, probes before `probesBefore`.
+   */
+  prune(cut: {
+    sessionsEndedBefore: number;
+    segmentsBefore: number;
+    probesBefore: number;
+  }): Promise<PruneResult>;
+  /** Issue time of the oldest session that ends at or after `endedFrom` (undefined when none). */
+  oldestSessionStart(endedFrom: number): Promise<number | undefined>;
   insertProbe(row: ProbeRow): Promise<void>;
   probesSince(nodeId: string, since: number): Promise<ProbeRow[]>;
   lastEpoch(): Promise<EpochRow | undefined>;
@@ -113,6 +134,14 @@ export interface AccountingStore {
   putSettlement(row: SettlementRow): Promise<void>;
   getSettlement(epoch: number): Promise<SettlementRow | undefined>;
   lastSettlement(): Promise<SettlementRow | undefined>;
+}
+
+export interface PruneResult {
+  sessions: number;
+  receipts: number;
+  credits: number;
+  segments: number;
+  probes: number;
 }
 
 export const creditKey = (sessionId: string, nodeId: string) => `${sessionId}|${nodeId}`;

@@ -49,6 +49,36 @@ export interface EpochBody {
   };
 }
 
+/** POSTs JSON from a chosen loopback source address (all of 127/8 is loopback on Linux). */
+export function postFrom(
+  baseUrl: string,
+  path: string,
+  body: unknown,
+  from = "127.0.0.1",
+): Promise<{ status: number; body: unknown }> {
+  const url = new URL(path, baseUrl);
+  const data = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: "POST",
+        localAddress: from,
+        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(data) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) }),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.end(data);
+  });
+}
+
 /**
  * A real coordinator (HTTP on 127.0.0.1, SQLite file) with an injected clock
  * and ticket key, one registered node, and streams whose segment ledger the
@@ -123,29 +153,9 @@ export class AccountingHarness {
     await this.store.accounting.upsertSegments(rows);
   }
 
-  /** POSTs JSON from a chosen loopback source address; returns status and parsed body. */
+  /** POSTs JSON to the coordinator from a chosen loopback source address. */
   post(path: string, body: unknown, from = "127.0.0.1"): Promise<{ status: number; body: unknown }> {
-    const url = new URL(path, this.coordinator.url);
-    const data = JSON.stringify(body);
-    return new Promise((resolve, reject) => {
-      const req = request(
-        url,
-        {
-          method: "POST",
-          localAddress: from,
-          headers: { "content-type": "application/json", "content-length": Buffer.byteLength(data) },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () =>
-            resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) }),
-          );
-        },
-      );
-      req.on("error", reject);
-      req.end(data);
-    });
+    return postFrom(this.coordinator.url, path, body, from);
   }
 
   /** A viewer session from `from`; throws unless the ticket is granted. */
