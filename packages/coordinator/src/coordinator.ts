@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import {
   type Ed25519KeyPair,
   HeartbeatSchema,
+  IngestFailureSchema,
   NodeRegistrationSchema,
   parseWith,
   REGISTRATION_MAX_SKEW_MS,
@@ -10,6 +11,7 @@ import {
   type StreamInfo,
   StreamRegistrationSchema,
   UpstreamRequestSchema,
+  verifyIngestFailure,
   verifyNodeRegistration,
   verifyStreamRegistration,
 } from "@streamrp2p/protocol";
@@ -30,6 +32,7 @@ import { AccountingService } from "./accounting/accounting-service.ts";
 import type { SessionIssuer } from "./accounting/sessions.ts";
 import { addDashboardRoutes } from "./dashboard-page.ts";
 import { COORDINATOR_DEFAULTS } from "./defaults.ts";
+import { IngestExclusions } from "./ingest-exclusions.ts";
 import { authenticateNode, hashToken } from "./node-auth.ts";
 import { nodeStatus } from "./node-status.ts";
 import { RateLimiter } from "./rate-limiter.ts";
@@ -104,10 +107,19 @@ export function createCoordinator(
     return stream;
   }
 
-  /** The stream with its ingest relays refreshed (kept while healthy). */
+  const ingestExclusions = new IngestExclusions(options.ingestExclusionMs, now);
+
+  /** The stream with its ingest relays refreshed (kept while healthy and not reported by its origin). */
   async function streamInfo(stream: StreamRow): Promise<StreamInfo> {
     const nodes = await store.listNodes();
-    const ingest = chooseIngest(stream, nodes, now(), options.nodeTimeoutMs, options.ingestPerStream);
+    const ingest = chooseIngest(
+      stream,
+      nodes,
+      now(),
+      options.nodeTimeoutMs,
+      options.ingestPerStream,
+      ingestExclusions.of(stream.streamId),
+    );
     if (ingest.join() !== stream.ingest.join()) {
       await store.setIngest(stream.streamId, ingest);
       log.info("ingest relays chosen", { streamId: stream.streamId, ingest });
@@ -215,6 +227,26 @@ export function createCoordinator(
     apiCalls.inc({ route: "get_stream" });
     sendJson(res, 200, await streamInfo(await requireStream(p.id)));
   });
+  router.on("POST", "/v1/streams/:id/ingest-failures", async (req, res, p) => {
+    apiCalls.inc({ route: "ingest_failure" });
+    const stream = await requireStream(p.id);
+    const report = parseWith(
+      IngestFailureSchema,
+      await readJson(req, options.maxBodyBytes),
+      "ingest failure",
+    );
+    if (report.streamId !== stream.streamId)
+      throw new SrpError("VALIDATION_FAILED", "ingest failure names another stream");
+    checkSkew(report.issuedAt, now(), "ingest failure");
+    await verifyIngestFailure(report, stream.signer);
+    ingestExclusions.exclude(stream.streamId, report.nodeId.toLowerCase());
+    log.warn("origin dropped an ingest relay", {
+      streamId: stream.streamId,
+      nodeId: report.nodeId,
+      reason: report.reason,
+    });
+    sendJson(res, 200, await streamInfo(await requireStream(p.id)));
+  });
   router.on("GET", "/v1/streams/:id/nodes", async (_req, res, p, url) => {
     apiCalls.inc({ route: "ranked_nodes" });
     const stream = await requireStream(p.id);
@@ -236,11 +268,11 @@ export function createCoordinator(
       await readJson(req, options.maxBodyBytes),
       "upstream request",
     );
+    // Only a node itself may move itself in the tree: its bearer token, as for heartbeats.
+    const requester = await authenticateNode(store, req, body.nodeId);
     const stream = await requireStream(p.id);
     const info = await streamInfo(stream);
     const nodes = await store.listNodes();
-    const requester = nodes.find((n) => n.nodeId === body.nodeId);
-    if (!requester) throw new SrpError("NODE_NOT_FOUND", `node ${body.nodeId} is not registered`);
     const choice = chooseUpstream({
       stream: { ...stream, ingest: info.ingest.map((n) => n.nodeId) },
       nodeId: body.nodeId,

@@ -182,13 +182,25 @@ describe("coordinator API over SQLite", () => {
     const puller = await registerNode(false, "http://127.0.0.1:4", []);
     const carry = await beat(puller, -1);
     expect(carry.carry).toContain("live");
-    const assignment = await client.assignUpstream("live", puller.account.address);
+    const assignment = await client.assignUpstream(puller.token, "live", puller.account.address);
     expect(info.ingest.map((n) => n.nodeId)).toContain(assignment.upstream.nodeId);
     expect(assignment.depth).toBe(2);
     const other = info.ingest.find((n) => n.nodeId !== assignment.upstream.nodeId);
-    const again = await client.assignUpstream("live", puller.account.address, [assignment.upstream.nodeId]);
+    const again = await client.assignUpstream(puller.token, "live", puller.account.address, [
+      assignment.upstream.nodeId,
+    ]);
     expect(again.upstream.nodeId).toBe(other?.nodeId);
-    expect(await codeOf(client.assignUpstream("live", newAccount().address))).toBe("NODE_NOT_FOUND");
+    expect(await codeOf(client.assignUpstream("x", "live", newAccount().address))).toBe("NODE_NOT_FOUND");
+    // Attack: moving another node in the tree, with no token or with one's own.
+    const res = await fetch(`${coordinator.url}/v1/streams/live/upstream`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ nodeId: puller.account.address.toLowerCase(), exclude: [] }),
+    });
+    expect(res.status).toBe(401);
+    expect(await codeOf(client.assignUpstream(ingestA.token, "live", puller.account.address))).toBe(
+      "UNAUTHORIZED",
+    );
     await beat(puller, 5);
     const ranked = await client.rankedNodes("live");
     expect(ranked.nodes[0]?.nodeId).toBe(puller.account.address.toLowerCase());
