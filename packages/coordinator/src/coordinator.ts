@@ -160,7 +160,12 @@ export function createCoordinator(
   };
 
   const settler = components.settlement
-    ? new Settler(store.accounting, components.settlement, log.child("settler"))
+    ? new Settler(
+        store.accounting,
+        components.settlement,
+        log.child("settler"),
+        async (streamId) => (await store.getStream(streamId))?.signer,
+      )
     : undefined;
   const accounting = new AccountingService(
     {
