@@ -237,12 +237,19 @@ describe("proof of restreaming: adversarial receipts and caps", () => {
         { ticket: s.ticket, receipt: await receipt(s, { bytes: 20 * SEG, segments: 20, lastSeq: 119 }) },
       ]);
     }
-    const epoch = await closeOne();
+    const epoch = (await closeOne()) as Awaited<ReturnType<typeof closeOne>> & {
+      inputs: { withheld: Array<{ bytes: number; reason: string }> };
+    };
     const credit = epoch.credits.find((c) => c.sessions === 8);
     expect(credit?.flags).toEqual(expect.arrayContaining(["identity-capped", "few-viewer-identities"]));
-    // 3 sessions' worth (maxSessionsPerIdentity) of the 20 segments produced, not 8 (rounding down loses < 1 byte per session).
-    expect(credit?.creditedBytes).toBeLessThanOrEqual(3 * 20 * SEG);
-    expect(credit?.creditedBytes).toBeGreaterThanOrEqual(3 * 20 * SEG - 8);
+    // Capped to 3 sessions' worth (maxSessionsPerSubnet) of the 20 segments produced, not 8
+    // (rounding down loses < 1 byte per session)…
+    const [held] = epoch.inputs.withheld;
+    expect(held?.reason).toBe("few-viewer-identities");
+    expect(held?.bytes).toBeLessThanOrEqual(3 * 20 * SEG);
+    expect(held?.bytes).toBeGreaterThanOrEqual(3 * 20 * SEG - 8);
+    // …and then withheld: eight sessions from one subnet feeding one node earn nothing.
+    expect(credit).toMatchObject({ creditedBytes: 0, weight: 0 });
   });
 
   it("rate-limits tickets per client address", async () => {

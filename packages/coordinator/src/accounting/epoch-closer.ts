@@ -1,4 +1,5 @@
 import { computeEpoch, EPOCH_PARAMS, type EpochParams } from "./epoch-compute.ts";
+import { publicReceipt, publicSession, subnetHasher } from "./public-inputs.ts";
 import { REPUTATION_PARAMS, type Reputation, type ReputationParams, reputation } from "./reputation.ts";
 import type { AccountingStore, SegmentRow, SessionRow } from "./store.ts";
 import type { UptimeTracker } from "./uptime.ts";
@@ -53,8 +54,13 @@ export async function closeEpoch(d: EpochCloserDeps, epoch: number, closedAt: nu
   const startsAt = epoch * d.epochMs;
   const endsAt = startsAt + d.epochMs;
   const window = await d.store.receiptsInWindow(liveFrom(d, startsAt), closedAt + 1);
-  const receipts = window.receipts;
-  const sessions = new Map<string, SessionRow>(window.sessions.map((s) => [s.sessionId, s]));
+  // Probe sessions earn nothing and are not published (which sessions probe is the
+  // coordinator's secret); the rest are computed on exactly as published.
+  const hash = subnetHasher(await d.store.secret("subnet-hmac"), epoch);
+  const sessions = new Map<string, SessionRow>(
+    window.sessions.filter((s) => !s.isProbe).map((s) => [s.sessionId, publicSession(s, hash)]),
+  );
+  const receipts = window.receipts.filter((r) => sessions.has(r.sessionId));
   const streams = new Set(receipts.map((r) => r.streamId));
   const earliest = Math.min(startsAt, ...[...sessions.values()].map((s) => s.issuedAt));
   const segments = new Map<string, SegmentRow[]>();
@@ -84,8 +90,14 @@ export async function closeEpoch(d: EpochCloserDeps, epoch: number, closedAt: nu
   });
   const inputs = {
     params,
-    receipts: receipts.map((r) => JSON.parse(r.json) as unknown),
-    sessions: [...sessions.values()],
+    receipts: receipts.map(publicReceipt),
+    sessions: [...sessions.values()].map(({ sessionId, streamId, subnet, issuedAt, expiresAt }) => ({
+      sessionId,
+      streamId,
+      subnet,
+      issuedAt,
+      expiresAt,
+    })),
     creditedBefore: Object.fromEntries(creditedSoFar),
     segments: Object.fromEntries(
       [...segments].map(([id, segs]) => [id, segs.map((s) => [s.seq, s.byteLength, s.producedAt])]),
@@ -93,6 +105,7 @@ export async function closeEpoch(d: EpochCloserDeps, epoch: number, closedAt: nu
     maxInitBytes: Object.fromEntries(maxInitBytes),
     reputations: Object.fromEntries(reputations),
     sessionChecks: out.sessions,
+    withheld: out.withheld,
     rejected: out.rejected,
   };
   await d.store.closeEpoch(

@@ -4,16 +4,23 @@ import { creditKey } from "./store.ts";
 export interface EpochParams {
   /** A player starts a few segments behind the edge: segments produced this long before the ticket count. */
   lookbackMs: number;
-  /** Sessions one viewer identity (client address) may be credited for at once, per stream. */
-  maxSessionsPerIdentity: number;
-  /** A (node, stream) whose credit comes from this few subnets or fewer, over many sessions, is flagged. */
+  /**
+   * Concurrent sessions' worth one subnet (IPv4 /24, IPv6 /64) may be
+   * credited for in an epoch, summed across all streams: a session's share
+   * is its credit over what its stream produced in the epoch.
+   */
+  maxSessionsPerSubnet: number;
+  /**
+   * A (node, stream) whose credit comes from this few subnets or fewer, over
+   * many sessions, is flagged `few-viewer-identities` and its credit withheld.
+   */
   collusionMaxSubnets: number;
   collusionMinSessions: number;
 }
 
 export const EPOCH_PARAMS: EpochParams = {
   lookbackMs: 30_000, // ms
-  maxSessionsPerIdentity: 3,
+  maxSessionsPerSubnet: 3,
   collusionMaxSubnets: 2,
   collusionMinSessions: 5,
 };
@@ -46,7 +53,10 @@ export interface SessionCheck {
 }
 
 export interface EpochOutput {
+  /** Per (node, stream): `creditedBytes` is what is paid for; withheld credit is listed in `withheld`. */
   credits: EpochCreditRow[];
+  /** Credit held back by a flag, per (node, stream): forfeited, never paid in a later epoch. */
+  withheld: Array<{ nodeId: string; streamId: string; bytes: number; reason: string }>;
   /** New cumulative credit per (session, node). */
   cumulative: Map<string, number>;
   sessions: SessionCheck[];
@@ -131,37 +141,7 @@ export function computeEpoch(input: EpochInput): EpochOutput {
     }
   }
 
-  // Per viewer identity and stream: no more than N concurrent sessions' worth of the stream.
-  const producedInEpoch = new Map<string, number>();
-  for (const [streamId, segs] of input.segments) {
-    producedInEpoch.set(
-      streamId,
-      segs
-        // Sessions start a few segments behind the edge: the lookback before the epoch counts too.
-        .filter(
-          (s) => s.producedAt >= input.startsAt - input.params.lookbackMs && s.producedAt < input.endsAt,
-        )
-        .reduce((n, s) => n + s.byteLength, 0),
-    );
-  }
-  const byIdentity = new Map<string, typeof deltas>();
-  for (const d of deltas) {
-    const key = `${d.session.clientAddr}|${d.session.streamId}`;
-    byIdentity.set(key, [...(byIdentity.get(key) ?? []), d]);
-  }
-  const identityCapped = new Set<string>();
-  for (const [key, list] of byIdentity) {
-    const streamId = list[0]?.session.streamId ?? "";
-    const cap = (producedInEpoch.get(streamId) ?? 0) * input.params.maxSessionsPerIdentity;
-    const total = list.reduce((n, d) => n + d.delta, 0);
-    if (total > cap && total > 0) {
-      identityCapped.add(key);
-      // The excess is forfeited, not deferred: cumulative credit keeps the full
-      // claim as consumed, so later epochs cannot pay it out bit by bit.
-      for (const d of list) d.delta = Math.floor((d.delta * cap) / total);
-    }
-  }
-
+  const identityCapped = capPerSubnet(input, deltas);
   const agg = new Map<
     string,
     {
@@ -190,17 +170,29 @@ export function computeEpoch(input: EpochInput): EpochOutput {
     a.claimed += d.claimed;
     a.sessions.add(d.session.sessionId);
     a.subnets.add(d.session.subnet);
-    if (identityCapped.has(`${d.session.clientAddr}|${d.session.streamId}`)) a.flags.add("identity-capped");
+    if (identityCapped.has(d.session.subnet)) a.flags.add("identity-capped");
     if ((checks.find((c) => c.sessionId === d.session.sessionId)?.factor ?? 1) < 1)
       a.flags.add("implausible-claims-capped");
     agg.set(key, a);
   }
+  const withheld: EpochOutput["withheld"] = [];
   const credits: EpochCreditRow[] = [...agg.values()].map((a) => {
     if (
       a.sessions.size >= input.params.collusionMinSessions &&
       a.subnets.size <= input.params.collusionMaxSubnets
     ) {
+      // Many sessions, few subnets feeding one node: the receipt graph of an operator
+      // watching itself. Its credit is withheld (forfeited: the cumulative credit
+      // already counts it as consumed), not escrowed: nothing later makes it honest.
       a.flags.add("few-viewer-identities");
+      if (a.credited > 0)
+        withheld.push({
+          nodeId: a.nodeId,
+          streamId: a.streamId,
+          bytes: a.credited,
+          reason: "few-viewer-identities",
+        });
+      a.credited = 0;
     }
     const quality = input.quality.get(a.nodeId) ?? 0;
     return {
@@ -217,5 +209,55 @@ export function computeEpoch(input: EpochInput): EpochOutput {
     };
   });
   credits.sort((x, y) => x.nodeId.localeCompare(y.nodeId) || x.streamId.localeCompare(y.streamId));
-  return { credits, cumulative, sessions: checks, rejected };
+  return { credits, withheld, cumulative, sessions: checks, rejected };
+}
+
+type Delta = { session: SessionRow; delta: number };
+
+/**
+ * Per subnet (IPv4 /24, IPv6 /64), across every stream: no more than
+ * `maxSessionsPerSubnet` concurrent sessions' worth. A session's worth is its
+ * new credit over what its stream produced in the epoch (with the lookback
+ * before it: sessions start a few segments behind the edge). Over the cap,
+ * every delta of the subnet is scaled down to it; the excess is forfeited,
+ * not deferred (cumulative credit keeps the whole claim as consumed, so later
+ * epochs cannot pay it out bit by bit). Returns the capped subnets.
+ */
+function capPerSubnet(input: EpochInput, deltas: Delta[]): Set<string> {
+  const produced = new Map<string, number>();
+  for (const [streamId, segs] of input.segments) {
+    produced.set(
+      streamId,
+      segs
+        .filter(
+          (s) => s.producedAt >= input.startsAt - input.params.lookbackMs && s.producedAt < input.endsAt,
+        )
+        .reduce((n, s) => n + s.byteLength, 0),
+    );
+  }
+  const bySubnet = new Map<string, Delta[]>();
+  for (const d of deltas) {
+    const list = bySubnet.get(d.session.subnet) ?? [];
+    list.push(d);
+    bySubnet.set(d.session.subnet, list);
+  }
+  const capped = new Set<string>();
+  for (const [subnet, list] of bySubnet) {
+    let worth = 0; // in concurrent sessions' worth
+    for (const d of list) {
+      const p = produced.get(d.session.streamId) ?? 0;
+      // Credit for a stream that produced nothing this epoch cannot be one session's worth of anything.
+      if (p > 0) worth += d.delta / p;
+      else if (d.delta > 0) {
+        d.delta = 0;
+        capped.add(subnet);
+      }
+    }
+    const cap = input.params.maxSessionsPerSubnet;
+    if (worth > cap) {
+      capped.add(subnet);
+      for (const d of list) d.delta = Math.floor((d.delta * cap) / worth);
+    }
+  }
+  return capped;
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { type Kysely, sql } from "kysely";
 import {
   type AccountingStore,
@@ -44,6 +45,7 @@ export interface AccountingTables {
     json: string;
   };
   credits: { session_id: string; node_id: string; credited_bytes: number };
+  secrets: { name: string; value: string };
   probes: {
     node_id: string;
     stream_id: string;
@@ -164,6 +166,12 @@ export class SqliteAccountingStore implements AccountingStore {
       .addColumn("issued_at", "bigint", (c) => c.notNull())
       .addColumn("json", "text", (c) => c.notNull())
       .addPrimaryKeyConstraint("receipts_pk", ["session_id", "node_id"])
+      .execute();
+    await s
+      .createTable("secrets")
+      .ifNotExists()
+      .addColumn("name", "text", (c) => c.primaryKey())
+      .addColumn("value", "text", (c) => c.notNull())
       .execute();
     await s
       .createTable("credits")
@@ -413,6 +421,21 @@ export class SqliteAccountingStore implements AccountingStore {
       const probes = n(await tx.deleteFrom("probes").where("at", "<", cut.probesBefore).execute());
       return { sessions, receipts, credits, segments, probes };
     });
+  }
+
+  async secret(name: string): Promise<string> {
+    // Replicas sharing the database race to make it: the first insert wins, all read the same.
+    await this.db
+      .insertInto("secrets")
+      .values({ name, value: randomBytes(32).toString("hex") })
+      .onConflict((oc) => oc.column("name").doNothing())
+      .execute();
+    const r = await this.db
+      .selectFrom("secrets")
+      .select("value")
+      .where("name", "=", name)
+      .executeTakeFirstOrThrow();
+    return r.value;
   }
 
   async oldestSessionStart(endedFrom: number): Promise<number | undefined> {

@@ -121,6 +121,8 @@ export interface AccountingStore {
     segmentsBefore: number;
     probesBefore: number;
   }): Promise<PruneResult>;
+  /** A random 32-byte secret (hex) of this coordinator, made on first use and kept; never published. */
+  secret(name: string): Promise<string>;
   /** Issue time of the oldest session that ends at or after `endedFrom` (undefined when none). */
   oldestSessionStart(endedFrom: number): Promise<number | undefined>;
   insertProbe(row: ProbeRow): Promise<void>;
