@@ -1,11 +1,15 @@
 import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { chainAt, computePayout, distributorAbi, type NodeSplit, wallet } from "@streamrp2p/chain";
 import type { DevEconomy, LocalNetwork } from "@streamrp2p/cli";
-import { devTokenAbi } from "@streamrp2p/contracts";
+import { devTokenAbi, nodeRegistryAbi } from "@streamrp2p/contracts";
 import { NodeStatusSchema } from "@streamrp2p/protocol";
 import type { Relay } from "@streamrp2p/relay";
 import type { Address, Hex } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LiveTestNetwork, startLiveTestNetwork } from "../support/live-network.ts";
 import { SimulatedViewer } from "../support/sim-viewer.ts";
@@ -179,4 +183,52 @@ describe("settlement end to end: viewers watch, roots go on-chain, operator and 
       /balance [0-9.]+, epoch budget 10/,
     );
   }, 120_000);
+
+  it("CLI: a node is registered only by the operator its key consented to", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "srp-node-"));
+    const keyFile = join(dir, "node.key");
+    const key = generatePrivateKey();
+    writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
+    const node = privateKeyToAccount(key).address;
+    const operator = addressOf("operator");
+    // The node's owner hands its consent for the operator (printed as flags) …
+    const consent = (
+      await promisify(execFile)(
+        process.execPath,
+        [
+          "packages/cli/bin/streamrp2p.js",
+          "node",
+          "consent",
+          operator,
+          "--key-file",
+          keyFile,
+          "--coordinator",
+          net.coordinator.url,
+        ],
+        { encoding: "utf8" },
+      )
+    ).stdout.trim();
+    expect(consent).toMatch(/^--consent 0x[0-9a-f]{130} --deadline \d+$/);
+    const flags = consent.split(" ");
+    // … which is worthless to anyone else: the supporter cannot become this node's operator with it.
+    await expect(cli("supporter", ["node", "register", node, "--stake", "1", ...flags])).rejects.toThrow(
+      /NoNodeConsent/,
+    );
+    const operatorOf = () =>
+      economy.client.readContract({
+        address: economy.deployment.registry,
+        abi: nodeRegistryAbi,
+        functionName: "operatorOf",
+        args: [node],
+      });
+    expect(await operatorOf()).toMatch(/^0x0{40}$/);
+    await cli("operator", ["node", "register", node, "--stake", "1", ...flags]);
+    expect(String(await operatorOf()).toLowerCase()).toBe(operator);
+    // With the node key file at hand, the operator needs no separate consent step.
+    const second = join(dir, "second.key");
+    writeFileSync(second, `${generatePrivateKey()}\n`, { mode: 0o600 });
+    expect(await cli("operator", ["node", "register", "--stake", "1", "--node-key-file", second])).toMatch(
+      /register: tx 0x[0-9a-f]{64}/,
+    );
+  }, 60_000);
 });
