@@ -6,6 +6,7 @@ import { silentLogger } from "@streamrp2p/service";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newAccount } from "../../../test/support/fixtures.ts";
 import { tempDir } from "../../../test/support/tools.ts";
+import { postFrom } from "./support/accounting-harness.ts";
 
 async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
   try {
@@ -285,7 +286,17 @@ describe("coordinator viewer API: tickets and evidence", () => {
       seq: 4,
       sha256: served,
     });
+    // Only a viewer of the stream reports: the evidence carries its session ticket.
+    const { generateEd25519 } = await import("@streamrp2p/protocol");
+    const session = await postFrom(
+      coordinator.url,
+      "/v1/streams/show/sessions",
+      { viewerKey: (await generateEd25519()).publicKey },
+      "127.0.0.2", // the first test drained 127.0.0.1's ticket budget
+    );
+    expect(session.status).toBe(201);
     const base = {
+      ticket: (session.body as { ticket: unknown }).ticket,
       streamId: "show",
       nodeId: liar.address,
       attestation: att,
