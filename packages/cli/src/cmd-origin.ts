@@ -1,5 +1,5 @@
 import { CoordinatorClient } from "@streamrp2p/api-client";
-import { createOrigin, ORIGIN_DEFAULTS } from "@streamrp2p/origin";
+import { createOrigin, FileBroadcastState, ORIGIN_DEFAULTS } from "@streamrp2p/origin";
 import { createLogger } from "@streamrp2p/service";
 import { privateKeyToAccount } from "viem/accounts";
 import { intFlag, parseFlags, stringFlag } from "./args.ts";
@@ -36,7 +36,11 @@ export async function runOrigin(argv: string[]): Promise<void> {
       httpPort: intFlag(flags, "http-port", ORIGIN_DEFAULTS.httpPort),
     },
     [{ streamId, streamKey, signingKey, srtPort }],
-    { log: createLogger("origin"), coordinator: new CoordinatorClient({ baseUrl: coordinatorUrl }) },
+    {
+      log: createLogger("origin"),
+      coordinator: new CoordinatorClient({ baseUrl: coordinatorUrl }),
+      broadcastState: (id) => new FileBroadcastState(keyDir, id),
+    },
   );
   await origin.start();
   console.log(`stream ${streamId} signed by ${privateKeyToAccount(signingKey).address}`);

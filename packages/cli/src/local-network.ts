@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { CoordinatorClient } from "@streamrp2p/api-client";
 import { type Coordinator, createCoordinator, SqliteStore } from "@streamrp2p/coordinator";
-import { createOrigin, type Origin } from "@streamrp2p/origin";
+import { createOrigin, FileBroadcastState, type Origin } from "@streamrp2p/origin";
 import { createRelay, type Relay, type RelayOptions } from "@streamrp2p/relay";
 import { createLogger, type Logger } from "@streamrp2p/service";
 import { privateKeyToAccount } from "viem/accounts";
@@ -135,7 +135,11 @@ export async function startLocalNetwork(init: Partial<LocalNetworkOptions> = {})
         ingestRefreshMs: o.heartbeatIntervalMs * 2,
       },
       [{ streamId: o.streamId, streamKey, signingKey, srtPort: o.srtPort }],
-      { log: log.child("origin"), coordinator: client },
+      {
+        log: log.child("origin"),
+        coordinator: client,
+        broadcastState: (id) => new FileBroadcastState(o.dataDir, id),
+      },
     );
     await origin.start();
     stopped.push(() => origin.stop());

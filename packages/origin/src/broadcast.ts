@@ -1,5 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import type { Logger } from "@streamrp2p/service";
+import type { BroadcastStateStore } from "./broadcast-state.ts";
 import type { IngestPublisher } from "./publisher.ts";
 import { Segmenter } from "./segmenter.ts";
 
@@ -12,10 +13,15 @@ export interface BroadcastStats {
   lastSegmentAt: number | undefined;
 }
 
+/** Sequence numbers reserved (durably) per write: one fsync per this many segments. */
+const SEQ_RESERVE_BLOCK = 100;
+
 /**
- * One stream's broadcast state across publishes. Sequence numbers keep
- * counting across reconnects and each publish gets a new init version, so
- * relays render a discontinuity, not a new stream.
+ * One stream's broadcast state across publishes and origin restarts. Sequence
+ * numbers keep counting across reconnects and each publish gets a new init
+ * version, so relays render a discontinuity, not a new stream; both are
+ * reserved in the state store before they are signed, so a restarted origin
+ * (even after kill -9) never signs an (init, seq) pair twice.
  */
 export class Broadcast {
   readonly streamId: string;
@@ -23,8 +29,11 @@ export class Broadcast {
   readonly #log: Logger;
   readonly #segmentTargetMs: number;
   readonly #endGraceMs: number;
-  #nextSeq = 0;
-  #initVersion = -1;
+  readonly #state: BroadcastStateStore;
+  #nextSeq: number;
+  #initVersion: number;
+  /** Numbers below this are reserved in the state store. */
+  #seqLimit: number;
   #segments = 0;
   #lastSegmentAt: number | undefined;
   #live: ChildProcess | undefined;
@@ -38,8 +47,14 @@ export class Broadcast {
     log: Logger,
     segmentTargetMs: number,
     endGraceMs: number,
+    state: BroadcastStateStore,
   ) {
     this.streamId = streamId;
+    this.#state = state;
+    const start = state.load();
+    this.#nextSeq = start.nextSeq;
+    this.#seqLimit = start.nextSeq;
+    this.#initVersion = start.initVersion;
     this.#publisher = publisher;
     this.#log = log;
     this.#segmentTargetMs = segmentTargetMs;
@@ -85,11 +100,16 @@ export class Broadcast {
     const segmenter = new Segmenter(this.#segmentTargetMs, {
       onInit: (bytes) => {
         initVersion = ++this.#initVersion;
+        this.#state.reserve(this.#seqLimit, initVersion);
         this.#enqueue(() => this.#publisher.publishInit(initVersion, bytes));
       },
       onSegment: (seg) => {
         if (initVersion < 0) return;
         const seq = this.#nextSeq++;
+        if (seq >= this.#seqLimit) {
+          this.#seqLimit = seq + SEQ_RESERVE_BLOCK;
+          this.#state.reserve(this.#seqLimit, this.#initVersion);
+        }
         this.#segments += 1;
         this.#lastSegmentAt = Date.now();
         this.#enqueue(() => this.#publisher.publishSegment(seq, initVersion, seg.bytes, seg.durationMs));
@@ -124,7 +144,7 @@ export class Broadcast {
   #scheduleEnd(): void {
     clearTimeout(this.#endTimer);
     this.#endTimer = setTimeout(() => {
-      if (this.#live || this.#nextSeq === 0) return;
+      if (this.#live || this.#segments === 0) return;
       const lastSeq = this.#nextSeq - 1;
       this.#enqueue(() => this.#publisher.publishEnd(lastSeq));
       this.#log.info("broadcast ended", { streamId: this.streamId, lastSeq });

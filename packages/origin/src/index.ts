@@ -1,4 +1,10 @@
 export { Broadcast, type BroadcastStats } from "./broadcast.ts";
+export {
+  type BroadcastPosition,
+  type BroadcastStateStore,
+  FileBroadcastState,
+  MemoryBroadcastState,
+} from "./broadcast-state.ts";
 export { ORIGIN_DEFAULTS } from "./defaults.ts";
 export { requireFfmpeg } from "./ffmpeg.ts";
 export { BoxReader, parseMoof, parseMoov, type TrackInfo } from "./fmp4.ts";

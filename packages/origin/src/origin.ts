@@ -23,6 +23,7 @@ import {
 import type { Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { Broadcast, type BroadcastStats } from "./broadcast.ts";
+import { type BroadcastStateStore, MemoryBroadcastState } from "./broadcast-state.ts";
 import { ORIGIN_DEFAULTS } from "./defaults.ts";
 import { requireFfmpeg, spawnFlvRemux, spawnSrtListener } from "./ffmpeg.ts";
 import { IngestPublisher } from "./publisher.ts";
@@ -47,6 +48,12 @@ export interface OriginComponents {
   /** Overrides the coordinator's ingest list (tests, fixed deployments). */
   resolveIngest?: (streamId: string) => Promise<NodeInfo[]>;
   fetch?: FetchLike;
+  /**
+   * Where each stream's broadcast position (sequence, init version) survives a
+   * restart; default: in memory, so a restarted origin starts a new numbering
+   * that relays cannot tell from a replay. Production passes a file store.
+   */
+  broadcastState?: (streamId: string) => BroadcastStateStore;
 }
 
 export interface Origin {
@@ -147,6 +154,7 @@ export function createOrigin(
         log.child("broadcast"),
         options.segmentTargetMs,
         options.endGraceMs,
+        components.broadcastState?.(s.streamId) ?? new MemoryBroadcastState(),
       ),
     );
   }
