@@ -299,6 +299,7 @@ export class ViewerSession {
   ): Promise<void> {
     try {
       await this.#post(`${this.#o.coordinatorUrl}/v1/evidence`, {
+        ticket: this.ticket, // evidence is taken only from a viewer of the stream
         streamId: this.ticket.streamId,
         nodeId: node.nodeId,
         attestation,

@@ -3,3 +3,4 @@ export { LiveStream } from "./live-stream.ts";
 export { MediaObject } from "./media-object.ts";
 export type { StreamDirectory, UpstreamResolver } from "./ports.ts";
 export { createRelay, type Relay, type RelayComponents, type RelayOptions } from "./relay.ts";
+export { ReceiptStore, type StoredReceipt } from "./receipt-store.ts";

@@ -10,6 +10,7 @@ import {
 } from "@streamrp2p/protocol";
 import {
   type FetchLike,
+  type HttpServerLimits,
   type Logger,
   Router,
   type RunningHttpServer,
@@ -31,6 +32,9 @@ import { ReceiptSubmitter } from "./receipt-submitter.ts";
 import { type ServeContext, serveMedia } from "./serve.ts";
 import { SessionLedger } from "./session-ledger.ts";
 import { StreamTable } from "./stream-table.ts";
+
+/** Receipts GET /v1/receipts lists at most (the newest). */
+const RECEIPTS_LISTED = 1_000;
 
 export interface RelayOptions {
   host: string;
@@ -60,6 +64,8 @@ export interface RelayOptions {
   drainGraceMs: number;
   /** On drain: the longest it may take, in-flight responses included. */
   drainTimeoutMs: number;
+  /** HTTP server limits (slow clients, header size, connections); each missing one is HTTP_SERVER_DEFAULTS'. */
+  httpLimits?: Partial<HttpServerLimits>;
   /** Test-only: flip a byte in every media segment served (and sign the altered hash). */
   testCorruptSegments: boolean;
 }
@@ -195,11 +201,12 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
     })
     .on("GET", "/v1/receipts", (_req, res, _p, url) => {
       const streamId = url.searchParams.get("streamId") ?? undefined;
+      // The newest receipts without their tickets: viewer keys and ticket signatures are nobody else's business.
       sendJson(res, 200, {
         nodeId,
         receipts: receipts
-          .list(streamId)
-          .map((r) => ({ ...r, servedBytes: ledger.get(r.receipt.sessionId)?.bytes ?? 0 })),
+          .list(streamId, RECEIPTS_LISTED)
+          .map((receipt) => ({ receipt, servedBytes: ledger.get(receipt.sessionId)?.bytes ?? 0 })),
       });
     });
 
@@ -277,6 +284,7 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
       http = await startHttpService({
         host: options.host,
         port: options.port,
+        limits: options.httpLimits,
         router,
         metrics: metrics.registry,
         log,
@@ -312,7 +320,13 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
           onCarry: (ids) => relay.carry(ids),
         });
         await heartbeat.start();
-        sweeper = setInterval(() => streams.sweep(isPulled), Math.max(1_000, options.idleStreamMs / 4));
+        sweeper = setInterval(
+          () => {
+            streams.sweep(isPulled);
+            receipts.sweep();
+          },
+          Math.max(1_000, options.idleStreamMs / 4),
+        );
         sweeper.unref();
         const hb = heartbeat;
         submitter = new ReceiptSubmitter({

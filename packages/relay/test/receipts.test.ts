@@ -1,5 +1,5 @@
 import { generateEd25519, type Receipt, signReceipt, signTicket, type Ticket } from "@streamrp2p/protocol";
-import { createRelay, type Relay } from "@streamrp2p/relay";
+import { createRelay, ReceiptStore, type Relay } from "@streamrp2p/relay";
 import { silentLogger } from "@streamrp2p/service";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newAccount } from "../../../test/support/fixtures.ts";
@@ -135,5 +135,52 @@ describe("relay receipt store (POST /v1/receipts)", () => {
     expect((await post({ ticket })).code).toBe("VALIDATION_FAILED");
     expect((await post({ ticket, receipt: await receipt(), extra: 1 })).code).toBe("VALIDATION_FAILED");
     expect((await post({ pad: "x".repeat(20_000) })).status).toBe(413);
+  });
+});
+
+describe("relay receipt store: bounded", () => {
+  it("forgets submitted receipts first when full, refuses only when every held receipt is unsubmitted, and sweeps expired ones", async () => {
+    const coordinatorKey = await generateEd25519();
+    const viewer = await generateEd25519();
+    const nodeId = newAccount().address.toLowerCase();
+    let now = Date.now();
+    const store = new ReceiptStore({
+      nodeId,
+      ticketPublicKey: async () => coordinatorKey.publicKey,
+      now: () => now,
+      maxReceipts: 5,
+    });
+    const submission = async (i: number, expiresIn = 3_600_000) => {
+      const ticket = await signTicket(coordinatorKey.privateKey, {
+        sessionId: i.toString(16).padStart(32, "0"),
+        streamId: "demo",
+        viewerKey: viewer.publicKey,
+        issuedAt: now,
+        expiresAt: now + expiresIn,
+      });
+      const receipt = await signReceipt(viewer.privateKey, {
+        sessionId: ticket.sessionId,
+        nodeId: nodeId as `0x${string}`,
+        streamId: "demo",
+        bytes: 1000,
+        segments: 1,
+        lastSeq: 1,
+        issuedAt: now,
+      });
+      return { ticket, receipt };
+    };
+    for (let i = 0; i < 5; i++) await store.accept(await submission(i, i === 0 ? 1_000 : 3_600_000));
+    // Full of unsubmitted receipts: a new session waits (nothing held is lost).
+    await expect(store.accept(await submission(5))).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    store.takeDirty(); // submitted to the coordinator
+    await store.accept(await submission(5));
+    expect(store.size).toBe(5);
+    expect(store.get((0).toString(16).padStart(32, "0"))).toBeUndefined(); // the oldest went
+    expect(store.get((5).toString(16).padStart(32, "0"))).toBeDefined();
+    // Expired and submitted: swept.
+    store.takeDirty();
+    now += 3_600_000 + 6 * 60_000;
+    expect(store.sweep()).toBe(5);
+    expect(store.size).toBe(0);
   });
 });
