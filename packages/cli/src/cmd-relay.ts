@@ -10,6 +10,7 @@ export const relayHelp = `streamrp2p relay [--config relay.yaml] [--coordinator 
                  [--host 127.0.0.1] [--port 8080] [--public-url URL] [--region local] [--capacity-mbps 1000]
                  [--ingest] [--data-dir .data/relay] [--key-file FILE] [--drain-grace-ms 5000] [--drain-timeout-ms 30000]
                  [--heartbeat-interval-ms 2000] [--receipt-submit-interval-ms 10000] [--log-level info]
+                 [--headers-timeout-ms 10000] [--idle-timeout-ms 30000] [--max-connections 4096]
                  [--write-config FILE] [--print-config]
   Runs a relay node (restreams to viewers and relays). Options come from the config file (YAML or JSON),
   SRP_* env vars (SRP_COORDINATOR, SRP_SUPPORT=a,b, ...) and flags; flags win. The node key is created
@@ -45,6 +46,11 @@ export async function runRelay(argv: string[]): Promise<void> {
       receiptSubmitIntervalMs: config.receiptSubmitIntervalMs,
       drainGraceMs: config.drainGraceMs,
       drainTimeoutMs: config.drainTimeoutMs,
+      httpLimits: {
+        headersTimeoutMs: config.headersTimeoutMs,
+        idleTimeoutMs: config.idleTimeoutMs,
+        maxConnections: config.maxConnections,
+      },
     },
     {
       account,

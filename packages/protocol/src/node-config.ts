@@ -49,6 +49,12 @@ export const NodeConfigSchema = z.strictObject({
   /** On SIGTERM: the longest a drain may take, in-flight responses included. */
   drainTimeoutMs: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  /** A client must send its request head within this (slowloris bound); service HTTP_SERVER_DEFAULTS has the rest. */
+  headersTimeoutMs: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  /** No byte moving either way for this long closes a connection (a viewer that stopped reading); above the 8 s window long-poll. */
+  idleTimeoutMs: z.coerce.number().int().min(10_000).max(600_000).default(30_000),
+  /** Open connections at once; more are closed at accept. */
+  maxConnections: z.coerce.number().int().min(16).max(1_000_000).default(4_096),
 });
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;
 export type NodeConfigInput = z.input<typeof NodeConfigSchema>;

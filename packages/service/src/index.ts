@@ -12,7 +12,12 @@ export {
 } from "./http.ts";
 export { createLogger, type Logger, type LoggerOptions, type LogLevel, silentLogger } from "./logger.ts";
 export { Counter, createMetricsRegistry, Gauge, Histogram, Registry } from "./metrics.ts";
-export { type HttpServiceOptions, type RunningHttpServer, startHttpService } from "./server.ts";
+export {
+  type HttpServiceOptions,
+  httpServerLimits,
+  type RunningHttpServer,
+  startHttpService,
+} from "./server.ts";
 
 /** Anything with timers or sockets. */
 export interface Startable {
@@ -30,4 +35,5 @@ export type Widen<T> = {
         ? boolean
         : T[K];
 };
+export { HTTP_SERVER_DEFAULTS, type HttpServerLimits } from "./defaults.ts";
 export { verifyEd25519Native } from "./ed25519-native.ts";

@@ -1,6 +1,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { SrpError } from "@streamrp2p/protocol";
 import type { Registry } from "prom-client";
+import { HTTP_SERVER_DEFAULTS, type HttpServerLimits } from "./defaults.ts";
 import type { Router } from "./http.ts";
 import { sendJson } from "./http.ts";
 import type { Logger } from "./logger.ts";
@@ -14,6 +16,8 @@ export interface HttpServiceOptions {
   log: Logger;
   /** Extra fields for /healthz (e.g. stream count); must be cheap. */
   health?: () => Record<string, unknown>;
+  /** Timeouts and size caps; each missing one is HTTP_SERVER_DEFAULTS'. */
+  limits?: Partial<HttpServerLimits>;
 }
 
 export interface RunningHttpServer {
@@ -29,6 +33,21 @@ export interface RunningHttpServer {
   close(graceMs?: number): Promise<void>;
 }
 
+/** The defaults overlaid with `given`; BAD_REQUEST for a limit node:http would refuse or misread. */
+export function httpServerLimits(given: Partial<HttpServerLimits> = {}): HttpServerLimits {
+  const limits: HttpServerLimits = { ...HTTP_SERVER_DEFAULTS };
+  for (const [key, value] of Object.entries(given) as [keyof HttpServerLimits, number | undefined][]) {
+    if (value === undefined) continue;
+    if (!Number.isSafeInteger(value) || value <= 0)
+      throw new SrpError("BAD_REQUEST", `HTTP limit ${key} must be a positive integer, got ${value}`);
+    limits[key] = value;
+  }
+  // node:http refuses a headers timeout longer than the request timeout.
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs)
+    throw new SrpError("BAD_REQUEST", "HTTP limit headersTimeoutMs must not exceed requestTimeoutMs");
+  return limits;
+}
+
 /** Adds /healthz and /metrics to a router and listens. */
 export async function startHttpService(options: HttpServiceOptions): Promise<RunningHttpServer> {
   const { router, metrics } = options;
@@ -40,10 +59,20 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Run
     res.writeHead(200, { "content-type": metrics.contentType, "cache-control": "no-store" });
     res.end(body);
   });
+  const limits = httpServerLimits(options.limits);
   const server = createServer(
-    { keepAliveTimeout: 65_000 /* ms, above common LB idle timeouts */ },
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: limits.connectionsCheckingIntervalMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      maxHeaderSize: limits.maxHeaderBytes,
+    },
     router.handle,
   );
+  // Without a 'timeout' listener node:http destroys a socket idle for this long.
+  server.timeout = limits.idleTimeoutMs;
+  server.maxConnections = limits.maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, () => {
