@@ -75,6 +75,44 @@ class SignatureReusingRelay {
   }
 }
 
+/** A relay that lies about the window: ENDLIST without a signed end, or one playlist served for ever. */
+class PlaylistLiar {
+  #server: Server | undefined;
+  #frozen: string | undefined;
+  url = "";
+
+  constructor(
+    private readonly honest: string,
+    private readonly lie: "endlist" | "freeze",
+  ) {}
+
+  async start(): Promise<void> {
+    this.#server = createServer((req, res) => {
+      void (async () => {
+        const upstream = await fetch(`${this.honest}${req.url}`);
+        let body = Buffer.from(await upstream.arrayBuffer());
+        const headers: Record<string, string> = {};
+        upstream.headers.forEach((v, k) => {
+          if (k.startsWith("x-srp-") || k === "content-type") headers[k] = v;
+        });
+        if (req.url?.includes(".m3u8") && upstream.status === 200) {
+          if (this.lie === "endlist") body = Buffer.concat([body, Buffer.from("#EXT-X-ENDLIST\n")]);
+          else body = Buffer.from((this.#frozen ??= body.toString()));
+        }
+        res.writeHead(upstream.status, headers).end(body);
+      })().catch(() => res.destroy());
+    });
+    const server = this.#server;
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    this.#server?.closeAllConnections();
+    await new Promise<void>((r) => (this.#server ? this.#server.close(() => r()) : r()));
+  }
+}
+
 describe("attack: a relay reuses a verified signature beside its own hash", () => {
   let live: LiveTestNetwork;
   let liar: SignatureReusingRelay;
@@ -134,4 +172,69 @@ describe("attack: a relay reuses a verified signature beside its own hash", () =
       await session.close();
     }
   }, 60_000);
+});
+
+describe("attack: a relay lies about the live window (issue 10, finding 9)", () => {
+  let live: LiveTestNetwork;
+  beforeAll(async () => {
+    live = await startLiveTestNetwork("attack-playlist", { probeIntervalMs: 0 });
+  }, 60_000);
+  afterAll(() => live?.stop());
+
+  async function sessionWith(liarUrl: string) {
+    const honest = live.net.relays[2];
+    if (!honest) throw new Error("no pulling relay");
+    const session = await ViewerSession.open({
+      coordinatorUrl: live.net.coordinator.url,
+      streamId: live.net.streamId,
+      receiptIntervalMs: 3_600_000,
+      nodesRefreshMs: 3_600_000,
+    });
+    const liarId = "0x000000000000000000000000000000000000beef";
+    session.pool.replace([
+      { nodeId: liarId, url: liarUrl, score: 1e9 },
+      { nodeId: honest.nodeId, url: honest.url, score: 1 },
+    ]);
+    return { session, honest, liarId };
+  }
+
+  it("an ENDLIST without the streamer's signed end is refused; the player moves to an honest relay", async () => {
+    const liar = new PlaylistLiar(live.net.relays[2]?.url ?? "", "endlist");
+    await liar.start();
+    const { session, honest } = await sessionWith(liar.url);
+    try {
+      const r = await session.load(`/live/${live.net.streamId}/index.m3u8`);
+      expect(r.node.nodeId).toBe(honest.nodeId);
+      expect(r.failures[0]?.kind).toBe("tampered");
+      expect(String(r.value.data)).not.toContain("#EXT-X-ENDLIST");
+    } finally {
+      await session.close();
+      await liar.stop();
+    }
+  });
+
+  it("a playlist frozen with 200s is a node failure after three target durations", {
+    timeout: 30_000,
+  }, async () => {
+    const liar = new PlaylistLiar(live.net.relays[2]?.url ?? "", "freeze");
+    await liar.start();
+    const { session, honest, liarId } = await sessionWith(liar.url);
+    try {
+      const path = `/live/${live.net.streamId}/index.m3u8`;
+      const first = await session.load(path);
+      expect(first.node.nodeId).toBe(liarId); // fresh the first time
+      const target = parseMediaPlaylist(String(first.value.data)).targetDurationS;
+      const startedAt = Date.now();
+      let served = liarId;
+      while (served === liarId && Date.now() - startedAt < 20_000) {
+        await new Promise((r) => setTimeout(r, 500));
+        served = (await session.load(path)).node.nodeId;
+      }
+      expect(served).toBe(honest.nodeId);
+      expect(Date.now() - startedAt).toBeLessThan(3 * target * 1000 + 1_000); // 3 target durations + a poll
+    } finally {
+      await session.close();
+      await liar.stop();
+    }
+  });
 });

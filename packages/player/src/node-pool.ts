@@ -6,7 +6,7 @@ export interface PoolNode {
   score: number;
 }
 
-export type FailureKind = "network" | "timeout" | "http" | "tampered" | "unverifiable";
+export type FailureKind = "network" | "timeout" | "http" | "tampered" | "unverifiable" | "stale";
 
 /**
  * The player's view of the relays it may use: the coordinator's ranking, the

@@ -4,6 +4,7 @@ import {
   checkAttestationFor,
   decodeAttestationHeader,
   generateEd25519,
+  HEADER_STREAM_END,
   parseMediaFileName,
   parseWith,
   type SegmentAttestation,
@@ -12,8 +13,9 @@ import {
   type Ticket,
 } from "@streamrp2p/protocol";
 import { PLAYER_DEFAULTS } from "./defaults.ts";
-import { AttemptError, type Attempted, fetchWithFailover } from "./fetch-with-failover.ts";
+import { AllNodesFailed, AttemptError, type Attempted, fetchWithFailover } from "./fetch-with-failover.ts";
 import { NodePool, type PoolNode } from "./node-pool.ts";
+import { PlaylistGuard } from "./playlist-guard.ts";
 import { ReceiptTracker } from "./receipts.ts";
 
 export type PlayerDefaults = { -readonly [K in keyof typeof PLAYER_DEFAULTS]: number };
@@ -70,6 +72,9 @@ export class ViewerSession {
   readonly #receipts: ReceiptTracker;
   /** Signature checks remembered by the digest of everything signed (see AttestationVerifier). */
   readonly #attestations = new AttestationVerifier();
+  readonly #playlists: PlaylistGuard;
+  /** The newest playlist a node served that was refused only as stale: used when every node is stale. */
+  #lastStale: { node: PoolNode; data: string; timing: LoadTiming } | undefined;
   readonly #listeners = new Set<(e: SessionEvent) => void>();
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   readonly stats: SessionStats;
@@ -85,6 +90,7 @@ export class ViewerSession {
     this.ticket = ticket;
     this.signer = signer;
     this.pool = new NodePool(nodes);
+    this.#playlists = new PlaylistGuard(ticket.streamId, signer);
     this.#receipts = new ReceiptTracker(ticket, viewerKey, (node, submission) =>
       this.#post(`${node.url}/v1/receipts`, submission),
     );
@@ -176,10 +182,9 @@ export class ViewerSession {
     const file = path.split("/").pop() ?? "";
     const parsed = parseMediaFileName(file);
     const kind: Kind = parsed?.kind === "init" ? "init" : parsed?.kind === "segment" ? "segment" : "playlist";
-    const result = await fetchWithFailover(
-      this.pool,
-      (node) => this.#attempt(node, path, kind, parsed, signal),
-      {
+    let result: Attempted<{ data: string | ArrayBuffer; timing: LoadTiming }>;
+    try {
+      result = await fetchWithFailover(this.pool, (node) => this.#attempt(node, path, kind, parsed, signal), {
         penaltyMs: this.#o.penaltyMs,
         signal,
         onFailure: (node, err) => {
@@ -192,8 +197,18 @@ export class ViewerSession {
               reason: `${err.kind}: ${err.message}`,
             });
         },
-      },
-    );
+      });
+    } catch (err) {
+      // Every node stale: the stream itself paused. Keep the last playlist; it is not any node's lie.
+      const stale = this.#lastStale;
+      if (!(err instanceof AllNodesFailed) || !stale || err.failures.some((f) => f.kind !== "stale"))
+        throw err;
+      result = {
+        node: stale.node,
+        value: { data: stale.data, timing: stale.timing },
+        failures: err.failures,
+      };
+    }
     const previous = this.pool.current?.nodeId;
     if (this.pool.served(result.node.nodeId)) {
       this.stats.switches += 1;
@@ -235,6 +250,15 @@ export class ViewerSession {
       throw new AttemptError(timeout.aborted ? "timeout" : "network", `body: ${String(err)}`);
     }
     const end = performance.now();
+    if (kind === "playlist") {
+      try {
+        await this.#playlists.check(node.nodeId, data as string, res.headers.get(HEADER_STREAM_END));
+      } catch (err) {
+        if (err instanceof AttemptError && err.kind === "stale")
+          this.#lastStale = { node, data: data as string, timing: { start, first, end } };
+        throw err;
+      }
+    }
     if (kind !== "playlist" && parsed && (parsed.kind === "init" || parsed.kind === "segment")) {
       const seq = parsed.kind === "init" ? parsed.version : parsed.seq;
       await this.#verify(node, res, data as ArrayBuffer, kind, seq, path);

@@ -1,5 +1,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import {
+  bytesToBase64url,
   CONTENT_TYPE_INIT,
   CONTENT_TYPE_PLAYLIST,
   CONTENT_TYPE_SEGMENT,
@@ -7,8 +8,10 @@ import {
   HEADER_ATTESTATION,
   HEADER_INIT_VERSION,
   HEADER_NODE_SIG,
+  HEADER_STREAM_END,
   parseMediaFileName,
   SrpError,
+  utf8,
 } from "@streamrp2p/protocol";
 import { sendError, sendJson } from "@streamrp2p/service";
 import type { DeliverySigner } from "./delivery-signer.ts";
@@ -142,6 +145,13 @@ export async function serveMedia(
         "content-length": Buffer.byteLength(body),
         "cache-control": LIVE_PLAYLIST,
         "access-control-allow-origin": "*",
+        // An ENDLIST comes with the streamer's signed end, so players can tell it from a relay's lie.
+        ...(stream.end
+          ? {
+              [HEADER_STREAM_END]: bytesToBase64url(utf8(JSON.stringify(stream.end))),
+              "access-control-expose-headers": HEADER_STREAM_END,
+            }
+          : {}),
       });
       res.end(req.method === "HEAD" ? undefined : body);
       return;
