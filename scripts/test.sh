@@ -11,6 +11,8 @@ echo "[test] typecheck (tsc, strict)"
 npx tsc -p tsconfig.json
 echo "[test] contracts: compiled ABIs are fresh (solc)"
 npm run --silent contracts:check
+echo "[test] contracts: solhint"
+npm run --silent contracts:lint
 echo "[test] tests (vitest
 : unit, integration with real ffmpeg and HTTP on 127.0.0.1, end to end)"
 mkdir -p test-artifacts

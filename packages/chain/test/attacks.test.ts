@@ -205,9 +205,9 @@ describe("attack 2: squatting a stream's pool", () => {
       ),
     ).toBe("SignerConflict");
     const squat = (await h.read(h.d.pools, rewardPoolsAbi, "pools", [squatPool])) as readonly unknown[];
-    expect(squat[3]).toBe(100n);
+    expect(squat[4]).toBe(100n); // balance
     const staked = (await h.read(h.d.registry, nodeRegistryAbi, "nodes", [node])) as readonly unknown[];
-    expect(staked[1]).toBe(1_000n);
+    expect(staked[2]).toBe(1_000n); // stake
   });
 });
 
@@ -268,7 +268,7 @@ describe("attack 4: voiding a root to make the distributor insolvent", () => {
       );
     expect(await h.read(h.d.distributor, distributorAbi, "lastValidEpoch")).toBe(b0);
     expect(await h.balance(h.d.distributor)).toBe(distributorBefore);
-    expect(((await h.read(h.d.pools, rewardPoolsAbi, "pools", [pool])) as readonly unknown[])[3]).toBe(
+    expect(((await h.read(h.d.pools, rewardPoolsAbi, "pools", [pool])) as readonly unknown[])[4]).toBe(
       1_000n,
     );
     // A tree built on a voided root is refused; one built on the last valid root is taken.

@@ -314,10 +314,11 @@ describe("epoch distributor", () => {
     const left = (await read(d.pools, rewardPoolsAbi, "pools", [POOL])) as readonly [
       string,
       string,
+      bigint,
       string,
       bigint,
     ];
-    expect(left[3]).toBe(parseEther("6")); // 15 funded - 5 - 4 drawn
+    expect(left[4]).toBe(parseEther("6")); // 15 funded - 5 - 4 drawn
     const t = tree([[payee(), parseEther("100")]]);
     expect(
       await revertName(
@@ -445,8 +446,8 @@ describe("fraud proofs", () => {
   it("slash the node's stake with valid signatures, pay the reporter, and never twice", async () => {
     const e = await evidence();
     const stakeBefore = (
-      (await read(d.registry, nodeRegistryAbi, "nodes", [nodeAddr])) as readonly [string, bigint]
-    )[1];
+      (await read(d.registry, nodeRegistryAbi, "nodes", [nodeAddr])) as readonly [string, bigint, bigint]
+    )[2];
     const reporterBefore = await balance(W.reporter.account.address);
     const ownerBefore = await balance(W.owner.account.address);
     await send(W.reporter, d.fraudProof, fraudProofAbi, "prove", [
@@ -457,8 +458,8 @@ describe("fraud proofs", () => {
       e.nodeSig,
     ]);
     const stakeAfter = (
-      (await read(d.registry, nodeRegistryAbi, "nodes", [nodeAddr])) as readonly [string, bigint]
-    )[1];
+      (await read(d.registry, nodeRegistryAbi, "nodes", [nodeAddr])) as readonly [string, bigint, bigint]
+    )[2];
     expect(stakeAfter).toBe(stakeBefore / 2n); // slashBps 5000
     expect((await balance(W.reporter.account.address)) - reporterBefore).toBe(
       ((stakeBefore / 2n) * 2_000n) / 10_000n,

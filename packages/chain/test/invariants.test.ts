@@ -275,7 +275,7 @@ async function step(m: Model, a: Action): Promise<void> {
         return;
       }
       await p;
-      const slashedStake = (before[1] * 5_000n) / 10_000n;
+      const slashedStake = (before[2] * 5_000n) / 10_000n;
       m.stake[a.node] = (m.stake[a.node] ?? 0n) - slashedStake;
       m.slashedByProof[a.node] = (m.slashedByProof[a.node] ?? 0n) + slashedStake;
       seen.add("slash");
@@ -304,12 +304,12 @@ async function checkInvariants(m: Model): Promise<void> {
   // Pools: the contract holds exactly its pools' balances.
   let inPools = 0n;
   for (const id of pools)
-    inPools += ((await h.read(h.d.pools, rewardPoolsAbi, "pools", [id])) as readonly bigint[])[3] ?? 0n;
+    inPools += ((await h.read(h.d.pools, rewardPoolsAbi, "pools", [id])) as readonly bigint[])[4] ?? 0n;
   expect(await h.balance(h.d.pools)).toBe(inPools);
   // Registry: stake as the model says (only unbond and proven fraud lower it), and every token accounted for.
   let inRegistry = (await reg("forfeited")) as bigint;
   for (const [i, n] of nodes.entries()) {
-    const [, stake, unbonding] = (await reg("nodes", [n])) as readonly [Address, bigint, bigint, bigint];
+    const [, , stake, unbonding] = (await reg("nodes", [n])) as readonly [Address, bigint, bigint, bigint];
     expect(stake).toBe(m.stake[i]);
     expect(stake).toBeGreaterThanOrEqual(0n);
     inRegistry += stake + unbonding;

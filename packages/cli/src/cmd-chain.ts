@@ -107,12 +107,12 @@ export async function runPool(argv: string[]): Promise<void> {
     const ctx = await chainContext(flags, false);
     const signer = await signerOf(ctx, name, flags);
     const poolId = poolIdOf(id, signer);
-    const [streamer, , , balance] = (await ctx.client.readContract({
+    const [streamer, , , , balance] = (await ctx.client.readContract({
       address: ctx.contracts.pools,
       abi: rewardPoolsAbi,
       functionName: "pools",
       args: [poolId],
-    })) as readonly [Address, Address, Hex, bigint, ...unknown[]];
+    })) as readonly [Address, Address, bigint, Hex, bigint, ...unknown[]];
     if (/^0x0{40}$/.test(streamer)) throw new Error(`no pool for ${name} signed by ${signer}`);
     const budget = (await ctx.client.readContract({
       address: ctx.contracts.pools,

@@ -89,7 +89,7 @@ contract EpochDistributor is Ownable, ReentrancyGuard {
         if (base != lastValidEpoch) revert StaleBase();
         if (poolIds.length != amounts.length) revert LengthMismatch();
         uint256 total;
-        for (uint256 i = 0; i < poolIds.length; i++) {
+        for (uint256 i = 0; i < poolIds.length; ++i) {
             // Reverts (Underfunded / OverBudget) rather than drawing less than the tree pays out.
             pools.draw(poolIds[i], amounts[i]);
             total += amounts[i];
@@ -99,7 +99,7 @@ contract EpochDistributor is Ownable, ReentrancyGuard {
         _amounts[epoch] = amounts;
         latestEpoch = epoch;
         lastValidEpoch = epoch;
-        rootsPosted += 1;
+        ++rootsPosted;
         emit RootPosted(epoch, root, total, base);
     }
 
@@ -119,7 +119,7 @@ contract EpochDistributor is Ownable, ReentrancyGuard {
             bytes32[] storage ids = _pools[e];
             uint256[] storage amounts = _amounts[e];
             token.forceApprove(address(pools), r.total);
-            for (uint256 i = 0; i < ids.length; i++) {
+            for (uint256 i = 0; i < ids.length; ++i) {
                 if (amounts[i] > 0) pools.refund(ids[i], amounts[i]);
             }
             emit RootVoided(e);

@@ -24,6 +24,8 @@ contract RewardPools is Ownable, ReentrancyGuard, EIP712 {
         address streamer;
         /// The stream's segment-signing key (part of the pool id).
         address signer;
+        /// rootsPosted() from which nextBudget is in force (0: no cut pending); packed with signer.
+        uint64 nextBudgetFrom;
         bytes32 streamId;
         uint256 balance;
         /// The budget in force.
@@ -31,8 +33,6 @@ contract RewardPools is Ownable, ReentrancyGuard, EIP712 {
         /// A lowered budget waits for the next root: the epoch being settled keeps the budget
         /// in force when its amounts were computed, so a cut cannot make a root revert.
         uint256 nextBudget;
-        /// rootsPosted() from which nextBudget is in force (0: no cut pending).
-        uint64 nextBudgetFrom;
     }
 
     /// What the signing key signs: "`streamer` may create the pool of `streamId` for my key".
@@ -112,11 +112,11 @@ contract RewardPools is Ownable, ReentrancyGuard, EIP712 {
         pools[poolId] = Pool({
             streamer: msg.sender,
             signer: signer,
+            nextBudgetFrom: 0,
             streamId: streamId,
             balance: 0,
             epochBudget: epochBudget,
-            nextBudget: 0,
-            nextBudgetFrom: 0
+            nextBudget: 0
         });
         emit PoolCreated(poolId, streamId, msg.sender, signer, epochBudget);
     }

@@ -107,7 +107,7 @@ async function closeEpoch(n: number, streams: string[]) {
 
 const read = (fn: string, args: unknown[] = []) => h.read(h.d.distributor, distributorAbi, fn, args);
 const poolBalance = async (id: Hex) =>
-  ((await h.read(h.d.pools, rewardPoolsAbi, "pools", [id])) as readonly unknown[])[3] as bigint;
+  ((await h.read(h.d.pools, rewardPoolsAbi, "pools", [id])) as readonly unknown[])[4] as bigint;
 const payees = () => [h.w.operator.account.address, h.w.supporter.account.address, nodes[1] as Address];
 
 /** What the distributor still owes: every payee's cumulative in the newest valid root, less what it claimed. */
