@@ -1,11 +1,11 @@
 import {
-  type SegmentAttestation,
+  AttestationVerifier,
+  checkAttestationFor,
   StreamWindowSchema,
-  verifySegmentAttestation,
   WINDOW_FILE,
 } from "@streamrp2p/protocol";
 import { requestJson } from "@streamrp2p/service";
-import type { AccountingStore } from "./store.ts";
+import type { AccountingStore, SegmentRow } from "./store.ts";
 
 export interface RecorderTarget {
   streamId: string;
@@ -14,52 +14,65 @@ export interface RecorderTarget {
   urls: string[];
 }
 
+/** Read positions remembered at most (stream × ingest relay); past it the oldest are forgotten (and re-read). */
+const MAX_POSITIONS = 10_000;
+
 /**
  * The segment ledger: what each stream really produced (seq, size, time),
- * read from ingest relays' windows and kept only when the origin's
- * signature verifies. It is the yardstick for plausibility caps and for
- * how far from the live edge a probed node is.
+ * read from every ingest relay's window and kept only when the origin's
+ * signature verifies. It is the union of what they all hold: one relay that
+ * hides segments cannot shrink the ledger (and with it every honest node's
+ * plausible credit) while another one serves them. It is the yardstick for
+ * plausibility caps and for how far from the live edge a probed node is.
  */
 export class SegmentRecorder {
-  readonly #lastSeq = new Map<string, number>();
-  readonly #verified = new Set<string>();
+  /** `${streamId} ${url}` → the newest media seq read from that relay: each is read from its own position. */
+  readonly #positions = new Map<string, number>();
+  readonly #attestations = new AttestationVerifier();
 
   constructor(
     private readonly store: AccountingStore,
     private readonly fetchImpl: typeof fetch = fetch,
   ) {}
 
-  /** Reads one window per stream; returns how many new segments were recorded. */
+  /** Reads every ingest relay's window per stream; returns how many segment rows were offered to the ledger. */
   async record(targets: RecorderTarget[]): Promise<number> {
     let added = 0;
     for (const t of targets) {
-      for (const url of t.urls) {
-        try {
-          added += await this.#recordFrom(t, url);
-          break;
-        } catch {
-          // that ingest relay is down or lying: try the next one
-        }
-      }
+      const rows = new Map<string, SegmentRow>();
+      await Promise.all(
+        t.urls.map(async (url) => {
+          try {
+            for (const row of await this.#readFrom(t, url)) rows.set(`${row.rendition} ${row.seq}`, row);
+          } catch {
+            // that ingest relay is down or lying: the others' windows still count
+          }
+        }),
+      );
+      // The ledger keeps the first row per (stream, rendition, seq): a relay cannot rewrite history.
+      await this.store.upsertSegments([...rows.values()]);
+      added += [...rows.values()].filter((r) => r.rendition !== "init").length;
     }
     return added;
   }
 
-  async #recordFrom(t: RecorderTarget, base: string): Promise<number> {
-    const after = this.#lastSeq.get(t.streamId) ?? -1;
+  async #readFrom(t: RecorderTarget, base: string): Promise<SegmentRow[]> {
+    const key = `${t.streamId} ${base}`;
+    const after = this.#positions.get(key) ?? -1;
     const win = await requestJson(
       this.fetchImpl,
-      `${base}/live/${t.streamId}/${WINDOW_FILE}?after=${after}`,
+      `${base}/live/${encodeURIComponent(t.streamId)}/${WINDOW_FILE}?after=${after}`,
       StreamWindowSchema,
     );
-    const fresh: SegmentAttestation[] = [...win.inits, ...win.segments.map((s) => s.attestation)].filter(
-      (a) => !this.#verified.has(a.signature),
-    );
-    const rows = [];
-    for (const a of fresh) {
-      if (a.streamId !== t.streamId) continue;
-      await verifySegmentAttestation(a, t.signer);
-      this.#verified.add(a.signature);
+    const rows: SegmentRow[] = [];
+    let newest = after;
+    const listed = [
+      ...win.inits.map((a) => ({ a, kind: "init" as const })),
+      ...win.segments.map((s) => ({ a: s.attestation, kind: "segment" as const })),
+    ];
+    for (const { a, kind } of listed) {
+      checkAttestationFor(a, t.streamId, { kind, seq: a.seq });
+      await this.#attestations.verify(a, t.signer);
       rows.push({
         streamId: a.streamId,
         rendition: a.rendition,
@@ -68,11 +81,12 @@ export class SegmentRecorder {
         durationMs: a.durationMs,
         producedAt: a.producedAt,
       });
-      if (a.rendition !== "init")
-        this.#lastSeq.set(t.streamId, Math.max(this.#lastSeq.get(t.streamId) ?? -1, a.seq));
+      if (kind === "segment") newest = Math.max(newest, a.seq);
     }
-    if (this.#verified.size > 100_000) this.#verified.clear();
-    await this.store.upsertSegments(rows);
-    return rows.filter((r) => r.rendition !== "init").length;
+    this.#positions.delete(key);
+    this.#positions.set(key, newest);
+    if (this.#positions.size > MAX_POSITIONS)
+      this.#positions.delete(this.#positions.keys().next().value as string);
+    return rows;
   }
 }
