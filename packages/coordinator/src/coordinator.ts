@@ -36,7 +36,14 @@ import { IngestExclusions } from "./ingest-exclusions.ts";
 import { authenticateNode, hashToken } from "./node-auth.ts";
 import { nodeStatus } from "./node-status.ts";
 import { RateLimiter } from "./rate-limiter.ts";
-import { chooseIngest, chooseUpstream, isHealthy, rankForViewer, streamsToCarry } from "./routing.ts";
+import {
+  chooseIngest,
+  chooseUpstream,
+  isHealthy,
+  rankForViewer,
+  streamsToCarry,
+  withPlausibleEdges,
+} from "./routing.ts";
 import { addSettlementRoutes } from "./settlement/settlement-routes.ts";
 import { type SettlementConfig, Settler } from "./settlement/settler.ts";
 import type { CoordinatorStore, NodeRow, StreamRow } from "./store.ts";
@@ -136,8 +143,11 @@ export function createCoordinator(
     };
   }
 
+  /** Nodes as routing may believe them for this stream (reported edges checked against the ledger). */
+  const believable = async (streamId: string) =>
+    withPlausibleEdges(await store.listNodes(), streamId, accounting.ledgerEdge(streamId));
   const rank = async (stream: StreamRow, region: string | undefined) =>
-    rankForViewer(stream, await store.listNodes(), region, now(), options.nodeTimeoutMs, (id) =>
+    rankForViewer(stream, await believable(stream.streamId), region, now(), options.nodeTimeoutMs, (id) =>
       accounting.qualityOf(id),
     );
   let ticketKey: Ed25519KeyPair | undefined;
@@ -277,7 +287,7 @@ export function createCoordinator(
     const requester = await authenticateNode(store, req, body.nodeId);
     const stream = await requireStream(p.id);
     const info = await streamInfo(stream);
-    const nodes = await store.listNodes();
+    const nodes = await believable(stream.streamId);
     const choice = chooseUpstream({
       stream: { ...stream, ingest: info.ingest.map((n) => n.nodeId) },
       nodeId: body.nodeId,

@@ -24,6 +24,31 @@ export function loadRatio(node: NodeRow): number {
   return node.egressBps / (node.capacityMbps * 1_000_000);
 }
 
+/**
+ * How far a node's reported live edge may run ahead of the segment ledger
+ * (read every few seconds from the ingest relays) before it is a lie.
+ */
+export const EDGE_SLACK_SEGMENTS = 10;
+
+/**
+ * Nodes as routing may believe them for one stream: a node that reports an
+ * edge beyond what the stream has produced (the segment ledger, from the
+ * origin's signatures) does not hold the stream as far as routing goes, so a
+ * false claim attracts no viewers and no child relays.
+ */
+export function withPlausibleEdges(
+  nodes: NodeRow[],
+  streamId: string,
+  ledgerEdge: number | undefined,
+): NodeRow[] {
+  if (ledgerEdge === undefined) return nodes;
+  return nodes.map((n) => {
+    const claim = liveEdgeOf(n, streamId);
+    if (claim <= ledgerEdge + EDGE_SLACK_SEGMENTS) return n;
+    return { ...n, load: n.load.map((l) => (l.streamId === streamId ? { ...l, liveEdgeSeq: -1 } : l)) };
+  });
+}
+
 export function liveEdgeOf(node: NodeRow, streamId: string): number {
   return node.load.find((l) => l.streamId === streamId)?.liveEdgeSeq ?? -1;
 }

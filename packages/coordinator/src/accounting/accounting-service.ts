@@ -186,6 +186,11 @@ export class AccountingService {
   }
 
   /** Routing's view of a node: quality in [0, 1] (1 before anything is known) and proven tampering. */
+  /** The stream's newest segment in the ledger (verified origin signatures), if any was recorded. */
+  ledgerEdge(streamId: string): number | undefined {
+    return this.#recorder.edgeOf(streamId);
+  }
+
   qualityOf(nodeId: string): { quality: number; tampered: boolean } {
     return this.#quality.get(nodeId) ?? { quality: 1, tampered: false };
   }

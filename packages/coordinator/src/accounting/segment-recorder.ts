@@ -29,11 +29,18 @@ export class SegmentRecorder {
   /** `${streamId} ${url}` → the newest media seq read from that relay: each is read from its own position. */
   readonly #positions = new Map<string, number>();
   readonly #attestations = new AttestationVerifier();
+  /** streamId → newest media seq recorded; bounded like the positions. */
+  readonly #edges = new Map<string, number>();
 
   constructor(
     private readonly store: AccountingStore,
     private readonly fetchImpl: typeof fetch = fetch,
   ) {}
+
+  /** The newest media seq recorded for a stream (from verified attestations), if any. */
+  edgeOf(streamId: string): number | undefined {
+    return this.#edges.get(streamId);
+  }
 
   /** Reads every ingest relay's window per stream; returns how many segment rows were offered to the ledger. */
   async record(targets: RecorderTarget[]): Promise<number> {
@@ -51,6 +58,12 @@ export class SegmentRecorder {
       );
       // The ledger keeps the first row per (stream, rendition, seq): a relay cannot rewrite history.
       await this.store.upsertSegments([...rows.values()]);
+      for (const r of rows.values()) {
+        if (r.rendition === "init" || r.seq <= (this.#edges.get(t.streamId) ?? -1)) continue;
+        this.#edges.delete(t.streamId);
+        this.#edges.set(t.streamId, r.seq);
+      }
+      if (this.#edges.size > MAX_POSITIONS) this.#edges.delete(this.#edges.keys().next().value as string);
       added += [...rows.values()].filter((r) => r.rendition !== "init").length;
     }
     return added;
