@@ -6,6 +6,16 @@ import Rtmp from "node-media-server/src/protocol/rtmp.js";
 
 nmsLogger.level = "error"; // its console lines would bypass our structured log
 
+/**
+ * The RTMP engine allocates each message's whole declared length (up to
+ * 16 MiB, zero-filled) when its first chunk header arrives, per chunk
+ * stream: 142 bytes could reserve 16 MiB, before any stream key. Before a
+ * publish is accepted only commands flow (a few hundred bytes each); after,
+ * a keyframe may be a few MiB.
+ */
+const MAX_COMMAND_MESSAGE_BYTES = 64 * 1024; // bytes per message before the publish is accepted
+const MAX_CONNECTION_MESSAGE_BYTES = 64 * 1024 * 1024; // bytes of message buffers one connection may hold
+
 const FLV_TYPE_AUDIO = 8;
 const FLV_TYPE_VIDEO = 9;
 
@@ -60,6 +70,29 @@ export class RtmpIngest {
     await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
   }
 
+  /**
+   * Wraps the engine's per-message allocation with our limits; throwing
+   * inside it surfaces as a protocol error, which closes the connection.
+   */
+  #boundAllocations(rtmp: Rtmp, publishing: () => boolean): void {
+    const engine = rtmp as unknown as {
+      packetAlloc(): void;
+      parserPacket: { header: { length: number }; capacity: number };
+      inPackets: Map<number, { capacity: number }>;
+    };
+    const alloc = engine.packetAlloc.bind(rtmp);
+    engine.packetAlloc = () => {
+      const length = engine.parserPacket.header.length;
+      const limit = publishing() ? MAX_CONNECTION_MESSAGE_BYTES : MAX_COMMAND_MESSAGE_BYTES;
+      let held = length;
+      for (const p of engine.inPackets.values()) if (p !== engine.parserPacket) held += p.capacity;
+      if (length > limit || held > MAX_CONNECTION_MESSAGE_BYTES) {
+        throw new Error(`RTMP message of ${length} bytes (${held} held) is over the limit`);
+      }
+      alloc();
+    };
+  }
+
   #session(socket: Socket): void {
     const { log } = this.#o;
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
@@ -72,6 +105,7 @@ export class RtmpIngest {
       log.warn("rtmp publish refused", { remote, code, description });
       socket.end();
     };
+    this.#boundAllocations(rtmp, () => sink !== undefined);
     rtmp.onOutputCallback = (buffer) => {
       if (!socket.destroyed) socket.write(buffer);
     };
