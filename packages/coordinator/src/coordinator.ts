@@ -6,6 +6,7 @@ import {
   NodeRegistrationSchema,
   parseWith,
   REGISTRATION_MAX_SKEW_MS,
+  registrationSupersedes,
   SrpError,
   StreamIdSchema,
   type StreamInfo,
@@ -329,8 +330,11 @@ export function createCoordinator(
     );
     checkSkew(reg.issuedAt, now(), "node registration");
     await verifyNodeRegistration(reg);
-    const token = randomBytes(32).toString("hex");
     const previous = await store.getNode(reg.nodeId);
+    if (!registrationSupersedes(previous?.registeredAt, reg.issuedAt)) {
+      throw new SrpError("CONFLICT", "a registration signed at or after this one is in force (replay?)");
+    }
+    const token = randomBytes(32).toString("hex");
     const row: NodeRow = {
       nodeId: reg.nodeId,
       url: reg.url.replace(/\/$/, ""),
@@ -339,7 +343,7 @@ export function createCoordinator(
       ingest: reg.ingest,
       streams: reg.streams,
       tokenHash: hashToken(token),
-      registeredAt: now(),
+      registeredAt: reg.issuedAt, // the signed time: what the next registration must be later than
       lastHeartbeatAt: previous?.lastHeartbeatAt ?? 0,
       connections: previous?.connections ?? 0,
       egressBps: previous?.egressBps ?? 0,

@@ -24,6 +24,7 @@ export interface NodeRow {
   ingest: boolean;
   streams: string[];
   tokenHash: string;
+  /** The signed `issuedAt` of the registration in force (ms): a later one must be signed after it. */
   registeredAt: number;
   lastHeartbeatAt: number;
   connections: number;

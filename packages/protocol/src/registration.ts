@@ -14,13 +14,34 @@ const STREAM_REGISTRATION_TYPES = {
   ],
 } as const;
 
+/**
+ * Every field of a node's registration is signed: a registration replayed or
+ * altered in transit cannot change what the node offers. `capacityMbps` is
+ * signed as its decimal text (JS number formatting, the same for every party).
+ */
 const NODE_REGISTRATION_TYPES = {
   NodeRegistration: [
     { name: "nodeId", type: "address" },
     { name: "url", type: "string" },
+    { name: "region", type: "string" },
+    { name: "capacityMbps", type: "string" },
+    { name: "ingest", type: "bool" },
+    { name: "streams", type: "string[]" },
     { name: "issuedAt", type: "uint64" },
   ],
 } as const;
+
+function nodeRegistrationMessage(nodeId: string, f: Omit<NodeRegistration, "nodeId" | "signature">) {
+  return {
+    nodeId,
+    url: f.url,
+    region: f.region,
+    capacityMbps: String(f.capacityMbps),
+    ingest: f.ingest,
+    streams: f.streams,
+    issuedAt: BigInt(f.issuedAt),
+  };
+}
 
 /** A streamer claims a stream id for its signing key; the first claim wins, later ones must match. */
 export const StreamRegistrationSchema = z.strictObject({
@@ -83,13 +104,22 @@ export async function signNodeRegistration(
   signer: LocalAccount,
   fields: Omit<NodeRegistration, "nodeId" | "signature">,
 ): Promise<NodeRegistration> {
-  const message = { nodeId: signer.address, url: fields.url, issuedAt: BigInt(fields.issuedAt) };
+  const message = nodeRegistrationMessage(signer.address, fields);
   const signature = await signStatement(signer, NODE_REGISTRATION_TYPES, "NodeRegistration", message);
   return { ...fields, nodeId: signer.address.toLowerCase() as `0x${string}`, signature };
 }
 
+/**
+ * Rule: a registration replaces the one in force only if it was signed later.
+ * A replayed registration (within the clock-skew window) would otherwise
+ * rotate the node's token and cut it off.
+ */
+export function registrationSupersedes(inForceIssuedAt: number | undefined, issuedAt: number): boolean {
+  return inForceIssuedAt === undefined || issuedAt > inForceIssuedAt;
+}
+
 export async function verifyNodeRegistration(reg: NodeRegistration): Promise<void> {
-  const message = { nodeId: reg.nodeId, url: reg.url, issuedAt: BigInt(reg.issuedAt) };
+  const message = nodeRegistrationMessage(reg.nodeId, reg);
   await verifyStatement(
     NODE_REGISTRATION_TYPES,
     "NodeRegistration",
