@@ -29,6 +29,9 @@ const economy = await startDevEconomy({
   disputeWindowSeconds: 1,
   poolFunding: 1_000_000,
   epochBudget: 1_000,
+  // Epochs 1-4 of 1 s (1970): long over, so roots can be posted back to back.
+  epochMs: 1_000,
+  firstEpoch: 1,
 });
 try {
   const c = chainAt(economy.chain.rpcUrl, economy.chain.chainId);

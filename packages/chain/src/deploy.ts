@@ -21,6 +21,10 @@ export interface DeployOptions {
   slashBps: number;
   reporterBps: number;
   settler: Address;
+  /** Epoch length (ms), as the coordinator counts epochs: the distributor posts at most one root per elapsed epoch. */
+  epochMs: bigint;
+  /** The first epoch a root may be posted for; default: the chain's current epoch (nothing before deployment). */
+  firstEpoch?: bigint;
   /** An existing ERC-20; default: deploy the dev token. */
   token?: Address;
 }
@@ -65,7 +69,14 @@ export async function deployContracts(
     await owner.deployContract({
       abi: epochDistributorAbi,
       bytecode: epochDistributorBytecode,
-      args: [token, pools, o.disputeWindowSeconds, o.settler],
+      args: [
+        token,
+        pools,
+        o.disputeWindowSeconds,
+        o.settler,
+        o.epochMs,
+        o.firstEpoch ?? ((await client.getBlock()).timestamp * 1000n) / o.epochMs,
+      ],
     }),
   );
   const fraudProof = await deployed(

@@ -292,6 +292,46 @@ describe("attack 4: voiding a root to make the distributor insolvent", () => {
   });
 });
 
+describe("attack 5: the owner draining pools through roots", () => {
+  it("with the settler role taken, the owner still gets at most one budget per elapsed epoch", async () => {
+    // A deployment with hour-long epochs, starting at the deployment's epoch (the production shape).
+    const hourly = await startHarness({ epochMs: 3_600_000n, firstEpoch: undefined });
+    try {
+      const { d, w } = hourly;
+      const pool = await hourly.createPool(streamIdToBytes32("drained"), generatePrivateKey(), 100n, 10_000n);
+      await hourly.send(w.owner, d.distributor, distributorAbi, "setSettler", [w.owner.account.address]);
+      const first = (await hourly.read(d.distributor, distributorAbi, "firstEpoch")) as bigint;
+      const loot = tree([[w.owner.account.address, 100n]]);
+      const post = (epoch: bigint, base: bigint) =>
+        revertName(
+          hourly.send(w.owner, d.distributor, distributorAbi, "postRoot", [
+            epoch,
+            base,
+            loot.root,
+            [pool],
+            [100n],
+          ]),
+        );
+      // Epochs before deployment, the running epoch, and any future one: refused.
+      expect(await post(first - 1n, 0n)).toBe("EpochBeforeFirst");
+      expect(await post(first, 0n)).toBe("EpochNotOver");
+      expect(await post(first + 1_000n, 0n)).toBe("EpochNotOver");
+      const before = await hourly.balance(w.owner.account.address);
+      expect(await hourly.balance(d.distributor)).toBe(0n);
+      // One hour later exactly one epoch has ended: one root, one budget, and nothing more.
+      await hourly.timeTravel(3_600);
+      expect(await post(first, 0n)).toBe("did not revert");
+      expect(await post(first, first)).toBe("AlreadyPosted");
+      expect(await post(first + 1n, first)).toBe("EpochNotOver");
+      expect(await hourly.balance(d.distributor)).toBe(100n);
+      // And it is claimable only after the dispute window, like any root.
+      expect(await hourly.balance(w.owner.account.address)).toBe(before);
+    } finally {
+      await hourly.stop();
+    }
+  }, 60_000);
+});
+
 /** Zero-ish arguments for any ABI input: enough to reach an access check. */
 function dummy(p: AbiParameter): unknown {
   if (p.type.endsWith("]")) return [];

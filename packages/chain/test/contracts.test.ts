@@ -99,6 +99,8 @@ beforeAll(async () => {
     slashBps: 5_000,
     reporterBps: 2_000,
     settler: W.settler.account.address,
+    epochMs: 1_000n,
+    firstEpoch: 1n,
   });
   for (const n of ["streamer", "operator", "supporter", "reporter"] as const) {
     await send(W.owner, d.token, devTokenAbi, "mint", [W[n].account.address, parseEther("1000")]);

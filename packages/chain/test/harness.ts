@@ -46,6 +46,9 @@ export interface Harness {
 
 export const DEFAULTS: Omit<DeployOptions, "settler"> = {
   disputeWindowSeconds: 100n,
+  // 1 s epochs from epoch 1 (1970): every small epoch number the tests use has ended.
+  epochMs: 1_000n,
+  firstEpoch: 1n,
   unbondingPeriodSeconds: 1_000n,
   slashBps: 5_000,
   reporterBps: 2_000,
@@ -77,6 +80,8 @@ export async function startHarness(options: Partial<DeployOptions> = {}): Promis
     ...DEFAULTS,
     settler: w.settler.account.address,
     ...options,
+    // `firstEpoch: undefined` asks for the default (the deployment's epoch), not the tests' 1.
+    firstEpoch: "firstEpoch" in options ? options.firstEpoch : DEFAULTS.firstEpoch,
   });
   const send = async (who: Wallet, address: Address, abi: Abi, functionName: string, args: unknown[]) => {
     const { request } = await client.simulateContract({

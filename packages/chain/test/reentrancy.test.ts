@@ -83,6 +83,8 @@ describe("reentrancy", () => {
       slashBps: 1,
       reporterBps: 1,
       settler: settler.account.address,
+      epochMs: 1_000n,
+      firstEpoch: 1n,
       token,
     });
     const send = async (w: typeof owner, address: Address, abi: Abi, functionName: string, args: unknown[]) =>

@@ -23,6 +23,10 @@ export interface DevEconomyOptions {
   epochBudget: number;
   /** Stake (whole units) each local node registers with. */
   nodeStake: number;
+  /** The coordinator's epoch length (ms): the distributor takes one root per elapsed epoch. */
+  epochMs: number;
+  /** First epoch a root may be posted for; default: the epoch the contracts are deployed in. */
+  firstEpoch?: number;
 }
 
 export const DEV_ECONOMY_DEFAULTS: DevEconomyOptions = {
@@ -30,6 +34,7 @@ export const DEV_ECONOMY_DEFAULTS: DevEconomyOptions = {
   poolFunding: 10_000,
   epochBudget: 100,
   nodeStake: 1_000,
+  epochMs: 60_000, // ms: the local network's default
 };
 
 /** Which dev account plays which role (anvil's public test keys: never real money). */
@@ -74,6 +79,8 @@ export async function startDevEconomy(init: Partial<DevEconomyOptions> = {}): Pr
       slashBps: 5_000,
       reporterBps: 2_000,
       settler: wallet(c, keyOf("settler")).account.address,
+      epochMs: BigInt(o.epochMs),
+      firstEpoch: o.firstEpoch === undefined ? undefined : BigInt(o.firstEpoch),
     });
     const send = async (
       role: keyof typeof DEV_ROLES,

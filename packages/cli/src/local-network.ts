@@ -75,7 +75,7 @@ export async function startLocalNetwork(init: Partial<LocalNetworkOptions> = {})
   const stopped: Array<() => Promise<void>> = [];
   try {
     const signingKey = loadOrCreateKey(join(o.dataDir, `${o.streamId}.signing.key`)).key;
-    const economy = o.chain === false ? undefined : await startDevEconomy(o.chain);
+    const economy = o.chain === false ? undefined : await startDevEconomy({ epochMs: o.epochMs, ...o.chain });
     if (economy) {
       stopped.push(() => economy.stop());
       await economy.createPool(o.streamId, signingKey);

@@ -16,6 +16,10 @@ import {RewardPools} from "./RewardPools.sol";
 /// root, so a tree never counts amounts of a voided root. Voiding a root voids every later root
 /// too (they were built on it; all are still inside their dispute windows, so none has paid
 /// out) and refunds all their draws; the next root then builds on the last root left standing.
+///
+/// Pace: epoch n is [n, n+1) x epochMillis of unix time. A root is posted only for an epoch
+/// that has ended and is not before `firstEpoch`, and epochs only move forward, so however the
+/// settler key is used, a pool gives at most one budget per epoch elapsed since deployment.
 contract EpochDistributor is Ownable, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
@@ -31,6 +35,10 @@ contract EpochDistributor is Ownable, ReentrancyGuard {
     IERC20 public immutable token;
     RewardPools public immutable pools;
     uint64 public immutable disputeWindow;
+    /// Epoch length in milliseconds, as the coordinator counts epochs (n = floor(unix ms / epochMillis)).
+    uint64 public immutable epochMillis;
+    /// The first epoch a root may be posted for (the deployment's epoch).
+    uint64 public immutable firstEpoch;
     address public settler;
 
     mapping(uint64 epoch => EpochRoot) public roots;
@@ -52,6 +60,9 @@ contract EpochDistributor is Ownable, ReentrancyGuard {
     error NotSettler();
     error AlreadyPosted();
     error EpochNotAfterLatest();
+    error EpochNotOver();
+    error EpochBeforeFirst();
+    error ZeroEpochLength();
     error StaleBase();
     error LengthMismatch();
     error UnknownEpoch();
@@ -61,11 +72,21 @@ contract EpochDistributor is Ownable, ReentrancyGuard {
     error BadProof();
     error NothingToClaim();
 
-    constructor(IERC20 token_, RewardPools pools_, uint64 disputeWindowSeconds, address settler_) Ownable(msg.sender) {
+    constructor(
+        IERC20 token_,
+        RewardPools pools_,
+        uint64 disputeWindowSeconds,
+        address settler_,
+        uint64 epochMillis_,
+        uint64 firstEpoch_
+    ) Ownable(msg.sender) {
+        if (epochMillis_ == 0) revert ZeroEpochLength();
         token = token_;
         pools = pools_;
         disputeWindow = disputeWindowSeconds;
         settler = settler_;
+        epochMillis = epochMillis_;
+        firstEpoch = firstEpoch_;
     }
 
     function setSettler(address settler_) external onlyOwner {
@@ -86,6 +107,8 @@ contract EpochDistributor is Ownable, ReentrancyGuard {
         if (msg.sender != settler) revert NotSettler();
         if (roots[epoch].postedAt != 0) revert AlreadyPosted();
         if (epoch == 0 || epoch <= latestEpoch) revert EpochNotAfterLatest();
+        if (epoch < firstEpoch) revert EpochBeforeFirst();
+        if ((uint256(epoch) + 1) * epochMillis > block.timestamp * 1000) revert EpochNotOver();
         if (base != lastValidEpoch) revert StaleBase();
         if (poolIds.length != amounts.length) revert LengthMismatch();
         uint256 total;

@@ -220,6 +220,9 @@ export class Settler {
   async #simulate(row: SettlementRow, base: Base): Promise<void> {
     const settler = wallet(chainAt(this.#config.rpcUrl, this.#config.chainId), this.#config.settlerKey);
     await this.#client.simulateContract({
+      // The pending block: its timestamp is now (the latest block may be old), which the
+      // distributor compares with the epoch's end.
+      blockTag: "pending",
       account: settler.account,
       address: this.#config.deployment.distributor,
       abi: distributorAbi,
@@ -246,6 +249,8 @@ export class Settler {
         return { row: stored };
       } catch (err) {
         const revert = revertOf(err);
+        if (revert?.data?.errorName === "EpochNotOver")
+          throw new SrpError("UNAVAILABLE", `epoch ${epoch} has not ended on-chain yet`, { cause: err });
         if (revert) return { give: `stored tree refused: ${revert.data?.errorName ?? revert.shortMessage}` };
         if (err instanceof SrpError && err.code === "STREAM_NOT_FOUND") return { give: err.message };
         throw err;
@@ -263,6 +268,9 @@ export class Settler {
         const revert = revertOf(err);
         if (!revert) throw err;
         last = revert.data?.errorName ?? revert.shortMessage;
+        // The chain's clock has not reached the epoch's end yet: a later try will do.
+        if (last === "EpochNotOver")
+          throw new SrpError("UNAVAILABLE", `epoch ${epoch} has not ended on-chain yet`, { cause: err });
         this.log.warn("chain refused the epoch's tree: recomputing", { epoch, attempt, revert: last });
       }
     }
