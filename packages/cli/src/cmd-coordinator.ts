@@ -4,13 +4,17 @@ import { intFlag, parseFlags, stringFlag } from "./args.ts";
 import { stopOnSignal } from "./lifecycle.ts";
 
 export const coordinatorHelp = `streamrp2p coordinator [--host 127.0.0.1] [--port 7700] [--data-dir .data/coordinator]
-  Runs the coordinator (registry, routing) with an embedded SQLite store.`;
+                       [--node-urls auto|public|any]
+  Runs the coordinator (registry, routing) with an embedded SQLite store.
+  --node-urls: which relay URLs may register. public: routable hosts only (the coordinator and
+  origins fetch them); any; auto (default): any on a loopback-only coordinator, public otherwise.`;
 
 export async function runCoordinator(argv: string[]): Promise<void> {
   const flags = parseFlags(argv, {
     host: { type: "string" },
     port: { type: "string" },
     "data-dir": { type: "string" },
+    "node-urls": { type: "string" },
   });
   const log = createLogger("coordinator");
   const dataDir = stringFlag(flags, "data-dir", COORDINATOR_DEFAULTS.dataDir);
@@ -19,6 +23,7 @@ export async function runCoordinator(argv: string[]): Promise<void> {
       host: stringFlag(flags, "host", COORDINATOR_DEFAULTS.host),
       port: intFlag(flags, "port", COORDINATOR_DEFAULTS.port),
       dataDir,
+      nodeUrls: stringFlag(flags, "node-urls", COORDINATOR_DEFAULTS.nodeUrls),
     },
     { store: new SqliteStore(dataDir), log },
   );

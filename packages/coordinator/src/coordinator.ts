@@ -36,6 +36,7 @@ import { COORDINATOR_DEFAULTS } from "./defaults.ts";
 import { IngestExclusions } from "./ingest-exclusions.ts";
 import { authenticateNode, hashToken } from "./node-auth.ts";
 import { nodeStatus } from "./node-status.ts";
+import { checkNodeUrl, effectivePolicy, parseNodeUrlPolicy } from "./node-url.ts";
 import { RateLimiter } from "./rate-limiter.ts";
 import {
   chooseIngest,
@@ -116,6 +117,7 @@ export function createCoordinator(
   }
 
   const ingestExclusions = new IngestExclusions(options.ingestExclusionMs, now);
+  const nodeUrlPolicy = effectivePolicy(parseNodeUrlPolicy(options.nodeUrls), options.host);
 
   /** The stream with its ingest relays refreshed (kept while healthy and not reported by its origin). */
   async function streamInfo(stream: StreamRow): Promise<StreamInfo> {
@@ -329,6 +331,7 @@ export function createCoordinator(
       "node registration",
     );
     checkSkew(reg.issuedAt, now(), "node registration");
+    checkNodeUrl(reg.url, nodeUrlPolicy);
     await verifyNodeRegistration(reg);
     const previous = await store.getNode(reg.nodeId);
     if (!registrationSupersedes(previous?.registeredAt, reg.issuedAt)) {

@@ -7,6 +7,12 @@ export const COORDINATOR_DEFAULTS = {
   heartbeatIntervalMs: 2_000, // ms, told to nodes at registration
   /** A node silent for this long is not routed to. */
   nodeTimeoutMs: 6_000, // ms
+  /**
+   * Node URLs accepted at registration: "public" (routable hosts only: the
+   * prober and origins fetch them), "any", or "auto": any when this
+   * coordinator listens on loopback (a local network), public otherwise.
+   */
+  nodeUrls: "auto" as "auto" | "public" | "any",
   /** Ingest relays an origin pushes each stream to. */
   ingestPerStream: 2,
   /** An ingest relay the stream's origin reported (signed) as not taking pushes is not its ingest for this long. */
