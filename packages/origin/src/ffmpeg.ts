@@ -25,14 +25,26 @@ export function requireFfmpeg(ffmpegPath: string): void {
   }
 }
 
-function watch(proc: ChildProcess, log: Logger, what: string): ChildProcess {
+/** ffmpeg echoes its input URL in errors: every secret in it, raw or URL-encoded, is cut from what is logged. */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) {
+    for (const form of new Set([secret, encodeURIComponent(secret)])) {
+      if (form.length > 0) out = out.split(form).join("[redacted]");
+    }
+  }
+  return out;
+}
+
+function watch(proc: ChildProcess, log: Logger, what: string, secrets: readonly string[] = []): ChildProcess {
   let stderr = "";
   proc.stderr?.setEncoding("utf8");
   proc.stderr?.on("data", (d: string) => {
     stderr = (stderr + d).slice(-2000);
   });
   proc.on("exit", (code, signal) => {
-    const fields = { what, code, signal, stderr: stderr.trim().split("\n").slice(-3).join(" | ") };
+    const tail = redact(stderr.trim(), secrets).split("\n").slice(-3).join(" | ");
+    const fields = { what, code, signal, stderr: tail };
     // ffmpeg answers our SIGTERM with exit code 255 ("Immediate exit requested"): a requested stop, not a failure.
     const requested = signal === "SIGTERM" || (code === 255 && proc.killed);
     if (code === 0 || requested) log.info("ffmpeg exited", fields);
@@ -52,7 +64,10 @@ export function spawnFlvRemux(ffmpegPath: string, log: Logger): ChildProcess {
 /**
  * ffmpeg as an SRT listener for one stream. The passphrase is the stream key:
  * SRT's own handshake refuses a caller without it, so the key check happens
- * before any media is accepted.
+ * before any media is accepted. ffmpeg takes it only in its arguments, which
+ * other users of the host can read in /proc: run the origin as its own user
+ * with hidden /proc (systemd ProtectProc=invisible; docs/security.md). It is
+ * never logged.
  */
 export function spawnSrtListener(
   ffmpegPath: string,
@@ -65,5 +80,7 @@ export function spawnSrtListener(
   // MPEG-TS carries AAC as ADTS; MP4 needs the raw form (Debian's ffmpeg 5.1 does not convert by itself).
   const input = ["-f", "mpegts", "-i", `srt://${host}:${port}?${query}`, "-bsf:a", "aac_adtstoasc"];
   const args = [...QUIET, "-nostdin", ...FAST_PROBE, ...input, ...FMP4_OUTPUT];
-  return watch(spawn(ffmpegPath, args, { stdio: ["ignore", "pipe", "pipe"] }), log, "srt-listener");
+  return watch(spawn(ffmpegPath, args, { stdio: ["ignore", "pipe", "pipe"] }), log, "srt-listener", [
+    passphrase,
+  ]);
 }

@@ -6,7 +6,7 @@ export {
   MemoryBroadcastState,
 } from "./broadcast-state.ts";
 export { ORIGIN_DEFAULTS } from "./defaults.ts";
-export { requireFfmpeg } from "./ffmpeg.ts";
+export { redact, requireFfmpeg, spawnSrtListener } from "./ffmpeg.ts";
 export { BoxReader, parseMoof, parseMoov, type TrackInfo } from "./fmp4.ts";
 export {
   createOrigin,
