@@ -231,4 +231,42 @@ describe("settlement end to end: viewers watch, roots go on-chain, operator and 
       /register: tx 0x[0-9a-f]{64}/,
     );
   }, 60_000);
+
+  it("CLI: a pool is created only with its signing key's consent, for the streamer it names", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "srp-pool-"));
+    const signingFile = join(dir, "signing.key");
+    writeFileSync(signingFile, `${generatePrivateKey()}\n`, { mode: 0o600 });
+    const run = async (args: string[]) =>
+      (
+        await promisify(execFile)(
+          process.execPath,
+          ["packages/cli/bin/streamrp2p.js", ...args, "--coordinator", net.coordinator.url],
+          { encoding: "utf8" },
+        )
+      ).stdout.trim();
+    // The signing key consents for the operator (as a streamer) only.
+    const consent = await run([
+      "pool",
+      "consent",
+      "cli-pool",
+      "--streamer",
+      addressOf("operator"),
+      "--key-file",
+      signingFile,
+    ]);
+    expect(consent).toMatch(/^--signer 0x[0-9a-fA-F]{40} --consent 0x[0-9a-f]{130} --deadline \d+$/);
+    const flags = consent.split(" ");
+    await expect(cli("supporter", ["pool", "create", "cli-pool", "--budget", "1", ...flags])).rejects.toThrow(
+      /NoSignerConsent/,
+    );
+    await expect(
+      cli("supporter", ["pool", "show", "cli-pool", flags[0] as string, flags[1] as string]),
+    ).rejects.toThrow(/no pool for cli-pool/);
+    expect(await cli("operator", ["pool", "create", "cli-pool", "--budget", "1", ...flags])).toMatch(
+      /pool cli-pool: id 0x/,
+    );
+    expect(
+      await cli("supporter", ["pool", "show", "cli-pool", flags[0] as string, flags[1] as string]),
+    ).toMatch(/streamer 0x[0-9a-fA-F]{40}, signer 0x[0-9a-fA-F]{40}, balance 0, epoch budget 1\n/);
+  }, 60_000);
 });
