@@ -13,9 +13,10 @@ import {
 import { nodeRegistryAbi } from "@streamrp2p/contracts";
 import { type PayeeRewards, SrpError, streamIdToBytes32 } from "@streamrp2p/protocol";
 import type { Logger } from "@streamrp2p/service";
-import { type Address, BaseError, ContractFunctionRevertedError, type Hex, type PublicClient } from "viem";
+import type { Address, Hex, PublicClient } from "viem";
 import type { AccountingStore, SettlementRow } from "../accounting/store.ts";
 import { choosePool, type RegisteredSigner } from "./pool-gate.ts";
+import { amountsOf, isSolventOn, revertOf } from "./tree-checks.ts";
 export interface SettlementConfig {
   rpcUrl: string;
   chainId: number;
@@ -35,13 +36,6 @@ export interface ClaimProof {
 
 type Leaf = [string, string];
 
-/** Cumulative amount per payee in a stored settlement tree (none without a settlement). */
-function amountsOf(row: { tree: string } | undefined): Map<string, bigint> {
-  if (!row) return new Map();
-  const dump = JSON.parse(row.tree) as { values: Array<{ value: Leaf }> };
-  return new Map(dump.values.map((v) => [v.value[0], BigInt(v.value[1])]));
-}
-
 /** How many settled epochs back the newest claimable root is looked for. */
 const CLAIMABLE_LOOKBACK = 500;
 /** Fresh computations tried when the chain refuses one (it changed under us) before giving the epoch up. */
@@ -59,13 +53,6 @@ interface OnChainRoot {
 interface Base {
   epoch: number;
   amounts: Map<string, bigint>;
-}
-
-/** The revert a contract call ended with, or undefined for any other failure (network, timeout). */
-function revertOf(err: unknown): ContractFunctionRevertedError | undefined {
-  if (!(err instanceof BaseError)) return undefined;
-  const found = err.walk((e) => e instanceof ContractFunctionRevertedError);
-  return found instanceof ContractFunctionRevertedError ? found : undefined;
 }
 
 /**
@@ -207,15 +194,6 @@ export class Settler {
     return [BigInt(row.epoch), BigInt(base.epoch), row.root as Hex, poolIds, amounts] as const;
   }
 
-  /** Whether a tree pays no more on top of `base` than its draws bring in, and takes nothing back. */
-  #solvent(row: SettlementRow, base: Base): boolean {
-    const tree = amountsOf(row);
-    for (const [who, v] of base.amounts) if ((tree.get(who) ?? 0n) < v) return false;
-    const sum = (m: Iterable<bigint>) => [...m].reduce((a, b) => a + b, 0n);
-    const draws = Object.values(JSON.parse(row.draws) as Record<string, string>).map(BigInt);
-    return sum(tree.values()) - sum(base.amounts.values()) <= sum(draws);
-  }
-
   /** Checks with the chain (eth_call) that posting `row` on `base` would succeed; throws what it reverts with. */
   async #simulate(row: SettlementRow, base: Base): Promise<void> {
     const settler = wallet(chainAt(this.#config.rpcUrl, this.#config.chainId), this.#config.settlerKey);
@@ -242,7 +220,7 @@ export class Settler {
   async #postable(epoch: number, stored: SettlementRow | undefined, base: Base) {
     if (stored) {
       // Stored before a crash or a failed send: post it only if it is still sound on today's base.
-      if (!this.#solvent(stored, base))
+      if (!isSolventOn(stored, base.amounts))
         return { give: "stored tree is not solvent on the newest valid root" };
       try {
         await this.#simulate(stored, base);
