@@ -38,7 +38,7 @@ async function liveEdge(url: string): Promise<number> {
   }
 }
 
-describe("attack: one ingest relay frozen with SIGSTOP mid-stream", () => {
+describe("attack: the ingest relay feeding the viewer fails mid-stream: frozen, killed, stopped", () => {
   const procs: ServiceProcess[] = [];
   let coordinator: ServiceProcess;
   let source: ChildProcess | undefined;
@@ -69,7 +69,8 @@ describe("attack: one ingest relay frozen with SIGSTOP mid-stream", () => {
       "--log-level",
       "warn",
     ];
-    for (const name of ["ingest-a", "ingest-b", "ingest-c"]) {
+    // Five ingest-capable relays: two in use, and a replacement for each of the three failures.
+    for (const name of ["ingest-a", "ingest-b", "ingest-c", "ingest-d", "ingest-e"]) {
       procs.push(await startCli(name, relayArgs(name, true), URL_RE));
     }
     procs.push(await startCli("puller", relayArgs("puller", false), URL_RE));
@@ -111,9 +112,15 @@ describe("attack: one ingest relay frozen with SIGSTOP mid-stream", () => {
     await Promise.all(procs.map((p) => p.stop()));
   });
 
-  it("every other relay's live edge keeps advancing, the origin replaces the relay, and the viewer never stalls 1 s", async () => {
+  type Failure = "SIGSTOP" | "SIGKILL" | "SIGTERM";
+
+  /**
+   * Fails the ingest relay that feeds the viewer's relay in one way, then
+   * samples every other relay carrying the stream for 10 s.
+   */
+  async function failFeedingIngest(how: Failure) {
     const playing = await waitUntil(
-      "4 s of playback",
+      "playback",
       async () => {
         const s = await pageStats(page);
         return s.currentTime >= 4 ? s : undefined;
@@ -129,34 +136,33 @@ describe("attack: one ingest relay frozen with SIGSTOP mid-stream", () => {
           ingest: Array<{ nodeId: string }>;
         }
       ).ingest.map((n) => n.nodeId);
-    // Freeze the ingest relay that feeds the viewer's relay.
-    const serving = playing.stats?.currentNode;
     const all = await nodes();
-    const servingNode = all.find((n) => n.nodeId === serving);
-    const feeding =
-      servingNode?.load.find((l) => l.streamId === STREAM)?.upstream ?? servingNode?.nodeId ?? "";
     const urlOf = new Map(all.map((n) => [n.nodeId, n.url]));
-    frozen = procs.find((p) => p.url === urlOf.get(feeding));
-    if (!frozen) throw new Error(`cannot find the process of ${feeding}`);
     const ingestBefore = await streamIngest();
-    expect(ingestBefore).toContain(feeding);
-    // Every other relay that carries the stream now (the unused ingest relay joins later, as the replacement).
-    const relays = procs.filter((p) => p !== frozen && /^(ingest|puller)/.test(p.name));
+    // The ingest relay feeding the viewer's relay (or, when the viewer is on an ingest relay, that one).
+    const servingNode = all.find((n) => n.nodeId === playing.stats?.currentNode);
+    const upstream = servingNode?.load.find((l) => l.streamId === STREAM)?.upstream;
+    const feeding = upstream && ingestBefore.includes(upstream) ? upstream : (ingestBefore[0] ?? "");
+    const victim = procs.find((p) => p.url === urlOf.get(feeding) && !p.exited);
+    if (!victim) throw new Error(`cannot find the process of ${feeding}`);
+    const relays = procs.filter(
+      (p) => p !== victim && p !== frozen && !p.exited && /^(ingest|puller)/.test(p.name),
+    );
     const carrying = await Promise.all(
       relays.map(async (p) => ((await liveEdge(p.url)) >= 0 ? p : undefined)),
     );
     const watched = carrying.filter((p): p is ServiceProcess => p !== undefined);
     expect(watched.length).toBeGreaterThanOrEqual(2);
     const stallsBefore = playing.stalls.length;
-    process.kill(frozen.pid, "SIGSTOP");
-    const frozenAt = Date.now();
+    process.kill(victim.pid, how);
+    if (how === "SIGSTOP") frozen = victim;
+    const failedAt = Date.now();
 
-    // Sample every watched relay's live edge for 12 s.
-    const advances = new Map<string, number[]>(watched.map((p) => [p.name, [frozenAt]]));
+    const advances = new Map<string, number[]>(watched.map((p) => [p.name, [failedAt]]));
     const edges = new Map<string, number>(
       await Promise.all(watched.map(async (p) => [p.name, await liveEdge(p.url)] as const)),
     );
-    while (Date.now() - frozenAt < 12_000) {
+    while (Date.now() - failedAt < 10_000) {
       await new Promise((r) => setTimeout(r, 100));
       await Promise.all(
         watched.map(async (p) => {
@@ -173,21 +179,33 @@ describe("attack: one ingest relay frozen with SIGSTOP mid-stream", () => {
       times.push(Date.now());
       gaps[name] = Math.max(...times.slice(1).map((t, i) => t - (times[i] as number)));
     }
-    process.stdout.write(
-      `[frozen-ingest] longest live-edge gap per relay after SIGSTOP (ms): ${JSON.stringify(gaps)}\n`,
-    );
-    // A segment arrives every SEGMENT_MS: an edge that never waits more than twice that is at most one segment late.
-    for (const [name, gap] of Object.entries(gaps)) expect(gap, name).toBeLessThan(2 * SEGMENT_MS);
-
-    const ingestAfter = await streamIngest();
-    expect(ingestAfter).not.toContain(feeding); // the origin reported it and the coordinator replaced it
-    expect(ingestAfter.length).toBe(2);
-
     const after = await pageStats(page);
-    expect(after.currentTime).toBeGreaterThan(playing.currentTime + 8);
     const stalls = after.stalls.slice(stallsBefore);
-    process.stdout.write(`[frozen-ingest] viewer stalls after SIGSTOP (ms): ${JSON.stringify(stalls)}\n`);
-    expect(Math.max(0, ...stalls)).toBeLessThan(1_000);
-    expect(after.fatalErrors).toEqual([]);
-  }, 90_000);
+    process.stdout.write(
+      `[failed-ingest ${how}] ${victim.name} failed; longest live-edge gap per relay (ms): ${JSON.stringify(gaps)}; viewer stalls (ms): ${JSON.stringify(stalls)}; viewer on ${procs.find((p) => p.url === urlOf.get(playing.stats?.currentNode ?? ""))?.name} then ${procs.find((p) => p.url === urlOf.get(after.stats?.currentNode ?? ""))?.name}, failures ${playing.stats?.failures}→${after.stats?.failures}\n`,
+    );
+    return { feeding, gaps, ingestAfter: await streamIngest(), playing, after, stalls };
+  }
+
+  /** A segment arrives every SEGMENT_MS: an edge that never waits more than twice that is at most one segment late. */
+  function expectNoStall(r: Awaited<ReturnType<typeof failFeedingIngest>>) {
+    for (const [name, gap] of Object.entries(r.gaps)) expect(gap, name).toBeLessThan(2 * SEGMENT_MS);
+    expect(r.ingestAfter).not.toContain(r.feeding); // the origin dropped it and the coordinator replaced it
+    expect(r.ingestAfter.length).toBe(2);
+    expect(r.after.currentTime).toBeGreaterThan(r.playing.currentTime + 7);
+    expect(Math.max(0, ...r.stalls)).toBeLessThan(1_000);
+    expect(r.after.fatalErrors).toEqual([]);
+  }
+
+  it("frozen (SIGSTOP: connections accepted, never answered): every other relay keeps advancing, the origin replaces it, the viewer never stalls 1 s", async () => {
+    expectNoStall(await failFeedingIngest("SIGSTOP"));
+  }, 60_000);
+
+  it("killed (kill -9): the same", async () => {
+    expectNoStall(await failFeedingIngest("SIGKILL"));
+  }, 60_000);
+
+  it("stopped cleanly (SIGTERM: drains): the same", async () => {
+    expectNoStall(await failFeedingIngest("SIGTERM"));
+  }, 60_000);
 });

@@ -185,7 +185,9 @@ export class StreamPuller {
       return requestJson(this.#d.fetch, url, StreamWindowSchema, { timeoutMs: longPollMs });
     }
     try {
-      return await requestJson(this.#d.fetch, url, StreamWindowSchema, { timeoutMs: Math.max(50, staleIn) });
+      // Whole ms: AbortSignal.timeout throws a RangeError for a fraction.
+      const timeoutMs = Math.max(50, Math.ceil(staleIn));
+      return await requestJson(this.#d.fetch, url, StreamWindowSchema, { timeoutMs });
     } catch (err) {
       if (!isSrpError(err, "TIMEOUT")) throw err;
       throw new SrpError("UPSTREAM_STALE", `${upstream.nodeId} announced nothing new in time`, {

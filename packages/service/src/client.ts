@@ -29,7 +29,8 @@ export async function requestJson<S extends z.ZodType>(
       method: request.method ?? (request.body === undefined ? "GET" : "POST"),
       headers,
       body: request.body === undefined ? undefined : JSON.stringify(request.body),
-      signal: AbortSignal.timeout(request.timeoutMs ?? 5_000),
+      // AbortSignal.timeout takes a whole, non-negative number of ms and throws a RangeError otherwise.
+      signal: AbortSignal.timeout(Math.max(0, Math.ceil(request.timeoutMs ?? 5_000))),
     });
   } catch (cause) {
     const timedOut = cause instanceof Error && cause.name === "TimeoutError";
