@@ -6,7 +6,12 @@ import { parseMediaPlaylist } from "@streamrp2p/protocol";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium, openWatchPage, pageStats } from "../support/browser.ts";
-import { type ServiceProcess, startCli } from "../support/processes.ts";
+import {
+  type ServiceProcess,
+  startCoordinatorProcess,
+  startOriginProcess,
+  startRelayProcess,
+} from "../support/processes.ts";
 import { requireFfmpeg, tempDir, waitUntil } from "../support/tools.ts";
 
 /**
@@ -18,7 +23,6 @@ import { requireFfmpeg, tempDir, waitUntil } from "../support/tools.ts";
  */
 const STREAM = "demo";
 const SEGMENT_MS = 1_000; // the test source's keyframe interval: one segment
-const URL_RE = /serving at (http:\/\/[0-9.:]+)/;
 
 interface NodeView {
   nodeId: string;
@@ -49,49 +53,16 @@ describe("attack: the ingest relay feeding the viewer fails mid-stream: frozen, 
   beforeAll(async () => {
     requireFfmpeg();
     const dir = tempDir("frozen-ingest");
-    coordinator = await startCli(
-      "coordinator",
-      ["coordinator", "--port", "0", "--data-dir", join(dir, "coordinator")],
-      /coordinator at (http:\/\/[0-9.:]+)/,
-    );
+    coordinator = await startCoordinatorProcess(dir);
     procs.push(coordinator);
-    const relayArgs = (name: string, ingest: boolean) => [
-      "relay",
-      "--coordinator",
-      coordinator.url,
-      "--port",
-      "0",
-      ...(ingest ? ["--ingest"] : []),
-      "--data-dir",
-      join(dir, name),
-      "--heartbeat-interval-ms",
-      "500",
-      "--log-level",
-      "warn",
-    ];
+    const relayArgs = ["--heartbeat-interval-ms", "500"];
     // Five ingest-capable relays: two in use, and a replacement for each of the three failures.
     for (const name of ["ingest-a", "ingest-b", "ingest-c", "ingest-d", "ingest-e"]) {
-      procs.push(await startCli(name, relayArgs(name, true), URL_RE));
+      procs.push(await startRelayProcess(name, coordinator.url, dir, { ingest: true, args: relayArgs }));
     }
-    procs.push(await startCli("puller", relayArgs("puller", false), URL_RE));
+    procs.push(await startRelayProcess("puller", coordinator.url, dir, { args: relayArgs }));
     const keyDir = join(dir, "origin");
-    const origin = await startCli(
-      "origin",
-      [
-        "origin",
-        "--coordinator",
-        coordinator.url,
-        "--stream",
-        STREAM,
-        "--rtmp-port",
-        "0",
-        "--http-port",
-        "0",
-        "--key-dir",
-        keyDir,
-      ],
-      /publish with OBS: server (rtmp:\/\/\S+) /,
-    );
+    const origin = await startOriginProcess(coordinator.url, STREAM, keyDir);
     procs.push(origin);
     const key = readFileSync(join(keyDir, `${STREAM}.stream-key`), "utf8").trim();
     source = startTestSource({ url: `${origin.url}/${key}`, keyframeSeconds: SEGMENT_MS / 1000 });

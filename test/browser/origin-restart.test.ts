@@ -7,7 +7,12 @@ import { parseMediaPlaylist } from "@streamrp2p/protocol";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium, openWatchPage, pageStats } from "../support/browser.ts";
-import { type ServiceProcess, startCli } from "../support/processes.ts";
+import {
+  type ServiceProcess,
+  startCoordinatorProcess,
+  startOriginProcess,
+  startRelayProcess,
+} from "../support/processes.ts";
 import { requireFfmpeg, tempDir, waitUntil } from "../support/tools.ts";
 
 /**
@@ -19,7 +24,6 @@ import { requireFfmpeg, tempDir, waitUntil } from "../support/tools.ts";
  * Every party is its own process; the origin dies by kill -9.
  */
 const STREAM = "demo";
-const URL_RE = /serving at (http:\/\/[0-9.:]+)/;
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -50,23 +54,7 @@ describe("origin killed with kill -9 mid-stream and restarted", () => {
   let rtmpPort: number;
 
   async function startOrigin(): Promise<ServiceProcess> {
-    const o = await startCli(
-      "origin",
-      [
-        "origin",
-        "--coordinator",
-        coordinator.url,
-        "--stream",
-        STREAM,
-        "--rtmp-port",
-        String(rtmpPort),
-        "--http-port",
-        "0",
-        "--key-dir",
-        join(dir, "origin"),
-      ],
-      /publish with OBS: server (rtmp:\/\/\S+) /,
-    );
+    const o = await startOriginProcess(coordinator.url, STREAM, join(dir, "origin"), rtmpPort);
     const key = readFileSync(join(dir, "origin", `${STREAM}.stream-key`), "utf8").trim();
     source = startTestSource({ url: `${o.url}/${key}`, keyframeSeconds: 1 });
     return o;
@@ -76,35 +64,17 @@ describe("origin killed with kill -9 mid-stream and restarted", () => {
     requireFfmpeg();
     dir = tempDir("origin-restart");
     rtmpPort = await freePort();
-    coordinator = await startCli(
-      "coordinator",
-      ["coordinator", "--port", "0", "--data-dir", join(dir, "coordinator")],
-      /coordinator at (http:\/\/[0-9.:]+)/,
-    );
+    coordinator = await startCoordinatorProcess(dir);
     procs.push(coordinator);
     for (const [name, ingest] of [
       ["ingest-a", true],
       ["ingest-b", true],
       ["puller", false],
     ] as const) {
-      const r = await startCli(
-        name,
-        [
-          "relay",
-          "--coordinator",
-          coordinator.url,
-          "--port",
-          "0",
-          ...(ingest ? ["--ingest"] : []),
-          "--data-dir",
-          join(dir, name),
-          "--heartbeat-interval-ms",
-          "500",
-          "--log-level",
-          "warn",
-        ],
-        URL_RE,
-      );
+      const r = await startRelayProcess(name, coordinator.url, dir, {
+        ingest,
+        args: ["--heartbeat-interval-ms", "500"],
+      });
       procs.push(r);
       relays.push(r);
     }

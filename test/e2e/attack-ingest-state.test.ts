@@ -1,8 +1,7 @@
-import { join } from "node:path";
 import { signStreamRegistration } from "@streamrp2p/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newAccount, putObject, signedObject } from "../support/fixtures.ts";
-import { type ServiceProcess, startCli } from "../support/processes.ts";
+import { type ServiceProcess, startCoordinatorProcess, startRelayProcess } from "../support/processes.ts";
 import { tempDir, waitUntil } from "../support/tools.ts";
 
 /**
@@ -42,29 +41,11 @@ describe("attack: junk streams cannot take an ingest relay out of the network", 
 
   beforeAll(async () => {
     const dir = tempDir("attack-ingest");
-    coordinator = await startCli(
-      "coordinator",
-      ["coordinator", "--port", "0", "--data-dir", join(dir, "coordinator")],
-      /coordinator at (http:\S+)\s/,
-    );
-    relay = await startCli(
-      "relay",
-      [
-        "relay",
-        "--coordinator",
-        coordinator.url,
-        "--port",
-        "0",
-        "--ingest",
-        "--data-dir",
-        join(dir, "relay"),
-        "--heartbeat-interval-ms",
-        "500",
-        "--log-level",
-        "error",
-      ],
-      /serving at (http:\/\/[0-9.:]+)/,
-    );
+    coordinator = await startCoordinatorProcess(dir);
+    relay = await startRelayProcess("relay", coordinator.url, dir, {
+      ingest: true,
+      args: ["--heartbeat-interval-ms", "500", "--log-level", "error"],
+    });
     nodeId = (/relay (0x[0-9a-fA-F]{40})/.exec(relay.output())?.[1] ?? "").toLowerCase();
     await waitUntil(
       "the relay to register",

@@ -1,6 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { type SessionEvent, ViewerSession } from "@streamrp2p/player";
 import {
   decodeAttestationHeader,
@@ -11,6 +9,7 @@ import {
 } from "@streamrp2p/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LiveTestNetwork, startLiveTestNetwork } from "../support/live-network.ts";
+import { LyingRelay } from "../support/lying-relay.ts";
 
 /**
  * Issue 10, finding 2: the player remembered verified attestations by their
@@ -19,110 +18,52 @@ import { type LiveTestNetwork, startLiveTestNetwork } from "../support/live-netw
  * checked the bytes against the forged hash, handed them to hls.js and signed
  * receipts for them. This relay is a real HTTP server in front of an honest one.
  */
-class SignatureReusingRelay {
-  #server: Server | undefined;
-  #honestSignature: string | undefined;
-  url = "";
-  forgedServed = 0;
-
-  constructor(private readonly honest: string) {}
-
-  async start(): Promise<void> {
-    this.#server = createServer((req, res) => {
-      void (async () => {
-        if (req.method === "POST") {
-          req.resume();
-          res.writeHead(200, { "content-type": "application/json" }).end("{}");
-          return;
-        }
-        const upstream = await fetch(`${this.honest}${req.url}`);
-        const body = Buffer.from(await upstream.arrayBuffer());
-        const headers: Record<string, string> = {
-          "content-type": upstream.headers.get("content-type") ?? "application/octet-stream",
-        };
-        const attHeader = upstream.headers.get(HEADER_ATTESTATION);
-        if (!attHeader || !req.url?.includes("seg-")) {
-          if (attHeader) headers[HEADER_ATTESTATION] = attHeader;
-          res.writeHead(upstream.status, headers).end(body);
-          return;
-        }
-        const att = decodeAttestationHeader(attHeader);
-        if (this.#honestSignature === undefined) {
-          this.#honestSignature = att.signature; // the first segment goes out honest: the player caches it
-          headers[HEADER_ATTESTATION] = attHeader;
-          res.writeHead(200, headers).end(body);
-          return;
-        }
-        const forged = randomBytes(body.length);
-        headers[HEADER_ATTESTATION] = encodeAttestationHeader({
-          ...att,
-          sha256: sha256Hex(forged),
-          byteLength: forged.length,
-          signature: this.#honestSignature as `0x${string}`,
-        });
-        this.forgedServed += 1;
-        res.writeHead(200, headers).end(forged);
-      })().catch(() => res.destroy());
+function signatureReusingRelay(honest: string) {
+  let honestSignature: string | undefined;
+  const counts = { forged: 0 };
+  const relay = new LyingRelay(honest, (path, answer) => {
+    const attHeader = answer.headers[HEADER_ATTESTATION];
+    if (!attHeader || !path.includes("seg-")) return answer;
+    const att = decodeAttestationHeader(attHeader);
+    if (honestSignature === undefined) {
+      honestSignature = att.signature; // the first segment goes out honest: the player caches it
+      return answer;
+    }
+    const forged = randomBytes(answer.body.length);
+    counts.forged += 1;
+    const header = encodeAttestationHeader({
+      ...att,
+      sha256: sha256Hex(forged),
+      byteLength: forged.length,
+      signature: honestSignature as `0x${string}`,
     });
-    const server = this.#server;
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  }
-
-  async stop(): Promise<void> {
-    this.#server?.closeAllConnections();
-    await new Promise<void>((r) => (this.#server ? this.#server.close(() => r()) : r()));
-  }
+    return { ...answer, headers: { ...answer.headers, [HEADER_ATTESTATION]: header }, body: forged };
+  });
+  return { relay, counts };
 }
 
 /** A relay that lies about the window: ENDLIST without a signed end, or one playlist served for ever. */
-class PlaylistLiar {
-  #server: Server | undefined;
-  #frozen: string | undefined;
-  url = "";
-
-  constructor(
-    private readonly honest: string,
-    private readonly lie: "endlist" | "freeze",
-  ) {}
-
-  async start(): Promise<void> {
-    this.#server = createServer((req, res) => {
-      void (async () => {
-        const upstream = await fetch(`${this.honest}${req.url}`);
-        let body = Buffer.from(await upstream.arrayBuffer());
-        const headers: Record<string, string> = {};
-        upstream.headers.forEach((v, k) => {
-          if (k.startsWith("x-srp-") || k === "content-type") headers[k] = v;
-        });
-        if (req.url?.includes(".m3u8") && upstream.status === 200) {
-          if (this.lie === "endlist") body = Buffer.concat([body, Buffer.from("#EXT-X-ENDLIST\n")]);
-          else body = Buffer.from((this.#frozen ??= body.toString()));
-        }
-        res.writeHead(upstream.status, headers).end(body);
-      })().catch(() => res.destroy());
-    });
-    const server = this.#server;
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  }
-
-  async stop(): Promise<void> {
-    this.#server?.closeAllConnections();
-    await new Promise<void>((r) => (this.#server ? this.#server.close(() => r()) : r()));
-  }
+function playlistLiar(honest: string, lie: "endlist" | "freeze"): LyingRelay {
+  let frozen: Buffer | undefined;
+  return new LyingRelay(honest, (path, answer) => {
+    if (!path.includes(".m3u8") || answer.status !== 200) return answer;
+    if (lie === "endlist")
+      return { ...answer, body: Buffer.concat([answer.body, Buffer.from("#EXT-X-ENDLIST\n")]) };
+    frozen ??= answer.body;
+    return { ...answer, body: frozen };
+  });
 }
 
 describe("attack: a relay reuses a verified signature beside its own hash", () => {
   let live: LiveTestNetwork;
-  let liar: SignatureReusingRelay;
+  let liar: ReturnType<typeof signatureReusingRelay>;
   beforeAll(async () => {
     live = await startLiveTestNetwork("attack-player-cache", { probeIntervalMs: 0 });
-    liar = new SignatureReusingRelay(live.net.relays[2]?.url ?? "");
-    await liar.start();
+    liar = signatureReusingRelay(live.net.relays[2]?.url ?? "");
+    await liar.relay.start();
   }, 60_000);
   afterAll(async () => {
-    await liar?.stop();
+    await liar?.relay.stop();
     await live?.stop();
   });
 
@@ -138,7 +79,7 @@ describe("attack: a relay reuses a verified signature beside its own hash", () =
     });
     const liarId = "0x000000000000000000000000000000000000dead";
     session.pool.replace([
-      { nodeId: liarId, url: liar.url, score: 1e9 },
+      { nodeId: liarId, url: liar.relay.url, score: 1e9 },
       { nodeId: honest.nodeId, url: honest.url, score: 1 },
     ]);
     const events: SessionEvent[] = [];
@@ -153,7 +94,7 @@ describe("attack: a relay reuses a verified signature beside its own hash", () =
       expect(first.node.nodeId).toBe(liarId); // served honestly: the signature is now cached
 
       const second = await session.load(`${base}/${b.uri}`);
-      expect(liar.forgedServed).toBe(1);
+      expect(liar.counts.forged).toBe(1);
       expect(second.node.nodeId).toBe(honest.nodeId); // failed over
       const honestBytes = Buffer.from(await (await fetch(`${honest.url}${base}/${b.uri}`)).arrayBuffer());
       expect(Buffer.from(second.value.data as ArrayBuffer).equals(honestBytes)).toBe(true);
@@ -199,7 +140,7 @@ describe("attack: a relay lies about the live window (issue 10, finding 9)", () 
   }
 
   it("an ENDLIST without the streamer's signed end is refused; the player moves to an honest relay", async () => {
-    const liar = new PlaylistLiar(live.net.relays[2]?.url ?? "", "endlist");
+    const liar = playlistLiar(live.net.relays[2]?.url ?? "", "endlist");
     await liar.start();
     const { session, honest } = await sessionWith(liar.url);
     try {
@@ -216,7 +157,7 @@ describe("attack: a relay lies about the live window (issue 10, finding 9)", () 
   it("a playlist frozen with 200s is a node failure after three target durations", {
     timeout: 30_000,
   }, async () => {
-    const liar = new PlaylistLiar(live.net.relays[2]?.url ?? "", "freeze");
+    const liar = playlistLiar(live.net.relays[2]?.url ?? "", "freeze");
     await liar.start();
     const { session, honest, liarId } = await sessionWith(liar.url);
     try {

@@ -91,6 +91,77 @@ export interface ProcessNetwork {
   stop(): Promise<void>;
 }
 
+/** `streamrp2p coordinator` on a free port, its data under `dir`. */
+export function startCoordinatorProcess(dir: string, extra: string[] = []): Promise<ServiceProcess> {
+  return startCli(
+    "coordinator",
+    ["coordinator", "--port", "0", "--data-dir", join(dir, "coordinator"), ...extra],
+    /coordinator at (http:\/\/[0-9.:]+)/,
+  );
+}
+
+/** `streamrp2p relay` named `name` (its data under `dir/name`) on a free port; `--ingest` when asked. */
+export function startRelayProcess(
+  name: string,
+  coordinatorUrl: string,
+  dir: string,
+  options: { ingest?: boolean; args?: string[] } = {},
+): Promise<ServiceProcess> {
+  return startCli(
+    name,
+    [
+      "relay",
+      "--coordinator",
+      coordinatorUrl,
+      "--port",
+      "0",
+      ...(options.ingest ? ["--ingest"] : []),
+      "--data-dir",
+      join(dir, name),
+      "--log-level",
+      "warn",
+      ...(options.args ?? []),
+    ],
+    /serving at (http:\/\/[^\s;]+)[\s;]/,
+  );
+}
+
+/**
+ * `streamrp2p origin` for `streamId`, keys and broadcast state under `keyDir`;
+ * its URL is the RTMP publish URL without the key (`rtmp://127.0.0.1:PORT/live`).
+ */
+export function startOriginProcess(
+  coordinatorUrl: string,
+  streamId: string,
+  keyDir: string,
+  rtmpPort = 0,
+): Promise<ServiceProcess> {
+  return startCli(
+    "origin",
+    [
+      "origin",
+      "--coordinator",
+      coordinatorUrl,
+      "--stream",
+      streamId,
+      "--rtmp-port",
+      String(rtmpPort),
+      "--http-port",
+      "0",
+      "--key-dir",
+      keyDir,
+    ],
+    /publish with OBS: server (rtmp:\/\/\S+) /,
+  );
+}
+
+/** The origin's health URL, from what it printed. */
+export function originHealthUrl(origin: ServiceProcess): string {
+  const url = /origin health and metrics at (http:\/\/[0-9.:]+)/.exec(origin.output())?.[1];
+  if (!url) throw new Error(`origin printed no health URL:\n${origin.output()}`);
+  return url;
+}
+
 /**
  * Coordinator, one ingest relay and one origin, each its own process on
  * 127.0.0.1 with free ports. `relayArgs` are extra relay flags (limits).
@@ -102,49 +173,14 @@ export async function startProcessNetwork(name: string, relayArgs: string[] = []
     await Promise.all(started.map((s) => s.stop()));
   };
   try {
-    const coordinator = await startCli(
-      "coordinator",
-      ["coordinator", "--port", "0", "--data-dir", join(dir, "coordinator")],
-      /coordinator at (http:\S+)\s/,
-    );
+    const coordinator = await startCoordinatorProcess(dir);
     started.push(coordinator);
     const streamId = "fuzz";
     const keyDir = join(dir, "origin");
-    const origin = await startCli(
-      "origin",
-      [
-        "origin",
-        "--coordinator",
-        coordinator.url,
-        "--stream",
-        streamId,
-        "--rtmp-port",
-        "0",
-        "--http-port",
-        "0",
-        "--key-dir",
-        keyDir,
-      ],
-      /origin health and metrics at (http:\S+)\s/,
-    );
+    const origin = await startOriginProcess(coordinator.url, streamId, keyDir);
     started.push(origin);
-    const relay = await startCli(
-      "relay",
-      [
-        "relay",
-        "--coordinator",
-        coordinator.url,
-        "--port",
-        "0",
-        "--ingest",
-        "--data-dir",
-        join(dir, "relay"),
-        "--log-level",
-        "warn",
-        ...relayArgs,
-      ],
-      /serving at (http:\/\/[^\s;]+)[\s;]/,
-    );
+    origin.url = originHealthUrl(origin); // callers reach its HTTP surface (health, metrics) here
+    const relay = await startRelayProcess("relay", coordinator.url, dir, { ingest: true, args: relayArgs });
     started.push(relay);
     return {
       coordinator,

@@ -2,5 +2,5 @@ export { RELAY_DEFAULTS } from "./defaults.ts";
 export { LiveStream } from "./live-stream.ts";
 export { MediaObject } from "./media-object.ts";
 export type { StreamDirectory, UpstreamResolver } from "./ports.ts";
-export { createRelay, type Relay, type RelayComponents, type RelayOptions } from "./relay.ts";
 export { ReceiptStore, type StoredReceipt } from "./receipt-store.ts";
+export { createRelay, type Relay, type RelayComponents, type RelayOptions } from "./relay.ts";
