@@ -23,7 +23,10 @@ for (const [net, bits] of [
 for (const [net, bits] of [
   ["::", 128],
   ["::1", 128],
+  ["::", 96], // IPv4-compatible (deprecated): any IPv4 inside
   ["64:ff9b::", 96],
+  ["64:ff9b:1::", 48], // local-use NAT64
+  ["2002::", 16], // 6to4: embeds any IPv4, private ones included
   ["fc00::", 7],
   ["fe80::", 10],
   ["ff00::", 8],
@@ -55,7 +58,11 @@ export function checkNodeUrl(raw: string, policy: "public" | "any"): void {
   if (url.username || url.password)
     throw new SrpError("VALIDATION_FAILED", "node URL must not carry credentials");
   if (policy === "any") return;
-  const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  // One trailing dot names the same host ("localhost." is localhost).
+  const host = url.hostname
+    .replace(/^\[|\]$/g, "")
+    .replace(/\.$/, "")
+    .toLowerCase();
   const family = isIP(host);
   if (family === 0) {
     if (

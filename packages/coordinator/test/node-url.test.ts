@@ -58,6 +58,10 @@ describe("attack: node URLs aimed at internal services", () => {
       "http://localhost:8080",
       "http://metadata",
       "http://node.local",
+      "http://localhost./",
+      "http://[::7f00:1]",
+      "http://[64:ff9b:1::a9fe:a9fe]",
+      "http://[2002:a9fe:a9fe::]",
       "https://user:pw@relay.example.org",
     ]) {
       const r = await register(url);

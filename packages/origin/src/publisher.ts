@@ -51,6 +51,9 @@ const PUBLISHER_DEFAULTS: PublisherOptions = {
   dropForMs: 30_000,
   backfillSegments: 3,
 };
+/** What became of one object on one relay. */
+type SendOutcome = "ok" | "refused" | "init-missing";
+
 const RETRY_DELAY_MS = 50; // ms between tries of one object, within its stall deadline
 const WATCHDOG_MS = 100; // ms between checks for stalled relays
 
@@ -226,13 +229,18 @@ export class IngestPublisher {
     if (!init || t.initSent === init.init) return;
     t.initSent = init.init; // queued: later objects follow it in this relay's order
     this.#enqueue(t, async () => {
-      if (!(await this.#put(t, init))) t.initSent = -1;
+      if ((await this.#put(t, init)) !== "ok") t.initSent = -1;
     });
   }
 
   #enqueuePut(t: Target, obj: Pushed): void {
     this.#enqueueInitIfNeeded(t);
-    this.#enqueue(t, () => this.#put(t, obj));
+    this.#enqueue(t, async () => {
+      if ((await this.#put(t, obj)) !== "init-missing") return;
+      // The relay lost its state (restarted): the init first, then this object again.
+      const init = this.#currentInit;
+      if (init && init.init === obj.init && (await this.#put(t, init)) === "ok") await this.#put(t, obj);
+    });
   }
 
   #enqueue(t: Target, task: () => Promise<unknown>): void {
@@ -277,7 +285,7 @@ export class IngestPublisher {
     if (!this.#d.reportIngestFailure) void this.refresh();
   }
 
-  #put(t: Target, obj: Pushed): Promise<boolean> {
+  #put(t: Target, obj: Pushed): Promise<SendOutcome> {
     const headers: Record<string, string> = {
       "content-type": "application/octet-stream",
       [HEADER_ATTESTATION]: encodeAttestationHeader(obj.att),
@@ -297,7 +305,7 @@ export class IngestPublisher {
     file: string,
     body: Buffer | string,
     headers: Record<string, string>,
-  ): Promise<boolean> {
+  ): Promise<SendOutcome> {
     const url = `${t.info.url}/live/${this.#d.streamId}/${file}`;
     const payload =
       typeof body === "string"
@@ -306,17 +314,25 @@ export class IngestPublisher {
     let lastError: unknown;
     while (!t.abort.signal.aborted) {
       try {
-        const res = await this.#fetch(url, { method, headers, body: payload, signal: t.abort.signal });
+        // A relay answering with a redirect is refused: signed bytes go only to the URL the coordinator named.
+        const res = await this.#fetch(url, {
+          method,
+          headers,
+          body: payload,
+          signal: t.abort.signal,
+          redirect: "manual",
+        });
         const text = await res.text();
         if (res.ok) {
           this.#d.onPushed?.(t.info.nodeId, true);
-          return true;
+          return "ok";
         }
         lastError = new SrpError(
           "UPSTREAM_FAILED",
           `${method} ${url}: HTTP ${res.status} ${text.slice(0, 200)}`,
         );
         // A relay that refuses this object on principle will not change its mind; 404 is "stream unknown yet".
+        if (res.status === 409 && text.includes('"INIT_NOT_HELD"')) return "init-missing";
         if (res.status >= 400 && res.status < 500 && res.status !== 404 && res.status !== 429) break;
       } catch (err) {
         lastError = err;
@@ -332,6 +348,6 @@ export class IngestPublisher {
         err: lastError,
       });
     }
-    return false;
+    return "refused";
   }
 }

@@ -3,6 +3,7 @@ import {
   parseMediaPlaylist,
   parseWith,
   StreamEndSchema,
+  streamEndApplies,
   verifyStreamEnd,
 } from "@streamrp2p/protocol";
 import { AttemptError } from "./fetch-with-failover.ts";
@@ -11,6 +12,12 @@ import { AttemptError } from "./fetch-with-failover.ts";
 const STALE_TARGET_DURATIONS = 3;
 /** …and never sooner than this. */
 const MIN_STALE_MS = 3_000; // ms
+/**
+ * Segments a playlist may list beyond the newest verified one plus what could
+ * have been produced since it arrived: a player plays a few segments behind
+ * the live edge, and relays announce segments still in flight.
+ */
+const EDGE_SLACK_SEGMENTS = 8;
 
 /**
  * Checks what a node says about the live window, which no signature covers
@@ -23,6 +30,10 @@ export class PlaylistGuard {
   /** nodeId → the newest edge seen from it and since when (ms). Bounded by the pool. */
   readonly #edges = new Map<string, { edge: number; since: number }>();
   readonly #maxNodes: number;
+  /** The newest segment this player verified (signed seq and duration; when it arrived, by our clock). */
+  #verified: { seq: number; arrivedAt: number; durationMs: number } | undefined;
+  /** The highest edge any node showed that was not a lie: an end must not end before it. */
+  #highestEdge = -1;
 
   constructor(
     private readonly streamId: string,
@@ -31,6 +42,12 @@ export class PlaylistGuard {
     maxNodes = 256,
   ) {
     this.#maxNodes = maxNodes;
+  }
+
+  /** A segment whose attestation verified: signed facts no playlist can contradict. */
+  verified(seq: number, durationMs: number): void {
+    if (!this.#verified || seq > this.#verified.seq)
+      this.#verified = { seq, arrivedAt: this.now(), durationMs };
   }
 
   /** Throws AttemptError ("unverifiable", "tampered" or "stale") unless the playlist can be trusted now. */
@@ -42,11 +59,13 @@ export class PlaylistGuard {
       throw new AttemptError("unverifiable", `playlist: ${String(err)}`);
     }
     const edge = playlist.segments.at(-1)?.mediaSequence ?? -1;
+    const now = this.now();
+    this.#checkEdgePlausible(edge, now);
     if (playlist.ended) {
       await this.#checkEnd(edge, endHeader);
       return;
     }
-    const now = this.now();
+    this.#highestEdge = Math.max(this.#highestEdge, edge);
     const seen = this.#edges.get(nodeId);
     if (!seen || edge > seen.edge) {
       this.#edges.delete(nodeId);
@@ -57,6 +76,25 @@ export class PlaylistGuard {
     const staleMs = Math.max(MIN_STALE_MS, STALE_TARGET_DURATIONS * playlist.targetDurationS * 1000);
     if (now - seen.since > staleMs) {
       throw new AttemptError("stale", `playlist has not advanced past ${edge} for ${now - seen.since} ms`);
+    }
+  }
+
+  /**
+   * A playlist cannot list segments the streamer has not had time to sign:
+   * past the newest verified segment, at most one per segment duration since
+   * it arrived (our clock: no skew with the origin's) and some slack. Made-up
+   * sequence numbers that keep a frozen node looking fresh are a lie.
+   */
+  #checkEdgePlausible(edge: number, now: number): void {
+    const v = this.#verified;
+    if (!v || v.durationMs <= 0) return;
+    const possible =
+      v.seq + Math.max(0, Math.floor((now - v.arrivedAt) / v.durationMs)) + EDGE_SLACK_SEGMENTS;
+    if (edge > possible) {
+      throw new AttemptError(
+        "tampered",
+        `playlist lists segment ${edge}; at most ${possible} can exist by now`,
+      );
     }
   }
 
@@ -72,6 +110,11 @@ export class PlaylistGuard {
         throw new Error(
           `the signed end is for ${end.streamId} after ${end.lastSeq}, the playlist ends at ${edge}`,
         );
+      }
+      // Ends are public: an old broadcast's end replayed while the stream is live past it is a lie.
+      const seen = Math.max(this.#highestEdge, this.#verified?.seq ?? -1);
+      if (!streamEndApplies(end, seen)) {
+        throw new Error(`the signed end after ${end.lastSeq} is older than segment ${seen}, already seen`);
       }
       await verifyStreamEnd(end, this.signer);
     } catch (err) {

@@ -305,6 +305,7 @@ export class ViewerSession {
     }
     const served = await sha256Hex(data);
     if (served === att.sha256 && data.byteLength === att.byteLength) {
+      if (kind === "segment") this.#playlists.verified(att.seq, att.durationMs);
       if (att.durationMs > 0)
         this.stats.bitrateBps = Math.round((att.byteLength * 8 * 1000) / att.durationMs);
       return;

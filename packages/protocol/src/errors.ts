@@ -17,6 +17,8 @@ export const ERROR_STATUS = {
   NODE_NOT_FOUND: 404,
   SEGMENT_NOT_FOUND: 404,
   CONFLICT: 409,
+  /** A segment names an init the receiver does not hold: send the init first. */
+  INIT_NOT_HELD: 409,
   NOT_MONOTONIC: 409,
   FOREIGN_RECEIPT: 403,
   TICKET_EXPIRED: 401,

@@ -75,9 +75,11 @@ async function acceptPut(
   const stream = ctx.openPushStream(streamId, signer);
   const existing = isInit ? stream.getInit(object.seq) : stream.getSegment(object.seq);
   if (existing && !existing.failed) {
-    if (existing.attestation.sha256 === att.sha256) return 200; // a retried push: idempotent
-    throw new SrpError("CONFLICT", `${file} already holds different signed bytes`);
+    // A retried push is idempotent only if it is the same object in the same place.
+    if (existing.attestation.sha256 === att.sha256 && existing.init === init) return 200;
+    throw new SrpError("CONFLICT", `${file} already holds different signed bytes or another init`);
   }
+  if (!isInit) stream.checkNewSegment(object.seq, init);
   const obj = MediaObject.complete(att, init, bytes);
   if (isInit) {
     stream.putInit(obj);

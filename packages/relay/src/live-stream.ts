@@ -121,11 +121,32 @@ export class LiveStream {
     }
   }
 
+  /** Inits no held segment needs go; the newest init always stays (the broadcast in progress needs it). */
   #evictUnusedInits(): void {
     const first = this.#segments.values().next().value as MediaObject | undefined;
     if (!first) return;
+    const newest = Math.max(...this.#inits.keys());
     for (const version of this.#inits.keys()) {
-      if (version < first.init) this.#inits.delete(version);
+      if (version < first.init && version !== newest) this.#inits.delete(version);
+    }
+  }
+
+  /**
+   * Rule for a new segment (pushed or announced): it needs an init this relay
+   * holds, and it is not older than the full window (an old signed segment
+   * replayed with another init must not rewrite what the window holds).
+   * Throws INIT_NOT_HELD or CONFLICT.
+   */
+  checkNewSegment(seq: number, init: number): void {
+    if (!this.#inits.has(init)) {
+      throw new SrpError(
+        "INIT_NOT_HELD",
+        `segment ${seq} needs init ${init}, which this relay does not hold`,
+      );
+    }
+    const oldest = this.#segments.keys().next().value as number | undefined;
+    if (oldest !== undefined && this.#segments.size >= this.#options.maxSegments && seq < oldest) {
+      throw new SrpError("CONFLICT", `segment ${seq} is older than the window (from ${oldest})`);
     }
   }
 

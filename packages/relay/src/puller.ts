@@ -39,6 +39,8 @@ const STALE_AFTER_DURATIONS = 1.5;
 const MIN_STALE_MS = 1_000; // ms: short segments still get a second of slack
 /** Each stale switch in a row (the whole stream paused, not one relay) doubles the patience, up to the long-poll's. */
 const MAX_STALE_BACKOFF = 8;
+/** One upstream gets this many segment durations (at least the idle timeout) to deliver a whole object. */
+const OBJECT_DURATIONS_PER_ATTEMPT = 3;
 
 export interface PullerDeps {
   stream: LiveStream;
@@ -147,7 +149,8 @@ export class StreamPuller {
     const tampered =
       isSrpError(err, "HASH_MISMATCH") ||
       isSrpError(err, "BAD_SIGNATURE") ||
-      isSrpError(err, "ATTESTATION_MISMATCH");
+      isSrpError(err, "ATTESTATION_MISMATCH") ||
+      isSrpError(err, "INIT_NOT_HELD");
     const leaving = isSrpError(err, "DRAINING");
     const stale = isSrpError(err, "UPSTREAM_STALE");
     if (stale) this.#staleInARow += 1;
@@ -214,6 +217,8 @@ export class StreamPuller {
     if (this.#lastSeq === -1) fresh = fresh.slice(-(options.playlistSegments + 1));
     for (const s of fresh) {
       await this.#verify(s.attestation, "segment");
+      // The init a segment needs is not signed (yet): it must be one the window listed and we verified.
+      stream.checkNewSegment(s.attestation.seq, s.init);
       if (stream.end && s.attestation.seq > stream.end.lastSeq) stream.clearEnd();
       const obj = new MediaObject(s.attestation, s.init);
       stream.putSegment(obj);
@@ -286,8 +291,17 @@ export class StreamPuller {
     this.#inFlight.set(upstream.nodeId, mine);
     mine.add(controller);
     let idle = setTimeout(() => controller.abort(), this.#d.options.upstreamIdleTimeoutMs);
+    // A whole-object limit too: an upstream dripping bytes just inside the idle timeout is failing.
+    const limit = setTimeout(
+      () => controller.abort(),
+      Math.max(
+        this.#d.options.upstreamIdleTimeoutMs,
+        OBJECT_DURATIONS_PER_ATTEMPT * obj.attestation.durationMs,
+      ),
+    );
     try {
-      const res = await this.#d.fetch(url, { signal: controller.signal });
+      // No redirects: an upstream must not send this relay's requests elsewhere (SSRF).
+      const res = await this.#d.fetch(url, { signal: controller.signal, redirect: "manual" });
       if (res.status !== 200 || !res.body) {
         await res.body?.cancel();
         throw new SrpError(
@@ -319,6 +333,7 @@ export class StreamPuller {
       throw new SrpError("UPSTREAM_FAILED", `${url}: ${(err as Error).message}`, { cause: err });
     } finally {
       clearTimeout(idle);
+      clearTimeout(limit);
       this.#abort.signal.removeEventListener("abort", onStop);
       mine.delete(controller);
       if (mine.size === 0 && this.#inFlight.get(upstream.nodeId) === mine)

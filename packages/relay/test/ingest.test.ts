@@ -1,4 +1,9 @@
-import { decodeAttestationHeader, signStreamEnd } from "@streamrp2p/protocol";
+import {
+  decodeAttestationHeader,
+  signSegmentAttestation,
+  signStreamEnd,
+  verifyDelivery,
+} from "@streamrp2p/protocol";
 import type { Relay } from "@streamrp2p/relay";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newAccount, putObject, signedObject, startStaticRelay } from "../../../test/support/fixtures.ts";
@@ -29,6 +34,11 @@ describe("relay push ingest", () => {
     expect(res.headers.get("cache-control")).toContain("immutable");
     expect(decodeAttestationHeader(res.headers.get("x-srp-attestation") ?? undefined)).toEqual(seg.att);
     expect(Buffer.from(await res.arrayBuffer()).equals(seg.bytes)).toBe(true);
+    // x-srp-node-sig names exactly this attestation and the hash served, and nothing else.
+    const nodeSig = res.headers.get("x-srp-node-sig") ?? "";
+    await verifyDelivery(seg.att, seg.att.sha256, nodeSig, relay.nodeId);
+    const other = await signSegmentAttestation(streamer, { ...seg.att, producedAt: seg.att.producedAt + 1 });
+    await expect(verifyDelivery(other, seg.att.sha256, nodeSig, relay.nodeId)).rejects.toThrow(/not signed/);
     const playlist = await (await fetch(`${relay.url}/live/demo/index.m3u8`)).text();
     expect(playlist).toContain("seg-0.m4s");
   });
@@ -119,6 +129,37 @@ describe("relay push ingest", () => {
       expect(replay.status).toBe(409);
       expect(await errorCode(replay)).toBe("CONFLICT");
       expect(await (await fetch(`${s.url}/live/demo/index.m3u8`)).text()).not.toContain("#EXT-X-ENDLIST");
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it("refuses a signed segment relabelled with an init it does not hold, or replayed below a full window, and never rewrites a held segment's init", async () => {
+    const s = await startStaticRelay({ demo: streamer.address }, { maxSegments: 3 });
+    try {
+      await putObject(s.url, "demo", await signedObject(streamer, "demo", "init", 1, 100));
+      const segs = [];
+      for (const seq of [100, 101, 102, 103]) {
+        const seg = await signedObject(streamer, "demo", "segment", seq, 500, 1);
+        segs.push(seg);
+        expect((await putObject(s.url, "demo", seg)).status).toBe(201);
+      }
+      const playlistBefore = await (await fetch(`${s.url}/live/demo/index.m3u8`)).text();
+      // An old signed segment replayed with an init the relay does not hold (it would evict init 1).
+      const old = await signedObject(streamer, "demo", "segment", 50, 500, 1);
+      const relabelled = await putObject(s.url, "demo", old, { headers: { "x-srp-init": "999999999" } });
+      expect(relabelled.status).toBe(409);
+      expect(await errorCode(relabelled)).toBe("INIT_NOT_HELD");
+      // The same with the init it does hold, below the full window.
+      const belowWindow = await putObject(s.url, "demo", old);
+      expect(belowWindow.status).toBe(409);
+      // A held segment re-pushed with another init is a conflict, not an idempotent 200.
+      const segment103 = segs[3];
+      if (!segment103) throw new Error("no segment");
+      const moved = await putObject(s.url, "demo", segment103, { headers: { "x-srp-init": "7" } });
+      expect(moved.status).toBe(409);
+      expect(s.stream("demo")?.hasInit(1)).toBe(true);
+      expect(await (await fetch(`${s.url}/live/demo/index.m3u8`)).text()).toBe(playlistBefore);
     } finally {
       await s.stop();
     }

@@ -9,6 +9,7 @@ import {
   startStaticRelay,
 } from "../../../test/support/fixtures.ts";
 import { FlakyProxy } from "../../../test/support/flaky-proxy.ts";
+import { LyingRelay } from "../../../test/support/lying-relay.ts";
 import { waitUntil } from "../../../test/support/tools.ts";
 
 const streamer = newAccount();
@@ -246,5 +247,34 @@ describe("relay pulling from upstream relays", () => {
       body: JSON.stringify(forged),
     });
     expect(refused.status).toBe(403);
+  });
+
+  it("leaves an upstream whose window relabels segments with an init it never listed (it would starve the child)", async () => {
+    const { origin } = await setup();
+    const liar = new LyingRelay(origin.url, (path, answer) => {
+      if (!path.includes("window.json") || answer.status !== 200) return answer;
+      const win = JSON.parse(answer.body.toString()) as { segments: Array<{ init: number }> };
+      for (const seg of win.segments) seg.init = 424242;
+      return { ...answer, body: Buffer.from(JSON.stringify(win)) };
+    });
+    await liar.start();
+    cleanup.push(() => liar.stop());
+    const resolver = orderedResolver([node(liar.url, 1), node(origin.url, 2)]);
+    const child = await downstreamOf(resolver);
+    for (let seq = 0; seq < 3; seq++) await push(origin, seq);
+    await waitUntil(
+      "the child to re-parent to the honest upstream",
+      () => resolver.calls.length >= 2 || undefined,
+      10_000,
+    );
+    expect(resolver.calls[1]).toContain(node(liar.url, 1).nodeId);
+    await push(origin, 3);
+    await waitUntil(
+      "the child to list the segments with their real init",
+      async () =>
+        (await (await fetch(`${child.url}/live/demo/index.m3u8`)).text()).includes("seg-3.m4s") || undefined,
+      10_000,
+    );
+    expect(child.stream("demo")?.hasInit(0)).toBe(true);
   });
 });

@@ -31,6 +31,8 @@ export async function requestJson<S extends z.ZodType>(
       body: request.body === undefined ? undefined : JSON.stringify(request.body),
       // AbortSignal.timeout takes a whole, non-negative number of ms and throws a RangeError otherwise.
       signal: AbortSignal.timeout(Math.max(0, Math.ceil(request.timeoutMs ?? 5_000))),
+      // Never followed: a server must not send our requests to another address (SSRF).
+      redirect: "manual",
     });
   } catch (cause) {
     const timedOut = cause instanceof Error && cause.name === "TimeoutError";

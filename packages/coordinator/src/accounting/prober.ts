@@ -45,11 +45,35 @@ export interface ProberDeps {
   onTamper?: (e: Evidence) => Promise<unknown>;
 }
 
+/** More than a segment can be (relays refuse pushes over 16 MiB): a node cannot make the prober buffer more. */
+const MAX_PROBE_BODY_BYTES = 16 * 1024 * 1024;
+
+/**
+ * One GET as a viewer's browser would make it, timed. Redirects are not
+ * followed (a node must not aim the prober at another address) and the body
+ * is read up to MAX_PROBE_BODY_BYTES.
+ */
 async function timedGet(f: typeof fetch, url: string, headers: Record<string, string>, timeoutMs: number) {
   const start = performance.now();
-  const res = await f(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
+  const res = await f(url, { headers, signal: AbortSignal.timeout(timeoutMs), redirect: "manual" });
   const ttfb = performance.now() - start;
-  const body = new Uint8Array(await res.arrayBuffer());
+  if (res.status >= 300 && res.status < 400) {
+    await res.body?.cancel();
+    throw new Error(`${url}: redirect (HTTP ${res.status}) refused`);
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const part of (res.body ?? []) as unknown as AsyncIterable<Uint8Array>) {
+    total += part.byteLength;
+    if (total > MAX_PROBE_BODY_BYTES) throw new Error(`${url}: body over ${MAX_PROBE_BODY_BYTES} bytes`);
+    chunks.push(part);
+  }
+  const body = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    body.set(c, at);
+    at += c.byteLength;
+  }
   return { res, body, ttfbMs: ttfb, totalMs: performance.now() - start };
 }
 

@@ -1,0 +1,55 @@
+import { PlaylistGuard } from "@streamrp2p/player";
+import { bytesToBase64url, renderMediaPlaylist, signStreamEnd, utf8 } from "@streamrp2p/protocol";
+import { describe, expect, it } from "vitest";
+import { newAccount } from "../../../test/support/fixtures.ts";
+
+const streamer = newAccount();
+
+function playlist(from: number, to: number, ended = false): string {
+  const segments = [];
+  for (let seq = from; seq <= to; seq++)
+    segments.push({ seq, durationMs: 1000, init: 0, producedAt: 1_000_000 + seq });
+  return renderMediaPlaylist({ segments, ended });
+}
+
+async function endHeader(lastSeq: number): Promise<string> {
+  const end = await signStreamEnd(streamer, { streamId: "demo", lastSeq, producedAt: Date.now() });
+  return bytesToBase64url(utf8(JSON.stringify(end)));
+}
+
+describe("PlaylistGuard (issue 10, finding 9; review findings 3 and 4)", () => {
+  it("refuses an old broadcast's signed end replayed while the stream is live past it", async () => {
+    let t = 0;
+    const guard = new PlaylistGuard("demo", streamer.address, () => t);
+    await guard.check("a", playlist(1195, 1200), null);
+    const replay = guard.check("b", playlist(495, 500, true), await endHeader(500));
+    await expect(replay).rejects.toMatchObject({ kind: "tampered" });
+    // The end of this broadcast is taken.
+    t += 1000;
+    await expect(
+      guard.check("a", playlist(1196, 1201, true), await endHeader(1201)),
+    ).resolves.toBeUndefined();
+  });
+
+  it("refuses made-up sequence numbers that would keep a frozen node looking fresh", async () => {
+    let t = 0;
+    const guard = new PlaylistGuard("demo", streamer.address, () => t);
+    await guard.check("a", playlist(1195, 1200), null);
+    guard.verified(1197, 1000);
+    t += 10_000; // ten segment durations later: at most 1197 + 10 + slack can exist
+    await expect(guard.check("a", playlist(999_995, 1_000_000), null)).rejects.toMatchObject({
+      kind: "tampered",
+    });
+    await expect(guard.check("a", playlist(1204, 1209), null)).resolves.toBeUndefined();
+  });
+
+  it("calls a playlist that stops advancing stale after three target durations", async () => {
+    let t = 0;
+    const guard = new PlaylistGuard("demo", streamer.address, () => t);
+    await guard.check("a", playlist(10, 15), null);
+    t += 2_000;
+    await expect(guard.check("a", playlist(10, 15), null)).resolves.toBeUndefined();
+    t += 5_000;
+    await expect(guard.check("a", playlist(10, 15), null)).rejects.toMatchObject({ kind: "stale" });
+  });
+});
