@@ -134,12 +134,8 @@ try {
     producedAt: 1,
   });
   const served = sha256Hex(Buffer.from("lies"));
-  const nodeSig = await signDelivery(privateKeyToAccount(nodeKey), {
-    streamId: "bench",
-    rendition: "main",
-    seq: 1,
-    sha256: served,
-  });
+  // The node's signature names the attestation it relied on (its digest) and the hash it served.
+  const nodeSig = await signDelivery(privateKeyToAccount(nodeKey), att, served);
   const segment = segmentStruct(att);
   rows.push([
     "fraud_proof",

@@ -161,13 +161,9 @@ describe("attack 2: squatting a stream's pool", () => {
         durationMs: 1000,
         producedAt: 1,
       });
+      // The node's own statement about that attestation and other bytes: only the squatter's key is missing.
       const served = sha256Hex(Buffer.from("honest bytes"));
-      const nodeSig = await signDelivery(privateKeyToAccount(nodeKey), {
-        streamId: "squatted",
-        rendition: "main",
-        seq: 7,
-        sha256: served,
-      });
+      const nodeSig = await signDelivery(privateKeyToAccount(nodeKey), att, served);
       return revertName(
         h.send(h.w.attacker, h.d.fraudProof, fraudAbi, "prove", [
           segmentStruct(att),

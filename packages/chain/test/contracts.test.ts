@@ -396,12 +396,7 @@ describe("fraud proofs", () => {
       producedAt: 1_700_000_000_000,
     });
     const served = sha256Hex(servedBytes);
-    const nodeSig = await signDelivery(privateKeyToAccount(node), {
-      streamId: "show",
-      rendition: "main",
-      seq: 42,
-      sha256: served,
-    });
+    const nodeSig = await signDelivery(privateKeyToAccount(node), att, served);
     const segment = segmentStruct(att);
     return { segment, originSig: att.signature as `0x${string}`, served, nodeSig };
   }

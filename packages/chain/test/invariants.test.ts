@@ -252,12 +252,7 @@ async function step(m: Model, a: Action): Promise<void> {
         },
       );
       const served = sha256Hex(Buffer.from(`tampered ${n}`));
-      const nodeSig = await signDelivery(privateKeyToAccount(nodeKeys[a.node] as Hex), {
-        streamId: STREAM,
-        rendition: "main",
-        seq: n,
-        sha256: served,
-      });
+      const nodeSig = await signDelivery(privateKeyToAccount(nodeKeys[a.node] as Hex), att, served);
       const before = (await reg("nodes", [nodes[a.node]])) as readonly [Address, bigint, bigint, bigint];
       const bound = (await h.read(h.d.pools, rewardPoolsAbi, "signerOf", [
         streamIdToBytes32(STREAM),

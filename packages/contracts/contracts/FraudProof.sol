@@ -5,9 +5,11 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {NodeRegistry} from "./NodeRegistry.sol";
 import {RewardPools} from "./RewardPools.sol";
 
-/// @notice Anyone submits the origin's attestation of a segment and a node's signature over a
-/// different hash for the same (stream, rendition, seq): both are checked with ecrecover
-/// (EIP-712, the StreamrP2P domain) and the node's stake is slashed, part to the reporter.
+/// @notice Anyone submits an origin attestation of a segment and a node's delivery signature
+/// `Delivery(attestation, servedSha256)` whose `attestation` is that same attestation's EIP-712
+/// digest and whose served hash differs from the attested one: the node contradicted the very
+/// statement it relied on, and its stake is slashed, part to the reporter. A node signature paired
+/// with any other attestation (another one of the same seq, after an origin restart) does not verify.
 contract FraudProof {
     struct Segment {
         bytes32 streamId;
@@ -23,8 +25,7 @@ contract FraudProof {
     bytes32 public constant SEGMENT_TYPEHASH = keccak256(
         "Segment(bytes32 streamId,string rendition,uint64 seq,bytes32 sha256,uint32 byteLength,uint32 durationMs,uint64 producedAt)"
     );
-    bytes32 public constant DELIVERY_TYPEHASH =
-        keccak256("Delivery(bytes32 streamId,string rendition,uint64 seq,bytes32 sha256)");
+    bytes32 public constant DELIVERY_TYPEHASH = keccak256("Delivery(bytes32 attestation,bytes32 servedSha256)");
     /// The StreamrP2P domain has no chainId: attestations are signed once, off any chain.
     bytes32 public immutable DOMAIN_SEPARATOR =
         keccak256(abi.encode(DOMAIN_TYPEHASH, keccak256("StreamrP2P"), keccak256("1")));
@@ -70,12 +71,9 @@ contract FraudProof {
         );
     }
 
-    function deliveryDigest(bytes32 streamId, string calldata rendition, uint64 seq, bytes32 servedSha256)
-        public
-        view
-        returns (bytes32)
-    {
-        return _digest(keccak256(abi.encode(DELIVERY_TYPEHASH, streamId, keccak256(bytes(rendition)), seq, servedSha256)));
+    /// @param attestation The EIP-712 digest of the Segment the node relied on (segmentDigest).
+    function deliveryDigest(bytes32 attestation, bytes32 servedSha256) public view returns (bytes32) {
+        return _digest(keccak256(abi.encode(DELIVERY_TYPEHASH, attestation, servedSha256)));
     }
 
     function prove(
@@ -85,14 +83,22 @@ contract FraudProof {
         bytes32 servedSha256,
         bytes calldata nodeSignature
     ) external returns (uint256 slashed) {
+        // Fraud is "served hash != the sha256 of the attestation the node itself named".
         if (servedSha256 == attestation.sha256) revert SameHash();
+        bytes32 segment = segmentDigest(attestation);
+        // The node's guilt rests on its own signature alone. The origin's signature by the stream's
+        // bound key is still required: it makes the slash about a segment the streamer really
+        // published (the emitted streamId is authenticated, and a node key that signed over some
+        // unpublished struct is not taken as having defrauded a viewer), and it keeps proofs closed
+        // for a stream until the settler bound its key. It can never make an honest node guilty.
         address streamSigner = pools.signerOf(attestation.streamId);
-        if (streamSigner == address(0) || ECDSA.recover(segmentDigest(attestation), originSignature) != streamSigner) {
+        if (streamSigner == address(0) || ECDSA.recover(segment, originSignature) != streamSigner) {
             revert NotStreamSigner();
         }
-        bytes32 d = deliveryDigest(attestation.streamId, attestation.rendition, attestation.seq, servedSha256);
-        if (ECDSA.recover(d, nodeSignature) != node) revert NotNodeSignature();
-        bytes32 key = keccak256(abi.encode(attestation.streamId, attestation.rendition, attestation.seq, node));
+        if (ECDSA.recover(deliveryDigest(segment, servedSha256), nodeSignature) != node) revert NotNodeSignature();
+        // One slash per (node, attestation): a replay of the same proof, or another served hash
+        // under the same attestation, is the same fraud.
+        bytes32 key = keccak256(abi.encode(segment, node));
         if (used[key]) revert AlreadyProven();
         used[key] = true;
         slashed = registry.slash(node, slashBps, msg.sender, reporterBps);

@@ -151,7 +151,7 @@ export function createCoordinator(
     withPlausibleEdges(await store.listNodes(), streamId, accounting.ledgerEdge(streamId));
   const rank = async (stream: StreamRow, region: string | undefined) =>
     rankForViewer(stream, await believable(stream.streamId), region, now(), options.nodeTimeoutMs, (id) =>
-      accounting.qualityOf(id),
+      accounting.qualityOf(id, stream.streamId),
     );
   let ticketKey: Ed25519KeyPair | undefined;
   const evidenceCounter = new Counter({
@@ -196,6 +196,7 @@ export function createCoordinator(
       recordIntervalMs: options.recordIntervalMs,
       ticketGraceMs: options.ticketGraceMs,
       nodeTimeoutMs: options.nodeTimeoutMs,
+      evidenceTtlMs: options.evidenceTtlMs,
     },
   );
 

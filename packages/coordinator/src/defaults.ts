@@ -31,4 +31,17 @@ export const COORDINATOR_DEFAULTS = {
   probeIntervalMs: 30_000, // ms
   /** How often the segment ledger reads ingest relays' windows. */
   recordIntervalMs: 2_000, // ms
+  /**
+   * A viewer's tamper report without the node's own signature proving it demotes the node on
+   * that stream for this long, then stops counting: it costs a reporter only a ticket, so it
+   * must not ban anyone for ever. A proof counts for that stream for ever.
+   */
+  evidenceTtlMs: 24 * 60 * 60_000, // ms
 } as const;
+
+/**
+ * Routing score factor of a node with unexpired unproven evidence on a stream: ranked below its
+ * peers there, not dropped (the player verifies every byte anyway; a false report costs the node
+ * some viewers on one stream for a day, not its place in the network).
+ */
+export const SUSPECT_ROUTING_FACTOR = 0.25;

@@ -11,7 +11,7 @@ export {
   type CoordinatorOptions,
   createCoordinator,
 } from "./coordinator.ts";
-export { COORDINATOR_DEFAULTS } from "./defaults.ts";
+export { COORDINATOR_DEFAULTS, SUSPECT_ROUTING_FACTOR } from "./defaults.ts";
 export * as routing from "./routing.ts";
 export { type ClaimProof, type SettlementConfig, Settler } from "./settlement/settler.ts";
 export { SqliteStore } from "./sqlite-store.ts";

@@ -1,4 +1,5 @@
 import { supportsStream as supports } from "@streamrp2p/protocol";
+import { SUSPECT_ROUTING_FACTOR } from "./defaults.ts";
 import type { AssignmentRow, NodeRow, StreamRow } from "./store.ts";
 
 /**
@@ -153,6 +154,16 @@ export function chooseUpstream(q: UpstreamQuery): UpstreamChoice | undefined {
   return best && { node: best, depth: (depthOf.get(best.nodeId) ?? 1) + 1 };
 }
 
+/**
+ * A node's standing for one stream: quality in [0, 1]; `tampered` with a proof on this stream
+ * (never offered); `suspect` with unexpired unproven evidence on it (offered, ranked lower).
+ */
+export interface NodeStanding {
+  quality: number;
+  tampered: boolean;
+  suspect: boolean;
+}
+
 export interface RankedNode {
   node: NodeRow;
   score: number;
@@ -169,10 +180,7 @@ export function rankForViewer(
   region: string | undefined,
   now: number,
   nodeTimeoutMs: number,
-  quality: (nodeId: string) => { quality: number; tampered: boolean } = () => ({
-    quality: 1,
-    tampered: false,
-  }),
+  quality: (nodeId: string) => NodeStanding = () => ({ quality: 1, tampered: false, suspect: false }),
 ): RankedNode[] {
   return nodes
     .filter(
@@ -185,8 +193,10 @@ export function rankForViewer(
       const regional = region !== undefined && n.region === region ? 1 : 0;
       const headroom = Math.max(0, 1 - loadRatio(n));
       const ingestPenalty = stream.ingest.includes(n.nodeId) ? 0.5 : 0;
-      const q = quality(n.nodeId).quality;
-      return { node: n, score: Number(((regional + headroom - ingestPenalty) * (0.5 + 0.5 * q)).toFixed(4)) };
+      const standing = quality(n.nodeId);
+      const demotion = standing.suspect ? SUSPECT_ROUTING_FACTOR : 1;
+      const score = (regional + headroom - ingestPenalty) * (0.5 + 0.5 * standing.quality) * demotion;
+      return { node: n, score: Number(score.toFixed(4)) };
     })
     .sort((a, b) => b.score - a.score || a.node.nodeId.localeCompare(b.node.nodeId));
 }

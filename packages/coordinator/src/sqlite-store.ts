@@ -10,6 +10,7 @@ import type {
   HeartbeatUpdate,
   NodeRow,
   StreamRow,
+  TamperFlag,
 } from "./store.ts";
 
 interface Tables {
@@ -160,12 +161,19 @@ export class SqliteStore implements CoordinatorStore {
       .addColumn("reported_at", "bigint", (c) => c.notNull())
       .addUniqueConstraint("evidence_once", ["node_id", "stream_id", "rendition", "seq", "served_sha256"])
       .execute();
-    // Routing and epochs ask "which nodes are proven tamperers?" every few seconds: no full scan.
+    // Routing and epochs ask "which (node, stream) pairs have evidence that counts?" every few
+    // seconds: proofs through this index, unexpired reports through evidence_by_time. No full scan.
     await this.db.schema
       .createIndex("evidence_proven")
       .ifNotExists()
       .on("evidence")
       .columns(["proven", "node_id"])
+      .execute();
+    await this.db.schema
+      .createIndex("evidence_by_time")
+      .ifNotExists()
+      .on("evidence")
+      .columns(["reported_at"])
       .execute();
     await this.db.schema
       .createIndex("evidence_by_node")
@@ -305,18 +313,27 @@ export class SqliteStore implements CoordinatorStore {
         attestation: e.attestation,
         reported_at: e.reportedAt,
       })
-      .onConflict((oc) => oc.doNothing()) // many viewers report the same bad segment
+      // Many viewers report the same bad segment: the first report stays (its time is when an
+      // unproven report starts to expire), but a proof upgrades an unproven one, or a report
+      // sent first without the node's signature would hide the proof for ever.
+      .onConflict((oc) =>
+        oc
+          .columns(["node_id", "stream_id", "rendition", "seq", "served_sha256"])
+          .doUpdateSet({ proven: 1, node_signature: (eb) => eb.ref("excluded.node_signature") })
+          .where("evidence.proven", "=", 0)
+          .where((eb) => eb.ref("excluded.proven"), "=", 1),
+      )
       .execute();
   }
 
-  async provenTamperers(): Promise<Set<string>> {
+  async tamperFlags(unprovenSince: number): Promise<TamperFlag[]> {
     const rows = await this.db
       .selectFrom("evidence")
-      .select("node_id")
-      .distinct()
-      .where("proven", "=", 1)
+      .select(["node_id", "stream_id", (eb) => eb.fn.max("proven").as("proven")])
+      .where((eb) => eb.or([eb("proven", "=", 1), eb("reported_at", ">=", unprovenSince)]))
+      .groupBy(["node_id", "stream_id"])
       .execute();
-    return new Set(rows.map((r) => r.node_id));
+    return rows.map((r) => ({ nodeId: r.node_id, streamId: r.stream_id, proven: Number(r.proven) === 1 }));
   }
 
   async listEvidence(nodeId: string, limit = 100): Promise<EvidenceRow[]> {

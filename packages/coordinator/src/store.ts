@@ -68,6 +68,13 @@ export interface EvidenceRow {
   reportedAt: number;
 }
 
+/** Evidence against a node on one stream: `proven` when the node's own signature proves it. */
+export interface TamperFlag {
+  nodeId: string;
+  streamId: string;
+  proven: boolean;
+}
+
 export interface CoordinatorStore {
   /** Proof-of-restreaming tables (sessions, segments, receipts, probes, epochs). */
   readonly accounting: AccountingStore;
@@ -85,7 +92,11 @@ export interface CoordinatorStore {
   insertEvidence(row: EvidenceRow): Promise<void>;
   /** A node's reports, newest first, at most `limit` (default 100). */
   listEvidence(nodeId: string, limit?: number): Promise<EvidenceRow[]>;
-  /** Nodes with a proven tamper: an indexed lookup, run every few seconds. */
-  provenTamperers(): Promise<Set<string>>;
+  /**
+   * (node, stream) pairs with evidence that still counts: a proof for ever, an
+   * unproven report only if made at or after `unprovenSince` (ms). An indexed
+   * lookup, run every few seconds.
+   */
+  tamperFlags(unprovenSince: number): Promise<TamperFlag[]>;
   close(): Promise<void>;
 }

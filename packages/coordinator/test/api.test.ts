@@ -280,12 +280,7 @@ describe("coordinator viewer API: tickets and evidence", () => {
     });
     const liar = newAccount();
     const served = sha256Hex(Buffer.from("fake bytes"));
-    const nodeSignature = await signDelivery(liar, {
-      streamId: "show",
-      rendition: "main",
-      seq: 4,
-      sha256: served,
-    });
+    const nodeSignature = await signDelivery(liar, att, served);
     // Only a viewer of the stream reports: the evidence carries its session ticket.
     const { generateEd25519 } = await import("@streamrp2p/protocol");
     const session = await postFrom(
@@ -306,16 +301,19 @@ describe("coordinator viewer API: tickets and evidence", () => {
     const proof = await post("/v1/evidence", { ...base, nodeSignature });
     expect(proof.status).toBe(201);
     expect(proof.body.proven).toBe(true);
-    // A node signature by someone else is refused, not stored as proof.
-    const framed = await signDelivery(newAccount(), {
-      streamId: "show",
-      rendition: "main",
-      seq: 4,
-      sha256: served,
-    });
-    expect((await post("/v1/evidence", { ...base, nodeSignature: framed })).body.error?.code).toBe(
-      "BAD_SIGNATURE",
-    );
+    // A node signature by someone else, or over another attestation of the same seq, proves
+    // nothing: the report is taken as unproven (any ticket holder can send that much).
+    const otherAtt = await signSegmentAttestation(streamer, { ...att, producedAt: 2 });
+    const [served2, served3] = [sha256Hex(Buffer.from("fake 2")), sha256Hex(Buffer.from("fake 3"))];
+    const attempts = [
+      { servedSha256: served2, nodeSignature: await signDelivery(newAccount(), att, served2) },
+      { servedSha256: served3, nodeSignature: await signDelivery(liar, otherAtt, served3) },
+    ];
+    for (const attempt of attempts) {
+      const r = await post("/v1/evidence", { ...base, ...attempt });
+      expect(r.status).toBe(201);
+      expect(r.body.proven).toBe(false);
+    }
     // An attestation not signed by the streamer proves nothing.
     const fakeAtt = await signSegmentAttestation(newAccount(), { ...att, seq: 5 });
     expect(
@@ -329,8 +327,8 @@ describe("coordinator viewer API: tickets and evidence", () => {
     const listed = (await (await fetch(`${coordinator.url}/v1/nodes/${liar.address}/evidence`)).json()) as {
       evidence: Array<{ proven: boolean; seq: number }>;
     };
-    expect(listed.evidence).toHaveLength(1);
-    expect(listed.evidence[0]).toMatchObject({ proven: true, seq: 4 });
+    expect(listed.evidence).toHaveLength(3);
+    expect(listed.evidence.filter((e) => e.proven)).toMatchObject([{ proven: true, seq: 4 }]);
   });
 
   it("serves the watch page and the player bundle", async () => {

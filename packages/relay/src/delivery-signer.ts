@@ -13,7 +13,8 @@ export interface Served {
 }
 
 /**
- * Signs what this node serves, once per object (x-srp-node-sig). In the
+ * Signs what this node serves, once per object (x-srp-node-sig): the digest
+ * of the object's attestation and the hash of the bytes served. In the
  * test-only corrupting mode it flips a byte of every media segment and signs
  * the altered hash — exactly the provable fraud that tests must catch.
  */
@@ -45,12 +46,9 @@ export class DeliverySigner {
       bytes = copy;
       sha256 = sha256Hex(copy);
     }
-    const nodeSignature = await signDelivery(this.node, {
-      streamId: a.streamId,
-      rendition: a.rendition,
-      seq: a.seq,
-      sha256,
-    });
+    // Names the exact attestation this node verified, so the signature says nothing about any
+    // other attestation of the same seq.
+    const nodeSignature = await signDelivery(this.node, a, sha256);
     return { bytes, nodeSignature };
   }
 }

@@ -1,6 +1,6 @@
 import { type ReceiptBatch, SrpError } from "@streamrp2p/protocol";
 import type { Logger } from "@streamrp2p/service";
-import { isHealthy, liveEdgeOf } from "../routing.ts";
+import { isHealthy, liveEdgeOf, type NodeStanding } from "../routing.ts";
 import type { CoordinatorStore } from "../store.ts";
 import { closeEpoch, type EpochCloserDeps, epochOf, nodeReputation } from "./epoch-closer.ts";
 import type { EpochParams } from "./epoch-compute.ts";
@@ -11,6 +11,7 @@ import { ReceiptVerifier } from "./receipt-verifier.ts";
 import { REPUTATION_PARAMS, type ReputationParams } from "./reputation.ts";
 import { SegmentRecorder } from "./segment-recorder.ts";
 import type { SessionIssuer } from "./sessions.ts";
+import { TamperIndex } from "./tamper.ts";
 import { UptimeTracker } from "./uptime.ts";
 
 export interface AccountingOptions {
@@ -21,6 +22,8 @@ export interface AccountingOptions {
   /** Receipts for a session whose ticket expired this long ago are still taken. */
   ticketGraceMs: number;
   nodeTimeoutMs: number;
+  /** Unproven tamper reports count this long (ms); proofs for ever. */
+  evidenceTtlMs: number;
   epochParams?: EpochParams;
   reputationParams?: ReputationParams;
 }
@@ -48,8 +51,10 @@ export class AccountingService {
   #busy = new Set<string>();
   /** Closed epochs whose settlement has not succeeded yet. */
   #unsettled: number[] = [];
-  /** Latest quality per node, for routing (refreshed with the ledger). */
-  readonly #quality = new Map<string, { quality: number; tampered: boolean }>();
+  /** Latest quality per node from probes and uptime, for routing (refreshed with the ledger). */
+  readonly #quality = new Map<string, number>();
+  /** Evidence that counts, per (node, stream), as of the last refresh. */
+  #tamper = new TamperIndex();
 
   constructor(deps: AccountingDeps, options: AccountingOptions) {
     this.#d = deps;
@@ -65,7 +70,7 @@ export class AccountingService {
     return {
       store: this.#d.store.accounting,
       uptime: this.uptime,
-      tamperedNodes: () => this.#d.store.provenTamperers(),
+      tamperAt: async (at) => new TamperIndex(await this.#d.store.tamperFlags(at - this.#o.evidenceTtlMs)),
       epochMs: this.#o.epochMs,
       ticketGraceMs: this.#o.ticketGraceMs,
       epochParams: this.#o.epochParams,
@@ -185,26 +190,34 @@ export class AccountingService {
     return closed;
   }
 
-  /** Routing's view of a node: quality in [0, 1] (1 before anything is known) and proven tampering. */
   /** The stream's newest segment in the ledger (verified origin signatures), if any was recorded. */
   ledgerEdge(streamId: string): number | undefined {
     return this.#recorder.edgeOf(streamId);
   }
 
-  qualityOf(nodeId: string): { quality: number; tampered: boolean } {
-    return this.#quality.get(nodeId) ?? { quality: 1, tampered: false };
+  /**
+   * Routing's view of a node for one stream: quality in [0, 1] (1 before anything is known),
+   * `tampered` with a proof on this stream (never routed to for it), `suspect` with unexpired
+   * unproven evidence on it (ranked lower). Evidence on another stream does not count here.
+   */
+  qualityOf(nodeId: string, streamId: string): NodeStanding {
+    const quality = this.#quality.get(nodeId) ?? 1;
+    const state = this.#tamper.of(nodeId, streamId);
+    if (state === "proven") return { quality: 0, tampered: true, suspect: false };
+    return { quality, tampered: false, suspect: state === "suspect" };
   }
 
   async refreshQuality(): Promise<void> {
-    const tampered = await this.#closer.tamperedNodes();
+    const now = this.#d.now();
+    this.#tamper = await this.#closer.tamperAt(now);
     for (const n of await this.#d.store.listNodes()) {
-      const rep = await nodeReputation(this.#closer, n.nodeId, this.#d.now(), tampered.has(n.nodeId));
-      this.#quality.set(n.nodeId, { quality: rep.quality, tampered: rep.tampered });
+      this.#quality.set(n.nodeId, (await nodeReputation(this.#closer, n.nodeId, now, false)).quality);
     }
   }
 
   async score(nodeId: string) {
-    const tampered = (await this.#d.store.provenTamperers()).has(nodeId);
+    // The overview flags a proof on any stream; routing and rewards apply it per stream.
+    const tampered = (await this.#closer.tamperAt(this.#d.now())).provenOnAnyStream(nodeId);
     const rep = await nodeReputation(this.#closer, nodeId, this.#d.now(), tampered);
     const credits = await this.#d.store.accounting.nodeCredits(nodeId);
     return { nodeId, reputation: rep, epochs: credits };

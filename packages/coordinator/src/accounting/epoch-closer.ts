@@ -2,13 +2,14 @@ import { computeEpoch, EPOCH_PARAMS, type EpochParams } from "./epoch-compute.ts
 import { publicReceipt, publicSession, subnetHasher } from "./public-inputs.ts";
 import { REPUTATION_PARAMS, type Reputation, type ReputationParams, reputation } from "./reputation.ts";
 import type { AccountingStore, SegmentRow, SessionRow } from "./store.ts";
+import type { TamperIndex } from "./tamper.ts";
 import type { UptimeTracker } from "./uptime.ts";
 
 export interface EpochCloserDeps {
   store: AccountingStore;
   uptime: UptimeTracker;
-  /** Node ids with a proven fraud. */
-  tamperedNodes: () => Promise<Set<string>>;
+  /** The evidence that counts at time `at` (ms), per (node, stream). */
+  tamperAt: (at: number) => Promise<TamperIndex>;
   epochMs: number;
   /** Receipts are taken this long after a ticket expires (ms): how long a session can still change. */
   ticketGraceMs: number;
@@ -69,10 +70,14 @@ export async function closeEpoch(d: EpochCloserDeps, epoch: number, closedAt: nu
     segments.set(streamId, await d.store.segmentsBetween(streamId, earliest - params.lookbackMs, closedAt));
     maxInitBytes.set(streamId, await d.store.maxInitBytes(streamId));
   }
-  const tampered = await d.tamperedNodes();
+  // A proof zeroes the node's credit on the stream it was proven on, not elsewhere; unproven
+  // reports (anyone with a ticket can send one) never touch rewards.
+  const provenTamper = (await d.tamperAt(closedAt))
+    .provenPairs()
+    .filter(([nodeId, streamId]) => receipts.some((r) => r.nodeId === nodeId && r.streamId === streamId));
   const reputations = new Map<string, Reputation>();
   for (const nodeId of new Set(receipts.map((r) => r.nodeId))) {
-    reputations.set(nodeId, await nodeReputation(d, nodeId, endsAt, tampered.has(nodeId)));
+    reputations.set(nodeId, await nodeReputation(d, nodeId, endsAt, false));
   }
   const quality = new Map([...reputations].map(([id, r]) => [id, r.quality]));
   const creditedSoFar = await d.store.creditedFor([...sessions.keys()]);
@@ -86,6 +91,7 @@ export async function closeEpoch(d: EpochCloserDeps, epoch: number, closedAt: nu
     segments,
     maxInitBytes,
     quality,
+    provenTamper: new Set(provenTamper.map(([n, st]) => `${n}/${st}`)),
     params,
   });
   const inputs = {
@@ -104,6 +110,7 @@ export async function closeEpoch(d: EpochCloserDeps, epoch: number, closedAt: nu
     ),
     maxInitBytes: Object.fromEntries(maxInitBytes),
     reputations: Object.fromEntries(reputations),
+    provenTamper,
     sessionChecks: out.sessions,
     withheld: out.withheld,
     rejected: out.rejected,

@@ -39,6 +39,8 @@ export interface EpochInput {
   maxInitBytes: Map<string, number>;
   /** Quality factor per node in [0, 1]. */
   quality: Map<string, number>;
+  /** "node/stream" pairs with a proven tamper: quality 0 on that stream only. */
+  provenTamper?: Set<string>;
   params: EpochParams;
 }
 
@@ -194,7 +196,9 @@ export function computeEpoch(input: EpochInput): EpochOutput {
         });
       a.credited = 0;
     }
-    const quality = input.quality.get(a.nodeId) ?? 0;
+    const proven = input.provenTamper?.has(`${a.nodeId}/${a.streamId}`) ?? false;
+    if (proven) a.flags.add("proven-tamper");
+    const quality = proven ? 0 : (input.quality.get(a.nodeId) ?? 0);
     return {
       epoch: input.epoch,
       nodeId: a.nodeId,

@@ -1,4 +1,4 @@
-import { type Evidence, SrpError, verifyDelivery, verifySegmentAttestation } from "@streamrp2p/protocol";
+import { type Evidence, SrpError, verifyFraudProof, verifySegmentAttestation } from "@streamrp2p/protocol";
 import type { CoordinatorStore, StreamRow } from "../store.ts";
 
 /**
@@ -19,14 +19,16 @@ export async function recordEvidence(
   await verifySegmentAttestation(att, stream.signer);
   if (e.servedSha256 === att.sha256)
     throw new SrpError("VALIDATION_FAILED", "served hash equals the attested one: nothing to report");
+  // A proof is the node's own signature over (this attestation's digest, the served hash): the
+  // rule FraudProof.prove enforces. A signature that says anything else (another attestation,
+  // the attested hash) proves nothing, and the report stays unproven rather than being refused:
+  // a lying node may well sign the honest hash while serving other bytes.
   let proven = false;
   if (e.nodeSignature) {
-    await verifyDelivery(
-      { streamId: att.streamId, rendition: att.rendition, seq: att.seq, sha256: e.servedSha256 },
-      e.nodeSignature,
-      e.nodeId,
+    proven = await verifyFraudProof(att, e.servedSha256, e.nodeSignature, e.nodeId).then(
+      () => true,
+      () => false,
     );
-    proven = true;
   }
   await store.insertEvidence({
     nodeId: e.nodeId,
