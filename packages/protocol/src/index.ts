@@ -9,6 +9,7 @@ export * from "./hls.ts";
 export * from "./ids.ts";
 export * from "./ingest-failure.ts";
 export * from "./node-config.ts";
+export * from "./probe-task.ts";
 export * from "./registration.ts";
 export * from "./session.ts";
 export * from "./stream-end.ts";

@@ -26,6 +26,7 @@ import { HeartbeatLoop } from "./heartbeat.ts";
 import { handleEnd, handlePut, type IngestContext } from "./ingest.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
 import type { StreamDirectory, UpstreamResolver } from "./ports.ts";
+import { handleProbeFetch, NonceWindow, type ProbeFetchContext } from "./probe-fetch.ts";
 import { StreamPuller } from "./puller.ts";
 import { ReceiptStore } from "./receipt-store.ts";
 import { ReceiptSubmitter } from "./receipt-submitter.ts";
@@ -185,6 +186,13 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
     draining: () => draining,
   };
 
+  const probeCtx: ProbeFetchContext = {
+    ticketPublicKey,
+    nonces: new NonceWindow(now),
+    fetch: fetchImpl,
+    now,
+  };
+
   const router = new Router(log)
     .on("GET", "/live/:stream/:file", (req, res, p, url) =>
       serveMedia(serveCtx, req, res, p.stream ?? "", p.file ?? "", url),
@@ -193,6 +201,7 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
       handlePut(ingestCtx, req, res, p.stream ?? "", p.file ?? ""),
     )
     .on("POST", "/live/:stream/end", (req, res, p) => handleEnd(ingestCtx, req, res, p.stream ?? ""))
+    .on("POST", "/v1/probe", (req, res) => handleProbeFetch(probeCtx, req, res))
     .on("POST", "/v1/receipts", async (req, res) => {
       const submission = parseWith(ReceiptSubmissionSchema, await readJson(req, 8 * 1024), "receipt");
       const stored = await receipts.accept(submission);

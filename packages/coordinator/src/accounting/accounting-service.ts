@@ -1,10 +1,11 @@
-import { type ReceiptBatch, SrpError } from "@streamrp2p/protocol";
+import { type ReceiptBatch, SrpError, signProbeTask } from "@streamrp2p/protocol";
 import type { Logger } from "@streamrp2p/service";
 import { isHealthy, liveEdgeOf, type NodeStanding } from "../routing.ts";
 import type { CoordinatorStore } from "../store.ts";
 import { closeEpoch, type EpochCloserDeps, epochOf, nodeReputation } from "./epoch-closer.ts";
 import type { EpochParams } from "./epoch-compute.ts";
 import { recordEvidence } from "./evidence.ts";
+import { fetchVia } from "./probe-via.ts";
 import { type ProberDeps, probeOnce } from "./prober.ts";
 import { intakeReceipts } from "./receipt-intake.ts";
 import { ReceiptVerifier } from "./receipt-verifier.ts";
@@ -158,11 +159,15 @@ export class AccountingService {
   async probe(nodeId: string, url: string, streamId: string) {
     const stream = await this.#d.store.getStream(streamId);
     if (!stream) throw new SrpError("STREAM_NOT_FOUND", `stream ${streamId} is not registered`);
+    const via = await this.#probeVia(nodeId, url);
+    const f = this.#d.fetch ?? fetch;
     const deps: ProberDeps = {
       store: this.#d.store.accounting,
       issuer: this.#d.issuer,
       viewerOrigin: this.#d.viewerOrigin,
-      fetch: this.#d.fetch,
+      fetch: via
+        ? fetchVia(via, (t) => signProbeTask(this.#d.issuer.ticketKey().privateKey, t), this.#d.now, f)
+        : f,
       now: this.#d.now,
       onTamper: (e) =>
         recordEvidence(this.#d.store, stream, e, this.#d.now()).catch((err: unknown) =>
@@ -170,6 +175,19 @@ export class AccountingService {
         ),
     };
     return probeOnce(deps, { nodeId, url, streamId, signer: stream.signer });
+  }
+
+  /**
+   * Another relay to send a probe through (heard from recently, not leaving,
+   * not the probed node): the probed node must not recognise the prober by
+   * its address. Only when there is none does the coordinator probe directly.
+   */
+  async #probeVia(nodeId: string, url: string): Promise<string | undefined> {
+    const now = this.#d.now();
+    const candidates = (await this.#d.store.listNodes()).filter(
+      (n) => n.nodeId !== nodeId && n.url !== url && isHealthy(n, now, this.#o.nodeTimeoutMs),
+    );
+    return candidates[Math.floor(Math.random() * candidates.length)]?.url;
   }
 
   /** Closes every epoch that has ended; returns their numbers. */

@@ -1,0 +1,87 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import {
+  HEADER_PROBE_HEADERS,
+  HEADER_PROBE_STATUS,
+  ProbeTaskSchema,
+  parseWith,
+  SrpError,
+  verifyProbeTask,
+} from "@streamrp2p/protocol";
+import { type FetchLike, readJson } from "@streamrp2p/service";
+
+/** Nonces remembered at most; a task arriving when full is refused, never a replay let through. */
+const MAX_NONCES = 10_000;
+const PROBE_TIMEOUT_MS = 5_000; // ms per probed request
+/** More than any segment (pushes over 16 MiB are refused): the relay never buffers more for a probe. */
+const MAX_PROBE_BODY_BYTES = 16 * 1024 * 1024;
+
+/** Nonces of probe tasks already run, until their tasks expire. Bounded. */
+export class NonceWindow {
+  readonly #until = new Map<string, number>();
+  constructor(private readonly now: () => number) {}
+
+  has(nonce: string): boolean {
+    const until = this.#until.get(nonce);
+    return until !== undefined && until > this.now();
+  }
+
+  add(nonce: string, until: number): void {
+    if (this.#until.size >= MAX_NONCES) {
+      const t = this.now();
+      for (const [n, u] of this.#until) if (u <= t) this.#until.delete(n);
+      if (this.#until.size >= MAX_NONCES) throw new SrpError("RATE_LIMITED", "too many probe tasks at once");
+    }
+    this.#until.set(nonce, until);
+  }
+}
+
+export interface ProbeFetchContext {
+  ticketPublicKey: () => Promise<string>;
+  nonces: NonceWindow;
+  fetch: FetchLike;
+  now: () => number;
+}
+
+/**
+ * POST /v1/probe — the coordinator's signed request that this relay fetch a
+ * URL (another node's playlist, init, segment, or receipt POST) as a viewer
+ * would, so the probed node cannot tell the probe by its source address.
+ * Answers with the upstream's body; its status and relevant headers in
+ * x-srp-probe-status / x-srp-probe-headers. Redirects are not followed.
+ */
+export async function handleProbeFetch(ctx: ProbeFetchContext, req: IncomingMessage, res: ServerResponse) {
+  const task = parseWith(ProbeTaskSchema, await readJson(req, 80 * 1024), "probe task");
+  await verifyProbeTask(task, await ctx.ticketPublicKey(), ctx.now(), ctx.nonces);
+  let upstream: Response;
+  try {
+    upstream = await ctx.fetch(task.url, {
+      method: task.method,
+      headers: task.headers,
+      body: task.body,
+      redirect: "manual",
+      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+    });
+  } catch (cause) {
+    throw new SrpError("UPSTREAM_FAILED", `probe of ${task.url} failed`, { cause });
+  }
+  const declared = Number(upstream.headers.get("content-length") ?? 0);
+  if (declared > MAX_PROBE_BODY_BYTES) {
+    await upstream.body?.cancel();
+    throw new SrpError("UPSTREAM_FAILED", `probed body of ${declared} bytes is over the limit`);
+  }
+  const body = Buffer.from(await upstream.arrayBuffer());
+  if (body.length > MAX_PROBE_BODY_BYTES)
+    throw new SrpError("UPSTREAM_FAILED", "probed body is over the limit");
+  const relevant: Record<string, string> = {};
+  upstream.headers.forEach((v, k) => {
+    if (k.startsWith("x-srp-") || k === "content-type" || k === "cache-control") relevant[k] = v;
+  });
+  res.writeHead(200, {
+    "content-type": "application/octet-stream",
+    "content-length": body.length,
+    "cache-control": "no-store",
+    [HEADER_PROBE_STATUS]: String(upstream.status),
+    [HEADER_PROBE_HEADERS]: JSON.stringify(relevant),
+  });
+  res.end(body);
+}
