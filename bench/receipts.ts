@@ -97,3 +97,11 @@ const full = rate("coordinator receipt verification", () => {
     verifier.verify(parseWith(ReceiptSubmissionSchema, JSON.parse(w), "receipt"), nodeId, now, 0);
 });
 say(`ratio ${(full / native).toFixed(2)} (target >= 0.7)`);
+// One machine-readable line per figure; a figure that could not be measured fails the run.
+const figures: Array<[string, number, string]> = [
+  ["native_ed25519_verify", native, "per_s"],
+  ["receipt_verification", full, "per_s"],
+  ["receipts_vs_native", full / native, "ratio"],
+];
+for (const [name, value, unit] of figures) console.log(`RESULT ${name} ${value.toFixed(3)} ${unit}`);
+if (figures.some(([, value]) => !Number.isFinite(value) || value <= 0)) process.exitCode = 1;

@@ -149,6 +149,15 @@ try {
   say(
     `efficiency: relay ${relayE.toFixed(1)} Gbit/s per core, nginx ${nginxE.toFixed(1)} Gbit/s per core, ratio ${(relayE / nginxE).toFixed(2)}`,
   );
+  // One machine-readable line per figure; a figure that could not be measured fails the run.
+  const figures: Array<[string, number, string]> = [
+    ["relay_gbit_s", relayG, "Gbit/s"],
+    ["nginx_gbit_s", nginxG, "Gbit/s"],
+    ["relay_vs_nginx", relayG / nginxG, "ratio"],
+    ["relay_vs_nginx_per_core", relayE / nginxE, "ratio"],
+  ];
+  for (const [name, value, unit] of figures) console.log(`RESULT ${name} ${value.toFixed(3)} ${unit}`);
+  if (figures.some(([, value]) => !Number.isFinite(value) || value <= 0)) process.exitCode = 1;
 } finally {
   relay.proc.kill("SIGTERM");
   nginx.proc.kill("SIGQUIT");

@@ -1,4 +1,3 @@
-import { concatBytes, sha256 } from "viem";
 import { z } from "zod";
 import { EvidenceSchema } from "./delivery.ts";
 import { ed25519Sign, ed25519Verify } from "./ed25519.ts";
@@ -43,8 +42,12 @@ export type Receipt = z.infer<typeof ReceiptSchema>;
 export const ReceiptSubmissionSchema = z.strictObject({ ticket: TicketSchema, receipt: ReceiptSchema });
 export type ReceiptSubmission = z.infer<typeof ReceiptSubmissionSchema>;
 
+function ticketSigningText(t: Omit<Ticket, "signature">): string {
+  return ["srp-ticket-v1", t.sessionId, t.streamId, t.viewerKey, t.issuedAt, t.expiresAt].join("\n");
+}
+
 export function ticketSigningBytes(t: Omit<Ticket, "signature">): Uint8Array<ArrayBuffer> {
-  return utf8(["srp-ticket-v1", t.sessionId, t.streamId, t.viewerKey, t.issuedAt, t.expiresAt].join("\n"));
+  return utf8(ticketSigningText(t));
 }
 
 export function receiptSigningBytes(r: Omit<Receipt, "signature">): Uint8Array<ArrayBuffer> {
@@ -67,32 +70,34 @@ export type Ed25519VerifyFn = (
 ) => boolean | Promise<boolean>;
 
 /**
- * Ticket signatures already checked, remembered by the SHA-256 of the key,
- * every signed field and the signature: a ticket that differs in any byte
- * (another session, viewer key or expiry under a reused signature) is a
- * different entry and is checked again. Bounded: when full it starts over.
+ * Ticket signatures already checked, each remembered with everything it was
+ * checked over (the coordinator key and every signed field, as signed): a
+ * ticket that differs in any field (another session, viewer key or expiry
+ * under a reused signature) does not match and is checked again. Stronger
+ * than a digest and cheaper (a string comparison, no hashing per receipt).
+ * Bounded: when full it starts over.
  */
 export class VerifiedTicketCache {
-  readonly #digests = new Set<string>();
+  /** signature → the signed text and key it was verified over. */
+  readonly #verified = new Map<string, string>();
 
   constructor(private readonly maxEntries = 100_000) {}
 
-  static digest(t: Ticket, publicKey: string): string {
-    const signed = ticketSigningBytes(t);
-    return sha256(concatBytes([utf8(`${publicKey}\n${t.signature}\n`), signed]));
+  static material(t: Ticket, publicKey: string): string {
+    return `${publicKey}\n${ticketSigningText(t)}`;
   }
 
-  has(digest: string): boolean {
-    return this.#digests.has(digest);
+  has(t: Ticket, publicKey: string): boolean {
+    return this.#verified.get(t.signature) === VerifiedTicketCache.material(t, publicKey);
   }
 
-  add(digest: string): void {
-    if (this.#digests.size >= this.maxEntries) this.#digests.clear();
-    this.#digests.add(digest);
+  add(t: Ticket, publicKey: string): void {
+    if (this.#verified.size >= this.maxEntries) this.#verified.clear();
+    this.#verified.set(t.signature, VerifiedTicketCache.material(t, publicKey));
   }
 
   get size(): number {
-    return this.#digests.size;
+    return this.#verified.size;
   }
 }
 
@@ -103,11 +108,34 @@ export interface TicketCheckOptions {
   cache?: VerifiedTicketCache;
 }
 
+/** Synchronous Ed25519 (Node's native): lets a party check the rules without a promise per receipt. */
+export type Ed25519VerifySync = (
+  publicKey: string,
+  signature: string,
+  data: Uint8Array<ArrayBuffer>,
+) => boolean;
+
 /**
  * The one rule for a session ticket, for every party: signed by the
  * coordinator over all its fields, and not past its expiry (plus grace).
- * Throws BAD_SIGNATURE or TICKET_EXPIRED.
+ * `signatureOk` answers whether the coordinator's key signed it (asked only
+ * when the cache does not already know). Throws BAD_SIGNATURE or TICKET_EXPIRED.
  */
+function ticketRule(
+  t: Ticket,
+  coordinatorPublicKey: string,
+  now: number,
+  o: Omit<TicketCheckOptions, "verify">,
+  signatureOk: () => boolean,
+): void {
+  if (!o.cache?.has(t, coordinatorPublicKey)) {
+    if (!signatureOk()) throw new SrpError("BAD_SIGNATURE", "ticket is not signed by the coordinator");
+    o.cache?.add(t, coordinatorPublicKey);
+  }
+  if (now > t.expiresAt + (o.graceMs ?? 0)) throw new SrpError("TICKET_EXPIRED", "ticket has expired");
+}
+
+/** The ticket rule with an asynchronous (or any) Ed25519. */
 export async function verifyTicket(
   t: Ticket,
   coordinatorPublicKey: string,
@@ -115,13 +143,22 @@ export async function verifyTicket(
   graceOrOptions: number | TicketCheckOptions = 0,
 ): Promise<void> {
   const o = typeof graceOrOptions === "number" ? { graceMs: graceOrOptions } : graceOrOptions;
-  const digest = o.cache ? VerifiedTicketCache.digest(t, coordinatorPublicKey) : undefined;
-  if (digest === undefined || !o.cache?.has(digest)) {
-    const ok = await (o.verify ?? ed25519Verify)(coordinatorPublicKey, t.signature, ticketSigningBytes(t));
-    if (!ok) throw new SrpError("BAD_SIGNATURE", "ticket is not signed by the coordinator");
-    if (digest !== undefined) o.cache?.add(digest);
-  }
-  if (now > t.expiresAt + (o.graceMs ?? 0)) throw new SrpError("TICKET_EXPIRED", "ticket has expired");
+  const known = o.cache?.has(t, coordinatorPublicKey) ?? false;
+  const ok =
+    known || (await (o.verify ?? ed25519Verify)(coordinatorPublicKey, t.signature, ticketSigningBytes(t)));
+  ticketRule(t, coordinatorPublicKey, now, o, () => ok);
+}
+
+/** The ticket rule with a synchronous Ed25519. */
+export function checkTicket(
+  t: Ticket,
+  coordinatorPublicKey: string,
+  now: number,
+  o: Omit<TicketCheckOptions, "verify"> & { verify: Ed25519VerifySync },
+): void {
+  ticketRule(t, coordinatorPublicKey, now, o, () =>
+    o.verify(coordinatorPublicKey, t.signature, ticketSigningBytes(t)),
+  );
 }
 
 export async function signReceipt(viewerKey: CryptoKey, r: Omit<Receipt, "signature">): Promise<Receipt> {
@@ -153,20 +190,64 @@ export interface SubmissionCheck extends TicketCheckOptions {
  * Everything a relay and the coordinator check on a (ticket, receipt) pair,
  * in this order: the receipt names the node, belongs to the ticket, the
  * ticket is the coordinator's and current, the receipt was signed before the
- * ticket ran out, and the viewer key signed it. Throws FOREIGN_RECEIPT,
+ * ticket ran out, and the viewer key signed it. The two signature answers come
+ * from the caller (`ticketSignatureOk`, `receiptSignatureOk`), so the same rule
+ * runs with a synchronous or an asynchronous Ed25519. Throws FOREIGN_RECEIPT,
  * VALIDATION_FAILED, BAD_SIGNATURE or TICKET_EXPIRED.
  */
-export async function verifySubmission(sub: ReceiptSubmission, c: SubmissionCheck): Promise<void> {
+function submissionRule(
+  sub: ReceiptSubmission,
+  c: Omit<SubmissionCheck, "verify">,
+  ticketSignatureOk: () => boolean,
+  receiptSignatureOk: () => boolean,
+): void {
   const { ticket, receipt } = sub;
-  if (receipt.nodeId !== c.nodeId)
-    throw new SrpError("FOREIGN_RECEIPT", `receipt names node ${receipt.nodeId}, not ${c.nodeId}`);
+  submissionShape(sub, c.nodeId);
+  ticketRule(ticket, c.ticketPublicKey, c.now, c, ticketSignatureOk);
+  if (receipt.issuedAt > ticket.expiresAt + (c.graceMs ?? 0))
+    throw new SrpError("TICKET_EXPIRED", "receipt is dated past its ticket's expiry");
+  if (!receiptSignatureOk())
+    throw new SrpError("BAD_SIGNATURE", "receipt is not signed by the session's viewer key");
+}
+
+/** The cheap part of the rule, first, so that a malformed submission costs no signature check. */
+function submissionShape(sub: ReceiptSubmission, nodeId: string): void {
+  const { ticket, receipt } = sub;
+  if (receipt.nodeId !== nodeId)
+    throw new SrpError("FOREIGN_RECEIPT", `receipt names node ${receipt.nodeId}, not ${nodeId}`);
   if (receipt.sessionId !== ticket.sessionId || receipt.streamId !== ticket.streamId) {
     throw new SrpError("VALIDATION_FAILED", "receipt does not belong to the ticket's session and stream");
   }
-  await verifyTicket(ticket, c.ticketPublicKey, c.now, c);
-  if (receipt.issuedAt > ticket.expiresAt + (c.graceMs ?? 0))
-    throw new SrpError("TICKET_EXPIRED", "receipt is dated past its ticket's expiry");
-  await verifyReceipt(receipt, ticket, c.verify);
+}
+
+/** The submission rule with an asynchronous (or any) Ed25519: the signatures are checked first, then the rule. */
+export async function verifySubmission(sub: ReceiptSubmission, c: SubmissionCheck): Promise<void> {
+  const verify = c.verify ?? ed25519Verify;
+  const { ticket, receipt } = sub;
+  submissionShape(sub, c.nodeId);
+  const known = c.cache?.has(ticket, c.ticketPublicKey) ?? false;
+  const ticketOk = known || (await verify(c.ticketPublicKey, ticket.signature, ticketSigningBytes(ticket)));
+  const receiptOk = await verify(ticket.viewerKey, receipt.signature, receiptSigningBytes(receipt));
+  submissionRule(
+    sub,
+    c,
+    () => ticketOk,
+    () => receiptOk,
+  );
+}
+
+/** The submission rule with a synchronous Ed25519 (no promise per receipt: the coordinator's hot path). */
+export function checkSubmission(
+  sub: ReceiptSubmission,
+  c: Omit<SubmissionCheck, "verify"> & { verify: Ed25519VerifySync },
+): void {
+  const { ticket, receipt } = sub;
+  submissionRule(
+    sub,
+    c,
+    () => c.verify(c.ticketPublicKey, ticket.signature, ticketSigningBytes(ticket)),
+    () => c.verify(ticket.viewerKey, receipt.signature, receiptSigningBytes(receipt)),
+  );
 }
 
 /** What orders two cumulative receipts of one (session, node). */
