@@ -67,6 +67,11 @@ describe("relay receipt store (POST /v1/receipts)", () => {
       (await post({ ticket, receipt: await receipt({ bytes: 3000, segments: 2, lastSeq: 6 }) })).status,
     ).toBe(200);
     expect(relay.receipts.get(ticket.sessionId)?.receipt.bytes).toBe(3000);
+    // Listed for anyone, but without the ticket (viewer key, coordinator signature): issue 10, finding 8.
+    const listed = (await (await fetch(`${relay.url}/v1/receipts`)).json()) as { receipts: unknown[] };
+    expect(listed.receipts).toHaveLength(1);
+    expect(JSON.stringify(listed)).not.toContain(ticket.signature);
+    expect(JSON.stringify(listed)).not.toContain(ticket.viewerKey);
   });
 
   it("refuses a forged receipt signature", async () => {

@@ -1,0 +1,36 @@
+import { LiveStream, MediaObject } from "@streamrp2p/relay";
+import { describe, expect, it } from "vitest";
+import { newAccount, signedObject } from "../../../test/support/fixtures.ts";
+
+const streamer = newAccount();
+
+/** Issue 10, finding 7: long-poll waiters were woken in O(n²) and not capped. */
+describe("LiveStream long-polls", () => {
+  it("refuses waiters past the cap (UNAVAILABLE) and wakes every ready one on the next segment", async () => {
+    const s = new LiveStream("demo", streamer.address, {
+      maxSegments: 10,
+      playlistSegments: 3,
+      maxWaitersPerStream: 1_000,
+    });
+    s.putInit(
+      MediaObject.complete((await signedObject(streamer, "demo", "init", 0, 10)).att, 0, Buffer.alloc(10)),
+    );
+    const waits = Array.from({ length: 1_000 }, () => s.waitFor(0, 60_000));
+    expect(s.waiters).toBe(1_000);
+    await expect(s.waitFor(0, 60_000)).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    const seg = await signedObject(streamer, "demo", "segment", 0, 10);
+    s.putSegment(MediaObject.complete(seg.att, 0, seg.bytes));
+    await Promise.all(waits); // all woken at once, none left behind
+    expect(s.waiters).toBe(0);
+  });
+
+  it("forgets a waiter whose time ran out", async () => {
+    const s = new LiveStream("demo", streamer.address, {
+      maxSegments: 10,
+      playlistSegments: 3,
+      maxWaitersPerStream: 10,
+    });
+    await s.waitFor(5, 20);
+    expect(s.waiters).toBe(0);
+  });
+});
