@@ -125,6 +125,18 @@ describe("attack: the ingest relay feeding the viewer fails mid-stream: frozen, 
     const watched = carrying.filter((p): p is ServiceProcess => p !== undefined);
     expect(watched.length).toBeGreaterThanOrEqual(2);
     const stallsBefore = playing.stalls.length;
+    await page.evaluate(() => {
+      const w = window as unknown as {
+        __srp: { session?: { on(l: (e: unknown) => void): void } };
+        __events?: unknown[];
+      };
+      if (w.__events) return;
+      w.__events = [];
+      w.__srp.session?.on((e) => {
+        const ev = e as { type: string };
+        if (ev.type !== "verified") w.__events?.push({ at: Math.round(performance.now()), ...ev });
+      });
+    });
     process.kill(victim.pid, how);
     if (how === "SIGSTOP") frozen = victim;
     const failedAt = Date.now();
@@ -154,6 +166,14 @@ describe("attack: the ingest relay feeding the viewer fails mid-stream: frozen, 
     const stalls = after.stalls.slice(stallsBefore);
     process.stdout.write(
       `[failed-ingest ${how}] ${victim.name} failed; longest live-edge gap per relay (ms): ${JSON.stringify(gaps)}; viewer stalls (ms): ${JSON.stringify(stalls)}; viewer on ${procs.find((p) => p.url === urlOf.get(playing.stats?.currentNode ?? ""))?.name} then ${procs.find((p) => p.url === urlOf.get(after.stats?.currentNode ?? ""))?.name}, failures ${playing.stats?.failures}→${after.stats?.failures}\n`,
+    );
+    // The player's failovers (not its verified loads), for the record when a stall happens.
+    const events = await page.evaluate(() =>
+      (window as unknown as { __events?: unknown[] }).__events?.splice(0),
+    );
+    const names = Object.fromEntries(all.map((n) => [n.nodeId, procs.find((p) => p.url === n.url)?.name]));
+    process.stdout.write(
+      `[failed-ingest ${how}] player events: ${JSON.stringify(events).replace(/0x[0-9a-f]{40}/g, (id) => names[id] ?? id)}\n`,
     );
     return { feeding, gaps, ingestAfter: await streamIngest(), playing, after, stalls };
   }

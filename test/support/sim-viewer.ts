@@ -35,7 +35,14 @@ export class SimulatedViewer {
       streamId,
       receiptIntervalMs: 1_000,
       nodesRefreshMs: 3_600_000,
-      ...(prefer ? { playlistTimeoutMs: 8_000, segmentTimeoutMs: 8_000 } : {}),
+      ...(prefer
+        ? {
+            playlistTimeoutMs: 8_000,
+            segmentTimeoutMs: 8_000,
+            firstByteTimeoutMs: 8_000,
+            bodyIdleTimeoutMs: 8_000,
+          }
+        : {}),
     });
     if (pinTo) {
       const node = session.pool.order().find((n) => n.nodeId === pinTo);

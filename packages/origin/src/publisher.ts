@@ -52,7 +52,7 @@ const PUBLISHER_DEFAULTS: PublisherOptions = {
   backfillSegments: 3,
 };
 /** What became of one object on one relay. */
-type SendOutcome = "ok" | "refused" | "init-missing";
+type SendOutcome = "ok" | "refused" | "init-missing" | "draining";
 
 const RETRY_DELAY_MS = 50; // ms between tries of one object, within its stall deadline
 const WATCHDOG_MS = 100; // ms between checks for stalled relays
@@ -333,6 +333,10 @@ export class IngestPublisher {
         );
         // A relay that refuses this object on principle will not change its mind; 404 is "stream unknown yet".
         if (res.status === 409 && text.includes('"INIT_NOT_HELD"')) return "init-missing";
+        if (res.status === 503 && text.includes('"DRAINING"')) {
+          this.#drop(t, "the relay is draining");
+          return "draining";
+        }
         if (res.status >= 400 && res.status < 500 && res.status !== 404 && res.status !== 429) break;
       } catch (err) {
         lastError = err;

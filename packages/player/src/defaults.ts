@@ -4,6 +4,10 @@ export const PLAYER_DEFAULTS = {
   playlistTimeoutMs: 2_500, // ms
   /** Per-attempt limit for a segment before the next node is tried. */
   segmentTimeoutMs: 4_000, // ms
+  /** A node that has not answered (headers) for this long is given up: a healthy relay answers in ms. */
+  firstByteTimeoutMs: 1_500, // ms
+  /** A response whose bytes stop for this long (its relay's upstream hung) fails over at once. */
+  bodyIdleTimeoutMs: 1_500, // ms
   /** How long a node that failed or lied is tried last. */
   penaltyMs: 15_000, // ms
   /** How often cumulative receipts are signed and sent. */

@@ -55,6 +55,38 @@ export type SessionEvent =
 
 type Kind = "playlist" | "init" | "segment";
 
+/**
+ * Reads a response body whole, aborting `idle` when no bytes arrive for
+ * `idleMs`: a stalled body fails over in about that time, not at the request's
+ * overall timeout.
+ */
+async function readBody(res: Response, idleMs: number, idle: AbortController): Promise<ArrayBuffer> {
+  const reader = res.body?.getReader();
+  if (!reader) return new ArrayBuffer(0);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  let timer = setTimeout(() => idle.abort(), idleMs);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      clearTimeout(timer);
+      timer = setTimeout(() => idle.abort(), idleMs);
+      chunks.push(value);
+      total += value.byteLength;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out.buffer;
+}
+
 async function sha256Hex(data: ArrayBuffer): Promise<string> {
   return bytesToHex(new Uint8Array(await crypto.subtle.digest("SHA-256", data)));
 }
@@ -228,15 +260,22 @@ export class ViewerSession {
   ) {
     const timeoutMs = kind === "playlist" ? this.#o.playlistTimeoutMs : this.#o.segmentTimeoutMs;
     const timeout = AbortSignal.timeout(timeoutMs);
-    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    // A body whose bytes stop coming (a relay whose own upstream hung) is given up long before the timeout.
+    const idle = new AbortController();
+    const combined = AbortSignal.any(signal ? [signal, timeout, idle.signal] : [timeout, idle.signal]);
     const start = performance.now();
     let res: Response;
+    // No answer at all for this long: the node (or its upstream) is hung; the next node is tried.
+    const noAnswer = setTimeout(() => idle.abort(), this.#o.firstByteTimeoutMs);
     try {
       res = await (this.#o.fetch ?? fetch)(`${node.url}${path}?session=${this.ticket.sessionId}`, {
         signal: combined,
       });
     } catch (err) {
-      throw new AttemptError(timeout.aborted ? "timeout" : "network", String(err));
+      const why = idle.signal.aborted ? `no answer in ${this.#o.firstByteTimeoutMs} ms` : String(err);
+      throw new AttemptError(timeout.aborted || idle.signal.aborted ? "timeout" : "network", why);
+    } finally {
+      clearTimeout(noAnswer);
     }
     const first = performance.now();
     if (res.status !== 200) {
@@ -245,9 +284,11 @@ export class ViewerSession {
     }
     let data: string | ArrayBuffer;
     try {
-      data = kind === "playlist" ? await res.text() : await res.arrayBuffer();
+      const body = await readBody(res, this.#o.bodyIdleTimeoutMs, idle);
+      data = kind === "playlist" ? new TextDecoder().decode(body) : body;
     } catch (err) {
-      throw new AttemptError(timeout.aborted ? "timeout" : "network", `body: ${String(err)}`);
+      const kindOf = timeout.aborted || idle.signal.aborted ? "timeout" : "network";
+      throw new AttemptError(kindOf, `body: ${idle.signal.aborted ? "no bytes for too long" : String(err)}`);
     }
     const end = performance.now();
     if (kind === "playlist") {

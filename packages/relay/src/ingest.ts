@@ -27,6 +27,8 @@ export interface IngestContext {
   /** The stream's window if the relay holds one; never creates state. */
   heldStream(streamId: string): LiveStream | undefined;
   attestations: AttestationVerifier;
+  /** The relay is draining (leaving): pushes are refused so the origin moves on at once. */
+  draining(): boolean;
   metrics: RelayMetrics;
   log: Logger;
 }
@@ -53,6 +55,8 @@ async function acceptPut(
   file: string,
 ): Promise<number> {
   if (!ctx.acceptsPush) throw new SrpError("FORBIDDEN", "this relay does not accept pushes");
+  // Leaving: the origin drops this relay at once and the coordinator's next choice takes the stream.
+  if (ctx.draining()) throw new SrpError("DRAINING", "this relay is leaving the network");
   const declared = Number(req.headers["content-length"] ?? Number.NaN);
   if (Number.isFinite(declared) && declared > ctx.maxSegmentBytes) {
     throw new SrpError("PAYLOAD_TOO_LARGE", `segment of ${declared} bytes exceeds ${ctx.maxSegmentBytes}`);

@@ -174,6 +174,7 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
       return known;
     },
     openPushStream: (streamId, signer) => streams.open(streamId, signer, isPulled),
+    draining: () => draining,
     heldStream: (streamId) => streams.get(streamId),
   };
   const serveCtx: ServeContext = {
