@@ -22,7 +22,7 @@ export class NonceWindow {
 
   has(nonce: string): boolean {
     const until = this.#until.get(nonce);
-    return until !== undefined && until > this.now();
+    return until !== undefined && until >= this.now();
   }
 
   add(nonce: string, until: number): void {
@@ -69,9 +69,18 @@ export async function handleProbeFetch(ctx: ProbeFetchContext, req: IncomingMess
     await upstream.body?.cancel();
     throw new SrpError("UPSTREAM_FAILED", `probed body of ${declared} bytes is over the limit`);
   }
-  const body = Buffer.from(await upstream.arrayBuffer());
-  if (body.length > MAX_PROBE_BODY_BYTES)
-    throw new SrpError("UPSTREAM_FAILED", "probed body is over the limit");
+  // Counted as it streams: a chunked body with no length must not be buffered past the limit.
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const part of (upstream.body ?? []) as unknown as AsyncIterable<Uint8Array>) {
+    total += part.byteLength;
+    if (total > MAX_PROBE_BODY_BYTES) {
+      await upstream.body?.cancel().catch(() => {});
+      throw new SrpError("UPSTREAM_FAILED", "probed body is over the limit");
+    }
+    chunks.push(Buffer.from(part.buffer, part.byteOffset, part.byteLength));
+  }
+  const body = Buffer.concat(chunks, total);
   const relevant: Record<string, string> = {};
   upstream.headers.forEach((v, k) => {
     if (k.startsWith("x-srp-") || k === "content-type" || k === "cache-control") relevant[k] = v;
