@@ -68,6 +68,8 @@ export interface CoordinatorComponents {
   fetch?: typeof fetch;
   /** ms since the epoch; injected so tests and the simulator control time. */
   now?: () => number;
+  /** Uniform in [0, 1) for the prober's choices; injected so tests and the simulator can steer them. */
+  random?: () => number;
 }
 
 export interface Coordinator {
@@ -188,6 +190,7 @@ export function createCoordinator(
       now,
       viewerOrigin: () => http?.url ?? "http://127.0.0.1",
       fetch: components.fetch,
+      random: components.random,
       onEpochsClosed: settler ? (epochs) => settler.settlePending(epochs) : undefined,
     },
     {

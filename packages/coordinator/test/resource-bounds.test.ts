@@ -59,6 +59,7 @@ describe("attack: unbounded coordinator state (issue 10, finding 3)", () => {
         throughputBps: 1e6,
         edgeLag: 0,
         error: null,
+        via: null,
       });
       const first = await h.closeEpoch();
       expect(first.credits[0]?.creditedBytes).toBe(40 * SEG);

@@ -2,13 +2,15 @@ import { z } from "zod";
 import { ed25519Sign, ed25519Verify } from "./ed25519.ts";
 import { utf8 } from "./encoding.ts";
 import { SrpError } from "./errors.ts";
+import { AddressSchema } from "./ids.ts";
 
 /**
  * A probe request the coordinator asks a relay to make on its behalf, so the
  * probed node sees a request from another address than the coordinator's and
  * cannot single probes out. Signed with the coordinator's ticket key: a relay
  * fetches only what the coordinator asked, once, within a short window; it is
- * never an open proxy.
+ * never an open proxy. The task names the one relay asked to run it (`via`),
+ * so a task seen by one relay cannot be replayed at another within its window.
  */
 export const ProbeTaskSchema = z.strictObject({
   url: z.url({ protocol: /^https?$/ }).max(2048),
@@ -21,6 +23,8 @@ export const ProbeTaskSchema = z.strictObject({
     .string()
     .max(64 * 1024)
     .optional(),
+  /** The node id of the relay asked to run the task; any other relay refuses it. */
+  via: AddressSchema,
   nonce: z.string().regex(/^[0-9a-f]{32}$/),
   issuedAt: z.number().int().nonnegative(),
   signature: z.string().max(200),
@@ -30,6 +34,13 @@ export type ProbeTask = z.infer<typeof ProbeTaskSchema>;
 /** How old a task may be when a relay takes it (ms): long enough for clock skew, short enough to bound replays. */
 export const PROBE_TASK_MAX_AGE_MS = 30_000;
 
+/**
+ * How long a relay waits for the probed node (ms), headers and body. The
+ * coordinator allows the relay this plus a little to answer before it counts
+ * the relay at fault: both must agree, so it lives here.
+ */
+export const PROBE_TASK_FETCH_TIMEOUT_MS = 5_000;
+
 /** Headers a relay returns with what it fetched: the upstream's status and its relevant headers. */
 export const HEADER_PROBE_STATUS = "x-srp-probe-status";
 export const HEADER_PROBE_HEADERS = "x-srp-probe-headers";
@@ -37,7 +48,7 @@ export const HEADER_PROBE_HEADERS = "x-srp-probe-headers";
 export function probeTaskSigningBytes(t: Omit<ProbeTask, "signature">): Uint8Array<ArrayBuffer> {
   const headers = Object.entries(t.headers).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return utf8(
-    `srp-probe-v1\n${JSON.stringify([t.url, t.method, headers, t.body ?? null, t.nonce, t.issuedAt])}`,
+    `srp-probe-v2\n${JSON.stringify([t.url, t.method, headers, t.body ?? null, t.via.toLowerCase(), t.nonce, t.issuedAt])}`,
   );
 }
 
@@ -49,16 +60,21 @@ export async function signProbeTask(
 }
 
 /**
- * Rule: a relay runs a probe task only if the coordinator signed it, it is
- * fresh, and its nonce was not seen (`seen` remembers nonces for the window).
- * Throws BAD_SIGNATURE, TICKET_EXPIRED or CONFLICT.
+ * Rule: a relay runs a probe task only if the coordinator signed it, it names
+ * this relay (`selfNodeId`), it is fresh, and its nonce was not seen (`seen`
+ * remembers nonces for the window). Throws FORBIDDEN, BAD_SIGNATURE,
+ * TICKET_EXPIRED or CONFLICT.
  */
 export async function verifyProbeTask(
   t: ProbeTask,
   coordinatorPublicKey: string,
+  selfNodeId: string,
   now: number,
   seen: { has(nonce: string): boolean; add(nonce: string, until: number): void },
 ): Promise<void> {
+  if (t.via.toLowerCase() !== selfNodeId.toLowerCase()) {
+    throw new SrpError("FORBIDDEN", "probe task is addressed to another relay");
+  }
   if (Math.abs(now - t.issuedAt) > PROBE_TASK_MAX_AGE_MS) {
     throw new SrpError("TICKET_EXPIRED", "probe task is too old (or from the future)");
   }

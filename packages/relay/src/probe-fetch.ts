@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   HEADER_PROBE_HEADERS,
   HEADER_PROBE_STATUS,
+  PROBE_TASK_FETCH_TIMEOUT_MS,
   ProbeTaskSchema,
   parseWith,
   SrpError,
@@ -11,7 +12,6 @@ import { type FetchLike, readJson } from "@streamrp2p/service";
 
 /** Nonces remembered at most; a task arriving when full is refused, never a replay let through. */
 const MAX_NONCES = 10_000;
-const PROBE_TIMEOUT_MS = 5_000; // ms per probed request
 /** More than any segment (pushes over 16 MiB are refused): the relay never buffers more for a probe. */
 const MAX_PROBE_BODY_BYTES = 16 * 1024 * 1024;
 
@@ -36,6 +36,8 @@ export class NonceWindow {
 }
 
 export interface ProbeFetchContext {
+  /** This relay's node id: tasks addressed to another relay are refused. */
+  nodeId: string;
   ticketPublicKey: () => Promise<string>;
   nonces: NonceWindow;
   fetch: FetchLike;
@@ -51,7 +53,7 @@ export interface ProbeFetchContext {
  */
 export async function handleProbeFetch(ctx: ProbeFetchContext, req: IncomingMessage, res: ServerResponse) {
   const task = parseWith(ProbeTaskSchema, await readJson(req, 80 * 1024), "probe task");
-  await verifyProbeTask(task, await ctx.ticketPublicKey(), ctx.now(), ctx.nonces);
+  await verifyProbeTask(task, await ctx.ticketPublicKey(), ctx.nodeId, ctx.now(), ctx.nonces);
   let upstream: Response;
   try {
     upstream = await ctx.fetch(task.url, {
@@ -59,7 +61,7 @@ export async function handleProbeFetch(ctx: ProbeFetchContext, req: IncomingMess
       headers: task.headers,
       body: task.body,
       redirect: "manual",
-      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+      signal: AbortSignal.timeout(PROBE_TASK_FETCH_TIMEOUT_MS),
     });
   } catch (cause) {
     throw new SrpError("UPSTREAM_FAILED", `probe of ${task.url} failed`, { cause });

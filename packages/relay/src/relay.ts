@@ -188,6 +188,7 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
   };
 
   const probeCtx: ProbeFetchContext = {
+    nodeId: account.address,
     ticketPublicKey,
     nonces: new NonceWindow(now),
     fetch: fetchImpl,

@@ -1,15 +1,15 @@
 import { type ReceiptBatch, SrpError, signProbeTask } from "@streamrp2p/protocol";
 import type { Logger } from "@streamrp2p/service";
 import { isHealthy, liveEdgeOf, type NodeStanding } from "../routing.ts";
-import type { CoordinatorStore } from "../store.ts";
+import type { CoordinatorStore, StreamRow } from "../store.ts";
 import { closeEpoch, type EpochCloserDeps, epochOf, nodeReputation } from "./epoch-closer.ts";
 import type { EpochParams } from "./epoch-compute.ts";
 import { recordEvidence } from "./evidence.ts";
-import { fetchVia } from "./probe-via.ts";
+import { fetchVia, type ProbeVia } from "./probe-via.ts";
 import { type ProberDeps, probeOnce } from "./prober.ts";
 import { intakeReceipts } from "./receipt-intake.ts";
 import { ReceiptVerifier } from "./receipt-verifier.ts";
-import { REPUTATION_PARAMS, type ReputationParams } from "./reputation.ts";
+import { betterOf, needsSecondOpinion, REPUTATION_PARAMS, type ReputationParams } from "./reputation.ts";
 import { SegmentRecorder } from "./segment-recorder.ts";
 import type { SessionIssuer } from "./sessions.ts";
 import { TamperIndex } from "./tamper.ts";
@@ -36,6 +36,8 @@ export interface AccountingDeps {
   now: () => number;
   viewerOrigin: () => string;
   fetch?: typeof fetch;
+  /** Uniform in [0, 1): which node to probe and through which relay (injected for tests and the simulator). */
+  random?: () => number;
   /** Called after epochs close (settlement); a failure is retried with the next close. */
   onEpochsClosed?: (epochs: number[]) => Promise<void>;
 }
@@ -151,22 +153,56 @@ export class AccountingService {
           .filter((l) => liveEdgeOf(n, l.streamId) >= 0 && streams.has(l.streamId))
           .map((l) => ({ n, streamId: l.streamId })),
       );
-    const pick = pairs[Math.floor(Math.random() * pairs.length)];
+    const pick = pairs[Math.floor((this.#d.random ?? Math.random)() * pairs.length)];
     if (!pick) return undefined;
     return this.probe(pick.n.nodeId, pick.n.url, pick.streamId);
   }
 
+  /**
+   * Probes `nodeId` on `streamId` through a go-between relay and stores the
+   * row. Bad news from one go-between is checked through a second one (of
+   * another host where there is one; the coordinator itself when there is no
+   * other relay) and each measure counts at the better of the two: one hostile
+   * relay cannot fail or slow a rival's probes. A go-between that does not
+   * answer properly gets a failed probe row of its own.
+   */
   async probe(nodeId: string, url: string, streamId: string) {
     const stream = await this.#d.store.getStream(streamId);
     if (!stream) throw new SrpError("STREAM_NOT_FOUND", `stream ${streamId} is not registered`);
-    const via = await this.#probeVia(nodeId, url);
+    const target = { nodeId, url, streamId, signer: stream.signer };
+    const tried: ProbeVia[] = [];
+    const first = await this.#probeThrough(target, stream, await this.#probeVia(nodeId, url, tried));
+    let row = first.row;
+    if (first.via) tried.push(first.via);
+    if (first.via && needsSecondOpinion(row, this.#o.reputationParams ?? REPUTATION_PARAMS)) {
+      const second = await this.#probeThrough(target, stream, await this.#probeVia(nodeId, url, tried));
+      row = betterOf(first.row, second.row);
+    }
+    await this.#d.store.accounting.insertProbe(row);
+    return row;
+  }
+
+  async #probeThrough(
+    target: { nodeId: string; url: string; streamId: string; signer: string },
+    stream: StreamRow,
+    via: ProbeVia | undefined,
+  ) {
     const f = this.#d.fetch ?? fetch;
+    let viaFault: string | undefined;
     const deps: ProberDeps = {
       store: this.#d.store.accounting,
       issuer: this.#d.issuer,
       viewerOrigin: this.#d.viewerOrigin,
       fetch: via
-        ? fetchVia(via, (t) => signProbeTask(this.#d.issuer.ticketKey().privateKey, t), this.#d.now, f)
+        ? fetchVia(
+            via,
+            (t) => signProbeTask(this.#d.issuer.ticketKey().privateKey, t),
+            this.#d.now,
+            f,
+            (reason) => {
+              viaFault ??= reason;
+            },
+          )
         : f,
       now: this.#d.now,
       onTamper: (e) =>
@@ -174,20 +210,49 @@ export class AccountingService {
           this.#d.log.warn("probe evidence refused", { err }),
         ),
     };
-    return probeOnce(deps, { nodeId, url, streamId, signer: stream.signer });
+    const row = await probeOnce(deps, target, via?.nodeId ?? null);
+    if (via && viaFault !== undefined) {
+      this.#d.log.warn("probe go-between at fault", {
+        via: via.nodeId,
+        probed: target.nodeId,
+        reason: viaFault,
+      });
+      await this.#d.store.accounting.insertProbe({
+        nodeId: via.nodeId,
+        streamId: target.streamId,
+        at: row.at,
+        ok: false,
+        ttfbMs: null,
+        throughputBps: null,
+        edgeLag: null,
+        error: `as a probe go-between: ${viaFault}`,
+        via: null,
+      });
+    }
+    return { row, via };
   }
 
   /**
    * Another relay to send a probe through (heard from recently, not leaving,
-   * not the probed node): the probed node must not recognise the prober by
-   * its address. Only when there is none does the coordinator probe directly.
+   * not the probed node, none already `tried`, preferring a host not tried):
+   * the probed node must not recognise the prober by its address. Only when
+   * there is none does the coordinator probe directly.
    */
-  async #probeVia(nodeId: string, url: string): Promise<string | undefined> {
+  async #probeVia(nodeId: string, url: string, tried: ProbeVia[]): Promise<ProbeVia | undefined> {
     const now = this.#d.now();
+    const hostOf = (u: string) => new URL(u).hostname;
+    const triedHosts = new Set(tried.map((t) => hostOf(t.url)));
     const candidates = (await this.#d.store.listNodes()).filter(
-      (n) => n.nodeId !== nodeId && n.url !== url && isHealthy(n, now, this.#o.nodeTimeoutMs),
+      (n) =>
+        n.nodeId !== nodeId &&
+        n.url !== url &&
+        !tried.some((t) => t.nodeId === n.nodeId) &&
+        isHealthy(n, now, this.#o.nodeTimeoutMs),
     );
-    return candidates[Math.floor(Math.random() * candidates.length)]?.url;
+    const elsewhere = candidates.filter((n) => !triedHosts.has(hostOf(n.url)));
+    const pool = elsewhere.length > 0 ? elsewhere : candidates;
+    const pick = pool[Math.floor((this.#d.random ?? Math.random)() * pool.length)];
+    return pick ? { nodeId: pick.nodeId, url: pick.url } : undefined;
   }
 
   /** Closes every epoch that has ended; returns their numbers. */

@@ -7,6 +7,7 @@ import {
   RENDITION_MAIN,
   type SegmentAttestation,
   signReceipt,
+  verifyDelivery,
   verifySegmentAttestation,
 } from "@streamrp2p/protocol";
 import { issueSession, type SessionIssuer } from "./sessions.ts";
@@ -34,7 +35,7 @@ export interface ProbeTarget {
 }
 
 export interface ProberDeps {
-  store: AccountingStore;
+  store: Pick<AccountingStore, "latestSeq">;
   issuer: SessionIssuer;
   /** Where the page would be served from (Origin/Referer of a real viewer). */
   viewerOrigin: () => string;
@@ -81,9 +82,11 @@ async function timedGet(f: typeof fetch, url: string, headers: Record<string, st
  * One probe, exactly as a viewer: a ticket through the same code path, the
  * playlist, the init, a recent segment (all with `?session=`), checks of the
  * attestation, time to first byte, throughput and distance from the live
- * edge, and a signed receipt to the node afterwards.
+ * edge, and a signed receipt to the node afterwards. The segment must carry
+ * the probed node's own delivery signature, so a go-between relay cannot
+ * answer for it with its own copy. Returns the row; the caller stores it.
  */
-export async function probeOnce(d: ProberDeps, t: ProbeTarget): Promise<ProbeRow> {
+export async function probeOnce(d: ProberDeps, t: ProbeTarget, via: string | null = null): Promise<ProbeRow> {
   const f = d.fetch ?? fetch;
   const now = d.now ?? Date.now;
   const timeoutMs = d.timeoutMs ?? 5_000;
@@ -96,6 +99,7 @@ export async function probeOnce(d: ProberDeps, t: ProbeTarget): Promise<ProbeRow
     throughputBps: null,
     edgeLag: null,
     error: null,
+    via,
   };
   try {
     const keys = await generateEd25519();
@@ -138,6 +142,9 @@ export async function probeOnce(d: ProberDeps, t: ProbeTarget): Promise<ProbeRow
       });
       throw new Error("segment bytes differ from the attestation");
     }
+    await verifyDelivery(att, digest, seg.res.headers.get("x-srp-node-sig") ?? "", t.nodeId).catch(() => {
+      throw new Error("segment carries no valid delivery signature of the probed node");
+    });
     received += seg.body.byteLength;
     row.ok = true;
     row.ttfbMs = Math.round(seg.ttfbMs);
@@ -164,6 +171,5 @@ export async function probeOnce(d: ProberDeps, t: ProbeTarget): Promise<ProbeRow
     row.ok = false;
     row.error = err instanceof Error ? err.message : String(err);
   }
-  await d.store.insertProbe(row);
   return row;
 }

@@ -92,3 +92,28 @@ export function reputation(
     ],
   };
 }
+
+/**
+ * Rule: a probe that went through a go-between relay and brings bad news
+ * (failed, slow, or behind the live edge) is not believed on that relay's
+ * word: it gets a second witness through another relay first. The go-between
+ * is a rival in the same market and could fail or slow the probes it carries.
+ */
+export function needsSecondOpinion(row: ProbeRow, p: ReputationParams = REPUTATION_PARAMS): boolean {
+  return !row.ok || (row.ttfbMs ?? 0) > p.worstTtfbMs / 4 || (row.edgeLag ?? 0) > 1;
+}
+
+/** Two witnesses of one probe: each measure counts at the better of the two. */
+export function betterOf(a: ProbeRow, b: ProbeRow): ProbeRow {
+  const minOf = (x: number | null, y: number | null) => (x === null ? y : y === null ? x : Math.min(x, y));
+  const via = [a.via, b.via].filter((v) => v !== null).join(",") || null;
+  if (a.ok !== b.ok) return { ...(a.ok ? a : b), edgeLag: minOf(a.edgeLag, b.edgeLag), via };
+  return {
+    ...a,
+    ttfbMs: a.ok ? minOf(a.ttfbMs, b.ttfbMs) : null,
+    throughputBps: a.ok ? Math.max(a.throughputBps ?? 0, b.throughputBps ?? 0) : null,
+    edgeLag: minOf(a.edgeLag, b.edgeLag),
+    error: a.ok ? null : `${a.error ?? "failed"}; second witness: ${b.error ?? "failed"}`,
+    via,
+  };
+}

@@ -55,6 +55,7 @@ export interface AccountingTables {
     throughput_bps: number | null;
     edge_lag: number | null;
     error: string | null;
+    via: string | null;
   };
   epochs: { epoch: number; starts_at: number; ends_at: number; closed_at: number; inputs: string };
   settlements: {
@@ -193,6 +194,9 @@ export class SqliteAccountingStore implements AccountingStore {
       .addColumn("edge_lag", "integer")
       .addColumn("error", "text")
       .execute();
+    if (!(await this.#hasColumn("probes", "via"))) {
+      await s.alterTable("probes").addColumn("via", "text").execute();
+    }
     await s.createIndex("probes_by_node").ifNotExists().on("probes").columns(["node_id", "at"]).execute();
     // Pruning after each epoch deletes by age.
     await s.createIndex("probes_by_age").ifNotExists().on("probes").column("at").execute();
@@ -459,6 +463,7 @@ export class SqliteAccountingStore implements AccountingStore {
         throughput_bps: p.throughputBps,
         edge_lag: p.edgeLag,
         error: p.error,
+        via: p.via,
       })
       .execute();
   }
@@ -480,6 +485,7 @@ export class SqliteAccountingStore implements AccountingStore {
       throughputBps: r.throughput_bps,
       edgeLag: r.edge_lag,
       error: r.error,
+      via: r.via,
     }));
   }
 

@@ -46,6 +46,12 @@ export interface ProbeRow {
   /** Segments behind the origin's newest; null when the probe failed before knowing. */
   edgeLag: number | null;
   error: string | null;
+  /**
+   * The go-between relays the probe went through (node ids, comma-separated;
+   * null when the coordinator asked directly), kept so that a relay that
+   * fails or slows its rivals' probes can be seen and blamed.
+   */
+  via: string | null;
 }
 
 export interface EpochCreditRow {
