@@ -7,10 +7,12 @@ import { loadOrCreateKey, loadOrCreateStreamKey } from "./keys.ts";
 import { stopOnSignal } from "./lifecycle.ts";
 
 export const originHelp = `streamrp2p origin --coordinator URL --stream ID [--host 127.0.0.1] [--rtmp-port 1935] [--srt-port N]
-                  [--http-port 8090] [--key-dir .data/origin]
+                  [--http-port 8090] [--key-dir .data/origin] [--relay-addresses auto|public|any]
   Accepts RTMP (and SRT) for one stream, packages HLS with ffmpeg, signs and pushes every segment.
   The stream key and signing key are created on first start and kept in --key-dir.
-  --http-port serves /healthz and /metrics (0: any free port, printed).`;
+  --http-port serves /healthz and /metrics (0: any free port, printed).
+  --relay-addresses: "public" refuses to push to internal addresses (checked at connect time);
+  "auto" (default) is "any" when the coordinator is on loopback or a LAN address.`;
 
 export async function runOrigin(argv: string[]): Promise<void> {
   const flags = parseFlags(argv, {
@@ -21,7 +23,11 @@ export async function runOrigin(argv: string[]): Promise<void> {
     "srt-port": { type: "string" },
     "http-port": { type: "string" },
     "key-dir": { type: "string" },
+    "relay-addresses": { type: "string" },
   });
+  const relayAddresses = stringFlag(flags, "relay-addresses", ORIGIN_DEFAULTS.relayAddresses);
+  if (relayAddresses !== "auto" && relayAddresses !== "public" && relayAddresses !== "any")
+    throw new Error(`--relay-addresses must be auto, public or any, not ${relayAddresses}`);
   const coordinatorUrl = stringFlag(flags, "coordinator", "");
   const streamId = stringFlag(flags, "stream", "");
   if (!coordinatorUrl || !streamId) throw new Error("--coordinator URL and --stream ID are required");
@@ -34,6 +40,7 @@ export async function runOrigin(argv: string[]): Promise<void> {
       host: stringFlag(flags, "host", ORIGIN_DEFAULTS.host),
       rtmpPort: intFlag(flags, "rtmp-port", ORIGIN_DEFAULTS.rtmpPort),
       httpPort: intFlag(flags, "http-port", ORIGIN_DEFAULTS.httpPort),
+      relayAddresses,
     },
     [{ streamId, streamKey, signingKey, srtPort }],
     {

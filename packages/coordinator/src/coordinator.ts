@@ -20,6 +20,7 @@ import {
   Counter,
   createMetricsRegistry,
   Gauge,
+  guardedFetch,
   type Logger,
   Router,
   type RunningHttpServer,
@@ -189,7 +190,8 @@ export function createCoordinator(
       log: log.child("accounting"),
       now,
       viewerOrigin: () => http?.url ?? "http://127.0.0.1",
-      fetch: components.fetch,
+      // Node URLs are checked by name at registration and by address at every connection.
+      fetch: components.fetch ?? guardedFetch(nodeUrlPolicy),
       random: components.random,
       onEpochsClosed: settler ? (epochs) => settler.settlePending(epochs) : undefined,
     },

@@ -19,4 +19,11 @@ export const ORIGIN_DEFAULTS = {
    * the stream up by more.
    */
   ingestStallMs: 1_000, // ms
+  /**
+   * Which addresses the origin pushes to (ingest relay URLs come from the
+   * coordinator, which took them from nodes): "public" refuses internal
+   * addresses at connect time; "auto" is "any" when the coordinator is on an
+   * internal address (a local or LAN network).
+   */
+  relayAddresses: "auto" as "auto" | "public" | "any",
 } as const;

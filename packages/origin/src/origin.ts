@@ -14,9 +14,11 @@ import {
   createMetricsRegistry,
   type FetchLike,
   Gauge,
+  guardedFetch,
   type Logger,
   Router,
   type RunningHttpServer,
+  resolveAddressPolicy,
   startHttpService,
   type Widen,
 } from "@streamrp2p/service";
@@ -39,7 +41,9 @@ export interface OriginStreamConfig {
   srtPort?: number;
 }
 
-export type OriginOptions = Widen<typeof ORIGIN_DEFAULTS>;
+export type OriginOptions = Omit<Widen<typeof ORIGIN_DEFAULTS>, "relayAddresses"> & {
+  relayAddresses: (typeof ORIGIN_DEFAULTS)["relayAddresses"];
+};
 
 export interface OriginComponents {
   log: Logger;
@@ -138,7 +142,14 @@ export function createOrigin(
               await coordinator.reportIngestFailure(report);
             }
           : undefined,
-        fetch: components.fetch,
+        fetch:
+          components.fetch ??
+          guardedFetch(
+            resolveAddressPolicy(
+              options.relayAddresses,
+              components.coordinator?.baseUrl ?? "http://127.0.0.1",
+            ),
+          ),
         log: log.child("push"),
         onPushed: (_target, ok) => pushes.inc({ outcome: ok ? "ok" : "failed" }),
         onDropped: () => dropped.inc(),

@@ -28,6 +28,12 @@ export const RELAY_DEFAULTS = {
   /** Drain: time for viewers and child relays to move and send their last receipts; > the player's receipt interval. */
   drainGraceMs: 5_000, // ms
   drainTimeoutMs: 30_000, // ms
+  /**
+   * Where probe tasks may send this relay: "public" refuses internal addresses
+   * at connect time; "auto" is "any" when the coordinator is on an internal
+   * address (a local or LAN network), else "public".
+   */
+  probeTargets: "auto" as "auto" | "public" | "any",
 } as const;
 
 export type RelayDefaults = typeof RELAY_DEFAULTS;

@@ -8,7 +8,7 @@ import {
   SrpError,
   verifyProbeTask,
 } from "@streamrp2p/protocol";
-import { type FetchLike, readJson } from "@streamrp2p/service";
+import { type FetchLike, isAddressNotAllowed, readBodyCapped, readJson } from "@streamrp2p/service";
 
 /** Nonces remembered at most; a task arriving when full is refused, never a replay let through. */
 const MAX_NONCES = 10_000;
@@ -64,25 +64,13 @@ export async function handleProbeFetch(ctx: ProbeFetchContext, req: IncomingMess
       signal: AbortSignal.timeout(PROBE_TASK_FETCH_TIMEOUT_MS),
     });
   } catch (cause) {
+    // The probed node's fault either way (its URL names an internal address, or it
+    // did not answer): UPSTREAM_FAILED, so the coordinator does not blame this relay.
+    if (isAddressNotAllowed(cause))
+      throw new SrpError("UPSTREAM_FAILED", `probe of ${task.url} refused: not a public address`, { cause });
     throw new SrpError("UPSTREAM_FAILED", `probe of ${task.url} failed`, { cause });
   }
-  const declared = Number(upstream.headers.get("content-length") ?? 0);
-  if (declared > MAX_PROBE_BODY_BYTES) {
-    await upstream.body?.cancel();
-    throw new SrpError("UPSTREAM_FAILED", `probed body of ${declared} bytes is over the limit`);
-  }
-  // Counted as it streams: a chunked body with no length must not be buffered past the limit.
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const part of (upstream.body ?? []) as unknown as AsyncIterable<Uint8Array>) {
-    total += part.byteLength;
-    if (total > MAX_PROBE_BODY_BYTES) {
-      await upstream.body?.cancel().catch(() => {});
-      throw new SrpError("UPSTREAM_FAILED", "probed body is over the limit");
-    }
-    chunks.push(Buffer.from(part.buffer, part.byteOffset, part.byteLength));
-  }
-  const body = Buffer.concat(chunks, total);
+  const body = await readBodyCapped(upstream, MAX_PROBE_BODY_BYTES, `probe of ${task.url}`);
   const relevant: Record<string, string> = {};
   upstream.headers.forEach((v, k) => {
     if (k.startsWith("x-srp-") || k === "content-type" || k === "cache-control") relevant[k] = v;

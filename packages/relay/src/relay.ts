@@ -10,11 +10,13 @@ import {
 } from "@streamrp2p/protocol";
 import {
   type FetchLike,
+  guardedFetch,
   type HttpServerLimits,
   type Logger,
   Router,
   type RunningHttpServer,
   readJson,
+  resolveAddressPolicy,
   sendJson,
   startHttpService,
 } from "@streamrp2p/service";
@@ -65,6 +67,8 @@ export interface RelayOptions {
   drainGraceMs: number;
   /** On drain: the longest it may take, in-flight responses included. */
   drainTimeoutMs: number;
+  /** Which addresses probe tasks may reach (see RELAY_DEFAULTS.probeTargets). */
+  probeTargets: "auto" | "public" | "any";
   /** HTTP server limits (slow clients, header size, connections); each missing one is HTTP_SERVER_DEFAULTS'. */
   httpLimits?: Partial<HttpServerLimits>;
   /** Test-only: flip a byte in every media segment served (and sign the altered hash). */
@@ -187,11 +191,17 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
     draining: () => draining,
   };
 
+  // A probe task's URL is a node's registered URL: internal addresses are refused
+  // at connect time on a public network (SSRF through this relay).
+  const probePolicy = resolveAddressPolicy(
+    options.probeTargets,
+    components.coordinator?.baseUrl ?? `http://${options.host}`,
+  );
   const probeCtx: ProbeFetchContext = {
     nodeId: account.address,
     ticketPublicKey,
     nonces: new NonceWindow(now),
-    fetch: fetchImpl,
+    fetch: probePolicy === "public" ? guardedFetch("public") : fetchImpl,
     now,
   };
 

@@ -35,5 +35,16 @@ export type Widen<T> = {
         ? boolean
         : T[K];
 };
+export {
+  AddressNotAllowedError,
+  type AddressPolicy,
+  guardedFetch,
+  isAddressNotAllowed,
+  isPublicAddress,
+  publicOnlyLookup,
+  type Resolver,
+  resolveAddressPolicy,
+} from "./address-policy.ts";
 export { HTTP_SERVER_DEFAULTS, type HttpServerLimits } from "./defaults.ts";
 export { verifyEd25519Native } from "./ed25519-native.ts";
+export { readBodyCapped } from "./read-capped.ts";

@@ -10,6 +10,7 @@ import {
   verifyDelivery,
   verifySegmentAttestation,
 } from "@streamrp2p/protocol";
+import { readBodyCapped } from "@streamrp2p/service";
 import { issueSession, type SessionIssuer } from "./sessions.ts";
 import type { AccountingStore, ProbeRow } from "./store.ts";
 
@@ -62,19 +63,7 @@ async function timedGet(f: typeof fetch, url: string, headers: Record<string, st
     await res.body?.cancel();
     throw new Error(`${url}: redirect (HTTP ${res.status}) refused`);
   }
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const part of (res.body ?? []) as unknown as AsyncIterable<Uint8Array>) {
-    total += part.byteLength;
-    if (total > MAX_PROBE_BODY_BYTES) throw new Error(`${url}: body over ${MAX_PROBE_BODY_BYTES} bytes`);
-    chunks.push(part);
-  }
-  const body = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    body.set(c, at);
-    at += c.byteLength;
-  }
+  const body = new Uint8Array(await readBodyCapped(res, MAX_PROBE_BODY_BYTES, url));
   return { res, body, ttfbMs: ttfb, totalMs: performance.now() - start };
 }
 
