@@ -37,6 +37,12 @@ const tree = (leaves: Array<[string, bigint]>) =>
     ["address", "uint256"],
   );
 
+/** postRoot's pool arguments in increasing pool id order (each pool once), as the distributor requires. */
+const ascending = (...draws: Array<[Hex, bigint]>): [Hex[], bigint[]] => {
+  const sorted = draws.sort(([a], [b]) => (BigInt(a) < BigInt(b) ? -1 : 1));
+  return [sorted.map(([id]) => id), sorted.map(([, v]) => v)];
+};
+
 /** Every token balance an attack could move. */
 async function balances(): Promise<bigint[]> {
   const who: Address[] = [
@@ -223,8 +229,7 @@ describe("attack 3: a streamer halting settlement", () => {
       latest + 1n,
       base,
       t.root,
-      [pool, other],
-      [50n, 50n],
+      ...ascending([pool, 50n], [other, 50n]),
     ]);
     // From now on the cut holds: the settler sees nothing drawable and leaves the stream out.
     expect(await h.read(h.d.pools, rewardPoolsAbi, "drawable", [pool])).toBe(0n);
@@ -326,6 +331,61 @@ describe("attack 5: the owner draining pools through roots", () => {
       await hourly.stop();
     }
   }, 60_000);
+});
+
+describe("attack 8: one root drawing a pool's budget many times", () => {
+  it("a root naming a pool twice, or its pools out of order, is refused with PoolsNotSorted; no token moves", async () => {
+    // RewardPools.draw checks each amount against the pool's budget on its own: a root naming a
+    // pool k times drew k budgets in one epoch. Budget B, and enough in the pools for 3 B.
+    const B = 100n;
+    const a = await h.createPool(streamIdToBytes32("listed twice"), generatePrivateKey(), B, 3n * B);
+    const b = await h.createPool(streamIdToBytes32("listed out of order"), generatePrivateKey(), B, 3n * B);
+    const [lo, hi] = BigInt(a) < BigInt(b) ? [a, b] : [b, a];
+    const latest = (await h.read(h.d.distributor, distributorAbi, "latestEpoch")) as bigint;
+    const base = (await h.read(h.d.distributor, distributorAbi, "lastValidEpoch")) as bigint;
+    const rootsPosted = await h.read(h.d.distributor, distributorAbi, "rootsPosted");
+    // The settler's tree pays the loot to one payee (the settler key, or an owner who took its role).
+    const loot = tree([[me("payee"), 3n * B]]);
+    const post = (poolIds: Hex[], amounts: bigint[]) =>
+      revertName(
+        h.send(h.w.settler, h.d.distributor, distributorAbi, "postRoot", [
+          latest + 1n,
+          base,
+          loot.root,
+          poolIds,
+          amounts,
+        ]),
+      );
+    const poolBalance = async (id: Hex) =>
+      ((await h.read(h.d.pools, rewardPoolsAbi, "pools", [id])) as readonly unknown[])[4] as bigint;
+    const before = await balances();
+    expect(await poolBalance(a)).toBe(3n * B);
+
+    // The same pool twice and three times, each entry within the budget: 2 B and 3 B in one epoch.
+    expect(await post([a, a], [B, B])).toBe("PoolsNotSorted");
+    expect(await post([a, a, a], [B, B, B])).toBe("PoolsNotSorted");
+    expect(await post([a, a], [B, 0n])).toBe("PoolsNotSorted");
+    // Two different pools out of order, and a repeat after another pool.
+    expect(await post([hi, lo], [B, B])).toBe("PoolsNotSorted");
+    expect(await post([lo, hi, lo], [B, B, B])).toBe("PoolsNotSorted");
+    // Nothing moved, nothing was posted.
+    expect(await balances()).toEqual(before);
+    expect(await poolBalance(a)).toBe(3n * B);
+    expect(await poolBalance(b)).toBe(3n * B);
+    expect(await h.read(h.d.distributor, distributorAbi, "latestEpoch")).toBe(latest);
+    expect(await h.read(h.d.distributor, distributorAbi, "rootsPosted")).toBe(rootsPosted);
+
+    // In increasing order, each pool once: one budget from each, and not a wei more.
+    expect(await post([lo, hi], [B + 1n, B])).toBe("OverBudget");
+    expect(await post([lo, hi], [B, B])).toBe("did not revert");
+    expect(await h.read(h.d.distributor, distributorAbi, "drawsOf", [latest + 1n])).toEqual([
+      [lo, hi],
+      [B, B],
+    ]);
+    expect(await poolBalance(a)).toBe(2n * B);
+    expect(await poolBalance(b)).toBe(2n * B);
+    expect(await h.balance(h.d.distributor)).toBe((before.at(-1) ?? 0n) + 2n * B);
+  });
 });
 
 /** Zero-ish arguments for any ABI input: enough to reach an access check. */

@@ -12,7 +12,11 @@ import { type Harness, revertName, startHarness } from "./harness.ts";
  * Property test over the real contracts on anvil: random sequences of
  * fund / setBudget / postRoot / voidRoot / claim / stake / unbond / withdraw /
  * slash (with valid and forged proofs) / time, each run from the same chain
- * snapshot. After every step the invariants hold:
+ * snapshot. Roots may name their pools in any order, a pool more than once (a root naming a
+ * pool twice drew two budgets before the fix), or just one of them; only roots naming each pool
+ * once, in increasing pool id order, are accepted. After every step the invariants hold:
+ *   - no root drew more from a pool than that pool's budget for the epoch (summed over every
+ *     entry naming it), and no pool's balance fell by more than its budget in one post;
  *   - tokens held by the distributor + everything claimed == everything drawn by roots not voided;
  *   - the pools contract holds exactly the sum of its pools' balances;
  *   - no payee has claimed more than its cumulative amount in the newest valid root;
@@ -51,7 +55,7 @@ afterAll(() => h?.stop());
 type Action =
   | { kind: "fund"; pool: number; amount: bigint }
   | { kind: "setBudget"; pool: number; budget: bigint }
-  | { kind: "postRoot"; permille: number[]; split: number[]; overdraw: boolean }
+  | { kind: "postRoot"; permille: number[]; split: number[]; overdraw: boolean; listing: number[] | null }
   | { kind: "voidRoot"; back: number }
   | { kind: "claim"; payee: number; greedy: boolean }
   | { kind: "stake"; node: number; amount: bigint }
@@ -74,6 +78,12 @@ const action: fc.Arbitrary<Action> = fc.oneof(
       permille: fc.array(fc.constantFrom(0, 1, 250, 999, 1_000), { minLength: 2, maxLength: 2 }),
       split: fc.array(fc.integer({ min: 1, max: 100 }), { minLength: 3, maxLength: 3 }),
       overdraw: fc.constantFrom(false, false, false, true), // a quarter try to draw past the budget
+      // null: both pools once, in increasing id order (what the settler sends); else the pools
+      // named in this order, repeats and wrong orders included.
+      listing: fc.oneof(
+        { weight: 3, arbitrary: fc.constant(null) },
+        { weight: 1, arbitrary: fc.array(pool, { minLength: 1, maxLength: 4 }) },
+      ),
     }),
   },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("voidRoot" as const), back: fc.nat({ max: 2 }) }) },
@@ -100,6 +110,8 @@ interface Posted {
   epoch: bigint;
   base: bigint;
   total: bigint;
+  /** Each pool's budget for the epoch (budgetOf just before the post: the budget its draws met). */
+  budgets: Map<Hex, bigint>;
   leaves: Map<Address, bigint>;
   tree: StandardMerkleTree<[string, string]>;
 }
@@ -120,6 +132,8 @@ class Model {
 }
 
 const dist = (fn: string, args: unknown[] = []) => h.read(h.d.distributor, distributorAbi, fn, args);
+const poolBalance = async (id: Hex) =>
+  ((await h.read(h.d.pools, rewardPoolsAbi, "pools", [id])) as readonly bigint[])[4] ?? 0n;
 const reg = (fn: string, args: unknown[] = []) => h.read(h.d.registry, nodeRegistryAbi, fn, args);
 
 /** Runs one action against the chain; reverts must be the ones the rules allow. */
@@ -138,7 +152,13 @@ async function step(m: Model, a: Action): Promise<void> {
       const draws = drawable.map((d, i) => {
         return a.overdraw && i === 0 ? d + 1n : (d * BigInt(a.permille[i] ?? 0)) / 1_000n;
       });
-      const total = draws.reduce((x, y) => x + y, 0n);
+      // Which pools the root names, in order; each entry draws that pool's amount above.
+      const listing =
+        a.listing ?? [0, 1].sort((x, y) => (BigInt(pools[x] ?? 0) < BigInt(pools[y] ?? 0) ? -1 : 1));
+      const ids = listing.map((i) => pools[i] as Hex);
+      const amounts = listing.map((i) => draws[i] ?? 0n);
+      const sorted = ids.every((id, i) => i === 0 || BigInt(id) > BigInt(ids[i - 1] ?? 0));
+      const total = amounts.reduce((x, y) => x + y, 0n);
       const weights = a.split.map(BigInt);
       const wsum = weights.reduce((x, y) => x + y, 0n);
       const base = m.valid();
@@ -152,19 +172,39 @@ async function step(m: Model, a: Action): Promise<void> {
         ["address", "uint256"],
       );
       const epoch = m.latest + 1n;
-      const post = h.send(h.w.settler, h.d.distributor, distributorAbi, "postRoot", [
-        epoch,
-        m.lastValid,
-        tree.root,
-        pools,
-        draws,
-      ]);
-      if (a.overdraw) {
-        expect(["OverBudget", "Underfunded"]).toContain(await revertName(post));
+      const budgets = new Map<Hex, bigint>();
+      const balancesBefore = new Map<Hex, bigint>();
+      for (const p of pools) {
+        budgets.set(p, (await h.read(h.d.pools, rewardPoolsAbi, "budgetOf", [p])) as bigint);
+        balancesBefore.set(p, await poolBalance(p));
+      }
+      const why = await revertName(
+        h.send(h.w.settler, h.d.distributor, distributorAbi, "postRoot", [
+          epoch,
+          m.lastValid,
+          tree.root,
+          ids,
+          amounts,
+        ]),
+      );
+      // Refused: an over-draw (the pool named first can meet it before the order check) or the order.
+      const overdraws = a.overdraw && listing.includes(0);
+      const allowed = [
+        ...(overdraws ? ["OverBudget", "Underfunded"] : []),
+        ...(sorted ? [] : ["PoolsNotSorted"]),
+      ];
+      if (why !== "did not revert") {
+        expect(allowed).toContain(why);
+        if (!sorted) seen.add("unsorted refused");
         return;
       }
-      await post;
-      m.posted.set(epoch, { epoch, base: m.lastValid, total, leaves, tree });
+      m.posted.set(epoch, { epoch, base: m.lastValid, total, budgets, leaves, tree });
+      // No pool gave more than its budget in this post, however the root named it.
+      for (const p of pools)
+        expect((balancesBefore.get(p) ?? 0n) - (await poolBalance(p))).toBeLessThanOrEqual(
+          budgets.get(p) ?? 0n,
+        );
+      expect(allowed).toEqual([]); // accepted: it had to be within budget and in order
       seen.add("post");
       m.latest = epoch;
       m.lastValid = epoch;
@@ -283,6 +323,16 @@ async function step(m: Model, a: Action): Promise<void> {
 }
 
 async function checkInvariants(m: Model): Promise<void> {
+  // Every root (voided ones too) drew at most each pool's budget for its epoch, all entries together.
+  for (const [e, r] of m.posted) {
+    const [ids, amounts] = (await dist("drawsOf", [e])) as readonly [readonly Hex[], readonly bigint[]];
+    const perPool = new Map<Hex, bigint>();
+    ids.forEach((id, i) => {
+      perPool.set(id, (perPool.get(id) ?? 0n) + (amounts[i] ?? 0n));
+    });
+    for (const [id, drew] of perPool) expect(drew).toBeLessThanOrEqual(r.budgets.get(id) ?? 0n);
+    expect([...perPool.values()].reduce((x, y) => x + y, 0n)).toBe(r.total);
+  }
   // Distributor: held + claimed == drawn by roots still valid.
   let drawn = 0n;
   for (const [e, r] of m.posted) if (!m.voided.has(e)) drawn += r.total;
@@ -298,8 +348,7 @@ async function checkInvariants(m: Model): Promise<void> {
   expect(await dist("lastValidEpoch")).toBe(m.lastValid);
   // Pools: the contract holds exactly its pools' balances.
   let inPools = 0n;
-  for (const id of pools)
-    inPools += ((await h.read(h.d.pools, rewardPoolsAbi, "pools", [id])) as readonly bigint[])[4] ?? 0n;
+  for (const id of pools) inPools += await poolBalance(id);
   expect(await h.balance(h.d.pools)).toBe(inPools);
   // Registry: stake as the model says (only unbond and proven fraud lower it), and every token accounted for.
   let inRegistry = (await reg("forfeited")) as bigint;
@@ -328,6 +377,6 @@ describe("settlement invariants (fast-check over anvil)", () => {
       }),
       { seed: SEED, numRuns: RUNS, endOnFailure: true },
     );
-    expect([...seen].sort()).toEqual(["claim", "post", "slash", "void", "void cascade"]);
+    expect([...seen].sort()).toEqual(["claim", "post", "slash", "unsorted refused", "void", "void cascade"]);
   }, 120_000);
 });

@@ -18,8 +18,9 @@ import {RewardPools} from "./RewardPools.sol";
 /// out) and refunds all their draws; the next root then builds on the last root left standing.
 ///
 /// Pace: epoch n is [n, n+1) x epochMillis of unix time. A root is posted only for an epoch
-/// that has ended and is not before `firstEpoch`, and epochs only move forward, so however the
-/// settler key is used, a pool gives at most one budget per epoch elapsed since deployment.
+/// that has ended and is not before `firstEpoch`, epochs only move forward, and a root names
+/// each pool at most once (its pool ids strictly increasing), so however the settler key is
+/// used, a pool gives at most one budget per epoch elapsed since deployment.
 contract EpochDistributor is Ownable, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
@@ -65,6 +66,8 @@ contract EpochDistributor is Ownable, ReentrancyGuard {
     error ZeroEpochLength();
     error StaleBase();
     error LengthMismatch();
+    /// postRoot's poolIds are not strictly increasing (a pool repeated, or out of order).
+    error PoolsNotSorted();
     error UnknownEpoch();
     error DisputeWindowOver();
     error Voided();
@@ -96,7 +99,8 @@ contract EpochDistributor is Ownable, ReentrancyGuard {
 
     /// @notice Posts epoch `epoch`'s root, built on root `base` (which must be lastValidEpoch),
     /// and draws the epoch's rewards from each pool. O(1) in the number of payees: the tree
-    /// stays off-chain.
+    /// stays off-chain. `poolIds` must be strictly increasing (as uint256), so each pool is drawn
+    /// at most once, and at most its budget, per root.
     function postRoot(
         uint64 epoch,
         uint64 base,
@@ -112,9 +116,16 @@ contract EpochDistributor is Ownable, ReentrancyGuard {
         if (base != lastValidEpoch) revert StaleBase();
         if (poolIds.length != amounts.length) revert LengthMismatch();
         uint256 total;
+        bytes32 previous;
         for (uint256 i = 0; i < poolIds.length; ++i) {
+            bytes32 poolId = poolIds[i];
+            // One draw per pool per root: `draw` checks each amount against the pool's budget on
+            // its own, so a pool named k times would give k budgets. Strictly increasing ids
+            // cannot repeat one.
+            if (i != 0 && poolId <= previous) revert PoolsNotSorted();
+            previous = poolId;
             // Reverts (Underfunded / OverBudget) rather than drawing less than the tree pays out.
-            pools.draw(poolIds[i], amounts[i]);
+            pools.draw(poolId, amounts[i]);
             total += amounts[i];
         }
         roots[epoch] = EpochRoot({root: root, postedAt: uint64(block.timestamp), voided: false, base: base, total: total});

@@ -7,6 +7,7 @@ import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Harness, revertName, startHarness } from "../../chain/test/harness.ts";
 import type { AccountingStore, SettlementRow } from "../src/accounting/store.ts";
+import { sortedPoolDraws } from "../src/settlement/pool-gate.ts";
 import { ABANDONED, Settler } from "../src/settlement/settler.ts";
 import { SqliteStore } from "../src/sqlite-store.ts";
 
@@ -159,6 +160,11 @@ describe("settler under attack", () => {
     expect(betweenComputeAndPost).toBeUndefined(); // the cut happened
     // Epoch 2 was computed before the cut: it draws at the budget then in force; 3 and 4 leave the stream out.
     expect((await settler.settlement(2)).draws).toEqual({ good: "100", cutter: "100" });
+    // Each pool once, in increasing pool id order (the distributor refuses anything else).
+    const [ids] = (await read("drawsOf", [2n])) as readonly [readonly Hex[], readonly bigint[]];
+    expect(ids).toEqual(
+      [pools.good, pools.cutter].sort((a, b) => (BigInt(a as Hex) < BigInt(b as Hex) ? -1 : 1)),
+    );
     expect((await settler.settlement(3)).draws).toEqual({ good: "100" });
     expect((await settler.settlement(4)).draws).toEqual({ good: "100" });
     expect(await read("latestEpoch")).toBe(4n);
@@ -228,5 +234,65 @@ describe("settler under attack", () => {
     }
     expect(await owed()).toBe(0n);
     expect(paid + (await h.balance(h.d.distributor))).toBe(drawn);
+  });
+});
+
+describe("settler: one draw per pool per root", () => {
+  it("sends each pool once, in increasing pool id order, whatever order the epoch lists its streams in", async () => {
+    // Streams "good" and "squat" (its real pool, 100 left): the stream whose pool id is higher is
+    // served by the node whose id sorts first, so the epoch's credits, and the settlement's draws,
+    // list it first.
+    const [hiStream, loStream] =
+      BigInt(pools.good as Hex) > BigInt(pools.squatReal as Hex) ? ["good", "squat"] : ["squat", "good"];
+    const [firstNode, secondNode] = [...nodes].sort();
+    const credit = (nodeId: string | undefined, streamId: string) => ({
+      epoch: 10,
+      nodeId: nodeId as string,
+      streamId,
+      creditedBytes: 1000,
+      claimedBytes: 1000,
+      sessions: 1,
+      subnets: 1,
+      quality: 1,
+      weight: 1_000,
+      flags: [],
+    });
+    await store.accounting.closeEpoch(
+      { epoch: 10, startsAt: 10_000, endsAt: 11_000, closedAt: 11_000, inputs: "{}" },
+      [credit(firstNode, hiStream), credit(secondNode, loStream)],
+      new Map(),
+    );
+    const poolsBefore = {
+      good: await poolBalance(pools.good as Hex),
+      squat: await poolBalance(pools.squatReal as Hex),
+    };
+    expect(await settler.settle(10)).toBeDefined();
+    const { draws, txHash } = await settler.settlement(10);
+    expect(Object.keys(draws)).toEqual([hiStream, loStream]); // the order the settler was given
+    expect(txHash).toMatch(/^0x/);
+    const [ids, amounts] = (await read("drawsOf", [10n])) as readonly [readonly Hex[], readonly bigint[]];
+    const idOf = (s: string) => (s === "good" ? pools.good : pools.squatReal) as Hex;
+    expect(ids).toEqual([idOf(loStream), idOf(hiStream)]);
+    expect(amounts).toEqual([BigInt(draws[loStream] ?? -1), BigInt(draws[hiStream] ?? -1)]);
+    expect(await poolBalance(pools.good as Hex)).toBe(poolsBefore.good - 100n);
+    expect(await poolBalance(pools.squatReal as Hex)).toBe(poolsBefore.squat - 100n);
+    expect(logs).not.toContainEqual(
+      expect.objectContaining({ msg: "chain refused the epoch's tree: recomputing", epoch: 10 }),
+    );
+    await expectSolvent();
+  });
+
+  it("sortedPoolDraws merges a pool named twice and orders pool ids as numbers", () => {
+    const id = (n: number) => `0x${n.toString(16).padStart(64, "0")}` as Hex;
+    const top = `0x${"F".repeat(64)}` as Hex; // upper-case hex: compared as a number, not as text
+    expect(
+      sortedPoolDraws([
+        [top, 1n],
+        [id(0x10), 2n],
+        [id(2), 3n],
+        [id(0x10), 4n],
+      ]),
+    ).toEqual({ poolIds: [id(2), id(0x10), `0x${"f".repeat(64)}`], amounts: [3n, 6n, 1n] });
+    expect(sortedPoolDraws([])).toEqual({ poolIds: [], amounts: [] });
   });
 });

@@ -61,3 +61,25 @@ export async function choosePool(
   }
   return { ok: true, poolId, drawable };
 }
+
+/**
+ * postRoot's pool arguments: one entry per pool (amounts of a pool named twice
+ * are added up) in strictly increasing pool id order, as the distributor
+ * requires (`PoolsNotSorted` otherwise) so that a root draws from each pool
+ * at most once.
+ */
+export function sortedPoolDraws(draws: Iterable<readonly [Hex, bigint]>): {
+  poolIds: Hex[];
+  amounts: bigint[];
+} {
+  const merged = new Map<bigint, bigint>();
+  for (const [poolId, amount] of draws) {
+    const key = BigInt(poolId);
+    merged.set(key, (merged.get(key) ?? 0n) + amount);
+  }
+  const keys = [...merged.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return {
+    poolIds: keys.map((k): Hex => `0x${k.toString(16).padStart(64, "0")}`),
+    amounts: keys.map((k) => merged.get(k) ?? 0n),
+  };
+}

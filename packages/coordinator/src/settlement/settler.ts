@@ -15,7 +15,7 @@ import { type PayeeRewards, SrpError, streamIdToBytes32 } from "@streamrp2p/prot
 import type { Logger } from "@streamrp2p/service";
 import type { Address, Hex, PublicClient } from "viem";
 import type { AccountingStore, SettlementRow } from "../accounting/store.ts";
-import { choosePool, type RegisteredSigner } from "./pool-gate.ts";
+import { choosePool, type RegisteredSigner, sortedPoolDraws } from "./pool-gate.ts";
 import { amountsOf, isSolventOn, revertOf } from "./tree-checks.ts";
 export interface SettlementConfig {
   rpcUrl: string;
@@ -182,15 +182,15 @@ export class Settler {
   /** postRoot's arguments for a stored settlement built on `base`. */
   async #postArgs(row: SettlementRow, base: Base) {
     const draws = JSON.parse(row.draws) as Record<string, string>;
-    const poolIds: Hex[] = [];
-    const amounts: bigint[] = [];
+    const perPool: Array<[Hex, bigint]> = [];
     for (const [streamId, amount] of Object.entries(draws)) {
       // The pool the settlement was computed against (choosePool checked it then).
       const signer = await this.registeredSigner(streamId);
       if (!signer) throw new SrpError("STREAM_NOT_FOUND", `stream ${streamId} is no longer registered`);
-      poolIds.push(poolIdOf(streamIdToBytes32(streamId), signer as Address));
-      amounts.push(BigInt(amount));
+      perPool.push([poolIdOf(streamIdToBytes32(streamId), signer as Address), BigInt(amount)]);
     }
+    // The distributor takes each pool once, ids strictly increasing.
+    const { poolIds, amounts } = sortedPoolDraws(perPool);
     return [BigInt(row.epoch), BigInt(base.epoch), row.root as Hex, poolIds, amounts] as const;
   }
 
