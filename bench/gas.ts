@@ -10,6 +10,7 @@
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import {
   chainAt,
+  deploymentDomain,
   distributorAbi,
   fraudAbi,
   poolIdOf,
@@ -124,10 +125,13 @@ try {
   ]);
 
   const truth = Buffer.from("true");
-  const att = await signSegmentAttestation(privateKeyToAccount(signing), {
+  // Signed for this deployment (chain id + its FraudProof), as the coordinator tells origins and relays.
+  const domain = deploymentDomain(economy.chain.chainId, d);
+  const att = await signSegmentAttestation(privateKeyToAccount(signing), domain, {
     streamId: "bench",
     rendition: "main",
     seq: 1,
+    initVersion: 0,
     sha256: sha256Hex(truth),
     byteLength: 4,
     durationMs: 1000,
@@ -135,7 +139,7 @@ try {
   });
   const served = sha256Hex(Buffer.from("lies"));
   // The node's signature names the attestation it relied on (its digest) and the hash it served.
-  const nodeSig = await signDelivery(privateKeyToAccount(nodeKey), att, served);
+  const nodeSig = await signDelivery(privateKeyToAccount(nodeKey), domain, att, served);
   const segment = segmentStruct(att);
   rows.push([
     "fraud_proof",

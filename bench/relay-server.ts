@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
-import { sha256Hex, signSegmentAttestation } from "@streamrp2p/protocol";
+import { OFF_CHAIN_DOMAIN, sha256Hex, signSegmentAttestation } from "@streamrp2p/protocol";
 import { createRelay } from "@streamrp2p/relay";
 import { silentLogger } from "@streamrp2p/service";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
@@ -28,10 +28,11 @@ for (const [kind, seq, body] of [
   ["init", 0, randomBytes(1000)],
   ["main", 0, bytes],
 ] as const) {
-  const att = await signSegmentAttestation(streamer, {
+  const att = await signSegmentAttestation(streamer, OFF_CHAIN_DOMAIN, {
     streamId: "bench",
     rendition: kind,
     seq,
+    initVersion: 0,
     sha256: sha256Hex(body),
     byteLength: body.length,
     durationMs: kind === "init" ? 0 : 1000,

@@ -6,6 +6,7 @@ import { type LocalNetwork, startLocalNetwork, startTestSource } from "@streamrp
 import {
   checkSegmentBytes,
   decodeAttestationHeader,
+  OFF_CHAIN_DOMAIN,
   parseMediaPlaylist,
   verifySegmentAttestation,
 } from "@streamrp2p/protocol";
@@ -19,7 +20,7 @@ async function fetchVerified(url: string, signer: string): Promise<Buffer> {
   expect(res.status, url).toBe(200);
   const bytes = Buffer.from(await res.arrayBuffer());
   const att = decodeAttestationHeader(res.headers.get("x-srp-attestation") ?? undefined);
-  await verifySegmentAttestation(att, signer);
+  await verifySegmentAttestation(att, signer, OFF_CHAIN_DOMAIN);
   checkSegmentBytes(att, bytes);
   return bytes;
 }

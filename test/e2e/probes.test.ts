@@ -8,7 +8,7 @@ import {
   VIEWER_HEADERS,
 } from "@streamrp2p/coordinator";
 import { ViewerSession } from "@streamrp2p/player";
-import { signNodeRegistration, signStreamRegistration } from "@streamrp2p/protocol";
+import { OFF_CHAIN_DOMAIN, signNodeRegistration, signStreamRegistration } from "@streamrp2p/protocol";
 import { createRelay, type Relay } from "@streamrp2p/relay";
 import { silentLogger } from "@streamrp2p/service";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -59,7 +59,7 @@ describe("probes: indistinguishable from viewers, and what they find", () => {
     }
     // The ledger learns what the stream produced from an honest relay, verifying every attestation.
     expect(
-      await new SegmentRecorder(store.accounting).record([
+      await new SegmentRecorder(store.accounting, OFF_CHAIN_DOMAIN).record([
         { streamId: "show", signer: streamer.address.toLowerCase(), urls: [relays.fresh.url] },
       ]),
     ).toBe(12);

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import {
   encodeAttestationHeader,
   initFileName,
+  OFF_CHAIN_DOMAIN,
   segmentFileName,
   sha256Hex,
   signSegmentAttestation,
@@ -33,10 +34,11 @@ async function push(
   bytes: Buffer,
   init: boolean,
 ) {
-  const attestation = await signSegmentAttestation(signer, {
+  const attestation = await signSegmentAttestation(signer, OFF_CHAIN_DOMAIN, {
     streamId,
     rendition: init ? "init" : "main",
     seq,
+    initVersion: 0,
     sha256: sha256Hex(bytes),
     byteLength: bytes.length,
     durationMs: 1000,

@@ -3,7 +3,9 @@ import {
   encodeAttestationHeader,
   HEADER_ATTESTATION,
   HEADER_INIT_VERSION,
+  OFF_CHAIN_DOMAIN,
   type SegmentAttestation,
+  type SigningDomain,
   sha256Hex,
   signSegmentAttestation,
 } from "@streamrp2p/protocol";
@@ -23,7 +25,7 @@ export interface SignedObject {
   init: number;
 }
 
-/** A streamer's signed init or segment over random bytes. */
+/** A streamer's signed init or segment over random bytes (for a network on no chain unless `domain` says). */
 export async function signedObject(
   signer: LocalAccount,
   streamId: string,
@@ -31,12 +33,14 @@ export async function signedObject(
   seq: number,
   size = 50_000,
   init = 0,
+  domain: SigningDomain = OFF_CHAIN_DOMAIN,
 ): Promise<SignedObject> {
   const bytes = randomBytes(size);
-  const att = await signSegmentAttestation(signer, {
+  const att = await signSegmentAttestation(signer, domain, {
     streamId,
     rendition: kind === "init" ? "init" : "main",
     seq,
+    initVersion: kind === "init" ? seq : init,
     sha256: sha256Hex(bytes),
     byteLength: bytes.length,
     durationMs: kind === "init" ? 0 : 1000,
@@ -73,11 +77,12 @@ export function putObject(
   });
 }
 
-/** A relay with a fixed stream directory and no coordinator. */
+/** A relay with a fixed stream directory and no coordinator (a network on no chain unless `domain` says). */
 export async function startStaticRelay(
   signers: Record<string, string>,
   options: Partial<RelayOptions> = {},
   resolver?: Parameters<typeof createRelay>[1]["resolver"],
+  domain?: SigningDomain,
 ): Promise<Relay> {
   const relay = createRelay(
     { ingest: true, ...options },
@@ -86,6 +91,7 @@ export async function startStaticRelay(
       log: silentLogger,
       directory: { signerOf: async (id) => signers[id]?.toLowerCase() },
       resolver,
+      ...(domain ? { domain } : {}),
     },
   );
   await relay.start();

@@ -3,6 +3,7 @@ import {
   bytesToBase64url,
   encodeAttestationHeader,
   initFileName,
+  OFF_CHAIN_DOMAIN,
   type SegmentAttestation,
   segmentFileName,
   sha256Hex,
@@ -115,10 +116,11 @@ export async function signedPool(
   for (let i = 0; i < count; i++) {
     const bytes = Buffer.from(`fuzz segment ${i} `.repeat(1 + i * 7));
     const isInit = i % 5 === 0;
-    const attestation = await signSegmentAttestation(signer, {
+    const attestation = await signSegmentAttestation(signer, OFF_CHAIN_DOMAIN, {
       streamId,
       rendition: isInit ? "init" : "main",
       seq: isInit ? i / 5 : i,
+      initVersion: isInit ? i / 5 : 0,
       sha256: sha256Hex(bytes),
       byteLength: bytes.length,
       durationMs: 1000,

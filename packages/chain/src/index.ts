@@ -9,5 +9,5 @@ export {
   signPoolConsent,
 } from "./consent.ts";
 export { type Deployment, type DeployOptions, deployContracts } from "./deploy.ts";
-export { segmentStruct } from "./fraud.ts";
+export { deploymentDomain, segmentStruct } from "./fraud.ts";
 export { type CreditWeight, computePayout, cumulate, type NodeSplit, type Payout } from "./rewards.ts";

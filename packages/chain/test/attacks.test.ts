@@ -1,5 +1,6 @@
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import {
+  deploymentDomain,
   distributorAbi,
   fraudAbi,
   poolIdOf,
@@ -158,10 +159,12 @@ describe("attack 2: squatting a stream's pool", () => {
     await h.register(h.w.operator, nodeKey, 1_000n);
     const forgedProof = async () => {
       // The squatter "attests" other bytes than the honest node served, under its own key.
-      const att = await signSegmentAttestation(attackerSigner, {
+      const domain = deploymentDomain(h.chain.chainId, h.d);
+      const att = await signSegmentAttestation(attackerSigner, domain, {
         streamId: "squatted",
         rendition: "main",
         seq: 7,
+        initVersion: 0,
         sha256: sha256Hex(Buffer.from("made up")),
         byteLength: 7,
         durationMs: 1000,
@@ -169,7 +172,7 @@ describe("attack 2: squatting a stream's pool", () => {
       });
       // The node's own statement about that attestation and other bytes: only the squatter's key is missing.
       const served = sha256Hex(Buffer.from("honest bytes"));
-      const nodeSig = await signDelivery(privateKeyToAccount(nodeKey), att, served);
+      const nodeSig = await signDelivery(privateKeyToAccount(nodeKey), domain, att, served);
       return revertName(
         h.send(h.w.attacker, h.d.fraudProof, fraudAbi, "prove", [
           segmentStruct(att),

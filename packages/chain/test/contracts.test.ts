@@ -4,6 +4,7 @@ import {
   type Deployment,
   type DevChain,
   deployContracts,
+  deploymentDomain,
   distributorAbi,
   poolIdOf,
   publicClient,
@@ -386,17 +387,19 @@ describe("epoch distributor", () => {
 describe("fraud proofs", () => {
   async function evidence(signer = signingKey, node = nodeKey, servedBytes = Buffer.from("tampered bytes")) {
     const bytes = Buffer.from("true bytes");
-    const att = await signSegmentAttestation(privateKeyToAccount(signer), {
+    const domain = deploymentDomain(chain.chainId, d);
+    const att = await signSegmentAttestation(privateKeyToAccount(signer), domain, {
       streamId: "show",
       rendition: "main",
       seq: 42,
+      initVersion: 40,
       sha256: sha256Hex(bytes),
       byteLength: bytes.length,
       durationMs: 1000,
       producedAt: 1_700_000_000_000,
     });
     const served = sha256Hex(servedBytes);
-    const nodeSig = await signDelivery(privateKeyToAccount(node), att, served);
+    const nodeSig = await signDelivery(privateKeyToAccount(node), domain, att, served);
     const segment = segmentStruct(att);
     return { segment, originSig: att.signature as `0x${string}`, served, nodeSig };
   }

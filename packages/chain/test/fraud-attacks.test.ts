@@ -1,5 +1,5 @@
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
-import { distributorAbi, fraudAbi, segmentStruct } from "@streamrp2p/chain";
+import { deploymentDomain, distributorAbi, fraudAbi, segmentStruct } from "@streamrp2p/chain";
 import { nodeRegistryAbi } from "@streamrp2p/contracts";
 import {
   type SegmentAttestation,
@@ -45,12 +45,16 @@ afterAll(() => h?.stop());
 const stakeOf = async (a: Address) =>
   ((await h.read(h.d.registry, nodeRegistryAbi, "nodes", [a])) as readonly [string, bigint, bigint])[2];
 
+/** The deployment the proofs go to: every signature below is made for its chain and FraudProof. */
+const domain = () => deploymentDomain(h.chain.chainId, h.d);
+
 /** The streamer's attestation of `bytes` as segment `seq` (what the origin signs). */
 const attest = (seq: number, bytes: string, producedAt: number) =>
-  signSegmentAttestation(privateKeyToAccount(signingKey), {
+  signSegmentAttestation(privateKeyToAccount(signingKey), domain(), {
     streamId: STREAM,
     rendition: "main",
     seq,
+    initVersion: 0,
     sha256: sha256Hex(Buffer.from(bytes)),
     byteLength: bytes.length,
     durationMs: 1_000,
@@ -59,7 +63,7 @@ const attest = (seq: number, bytes: string, producedAt: number) =>
 
 /** What a relay puts in x-srp-node-sig for an object it serves under `att` (protocol's signDelivery). */
 const deliverySig = (key: Hex, att: SegmentAttestation, served: Hex) =>
-  signDelivery(privateKeyToAccount(key), att, served);
+  signDelivery(privateKeyToAccount(key), domain(), att, served);
 
 const prove = (att: SegmentAttestation, served: Hex, nodeSig: Hex) =>
   revertName(

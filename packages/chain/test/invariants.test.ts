@@ -1,5 +1,5 @@
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
-import { distributorAbi, fraudAbi, segmentStruct } from "@streamrp2p/chain";
+import { deploymentDomain, distributorAbi, fraudAbi, segmentStruct } from "@streamrp2p/chain";
 import { nodeRegistryAbi, rewardPoolsAbi } from "@streamrp2p/contracts";
 import { sha256Hex, signDelivery, signSegmentAttestation, streamIdToBytes32 } from "@streamrp2p/protocol";
 import fc from "fast-check";
@@ -279,12 +279,15 @@ async function step(m: Model, a: Action): Promise<void> {
     }
     case "slash": {
       const n = seq++;
+      const domain = deploymentDomain(h.chain.chainId, h.d);
       const att = await signSegmentAttestation(
         privateKeyToAccount(a.valid ? signingKey : generatePrivateKey()),
+        domain,
         {
           streamId: STREAM,
           rendition: "main",
           seq: n,
+          initVersion: 0,
           sha256: sha256Hex(Buffer.from(`true ${n}`)),
           byteLength: 10,
           durationMs: 1000,
@@ -292,7 +295,7 @@ async function step(m: Model, a: Action): Promise<void> {
         },
       );
       const served = sha256Hex(Buffer.from(`tampered ${n}`));
-      const nodeSig = await signDelivery(privateKeyToAccount(nodeKeys[a.node] as Hex), att, served);
+      const nodeSig = await signDelivery(privateKeyToAccount(nodeKeys[a.node] as Hex), domain, att, served);
       const before = (await reg("nodes", [nodes[a.node]])) as readonly [Address, bigint, bigint, bigint];
       const bound = (await h.read(h.d.pools, rewardPoolsAbi, "signerOf", [
         streamIdToBytes32(STREAM),

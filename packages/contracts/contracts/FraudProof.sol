@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {NodeRegistry} from "./NodeRegistry.sol";
 import {RewardPools} from "./RewardPools.sol";
 
@@ -10,25 +11,26 @@ import {RewardPools} from "./RewardPools.sol";
 /// digest and whose served hash differs from the attested one: the node contradicted the very
 /// statement it relied on, and its stake is slashed, part to the reporter. A node signature paired
 /// with any other attestation (another one of the same seq, after an origin restart) does not verify.
-contract FraudProof {
+/// Signatures are bound to this deployment: the EIP-712 domain is ("StreamrP2P", "2", chain id, this
+/// contract), so an attestation or delivery signature made for another chain or another FraudProof
+/// (a testnet, a second network) does not verify here.
+contract FraudProof is EIP712 {
     struct Segment {
         bytes32 streamId;
         string rendition;
         uint64 seq;
+        /// The init segment it plays with (its own version for an init): signed, so no relay relabels it.
+        uint64 initVersion;
         bytes32 sha256;
         uint32 byteLength;
         uint32 durationMs;
         uint64 producedAt;
     }
 
-    bytes32 public constant DOMAIN_TYPEHASH = keccak256("EIP712Domain(string name,string version)");
     bytes32 public constant SEGMENT_TYPEHASH = keccak256(
-        "Segment(bytes32 streamId,string rendition,uint64 seq,bytes32 sha256,uint32 byteLength,uint32 durationMs,uint64 producedAt)"
+        "Segment(bytes32 streamId,string rendition,uint64 seq,uint64 initVersion,bytes32 sha256,uint32 byteLength,uint32 durationMs,uint64 producedAt)"
     );
     bytes32 public constant DELIVERY_TYPEHASH = keccak256("Delivery(bytes32 attestation,bytes32 servedSha256)");
-    /// The StreamrP2P domain has no chainId: attestations are signed once, off any chain.
-    bytes32 public immutable DOMAIN_SEPARATOR =
-        keccak256(abi.encode(DOMAIN_TYPEHASH, keccak256("StreamrP2P"), keccak256("1")));
 
     NodeRegistry public immutable registry;
     RewardPools public immutable pools;
@@ -43,15 +45,23 @@ contract FraudProof {
     error SameHash();
     error AlreadyProven();
 
-    constructor(NodeRegistry registry_, RewardPools pools_, uint16 slashBps_, uint16 reporterBps_) {
+    constructor(NodeRegistry registry_, RewardPools pools_, uint16 slashBps_, uint16 reporterBps_)
+        EIP712("StreamrP2P", "2")
+    {
         registry = registry_;
         pools = pools_;
         slashBps = slashBps_;
         reporterBps = reporterBps_;
     }
 
+    /// @notice This deployment's EIP-712 domain separator (chain id and this contract included).
+    // solhint-disable-next-line func-name-mixedcase
+    function DOMAIN_SEPARATOR() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
     function _digest(bytes32 structHash) internal view returns (bytes32) {
-        return keccak256(abi.encodePacked("\x19\x01", DOMAIN_SEPARATOR, structHash));
+        return _hashTypedDataV4(structHash);
     }
 
     function segmentDigest(Segment calldata s) public view returns (bytes32) {
@@ -62,6 +72,7 @@ contract FraudProof {
                     s.streamId,
                     keccak256(bytes(s.rendition)),
                     s.seq,
+                    s.initVersion,
                     s.sha256,
                     s.byteLength,
                     s.durationMs,

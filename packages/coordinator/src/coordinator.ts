@@ -4,9 +4,11 @@ import {
   HeartbeatSchema,
   IngestFailureSchema,
   NodeRegistrationSchema,
+  OFF_CHAIN_DOMAIN,
   parseWith,
   REGISTRATION_MAX_SKEW_MS,
   registrationSupersedes,
+  type SigningDomain,
   SrpError,
   StreamIdSchema,
   type StreamInfo,
@@ -120,6 +122,14 @@ export function createCoordinator(
   }
 
   const ingestExclusions = new IngestExclusions(options.ingestExclusionMs, now);
+  // What segment attestations and delivery signatures are bound to: the chain and
+  // FraudProof contract this coordinator settles on, or no chain at all.
+  const domain: SigningDomain = components.settlement
+    ? {
+        chainId: components.settlement.chainId,
+        verifyingContract: components.settlement.deployment.fraudProof,
+      }
+    : OFF_CHAIN_DOMAIN;
   const nodeUrlPolicy = effectivePolicy(parseNodeUrlPolicy(options.nodeUrls), options.host);
 
   /** The stream with its ingest relays refreshed (kept while healthy and not reported by its origin). */
@@ -186,6 +196,7 @@ export function createCoordinator(
   const accounting = new AccountingService(
     {
       store,
+      domain,
       issuer,
       log: log.child("accounting"),
       now,
@@ -210,6 +221,7 @@ export function createCoordinator(
   addSettlementRoutes(router, settler, components.settlement);
   addViewerRoutes(router, {
     store,
+    domain,
     log,
     now,
     maxBodyBytes: options.maxBodyBytes,
@@ -418,6 +430,7 @@ export function createCoordinator(
       return http.url;
     },
     async start() {
+      await settler?.checkDomain();
       await store.migrate();
       ticketKey = components.ticketKey ?? (await loadTicketKey(options.dataDir));
       await accounting.start();

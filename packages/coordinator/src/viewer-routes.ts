@@ -3,6 +3,7 @@ import {
   EvidenceReportSchema,
   parseWith,
   SessionRequestSchema,
+  type SigningDomain,
   SrpError,
   verifyTicket,
 } from "@streamrp2p/protocol";
@@ -30,6 +31,8 @@ export interface ViewerRoutesContext {
   now: () => number;
   maxBodyBytes: number;
   ticketKey: () => Ed25519KeyPair;
+  /** The deployment segment attestations and delivery signatures are bound to. */
+  domain: SigningDomain;
   /** Tickets per viewer address (an IPv4 address, an IPv6 /64), across streams. */
   limiter: RateLimiter;
   /** Tickets per subnet (/24, IPv6 /64), across streams: a subnet of fake viewers runs dry too. */
@@ -50,7 +53,7 @@ export function addViewerRoutes(router: Router, ctx: ViewerRoutesContext): void 
   const evidencePerSubnet = new RateLimiter(EVIDENCE_PER_SUBNET_BURST, EVIDENCE_PER_SUBNET_PER_MS, ctx.now);
 
   router.on("GET", "/v1/info", (_req, res) =>
-    sendJson(res, 200, { ticketPublicKey: ctx.ticketKey().publicKey }),
+    sendJson(res, 200, { ticketPublicKey: ctx.ticketKey().publicKey, domain: ctx.domain }),
   );
 
   router.on("POST", "/v1/streams/:id/sessions", async (req, res, p) => {
@@ -94,7 +97,7 @@ export function addViewerRoutes(router: Router, ctx: ViewerRoutesContext): void 
     if (!evidencePerSession.take(ticket.sessionId))
       throw new SrpError("RATE_LIMITED", "too many tamper reports from this session");
     const stream = await ctx.requireStream(e.streamId);
-    const { proven } = await recordEvidence(ctx.store, stream, e, ctx.now());
+    const { proven } = await recordEvidence(ctx.store, ctx.domain, stream, e, ctx.now());
     ctx.onEvidence(proven);
     ctx.log.warn("tamper evidence", {
       nodeId: e.nodeId,

@@ -1,7 +1,12 @@
 import { join } from "node:path";
 import { CoordinatorClient } from "@streamrp2p/api-client";
 import { type Coordinator, createCoordinator, SqliteStore } from "@streamrp2p/coordinator";
-import { SrpError, signNodeRegistration, signStreamRegistration } from "@streamrp2p/protocol";
+import {
+  OFF_CHAIN_DOMAIN,
+  SrpError,
+  signNodeRegistration,
+  signStreamRegistration,
+} from "@streamrp2p/protocol";
 import { silentLogger } from "@streamrp2p/service";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newAccount } from "../../../test/support/fixtures.ts";
@@ -269,10 +274,11 @@ describe("coordinator viewer API: tickets and evidence", () => {
   it("stores evidence only when the origin's attestation verifies, and marks it proven with the node's signature", async () => {
     const { sha256Hex, signSegmentAttestation, signDelivery } = await import("@streamrp2p/protocol");
     const bytes = Buffer.from("true bytes");
-    const att = await signSegmentAttestation(streamer, {
+    const att = await signSegmentAttestation(streamer, OFF_CHAIN_DOMAIN, {
       streamId: "show",
       rendition: "main",
       seq: 4,
+      initVersion: 0,
       sha256: sha256Hex(bytes),
       byteLength: bytes.length,
       durationMs: 1000,
@@ -280,7 +286,7 @@ describe("coordinator viewer API: tickets and evidence", () => {
     });
     const liar = newAccount();
     const served = sha256Hex(Buffer.from("fake bytes"));
-    const nodeSignature = await signDelivery(liar, att, served);
+    const nodeSignature = await signDelivery(liar, OFF_CHAIN_DOMAIN, att, served);
     // Only a viewer of the stream reports: the evidence carries its session ticket.
     const { generateEd25519 } = await import("@streamrp2p/protocol");
     const session = await postFrom(
@@ -303,11 +309,14 @@ describe("coordinator viewer API: tickets and evidence", () => {
     expect(proof.body.proven).toBe(true);
     // A node signature by someone else, or over another attestation of the same seq, proves
     // nothing: the report is taken as unproven (any ticket holder can send that much).
-    const otherAtt = await signSegmentAttestation(streamer, { ...att, producedAt: 2 });
+    const otherAtt = await signSegmentAttestation(streamer, OFF_CHAIN_DOMAIN, { ...att, producedAt: 2 });
     const [served2, served3] = [sha256Hex(Buffer.from("fake 2")), sha256Hex(Buffer.from("fake 3"))];
     const attempts = [
-      { servedSha256: served2, nodeSignature: await signDelivery(newAccount(), att, served2) },
-      { servedSha256: served3, nodeSignature: await signDelivery(liar, otherAtt, served3) },
+      {
+        servedSha256: served2,
+        nodeSignature: await signDelivery(newAccount(), OFF_CHAIN_DOMAIN, att, served2),
+      },
+      { servedSha256: served3, nodeSignature: await signDelivery(liar, OFF_CHAIN_DOMAIN, otherAtt, served3) },
     ];
     for (const attempt of attempts) {
       const r = await post("/v1/evidence", { ...base, ...attempt });
@@ -315,7 +324,7 @@ describe("coordinator viewer API: tickets and evidence", () => {
       expect(r.body.proven).toBe(false);
     }
     // An attestation not signed by the streamer proves nothing.
-    const fakeAtt = await signSegmentAttestation(newAccount(), { ...att, seq: 5 });
+    const fakeAtt = await signSegmentAttestation(newAccount(), OFF_CHAIN_DOMAIN, { ...att, seq: 5 });
     expect(
       (await post("/v1/evidence", { ...base, attestation: fakeAtt, nodeSignature: null })).body.error?.code,
     ).toBe("BAD_SIGNATURE");

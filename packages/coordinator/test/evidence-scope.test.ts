@@ -1,5 +1,11 @@
 import { COORDINATOR_DEFAULTS, SUSPECT_ROUTING_FACTOR } from "@streamrp2p/coordinator";
-import { generateEd25519, sha256Hex, signDelivery, signSegmentAttestation } from "@streamrp2p/protocol";
+import {
+  generateEd25519,
+  OFF_CHAIN_DOMAIN,
+  sha256Hex,
+  signDelivery,
+  signSegmentAttestation,
+} from "@streamrp2p/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AccountingHarness } from "./support/accounting-harness.ts";
 
@@ -38,10 +44,11 @@ async function scoreFor(streamId: string): Promise<number | undefined> {
 /** A viewer of stream x reports segment `seq` as served with other bytes; `signed`: with the node's proof. */
 async function report(seq: number, signed: boolean) {
   const truth = Buffer.from(`segment ${seq}`);
-  const att = await signSegmentAttestation(h.streamer, {
+  const att = await signSegmentAttestation(h.streamer, OFF_CHAIN_DOMAIN, {
     streamId: "x",
     rendition: "main",
     seq,
+    initVersion: 0,
     sha256: sha256Hex(truth),
     byteLength: truth.length,
     durationMs: 1_000,
@@ -56,7 +63,7 @@ async function report(seq: number, signed: boolean) {
     attestation: att,
     servedSha256: served,
     servedBytes: truth.length,
-    nodeSignature: signed ? await signDelivery(h.node, att, served) : null,
+    nodeSignature: signed ? await signDelivery(h.node, OFF_CHAIN_DOMAIN, att, served) : null,
   });
   expect(r.status).toBe(201);
   expect((r.body as { proven: boolean }).proven).toBe(signed);

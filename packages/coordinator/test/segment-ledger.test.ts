@@ -1,6 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { SegmentRecorder, SqliteStore } from "@streamrp2p/coordinator";
+import { OFF_CHAIN_DOMAIN } from "@streamrp2p/protocol";
 import type { Relay } from "@streamrp2p/relay";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newAccount, putObject, signedObject, startStaticRelay } from "../../../test/support/fixtures.ts";
@@ -42,7 +43,7 @@ describe("attack: an ingest relay hides segments from the segment ledger", () =>
   it("records the union of every ingest relay's verified window, whichever answers first", async () => {
     const store = new SqliteStore(tempDir("ledger"));
     await store.migrate();
-    const recorder = new SegmentRecorder(store.accounting);
+    const recorder = new SegmentRecorder(store.accounting, OFF_CHAIN_DOMAIN);
     await recorder.record([
       { streamId: "show", signer: streamer.address.toLowerCase(), urls: [hiderUrl, honest.url] },
     ]);
@@ -58,7 +59,7 @@ describe("attack: an ingest relay hides segments from the segment ledger", () =>
     try {
       await putObject(liar.url, "show", await signedObject(forger, "show", "init", 0, 100));
       await putObject(liar.url, "show", await signedObject(forger, "show", "segment", 100, 1000));
-      const recorder = new SegmentRecorder(store.accounting);
+      const recorder = new SegmentRecorder(store.accounting, OFF_CHAIN_DOMAIN);
       await recorder.record([{ streamId: "show", signer: streamer.address.toLowerCase(), urls: [liar.url] }]);
       expect(await store.accounting.segmentsBetween("show", 0, Date.now() + 1_000)).toEqual([]);
     } finally {

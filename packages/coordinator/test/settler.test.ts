@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Harness, revertName, startHarness } from "../../chain/test/harness.ts";
 import type { AccountingStore, SettlementRow } from "../src/accounting/store.ts";
 import { sortedPoolDraws } from "../src/settlement/pool-gate.ts";
-import { ABANDONED, Settler } from "../src/settlement/settler.ts";
+import { ABANDONED, type SettlementConfig, Settler } from "../src/settlement/settler.ts";
 import { SqliteStore } from "../src/sqlite-store.ts";
 
 /**
@@ -234,6 +234,32 @@ describe("settler under attack", () => {
     }
     expect(await owed()).toBe(0n);
     expect(paid + (await h.balance(h.d.distributor))).toBe(drawn);
+  });
+});
+
+describe("settler: the signing domain it announces is the chain's (issue 11, finding 6)", () => {
+  const configured = (over: Partial<SettlementConfig>) =>
+    new Settler(
+      store.accounting,
+      {
+        rpcUrl: h.chain.rpcUrl,
+        chainId: h.chain.chainId,
+        settlerKey: h.chain.keys[1] as Hex,
+        deployment: h.d,
+        ...over,
+      },
+      createLogger("settler", { write: () => {} }),
+      async () => undefined,
+    );
+
+  it("accepts the real deployment, and refuses a config whose chain id or FraudProof address is not the chain's (every proof would fail on chain)", async () => {
+    await expect(configured({}).checkDomain()).resolves.toBeUndefined();
+    await expect(configured({ chainId: h.chain.chainId + 1 }).checkDomain()).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+    });
+    await expect(
+      configured({ deployment: { ...h.d, fraudProof: h.d.distributor } }).checkDomain(),
+    ).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
   });
 });
 

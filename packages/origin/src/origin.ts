@@ -3,7 +3,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { CoordinatorClient } from "@streamrp2p/api-client";
 import {
   type NodeInfo,
+  OFF_CHAIN_DOMAIN,
   parseWith,
+  type SigningDomain,
   SrpError,
   StreamIdSchema,
   signIngestFailure,
@@ -52,6 +54,11 @@ export interface OriginComponents {
   /** Overrides the coordinator's ingest list (tests, fixed deployments). */
   resolveIngest?: (streamId: string) => Promise<NodeInfo[]>;
   fetch?: FetchLike;
+  /**
+   * The deployment attestations are signed for; default: the coordinator's
+   * (GET /v1/info), or no chain (OFF_CHAIN_DOMAIN) without a coordinator.
+   */
+  domain?: SigningDomain;
   /**
    * Where each stream's broadcast position (sequence, init version) survives a
    * restart; default: in memory, so a restarted origin starts a new numbering
@@ -130,6 +137,7 @@ export function createOrigin(
       {
         streamId: s.streamId,
         signer: privateKeyToAccount(s.signingKey),
+        domain: () => domain,
         resolveIngest: () => resolveIngest(s.streamId),
         reportIngestFailure: coordinator
           ? async (nodeId, reason) => {
@@ -211,8 +219,11 @@ export function createOrigin(
     }
   }
 
+  let domain: SigningDomain = components.domain ?? OFF_CHAIN_DOMAIN;
+
   async function registerStreams(): Promise<void> {
     if (!coordinator) return;
+    if (!components.domain) domain = (await coordinator.info()).domain;
     for (const s of streams) {
       for (let attempt = 1; ; attempt++) {
         try {

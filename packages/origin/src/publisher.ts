@@ -8,6 +8,7 @@ import {
   RENDITION_INIT,
   RENDITION_MAIN,
   type SegmentAttestation,
+  type SigningDomain,
   SrpError,
   segmentFileName,
   sha256Hex,
@@ -20,6 +21,8 @@ import type { LocalAccount } from "viem";
 export interface PublisherDeps {
   streamId: string;
   signer: LocalAccount;
+  /** The deployment attestations are signed for (known once the origin has asked its coordinator). */
+  domain: () => SigningDomain;
   /** Current ingest relays for the stream (from the coordinator). */
   resolveIngest(): Promise<NodeInfo[]>;
   /** Tells the coordinator an ingest relay was dropped, so it names another. Best effort. */
@@ -174,13 +177,15 @@ export class IngestPublisher {
   async #attest(
     rendition: string,
     seq: number,
+    initVersion: number,
     bytes: Buffer,
     durationMs: number,
   ): Promise<SegmentAttestation> {
-    return signSegmentAttestation(this.#d.signer, {
+    return signSegmentAttestation(this.#d.signer, this.#d.domain(), {
       streamId: this.#d.streamId,
       rendition,
       seq,
+      initVersion,
       sha256: sha256Hex(bytes),
       byteLength: bytes.length,
       durationMs,
@@ -190,7 +195,7 @@ export class IngestPublisher {
 
   /** Signs the init and queues it on every relay; returns without waiting for any. */
   async publishInit(version: number, bytes: Buffer): Promise<SegmentAttestation> {
-    const att = await this.#attest(RENDITION_INIT, version, bytes, 0);
+    const att = await this.#attest(RENDITION_INIT, version, version, bytes, 0);
     this.#currentInit = { file: initFileName(version), att, bytes, init: version };
     this.#recent = [];
     for (const t of this.#targets.values()) this.#enqueueInitIfNeeded(t);
@@ -204,7 +209,7 @@ export class IngestPublisher {
     bytes: Buffer,
     durationMs: number,
   ): Promise<SegmentAttestation> {
-    const att = await this.#attest(RENDITION_MAIN, seq, bytes, durationMs);
+    const att = await this.#attest(RENDITION_MAIN, seq, init, bytes, durationMs);
     const obj: Pushed = { file: segmentFileName(seq), att, bytes, init };
     this.#recent = [...this.#recent, obj].slice(-this.#o.backfillSegments);
     for (const t of this.#targets.values()) this.#enqueuePut(t, obj);

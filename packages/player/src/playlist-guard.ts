@@ -1,5 +1,6 @@
 import {
   base64urlToBytes,
+  parseMediaFileName,
   parseMediaPlaylist,
   parseWith,
   StreamEndSchema,
@@ -18,6 +19,8 @@ const MIN_STALE_MS = 3_000; // ms
  * the live edge, and relays announce segments still in flight.
  */
 const EDGE_SLACK_SEGMENTS = 8;
+/** Verified segments whose signed init is remembered: more than any live window lists. */
+const SIGNED_INITS_KEPT = 64;
 
 /**
  * Checks what a node says about the live window, which no signature covers
@@ -34,6 +37,8 @@ export class PlaylistGuard {
   #verified: { seq: number; arrivedAt: number; durationMs: number } | undefined;
   /** The highest edge any node showed that was not a lie: an end must not end before it. */
   #highestEdge = -1;
+  /** seq → the init version its attestation signs, for the newest verified segments (bounded). */
+  readonly #signedInit = new Map<number, number>();
 
   constructor(
     private readonly streamId: string,
@@ -45,9 +50,12 @@ export class PlaylistGuard {
   }
 
   /** A segment whose attestation verified: signed facts no playlist can contradict. */
-  verified(seq: number, durationMs: number): void {
+  verified(seq: number, durationMs: number, initVersion: number): void {
     if (!this.#verified || seq > this.#verified.seq)
       this.#verified = { seq, arrivedAt: this.now(), durationMs };
+    this.#signedInit.set(seq, initVersion);
+    if (this.#signedInit.size > SIGNED_INITS_KEPT)
+      this.#signedInit.delete(this.#signedInit.keys().next().value as number);
   }
 
   /** Throws AttemptError ("unverifiable", "tampered" or "stale") unless the playlist can be trusted now. */
@@ -61,6 +69,7 @@ export class PlaylistGuard {
     const edge = playlist.segments.at(-1)?.mediaSequence ?? -1;
     const now = this.now();
     this.#checkEdgePlausible(edge, now);
+    this.#checkInits(playlist.segments);
     if (playlist.ended) {
       await this.#checkEnd(edge, endHeader);
       return;
@@ -76,6 +85,25 @@ export class PlaylistGuard {
     const staleMs = Math.max(MIN_STALE_MS, STALE_TARGET_DURATIONS * playlist.targetDurationS * 1000);
     if (now - seen.since > staleMs) {
       throw new AttemptError("stale", `playlist has not advanced past ${edge} for ${now - seen.since} ms`);
+    }
+  }
+
+  /**
+   * A playlist must map each segment to the init its attestation signs: one
+   * that maps a segment this player verified to another init (which hls.js
+   * would decode it with) is a lie.
+   */
+  #checkInits(segments: ReturnType<typeof parseMediaPlaylist>["segments"]): void {
+    for (const s of segments) {
+      const signed = this.#signedInit.get(s.mediaSequence);
+      if (signed === undefined || s.mapUri === undefined) continue;
+      const mapped = parseMediaFileName(s.mapUri);
+      if (mapped?.kind !== "init" || mapped.version !== signed) {
+        throw new AttemptError(
+          "tampered",
+          `playlist maps segment ${s.mediaSequence} to ${s.mapUri}; its attestation signs init ${signed}`,
+        );
+      }
     }
   }
 

@@ -1,6 +1,7 @@
 import {
   AttestationVerifier,
   bytesToHex,
+  CoordinatorInfoSchema,
   checkAttestationFor,
   decodeAttestationHeader,
   generateEd25519,
@@ -9,6 +10,7 @@ import {
   parseWith,
   type SegmentAttestation,
   SessionGrantSchema,
+  type SigningDomain,
   StreamInfoSchema,
   type Ticket,
 } from "@streamrp2p/protocol";
@@ -103,7 +105,7 @@ export class ViewerSession {
   readonly #o: ViewerSessionOptions & PlayerDefaults;
   readonly #receipts: ReceiptTracker;
   /** Signature checks remembered by the digest of everything signed (see AttestationVerifier). */
-  readonly #attestations = new AttestationVerifier();
+  readonly #attestations: AttestationVerifier;
   readonly #playlists: PlaylistGuard;
   /** The newest playlist a node served that was refused only as stale: used when every node is stale. */
   #lastStale: { node: PoolNode; data: string; timing: LoadTiming } | undefined;
@@ -117,8 +119,10 @@ export class ViewerSession {
     viewerKey: CryptoKey,
     signer: string,
     nodes: PoolNode[],
+    domain: SigningDomain,
   ) {
     this.#o = o;
+    this.#attestations = new AttestationVerifier(domain);
     this.ticket = ticket;
     this.signer = signer;
     this.pool = new NodePool(nodes);
@@ -149,13 +153,19 @@ export class ViewerSession {
     const keys = await generateEd25519();
     const base = `${o.coordinatorUrl}/v1/streams/${encodeURIComponent(o.streamId)}`;
     const info = parseWith(StreamInfoSchema, await ViewerSession.#json(f, base), "stream");
+    // The deployment the streamer's signatures are bound to: one made for another is refused.
+    const { domain } = parseWith(
+      CoordinatorInfoSchema,
+      await ViewerSession.#json(f, `${o.coordinatorUrl}/v1/info`),
+      "coordinator info",
+    );
     const grant = parseWith(
       SessionGrantSchema,
       await ViewerSession.#json(f, `${base}/sessions`, { viewerKey: keys.publicKey, region: o.region }),
       "session grant",
     );
     if (grant.nodes.length === 0) throw new Error(`stream ${o.streamId} is offline: no relay carries it`);
-    return new ViewerSession(o, grant.ticket, keys.privateKey, info.signer, grant.nodes);
+    return new ViewerSession(o, grant.ticket, keys.privateKey, info.signer, grant.nodes, domain);
   }
 
   static async #json(f: typeof fetch, url: string, body?: unknown): Promise<unknown> {
@@ -346,7 +356,7 @@ export class ViewerSession {
     }
     const served = await sha256Hex(data);
     if (served === att.sha256 && data.byteLength === att.byteLength) {
-      if (kind === "segment") this.#playlists.verified(att.seq, att.durationMs);
+      if (kind === "segment") this.#playlists.verified(att.seq, att.durationMs, att.initVersion);
       if (att.durationMs > 0)
         this.stats.bitrateBps = Math.round((att.byteLength * 8 * 1000) / att.durationMs);
       return;

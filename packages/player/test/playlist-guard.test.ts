@@ -5,10 +5,15 @@ import { newAccount } from "../../../test/support/fixtures.ts";
 
 const streamer = newAccount();
 
-function playlist(from: number, to: number, ended = false): string {
+function playlist(
+  from: number,
+  to: number,
+  ended = false,
+  initOf: (seq: number) => number = () => 0,
+): string {
   const segments = [];
   for (let seq = from; seq <= to; seq++)
-    segments.push({ seq, durationMs: 1000, init: 0, producedAt: 1_000_000 + seq });
+    segments.push({ seq, durationMs: 1000, init: initOf(seq), producedAt: 1_000_000 + seq });
   return renderMediaPlaylist({ segments, ended });
 }
 
@@ -35,7 +40,7 @@ describe("PlaylistGuard (issue 10, finding 9; review findings 3 and 4)", () => {
     let t = 0;
     const guard = new PlaylistGuard("demo", streamer.address, () => t);
     await guard.check("a", playlist(1195, 1200), null);
-    guard.verified(1197, 1000);
+    guard.verified(1197, 1000, 0);
     t += 10_000; // ten segment durations later: at most 1197 + 10 + slack can exist
     await expect(guard.check("a", playlist(999_995, 1_000_000), null)).rejects.toMatchObject({
       kind: "tampered",
@@ -51,5 +56,26 @@ describe("PlaylistGuard (issue 10, finding 9; review findings 3 and 4)", () => {
     await expect(guard.check("a", playlist(10, 15), null)).resolves.toBeUndefined();
     t += 5_000;
     await expect(guard.check("a", playlist(10, 15), null)).rejects.toMatchObject({ kind: "stale" });
+  });
+
+  it("refuses a playlist that maps a verified segment to another init than the one its attestation signs (finding 6)", async () => {
+    const guard = new PlaylistGuard("demo", streamer.address, () => 0);
+    guard.verified(12, 1000, 1);
+    await expect(
+      guard.check(
+        "a",
+        playlist(10, 15, false, (seq) => (seq < 12 ? 0 : 1)),
+        null,
+      ),
+    ).resolves.toBeUndefined();
+    await expect(
+      guard.check(
+        "b",
+        playlist(10, 15, false, () => 0),
+        null,
+      ),
+    ).rejects.toMatchObject({
+      kind: "tampered",
+    });
   });
 });

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { SegmentAttestationSchema } from "./attestation.ts";
+import { SegmentAttestationSchema, SigningDomainSchema } from "./attestation.ts";
 import { AddressSchema, StreamIdSchema } from "./ids.ts";
 import { RegionSchema } from "./registration.ts";
 import { TicketSchema } from "./session.ts";
@@ -105,6 +105,8 @@ export type StreamWindow = z.infer<typeof StreamWindowSchema>;
 export const CoordinatorInfoSchema = z.strictObject({
   /** base64url raw Ed25519 key that signs session tickets. */
   ticketPublicKey: z.string(),
+  /** The deployment segment attestations and delivery signatures are bound to (EIP-712 chainId, verifyingContract). */
+  domain: SigningDomainSchema,
 });
 export type CoordinatorInfo = z.infer<typeof CoordinatorInfoSchema>;
 

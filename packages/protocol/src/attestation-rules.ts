@@ -1,9 +1,10 @@
 import { concatHex, type Hex, hashTypedData, keccak256 } from "viem";
 import {
-  EIP712_DOMAIN,
+  eip712Domain,
   SEGMENT_TYPES,
   type SegmentAttestation,
   type SegmentFacts,
+  type SigningDomain,
   segmentMessage,
   verifySegmentAttestation,
 } from "./attestation.ts";
@@ -16,10 +17,10 @@ import { parseMediaFileName, RENDITION_INIT, RENDITION_MAIN } from "./wire.ts";
  * replace are where the bypasses lived.
  */
 
-/** The EIP-712 digest of everything an attestation signs: what a signature is over. */
-export function attestationDigest(facts: SegmentFacts): Hex {
+/** The EIP-712 digest of everything an attestation signs, its deployment included: what a signature is over. */
+export function attestationDigest(facts: SegmentFacts, domain: SigningDomain): Hex {
   return hashTypedData({
-    domain: EIP712_DOMAIN,
+    domain: eip712Domain(domain),
     types: SEGMENT_TYPES,
     primaryType: "Segment",
     message: segmentMessage(facts),
@@ -49,13 +50,36 @@ export function checkAttestationForFile(att: SegmentFacts, streamId: string, fil
   return object;
 }
 
-/** Rule: the attestation names this stream and this object (see checkAttestationForFile). */
+/**
+ * Rule: the attestation names this stream and this object (see
+ * checkAttestationForFile); an init names itself as its init version.
+ */
 export function checkAttestationFor(att: SegmentFacts, streamId: string, object: AttestedObject): void {
   const rendition = object.kind === "init" ? RENDITION_INIT : RENDITION_MAIN;
   if (att.streamId !== streamId || att.rendition !== rendition || att.seq !== object.seq) {
     throw new SrpError(
       "ATTESTATION_MISMATCH",
       `attestation is for ${att.streamId}/${att.rendition}/${att.seq}, not ${streamId}/${rendition}/${object.seq}`,
+    );
+  }
+  if (object.kind === "init" && att.initVersion !== att.seq) {
+    throw new SrpError(
+      "ATTESTATION_MISMATCH",
+      `init ${att.seq} attested with init version ${att.initVersion}`,
+    );
+  }
+}
+
+/**
+ * Rule: a media segment plays with the init its attestation names, whatever a
+ * header, a window or a playlist claims. Throws ATTESTATION_MISMATCH when
+ * `claimed` (what the sender said) differs: the sender relabelled it.
+ */
+export function checkInitVersion(att: SegmentFacts, claimed: number): void {
+  if (att.initVersion !== claimed) {
+    throw new SrpError(
+      "ATTESTATION_MISMATCH",
+      `segment ${att.seq} is attested with init ${att.initVersion}, sent as init ${claimed}`,
     );
   }
 }
@@ -67,20 +91,25 @@ const DEFAULT_CACHE_ENTRIES = 4_096;
  * signature recovery remembered. The cache key is the digest of everything
  * signed, the signature and the expected signer together: an attestation that
  * differs in any signed field (its sha256, its length, its seq ...) from one
- * verified before is a new entry and is verified afresh. A bounded LRU.
+ * verified before is a new entry and is verified afresh. A bounded LRU. One
+ * verifier serves one deployment (`domain`, or where to learn it): its
+ * digests include it.
  */
 export class AttestationVerifier {
   readonly #verified = new Map<Hex, true>();
   readonly #maxEntries: number;
+  readonly #domain: () => Promise<SigningDomain>;
 
-  constructor(maxEntries = DEFAULT_CACHE_ENTRIES) {
+  constructor(domain: SigningDomain | (() => Promise<SigningDomain>), maxEntries = DEFAULT_CACHE_ENTRIES) {
+    this.#domain = typeof domain === "function" ? domain : () => Promise.resolve(domain);
     this.#maxEntries = maxEntries;
   }
 
   /** Throws BAD_SIGNATURE unless `att` was signed by `expectedSigner`. */
   async verify(att: SegmentAttestation, expectedSigner: string): Promise<void> {
+    const domain = await this.#domain();
     const key = keccak256(
-      concatHex([attestationDigest(att), att.signature as Hex, expectedSigner.toLowerCase() as Hex]),
+      concatHex([attestationDigest(att, domain), att.signature as Hex, expectedSigner.toLowerCase() as Hex]),
     );
     if (this.#verified.has(key)) {
       // Refresh recency: the live window is what gets re-checked.
@@ -88,7 +117,7 @@ export class AttestationVerifier {
       this.#verified.set(key, true);
       return;
     }
-    await verifySegmentAttestation(att, expectedSigner);
+    await verifySegmentAttestation(att, expectedSigner, domain);
     this.#verified.set(key, true);
     if (this.#verified.size > this.#maxEntries) {
       const oldest = this.#verified.keys().next().value;

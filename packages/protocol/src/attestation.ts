@@ -1,14 +1,35 @@
-import { type Hex, type LocalAccount, recoverTypedDataAddress, sha256 } from "viem";
+import { type Hex, type LocalAccount, recoverTypedDataAddress, sha256, zeroAddress } from "viem";
 import { z } from "zod";
 import { base64urlToBytes, bytesToBase64url, utf8 } from "./encoding.ts";
 import { SrpError } from "./errors.ts";
-import { SignatureSchema, StreamIdSchema, streamIdToBytes32 } from "./ids.ts";
+import { AddressSchema, SignatureSchema, StreamIdSchema, streamIdToBytes32 } from "./ids.ts";
 
 /**
- * EIP-712 domain of every StreamrP2P signature. No chainId: attestations are
- * chain-independent; the fraud-proof contract recomputes this same separator.
+ * Which deployment a segment attestation or a delivery signature belongs to:
+ * the chain and the FraudProof contract that judges it (EIP-712 `chainId` and
+ * `verifyingContract`). A signature made for one deployment (a testnet, a
+ * second network) is worth nothing in another, on chain or off. Every party
+ * takes it from its coordinator (`GET /v1/info`), which takes it from its
+ * settlement deployment.
  */
-export const EIP712_DOMAIN = { name: "StreamrP2P", version: "1" } as const;
+export const SigningDomainSchema = z.strictObject({
+  chainId: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  verifyingContract: AddressSchema,
+});
+export type SigningDomain = z.infer<typeof SigningDomainSchema>;
+
+/** The domain of a network that settles on no chain (chain 0, the zero address): no contract accepts its signatures. */
+export const OFF_CHAIN_DOMAIN: SigningDomain = { chainId: 0, verifyingContract: zeroAddress };
+
+/** The EIP-712 domain of segment attestations and delivery signatures in `d` (FraudProof.sol computes the same). */
+export function eip712Domain(d: SigningDomain) {
+  return {
+    name: "StreamrP2P",
+    version: "2",
+    chainId: d.chainId,
+    verifyingContract: d.verifyingContract,
+  } as const;
+}
 
 /**
  * The origin's signed statement about one segment. `byteLength` is signed too:
@@ -19,6 +40,7 @@ export const SEGMENT_TYPES = {
     { name: "streamId", type: "bytes32" },
     { name: "rendition", type: "string" },
     { name: "seq", type: "uint64" },
+    { name: "initVersion", type: "uint64" },
     { name: "sha256", type: "bytes32" },
     { name: "byteLength", type: "uint32" },
     { name: "durationMs", type: "uint32" },
@@ -33,6 +55,12 @@ export const SegmentAttestationSchema = z.strictObject({
   streamId: StreamIdSchema,
   rendition: z.string().min(1).max(32),
   seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  /**
+   * The init segment this object plays with: for a media segment, the init it
+   * needs; for an init, its own version (= seq). Signed, so no relay can
+   * relabel a segment with another init.
+   */
+  initVersion: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
   sha256: z.string().regex(/^0x[0-9a-f]{64}$/, "sha256: 0x followed by 64 lowercase hex digits"),
   byteLength: z.number().int().nonnegative().max(MAX_UINT32),
   durationMs: z.number().int().nonnegative().max(MAX_UINT32),
@@ -58,6 +86,7 @@ export function segmentMessage(facts: SegmentFacts) {
     streamId: streamIdToBytes32(facts.streamId),
     rendition: facts.rendition,
     seq: BigInt(facts.seq),
+    initVersion: BigInt(facts.initVersion),
     sha256: facts.sha256 as Hex,
     byteLength: facts.byteLength,
     durationMs: facts.durationMs,
@@ -65,13 +94,14 @@ export function segmentMessage(facts: SegmentFacts) {
   };
 }
 
-/** Signs a segment's facts with the stream's signing key. */
+/** Signs a segment's facts with the stream's signing key, for deployment `domain`. */
 export async function signSegmentAttestation(
   signer: LocalAccount,
+  domain: SigningDomain,
   facts: SegmentFacts,
 ): Promise<SegmentAttestation> {
   const signature = await signer.signTypedData({
-    domain: EIP712_DOMAIN,
+    domain: eip712Domain(domain),
     types: SEGMENT_TYPES,
     primaryType: "Segment",
     message: segmentMessage(facts),
@@ -79,11 +109,11 @@ export async function signSegmentAttestation(
   return { ...facts, signature };
 }
 
-/** The address that signed an attestation (lowercase). */
-export async function recoverAttestationSigner(att: SegmentAttestation): Promise<Hex> {
+/** The address that signed an attestation for deployment `domain` (lowercase). */
+export async function recoverAttestationSigner(att: SegmentAttestation, domain: SigningDomain): Promise<Hex> {
   const { signature, ...facts } = att;
   const address = await recoverTypedDataAddress({
-    domain: EIP712_DOMAIN,
+    domain: eip712Domain(domain),
     types: SEGMENT_TYPES,
     primaryType: "Segment",
     message: segmentMessage(facts),
@@ -92,14 +122,15 @@ export async function recoverAttestationSigner(att: SegmentAttestation): Promise
   return address.toLowerCase() as Hex;
 }
 
-/** Throws BAD_SIGNATURE unless `att` was signed by `expectedSigner`. */
+/** Throws BAD_SIGNATURE unless `att` was signed by `expectedSigner` for deployment `domain`. */
 export async function verifySegmentAttestation(
   att: SegmentAttestation,
   expectedSigner: string,
+  domain: SigningDomain,
 ): Promise<void> {
   let signer: Hex;
   try {
-    signer = await recoverAttestationSigner(att);
+    signer = await recoverAttestationSigner(att, domain);
   } catch (cause) {
     throw new SrpError("BAD_SIGNATURE", "attestation signature is malformed", { cause });
   }

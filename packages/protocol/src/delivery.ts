@@ -1,6 +1,11 @@
 import type { Hex, LocalAccount } from "viem";
 import { z } from "zod";
-import { SegmentAttestationSchema, type SegmentFacts } from "./attestation.ts";
+import {
+  eip712Domain,
+  SegmentAttestationSchema,
+  type SegmentFacts,
+  type SigningDomain,
+} from "./attestation.ts";
 import { attestationDigest } from "./attestation-rules.ts";
 import { SrpError } from "./errors.ts";
 import { AddressSchema, SignatureSchema, StreamIdSchema } from "./ids.ts";
@@ -23,14 +28,25 @@ export const DELIVERY_TYPES = {
   ],
 } as const;
 
-const message = (att: SegmentFacts, servedSha256: string) => ({
-  attestation: attestationDigest(att),
+const message = (att: SegmentFacts, servedSha256: string, domain: SigningDomain) => ({
+  attestation: attestationDigest(att, domain),
   servedSha256: servedSha256 as Hex,
 });
 
-/** Signs Delivery(attestationDigest(att), servedSha256) with the node's key. */
-export function signDelivery(node: LocalAccount, att: SegmentFacts, servedSha256: string): Promise<Hex> {
-  return signStatement(node, DELIVERY_TYPES, "Delivery", message(att, servedSha256));
+/** Signs Delivery(attestationDigest(att), servedSha256) with the node's key, in deployment `domain`. */
+export function signDelivery(
+  node: LocalAccount,
+  domain: SigningDomain,
+  att: SegmentFacts,
+  servedSha256: string,
+): Promise<Hex> {
+  return signStatement(
+    eip712Domain(domain),
+    node,
+    DELIVERY_TYPES,
+    "Delivery",
+    message(att, servedSha256, domain),
+  );
 }
 
 /**
@@ -38,15 +54,17 @@ export function signDelivery(node: LocalAccount, att: SegmentFacts, servedSha256
  * Throws BAD_SIGNATURE otherwise (another attestation, another hash, another key).
  */
 export function verifyDelivery(
+  domain: SigningDomain,
   att: SegmentFacts,
   servedSha256: string,
   signature: string,
   nodeId: string,
 ): Promise<void> {
   return verifyStatement(
+    eip712Domain(domain),
     DELIVERY_TYPES,
     "Delivery",
-    message(att, servedSha256),
+    message(att, servedSha256, domain),
     signature,
     nodeId,
     "delivery signature",
@@ -62,6 +80,7 @@ export function verifyDelivery(
  * that does not say exactly this.
  */
 export async function verifyFraudProof(
+  domain: SigningDomain,
   att: SegmentFacts,
   servedSha256: string,
   nodeSignature: string,
@@ -69,7 +88,7 @@ export async function verifyFraudProof(
 ): Promise<void> {
   if (servedSha256 === att.sha256)
     throw new SrpError("VALIDATION_FAILED", "served hash equals the attested one: no fraud");
-  await verifyDelivery(att, servedSha256, nodeSignature, nodeId);
+  await verifyDelivery(domain, att, servedSha256, nodeSignature, nodeId);
 }
 
 /** What a viewer reports when a node served bytes that contradict the origin's attestation. */

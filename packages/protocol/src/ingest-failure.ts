@@ -1,7 +1,7 @@
 import type { LocalAccount } from "viem";
 import { z } from "zod";
 import { AddressSchema, SignatureSchema, StreamIdSchema, streamIdToBytes32 } from "./ids.ts";
-import { signStatement, verifyStatement } from "./signed.ts";
+import { CONTROL_PLANE_DOMAIN, signStatement, verifyStatement } from "./signed.ts";
 
 const INGEST_FAILURE_TYPES = {
   IngestFailure: [
@@ -33,12 +33,22 @@ export async function signIngestFailure(
   signer: LocalAccount,
   f: Omit<IngestFailure, "signature">,
 ): Promise<IngestFailure> {
-  return { ...f, signature: await signStatement(signer, INGEST_FAILURE_TYPES, "IngestFailure", typed(f)) };
+  return {
+    ...f,
+    signature: await signStatement(
+      CONTROL_PLANE_DOMAIN,
+      signer,
+      INGEST_FAILURE_TYPES,
+      "IngestFailure",
+      typed(f),
+    ),
+  };
 }
 
 /** Throws BAD_SIGNATURE unless the stream's signing key signed this report. */
 export async function verifyIngestFailure(f: IngestFailure, streamSigner: string): Promise<void> {
   await verifyStatement(
+    CONTROL_PLANE_DOMAIN,
     INGEST_FAILURE_TYPES,
     "IngestFailure",
     typed(f),

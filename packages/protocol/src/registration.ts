@@ -1,7 +1,7 @@
 import type { LocalAccount } from "viem";
 import { z } from "zod";
 import { AddressSchema, SignatureSchema, StreamIdSchema, streamIdToBytes32 } from "./ids.ts";
-import { signStatement, verifyStatement } from "./signed.ts";
+import { CONTROL_PLANE_DOMAIN, signStatement, verifyStatement } from "./signed.ts";
 
 /** How far a signed registration's clock may be from the coordinator's. */
 export const REGISTRATION_MAX_SKEW_MS = 5 * 60_000; // ms
@@ -80,7 +80,13 @@ export async function signStreamRegistration(
     signer: signer.address,
     issuedAt: BigInt(issuedAt),
   };
-  const signature = await signStatement(signer, STREAM_REGISTRATION_TYPES, "StreamRegistration", message);
+  const signature = await signStatement(
+    CONTROL_PLANE_DOMAIN,
+    signer,
+    STREAM_REGISTRATION_TYPES,
+    "StreamRegistration",
+    message,
+  );
   return { streamId, signer: signer.address.toLowerCase() as `0x${string}`, issuedAt, signature };
 }
 
@@ -91,6 +97,7 @@ export async function verifyStreamRegistration(reg: StreamRegistration): Promise
     issuedAt: BigInt(reg.issuedAt),
   };
   await verifyStatement(
+    CONTROL_PLANE_DOMAIN,
     STREAM_REGISTRATION_TYPES,
     "StreamRegistration",
     message,
@@ -105,7 +112,13 @@ export async function signNodeRegistration(
   fields: Omit<NodeRegistration, "nodeId" | "signature">,
 ): Promise<NodeRegistration> {
   const message = nodeRegistrationMessage(signer.address, fields);
-  const signature = await signStatement(signer, NODE_REGISTRATION_TYPES, "NodeRegistration", message);
+  const signature = await signStatement(
+    CONTROL_PLANE_DOMAIN,
+    signer,
+    NODE_REGISTRATION_TYPES,
+    "NodeRegistration",
+    message,
+  );
   return { ...fields, nodeId: signer.address.toLowerCase() as `0x${string}`, signature };
 }
 
@@ -121,6 +134,7 @@ export function registrationSupersedes(inForceIssuedAt: number | undefined, issu
 export async function verifyNodeRegistration(reg: NodeRegistration): Promise<void> {
   const message = nodeRegistrationMessage(reg.nodeId, reg);
   await verifyStatement(
+    CONTROL_PLANE_DOMAIN,
     NODE_REGISTRATION_TYPES,
     "NodeRegistration",
     message,

@@ -1,13 +1,27 @@
-import { type Hex, type LocalAccount, recoverTypedDataAddress, type TypedData } from "viem";
-import { EIP712_DOMAIN } from "./attestation.ts";
+import {
+  type Hex,
+  type LocalAccount,
+  recoverTypedDataAddress,
+  type TypedData,
+  type TypedDataDomain,
+} from "viem";
 import { SrpError } from "./errors.ts";
 
 /**
- * Signs and checks the small EIP-712 statements of the control plane
- * (registrations, stream end). Segment attestations have their own module
- * because they are on the hot path and carry bytes.
+ * The EIP-712 domain of control-plane statements (registrations, stream end,
+ * ingest failures): they go to one coordinator, not to a chain, carry their
+ * own time and are judged by rules that bound a replay (registration skew,
+ * streamEndApplies). Segment attestations and delivery signatures, which
+ * contracts judge, are bound to a deployment instead (eip712Domain).
+ */
+export const CONTROL_PLANE_DOMAIN = { name: "StreamrP2P", version: "1" } as const;
+
+/**
+ * Signs and checks small EIP-712 statements in `domain`. Segment attestations
+ * have their own module because they are on the hot path and carry bytes.
  */
 export async function signStatement<T extends TypedData>(
+  domain: TypedDataDomain,
   signer: LocalAccount,
   types: T,
   primaryType: keyof T & string,
@@ -15,10 +29,11 @@ export async function signStatement<T extends TypedData>(
 ): Promise<Hex> {
   // viem's generic typing of (types, primaryType, message) cannot follow a
   // generic T; the shapes are checked by each caller's zod schema.
-  return signer.signTypedData({ domain: EIP712_DOMAIN, types, primaryType, message } as never);
+  return signer.signTypedData({ domain, types, primaryType, message } as never);
 }
 
 export async function verifyStatement<T extends TypedData>(
+  domain: TypedDataDomain,
   types: T,
   primaryType: keyof T & string,
   message: Record<string, unknown>,
@@ -29,7 +44,7 @@ export async function verifyStatement<T extends TypedData>(
   let signer: string;
   try {
     signer = await recoverTypedDataAddress({
-      domain: EIP712_DOMAIN,
+      domain,
       types,
       primaryType,
       message,

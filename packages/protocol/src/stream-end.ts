@@ -1,7 +1,7 @@
 import type { LocalAccount } from "viem";
 import { z } from "zod";
 import { SignatureSchema, StreamIdSchema, streamIdToBytes32 } from "./ids.ts";
-import { signStatement, verifyStatement } from "./signed.ts";
+import { CONTROL_PLANE_DOMAIN, signStatement, verifyStatement } from "./signed.ts";
 
 const STREAM_END_TYPES = {
   StreamEnd: [
@@ -32,11 +32,15 @@ export async function signStreamEnd(
   signer: LocalAccount,
   end: Omit<StreamEnd, "signature">,
 ): Promise<StreamEnd> {
-  return { ...end, signature: await signStatement(signer, STREAM_END_TYPES, "StreamEnd", typed(end)) };
+  return {
+    ...end,
+    signature: await signStatement(CONTROL_PLANE_DOMAIN, signer, STREAM_END_TYPES, "StreamEnd", typed(end)),
+  };
 }
 
 export async function verifyStreamEnd(end: StreamEnd, expectedSigner: string): Promise<void> {
   await verifyStatement(
+    CONTROL_PLANE_DOMAIN,
     STREAM_END_TYPES,
     "StreamEnd",
     typed(end),

@@ -1,7 +1,10 @@
 import {
+  AttestationVerifier,
+  attestationDigest,
   checkSegmentBytes,
   decodeAttestationHeader,
   encodeAttestationHeader,
+  OFF_CHAIN_DOMAIN,
   SrpError,
   sha256Hex,
   signSegmentAttestation,
@@ -17,10 +20,11 @@ const other = privateKeyToAccount(generatePrivateKey());
 const bytes = Buffer.from("a segment's bytes");
 
 async function attest(seq = 7) {
-  return signSegmentAttestation(streamer, {
+  return signSegmentAttestation(streamer, OFF_CHAIN_DOMAIN, {
     streamId: "demo",
     rendition: "main",
     seq,
+    initVersion: 0,
     sha256: sha256Hex(bytes),
     byteLength: bytes.length,
     durationMs: 1000,
@@ -42,26 +46,48 @@ describe("segment attestations", () => {
     const att = await attest();
     const back = decodeAttestationHeader(encodeAttestationHeader(att));
     expect(back).toEqual(att);
-    await expect(verifySegmentAttestation(back, streamer.address)).resolves.toBeUndefined();
+    await expect(verifySegmentAttestation(back, streamer.address, OFF_CHAIN_DOMAIN)).resolves.toBeUndefined();
     checkSegmentBytes(back, bytes);
   });
 
   it("reject another signer", async () => {
-    expect(await codeOf(verifySegmentAttestation(await attest(), other.address))).toBe("BAD_SIGNATURE");
+    expect(await codeOf(verifySegmentAttestation(await attest(), other.address, OFF_CHAIN_DOMAIN))).toBe(
+      "BAD_SIGNATURE",
+    );
   });
 
   it("reject any signed field changed after signing", async () => {
     const att = await attest();
     for (const changed of [
       { ...att, seq: 8 },
+      { ...att, initVersion: 1 },
       { ...att, byteLength: att.byteLength + 1 },
       { ...att, durationMs: 999 },
       { ...att, streamId: "other" },
       { ...att, rendition: "init" },
       { ...att, producedAt: att.producedAt + 1 },
     ]) {
-      expect(await codeOf(verifySegmentAttestation(changed, streamer.address))).toBe("BAD_SIGNATURE");
+      expect(await codeOf(verifySegmentAttestation(changed, streamer.address, OFF_CHAIN_DOMAIN))).toBe(
+        "BAD_SIGNATURE",
+      );
     }
+  });
+
+  it("are bound to one deployment: another chain id or contract does not verify, and a verifier's cache does not carry over (finding 6)", async () => {
+    const a = { chainId: 1, verifyingContract: "0x1111111111111111111111111111111111111111" as const };
+    const b = { chainId: 1, verifyingContract: "0x2222222222222222222222222222222222222222" as const };
+    const c = { chainId: 10, verifyingContract: a.verifyingContract };
+    const facts = { ...(await attest()) };
+    const forA = await signSegmentAttestation(streamer, a, facts);
+    await expect(verifySegmentAttestation(forA, streamer.address, a)).resolves.toBeUndefined();
+    for (const d of [b, c, OFF_CHAIN_DOMAIN])
+      expect(await codeOf(verifySegmentAttestation(forA, streamer.address, d))).toBe("BAD_SIGNATURE");
+    expect(attestationDigest(facts, a)).not.toBe(attestationDigest(facts, b));
+    expect(attestationDigest(facts, a)).not.toBe(attestationDigest(facts, c));
+    // A verifier of deployment B that verified B's attestation of the same facts refuses A's.
+    const verifierB = new AttestationVerifier(b);
+    await verifierB.verify(await signSegmentAttestation(streamer, b, facts), streamer.address);
+    expect(await codeOf(verifierB.verify(forA, streamer.address))).toBe("BAD_SIGNATURE");
   });
 
   it("reject bytes that differ in hash or length", async () => {
@@ -89,7 +115,9 @@ describe("segment attestations", () => {
 
   it("reject a malformed signature as BAD_SIGNATURE, not a crash", async () => {
     const att = { ...(await attest()), signature: `0x${"00".repeat(65)}` };
-    expect(await codeOf(verifySegmentAttestation(att, streamer.address))).toBe("BAD_SIGNATURE");
+    expect(await codeOf(verifySegmentAttestation(att, streamer.address, OFF_CHAIN_DOMAIN))).toBe(
+      "BAD_SIGNATURE",
+    );
   });
 });
 

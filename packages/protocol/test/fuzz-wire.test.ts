@@ -6,6 +6,7 @@ import {
   decodeAttestationHeader,
   encodeAttestationHeader,
   generateEd25519,
+  OFF_CHAIN_DOMAIN,
   parseWith,
   type Receipt,
   SegmentAttestationSchema,
@@ -117,10 +118,11 @@ interface Samples {
 
 async function makeSamples(): Promise<Samples> {
   const bytes = utf8("segment bytes");
-  const attestation = await signSegmentAttestation(streamer, {
+  const attestation = await signSegmentAttestation(streamer, OFF_CHAIN_DOMAIN, {
     streamId: "demo",
     rendition: "main",
     seq: 7,
+    initVersion: 0,
     sha256: sha256Hex(bytes),
     byteLength: bytes.length,
     durationMs: 1000,
@@ -356,7 +358,7 @@ describe("fuzz: signed statements (tickets, receipts, registrations, stream end,
     await fuzzVerifier(
       samples.attestation,
       SegmentAttestationSchema,
-      (a) => verifySegmentAttestation(a, streamer.address),
+      (a) => verifySegmentAttestation(a, streamer.address, OFF_CHAIN_DOMAIN),
       ["BAD_SIGNATURE"],
     );
   });

@@ -1,4 +1,4 @@
-import { RENDITION_INIT, sha256Hex, signDelivery } from "@streamrp2p/protocol";
+import { RENDITION_INIT, type SigningDomain, sha256Hex, signDelivery } from "@streamrp2p/protocol";
 import type { LocalAccount } from "viem";
 import type { MediaObject } from "./media-object.ts";
 
@@ -23,6 +23,7 @@ export class DeliverySigner {
 
   constructor(
     private readonly node: LocalAccount,
+    private readonly domain: () => Promise<SigningDomain>,
     private readonly corruptSegments: boolean,
   ) {}
 
@@ -48,7 +49,7 @@ export class DeliverySigner {
     }
     // Names the exact attestation this node verified, so the signature says nothing about any
     // other attestation of the same seq.
-    const nodeSignature = await signDelivery(this.node, a, sha256);
+    const nodeSignature = await signDelivery(this.node, await this.domain(), a, sha256);
     return { bytes, nodeSignature };
   }
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   type AttestationVerifier,
   checkAttestationForFile,
+  checkInitVersion,
   checkSegmentBytes,
   decodeAttestationHeader,
   HEADER_ATTESTATION,
@@ -33,11 +34,13 @@ export interface IngestContext {
   log: Logger;
 }
 
-function initVersionHeader(req: IncomingMessage): number {
+/** `x-srp-init` as sent (optional: the attestation's signed initVersion is what counts). */
+function initVersionHeader(req: IncomingMessage): number | undefined {
   const raw = req.headers[HEADER_INIT_VERSION];
+  if (raw === undefined) return undefined;
   const v = Number(raw);
-  if (typeof raw !== "string" || !/^\d{1,9}$/.test(raw) || !Number.isSafeInteger(v)) {
-    throw new SrpError("VALIDATION_FAILED", `missing or malformed ${HEADER_INIT_VERSION} header`);
+  if (typeof raw !== "string" || !/^\d{1,15}$/.test(raw) || !Number.isSafeInteger(v)) {
+    throw new SrpError("VALIDATION_FAILED", `malformed ${HEADER_INIT_VERSION} header`);
   }
   return v;
 }
@@ -64,7 +67,10 @@ async function acceptPut(
   const att = decodeAttestationHeader(req.headers[HEADER_ATTESTATION] as string | undefined);
   const object = checkAttestationForFile(att, streamId, file);
   const isInit = object.kind === "init";
-  const init = isInit ? object.seq : initVersionHeader(req);
+  // The init a segment plays with is the one its attestation signs; a header that says otherwise is a lie.
+  const claimed = isInit ? undefined : initVersionHeader(req);
+  if (claimed !== undefined) checkInitVersion(att, claimed);
+  const init = att.initVersion;
   const signer = await ctx.signerOf(streamId);
   await ctx.attestations.verify(att, signer);
   if (att.byteLength > ctx.maxSegmentBytes) {

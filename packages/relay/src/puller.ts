@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import {
   type AttestationVerifier,
   checkAttestationFor,
+  checkInitVersion,
   initFileName,
   isSrpError,
   type NodeInfo,
@@ -217,7 +218,8 @@ export class StreamPuller {
     if (this.#lastSeq === -1) fresh = fresh.slice(-(options.playlistSegments + 1));
     for (const s of fresh) {
       await this.#verify(s.attestation, "segment");
-      // The init a segment needs is not signed (yet): it must be one the window listed and we verified.
+      // The init a segment needs is signed: a window that relabels it is lying (treated as tampering).
+      checkInitVersion(s.attestation, s.init);
       stream.checkNewSegment(s.attestation.seq, s.init);
       if (stream.end && s.attestation.seq > stream.end.lastSeq) stream.clearEnd();
       const obj = new MediaObject(s.attestation, s.init);

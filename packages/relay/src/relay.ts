@@ -1,10 +1,13 @@
 import type { CoordinatorClient } from "@streamrp2p/api-client";
 import {
   AttestationVerifier,
+  type CoordinatorInfo,
   type Heartbeat,
   MAX_HEARTBEAT_STREAMS,
+  OFF_CHAIN_DOMAIN,
   parseWith,
   ReceiptSubmissionSchema,
+  type SigningDomain,
   SrpError,
   supportsStream,
 } from "@streamrp2p/protocol";
@@ -85,6 +88,11 @@ export interface RelayComponents {
   resolver?: UpstreamResolver;
   /** The coordinator's ticket key; default: asked of the coordinator once. */
   ticketPublicKey?: () => Promise<string>;
+  /**
+   * The deployment attestations and delivery signatures are bound to; default:
+   * asked of the coordinator once, or no chain (OFF_CHAIN_DOMAIN) without one.
+   */
+  domain?: SigningDomain;
   fetch?: FetchLike;
   /** The clock (ms since the Unix epoch); default Date.now. */
   now?: () => number;
@@ -136,24 +144,26 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
       : undefined);
   if (!directory) throw new SrpError("BAD_REQUEST", "relay needs a coordinator or a stream directory");
 
-  let ticketKey: Promise<string> | undefined;
-  const ticketPublicKey =
-    components.ticketPublicKey ??
-    (() => {
-      const client = components.coordinator;
-      if (!client)
-        return Promise.reject(new SrpError("UNAVAILABLE", "no coordinator to learn the ticket key from"));
-      ticketKey ??= client.info().then((i) => i.ticketPublicKey);
-      ticketKey.catch(() => {
-        ticketKey = undefined; // ask again next time
-      });
-      return ticketKey;
+  let info: Promise<CoordinatorInfo> | undefined;
+  const coordinatorInfo = () => {
+    const client = components.coordinator;
+    if (!client) return Promise.reject(new SrpError("UNAVAILABLE", "no coordinator to ask"));
+    info ??= client.info();
+    info.catch(() => {
+      info = undefined; // ask again next time
     });
+    return info;
+  };
+  const ticketPublicKey =
+    components.ticketPublicKey ?? (() => coordinatorInfo().then((i) => i.ticketPublicKey));
+  const fixedDomain = components.domain ?? (components.coordinator ? undefined : OFF_CHAIN_DOMAIN);
+  const domain = (): Promise<SigningDomain> =>
+    fixedDomain ? Promise.resolve(fixedDomain) : coordinatorInfo().then((i) => i.domain);
   const receipts = new ReceiptStore({ nodeId, ticketPublicKey });
   const ledger = new SessionLedger();
   const now = components.now ?? Date.now;
   const streams = new StreamTable(options, now, (size) => metrics.streams.set(size));
-  const attestations = new AttestationVerifier();
+  const attestations = new AttestationVerifier(domain);
   const pullers = new Map<string, StreamPuller>();
   let http: RunningHttpServer | undefined;
   let heartbeat: HeartbeatLoop | undefined;
@@ -182,7 +192,7 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
     heldStream: (streamId) => streams.get(streamId),
   };
   const serveCtx: ServeContext = {
-    signer: new DeliverySigner(account, options.testCorruptSegments),
+    signer: new DeliverySigner(account, domain, options.testCorruptSegments),
     ledger,
     stream: (id) => streams.get(id),
     metrics,

@@ -1,5 +1,6 @@
 import {
   decodeAttestationHeader,
+  OFF_CHAIN_DOMAIN,
   signSegmentAttestation,
   signStreamEnd,
   verifyDelivery,
@@ -36,9 +37,14 @@ describe("relay push ingest", () => {
     expect(Buffer.from(await res.arrayBuffer()).equals(seg.bytes)).toBe(true);
     // x-srp-node-sig names exactly this attestation and the hash served, and nothing else.
     const nodeSig = res.headers.get("x-srp-node-sig") ?? "";
-    await verifyDelivery(seg.att, seg.att.sha256, nodeSig, relay.nodeId);
-    const other = await signSegmentAttestation(streamer, { ...seg.att, producedAt: seg.att.producedAt + 1 });
-    await expect(verifyDelivery(other, seg.att.sha256, nodeSig, relay.nodeId)).rejects.toThrow(/not signed/);
+    await verifyDelivery(OFF_CHAIN_DOMAIN, seg.att, seg.att.sha256, nodeSig, relay.nodeId);
+    const other = await signSegmentAttestation(streamer, OFF_CHAIN_DOMAIN, {
+      ...seg.att,
+      producedAt: seg.att.producedAt + 1,
+    });
+    await expect(
+      verifyDelivery(OFF_CHAIN_DOMAIN, other, seg.att.sha256, nodeSig, relay.nodeId),
+    ).rejects.toThrow(/not signed/);
     const playlist = await (await fetch(`${relay.url}/live/demo/index.m3u8`)).text();
     expect(playlist).toContain("seg-0.m4s");
   });
@@ -145,11 +151,17 @@ describe("relay push ingest", () => {
         expect((await putObject(s.url, "demo", seg)).status).toBe(201);
       }
       const playlistBefore = await (await fetch(`${s.url}/live/demo/index.m3u8`)).text();
-      // An old signed segment replayed with an init the relay does not hold (it would evict init 1).
+      // An old signed segment replayed with another init than the one its attestation signs (it
+      // would evict init 1): the signed initVersion is the truth, the header a lie.
       const old = await signedObject(streamer, "demo", "segment", 50, 500, 1);
       const relabelled = await putObject(s.url, "demo", old, { headers: { "x-srp-init": "999999999" } });
-      expect(relabelled.status).toBe(409);
-      expect(await errorCode(relabelled)).toBe("INIT_NOT_HELD");
+      expect(relabelled.status).toBe(400);
+      expect(await errorCode(relabelled)).toBe("ATTESTATION_MISMATCH");
+      // A segment signed with an init the relay does not hold: send the init first.
+      const unheld = await signedObject(streamer, "demo", "segment", 104, 500, 999_999_999);
+      const needsInit = await putObject(s.url, "demo", unheld);
+      expect(needsInit.status).toBe(409);
+      expect(await errorCode(needsInit)).toBe("INIT_NOT_HELD");
       // The same with the init it does hold, below the full window.
       const belowWindow = await putObject(s.url, "demo", old);
       expect(belowWindow.status).toBe(409);
@@ -157,9 +169,35 @@ describe("relay push ingest", () => {
       const segment103 = segs[3];
       if (!segment103) throw new Error("no segment");
       const moved = await putObject(s.url, "demo", segment103, { headers: { "x-srp-init": "7" } });
-      expect(moved.status).toBe(409);
+      expect(moved.status).toBe(400);
+      expect(await errorCode(moved)).toBe("ATTESTATION_MISMATCH");
       expect(s.stream("demo")?.hasInit(1)).toBe(true);
       expect(await (await fetch(`${s.url}/live/demo/index.m3u8`)).text()).toBe(playlistBefore);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it("takes only attestations signed for its own deployment: another chain, another contract or no chain is refused (issue 11, finding 6)", async () => {
+    const here = { chainId: 8453, verifyingContract: "0x00000000000000000000000000000000000f4a0d" as const };
+    const s = await startStaticRelay({ demo: streamer.address }, {}, undefined, here);
+    try {
+      const elsewhere = [
+        OFF_CHAIN_DOMAIN,
+        { ...here, chainId: 84532 }, // the same contract address on a testnet
+        { ...here, verifyingContract: "0x00000000000000000000000000000000000f4a0e" as const }, // another deployment
+      ];
+      for (const domain of elsewhere) {
+        const replayed = await signedObject(streamer, "demo", "init", 0, 100, 0, domain);
+        const res = await putObject(s.url, "demo", replayed);
+        expect(res.status, JSON.stringify(domain)).toBe(403);
+        expect(await errorCode(res)).toBe("BAD_SIGNATURE");
+      }
+      expect(s.stream("demo")).toBeUndefined();
+      expect(
+        (await putObject(s.url, "demo", await signedObject(streamer, "demo", "init", 0, 100, 0, here)))
+          .status,
+      ).toBe(201);
     } finally {
       await s.stop();
     }

@@ -1,4 +1,4 @@
-import { type ReceiptBatch, SrpError, signProbeTask } from "@streamrp2p/protocol";
+import { type ReceiptBatch, type SigningDomain, SrpError, signProbeTask } from "@streamrp2p/protocol";
 import type { Logger } from "@streamrp2p/service";
 import { isHealthy, liveEdgeOf, type NodeStanding } from "../routing.ts";
 import type { CoordinatorStore, StreamRow } from "../store.ts";
@@ -31,6 +31,8 @@ export interface AccountingOptions {
 
 export interface AccountingDeps {
   store: CoordinatorStore;
+  /** The deployment attestations and delivery signatures are checked in. */
+  domain: SigningDomain;
   issuer: SessionIssuer;
   log: Logger;
   now: () => number;
@@ -66,7 +68,7 @@ export class AccountingService {
       options.nodeTimeoutMs,
       (options.reputationParams ?? REPUTATION_PARAMS).halfLifeMs,
     );
-    this.#recorder = new SegmentRecorder(deps.store.accounting, deps.fetch);
+    this.#recorder = new SegmentRecorder(deps.store.accounting, deps.domain, deps.fetch);
   }
 
   get #closer(): EpochCloserDeps {
@@ -191,6 +193,7 @@ export class AccountingService {
     let viaFault: string | undefined;
     const deps: ProberDeps = {
       store: this.#d.store.accounting,
+      domain: this.#d.domain,
       issuer: this.#d.issuer,
       viewerOrigin: this.#d.viewerOrigin,
       fetch: via
@@ -206,7 +209,7 @@ export class AccountingService {
         : f,
       now: this.#d.now,
       onTamper: (e) =>
-        recordEvidence(this.#d.store, stream, e, this.#d.now()).catch((err: unknown) =>
+        recordEvidence(this.#d.store, this.#d.domain, stream, e, this.#d.now()).catch((err: unknown) =>
           this.#d.log.warn("probe evidence refused", { err }),
         ),
     };

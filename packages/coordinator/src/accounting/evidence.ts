@@ -1,4 +1,10 @@
-import { type Evidence, SrpError, verifyFraudProof, verifySegmentAttestation } from "@streamrp2p/protocol";
+import {
+  type Evidence,
+  type SigningDomain,
+  SrpError,
+  verifyFraudProof,
+  verifySegmentAttestation,
+} from "@streamrp2p/protocol";
 import type { CoordinatorStore, StreamRow } from "../store.ts";
 
 /**
@@ -8,6 +14,7 @@ import type { CoordinatorStore, StreamRow } from "../store.ts";
  */
 export async function recordEvidence(
   store: CoordinatorStore,
+  domain: SigningDomain,
   stream: StreamRow,
   e: Evidence,
   now: number,
@@ -16,7 +23,7 @@ export async function recordEvidence(
   if (att.streamId !== e.streamId || stream.streamId !== e.streamId)
     throw new SrpError("VALIDATION_FAILED", "attestation is for another stream");
   // Only the origin's signature makes the attested hash the truth.
-  await verifySegmentAttestation(att, stream.signer);
+  await verifySegmentAttestation(att, stream.signer, domain);
   if (e.servedSha256 === att.sha256)
     throw new SrpError("VALIDATION_FAILED", "served hash equals the attested one: nothing to report");
   // A proof is the node's own signature over (this attestation's digest, the served hash): the
@@ -25,7 +32,7 @@ export async function recordEvidence(
   // a lying node may well sign the honest hash while serving other bytes.
   let proven = false;
   if (e.nodeSignature) {
-    proven = await verifyFraudProof(att, e.servedSha256, e.nodeSignature, e.nodeId).then(
+    proven = await verifyFraudProof(domain, att, e.servedSha256, e.nodeSignature, e.nodeId).then(
       () => true,
       () => false,
     );

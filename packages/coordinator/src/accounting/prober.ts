@@ -6,6 +6,7 @@ import {
   parseMediaPlaylist,
   RENDITION_MAIN,
   type SegmentAttestation,
+  type SigningDomain,
   signReceipt,
   verifyDelivery,
   verifySegmentAttestation,
@@ -37,6 +38,8 @@ export interface ProbeTarget {
 
 export interface ProberDeps {
   store: Pick<AccountingStore, "latestSeq">;
+  /** The deployment attestations and delivery signatures are checked in. */
+  domain: SigningDomain;
   issuer: SessionIssuer;
   /** Where the page would be served from (Origin/Referer of a real viewer). */
   viewerOrigin: () => string;
@@ -118,7 +121,7 @@ export async function probeOnce(d: ProberDeps, t: ProbeTarget, via: string | nul
     if (att.streamId !== t.streamId || att.rendition !== RENDITION_MAIN || att.seq !== pick.mediaSequence) {
       throw new Error(`attestation is for ${att.streamId}/${att.seq}, not segment ${pick.mediaSequence}`);
     }
-    await verifySegmentAttestation(att, t.signer);
+    await verifySegmentAttestation(att, t.signer, d.domain);
     const digest = bytesToHex(new Uint8Array(await crypto.subtle.digest("SHA-256", seg.body)));
     if (digest !== att.sha256 || seg.body.byteLength !== att.byteLength) {
       await d.onTamper?.({
@@ -131,9 +134,11 @@ export async function probeOnce(d: ProberDeps, t: ProbeTarget, via: string | nul
       });
       throw new Error("segment bytes differ from the attestation");
     }
-    await verifyDelivery(att, digest, seg.res.headers.get("x-srp-node-sig") ?? "", t.nodeId).catch(() => {
-      throw new Error("segment carries no valid delivery signature of the probed node");
-    });
+    await verifyDelivery(d.domain, att, digest, seg.res.headers.get("x-srp-node-sig") ?? "", t.nodeId).catch(
+      () => {
+        throw new Error("segment carries no valid delivery signature of the probed node");
+      },
+    );
     received += seg.body.byteLength;
     row.ok = true;
     row.ttfbMs = Math.round(seg.ttfbMs);

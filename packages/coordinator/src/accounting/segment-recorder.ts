@@ -1,6 +1,7 @@
 import {
   AttestationVerifier,
   checkAttestationFor,
+  type SigningDomain,
   StreamWindowSchema,
   WINDOW_FILE,
 } from "@streamrp2p/protocol";
@@ -28,14 +29,17 @@ const MAX_POSITIONS = 10_000;
 export class SegmentRecorder {
   /** `${streamId} ${url}` → the newest media seq read from that relay: each is read from its own position. */
   readonly #positions = new Map<string, number>();
-  readonly #attestations = new AttestationVerifier();
+  readonly #attestations: AttestationVerifier;
   /** streamId → newest media seq recorded; bounded like the positions. */
   readonly #edges = new Map<string, number>();
 
   constructor(
     private readonly store: AccountingStore,
+    domain: SigningDomain,
     private readonly fetchImpl: typeof fetch = fetch,
-  ) {}
+  ) {
+    this.#attestations = new AttestationVerifier(domain);
+  }
 
   /** The newest media seq recorded for a stream (from verified attestations), if any. */
   edgeOf(streamId: string): number | undefined {

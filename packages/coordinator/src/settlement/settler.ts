@@ -10,7 +10,7 @@ import {
   publicClient,
   wallet,
 } from "@streamrp2p/chain";
-import { nodeRegistryAbi } from "@streamrp2p/contracts";
+import { fraudProofAbi, nodeRegistryAbi } from "@streamrp2p/contracts";
 import { type PayeeRewards, SrpError, streamIdToBytes32 } from "@streamrp2p/protocol";
 import type { Logger } from "@streamrp2p/service";
 import type { Address, Hex, PublicClient } from "viem";
@@ -79,6 +79,39 @@ export class Settler {
   ) {
     this.#config = config;
     this.#client = publicClient(chainAt(config.rpcUrl, config.chainId));
+  }
+
+  /**
+   * Checks that the chain and FraudProof contract really are the deployment
+   * this coordinator tells every party to sign for: with a wrong chain id or
+   * address in the config, every fraud proof would fail on chain and nodes
+   * could lie for free. Throws VALIDATION_FAILED on a mismatch; a chain that
+   * cannot be reached is left to the settlement retries (logged).
+   */
+  async checkDomain(): Promise<void> {
+    let chainId: number;
+    try {
+      chainId = await this.#client.getChainId();
+    } catch (err) {
+      this.log.warn("cannot check the signing domain against the chain now", { err });
+      return;
+    }
+    const { fraudProof } = this.#config.deployment;
+    const domain = (await this.#client
+      .readContract({ address: fraudProof, abi: fraudProofAbi, functionName: "eip712Domain" })
+      .catch((cause: unknown) => {
+        throw new SrpError("VALIDATION_FAILED", `no FraudProof answers at ${fraudProof}`, { cause });
+      })) as readonly [Hex, string, string, bigint, Address, Hex, readonly bigint[]];
+    if (
+      chainId !== this.#config.chainId ||
+      Number(domain[3]) !== chainId ||
+      domain[4].toLowerCase() !== fraudProof.toLowerCase()
+    ) {
+      throw new SrpError(
+        "VALIDATION_FAILED",
+        `settlement config names chain ${this.#config.chainId} and FraudProof ${fraudProof}; the chain is ${chainId} and the contract signs for ${domain[3]}/${domain[4]}`,
+      );
+    }
   }
 
   async #splits(nodeIds: string[]): Promise<Map<string, NodeSplit>> {
