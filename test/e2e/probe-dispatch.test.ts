@@ -19,7 +19,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-type HostileMode = "honest" | "claims-failure" | "frozen" | "substitutes" | "slow";
+type HostileMode = "honest" | "claims-failure" | "frozen" | "substitutes" | "slow" | "flips-bytes";
 
 /**
  * A go-between that is a rival of the node it probes: a real relay behind a
@@ -61,11 +61,15 @@ class HostileGoBetween {
           up.headers.forEach((v, k) => {
             if (k.startsWith("x-srp-") || k === "content-type") headers[k] = v;
           });
+          const bytes = Buffer.from(await up.arrayBuffer());
+          // Plants "tamper evidence" against the rival: the bytes it relays are not the rival's.
+          if (this.mode === "flips-bytes" && /\/seg-\d+\.m4s/.test(task.url) && bytes.length > 0)
+            bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) ^ 0xff;
           res.writeHead(200, {
             "x-srp-probe-status": String(up.status),
             "x-srp-probe-headers": JSON.stringify(headers),
           });
-          res.end(Buffer.from(await up.arrayBuffer()));
+          res.end(bytes);
           return;
         }
         const up = await fetch(`${this.real()}${req.url}`, {
@@ -104,6 +108,7 @@ describe("probes dispatched through other relays", () => {
   let coordinator: Coordinator;
   let target: Relay;
   let via: Relay;
+  let via2: Relay;
   let rivalRelay: Relay;
   let rival: HostileGoBetween;
   let ticketKey: Awaited<ReturnType<typeof generateEd25519>>;
@@ -156,6 +161,7 @@ describe("probes dispatched through other relays", () => {
     );
     await rival.start();
     via = await start(viaFetches);
+    via2 = await start();
     rivalRelay = await start(undefined, rival.url, rivalPort);
     for (const url of [target.url, `http://127.0.0.1:${rivalPort}`]) {
       await putObject(url, "show", await signedObject(streamer, "show", "init", 0, 500));
@@ -163,12 +169,12 @@ describe("probes dispatched through other relays", () => {
         await putObject(url, "show", await signedObject(streamer, "show", "segment", seq, 20_000));
     }
     await waitUntil(
-      "all three relays healthy at the coordinator",
+      "all four relays healthy at the coordinator",
       async () => {
         const { nodes } = (await (await fetch(`${coordinator.url}/v1/nodes`)).json()) as {
           nodes: Array<{ healthy: boolean }>;
         };
-        return nodes.filter((n) => n.healthy).length === 3 || undefined;
+        return nodes.filter((n) => n.healthy).length === 4 || undefined;
       },
       10_000,
     );
@@ -176,6 +182,7 @@ describe("probes dispatched through other relays", () => {
   afterAll(async () => {
     await target?.stop();
     await via?.stop();
+    await via2?.stop();
     await rivalRelay?.stop();
     await rival?.stop();
     await coordinator?.stop();
@@ -183,7 +190,7 @@ describe("probes dispatched through other relays", () => {
 
   /** The other relays in the order the coordinator lists them (by node id). */
   const candidatesInOrder = () =>
-    [via.nodeId, rivalRelay.nodeId].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+    [via.nodeId, via2.nodeId, rivalRelay.nodeId].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
 
   /** The draw that makes the coordinator ask `relay` first among the other relays. */
   const drawFor = async (relay: Relay) => {
@@ -212,6 +219,7 @@ describe("probes dispatched through other relays", () => {
     ["substitutes", "serves its own copy of the stream instead of the probed node's"],
     ["slow", "holds each answer for 1.5 s"],
     ["frozen", "accepts the task and never answers"],
+    ["flips-bytes", "changes the segment it relays, to plant tamper evidence against the rival"],
   ] as const)(
     "a rival go-between that %s (%s) cannot spoil the node's probe",
     async (mode: HostileMode, _how: string) => {
@@ -220,14 +228,22 @@ describe("probes dispatched through other relays", () => {
         draw = await drawFor(rivalRelay);
         const before = await coordinator.accounting.score(rivalRelay.nodeId);
         const row = await coordinator.accounting.probe(target.nodeId, target.url, "show");
-        // The rival was asked first; its bad news was checked through the honest relay.
-        expect(row.via).toBe(`${rivalRelay.nodeId},${via.nodeId}`);
+        // The rival was asked first; its bad news was checked by two honest relays, whose majority counts.
+        const witnesses = row.via?.split(",") ?? [];
+        expect(witnesses).toHaveLength(2);
+        expect(witnesses).not.toContain(rivalRelay.nodeId);
         expect(row.ok, row.error ?? "").toBe(true);
         expect(row.ttfbMs ?? Number.POSITIVE_INFINITY).toBeLessThan(500);
         const after = await coordinator.accounting.score(rivalRelay.nodeId);
         // A go-between that does not answer is at fault itself; one that only
         // claims the node failed is not believed, and not blamed (it may be right).
         expect(after.reputation.probes - before.reputation.probes).toBe(mode === "frozen" ? 1 : 0);
+        // Bytes a go-between changed are no evidence against the node (its signature names the true hash).
+        await coordinator.accounting.refreshQuality();
+        expect(coordinator.accounting.qualityOf(target.nodeId, "show")).toMatchObject({
+          tampered: false,
+          suspect: false,
+        });
       } finally {
         rival.mode = "honest";
       }

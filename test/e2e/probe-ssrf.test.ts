@@ -17,7 +17,7 @@ import { tempDir } from "../support/tools.ts";
  * and a task's URL is some node's registered URL. A node whose name passes
  * registration but resolves to an internal address (127.0.0.1.nip.io, a
  * rebinding DNS server) would turn every relay into a proxy to its own
- * internal services. A relay on a public network (`--probe-targets public`)
+ * internal services. A relay on a public network (`--node-addresses public`)
  * checks the address it connects to, for names and literals alike. Separate
  * processes; the coordinator signs the tasks, so only the address rule stands
  * in the way.
@@ -78,7 +78,7 @@ describe("attack: SSRF through probe go-betweens", () => {
     internalPort = (internal.address() as AddressInfo).port;
     coordinator = await startCoordinatorProcess(dir);
     guarded = await startRelayProcess("guarded", coordinator.url, dir, {
-      args: ["--probe-targets", "public"],
+      args: ["--node-addresses", "public"],
     });
     open = await startRelayProcess("local", coordinator.url, dir);
   }, 60_000);

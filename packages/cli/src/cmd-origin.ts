@@ -12,7 +12,7 @@ export const originHelp = `streamrp2p origin --coordinator URL --stream ID [--ho
   The stream key and signing key are created on first start and kept in --key-dir.
   --http-port serves /healthz and /metrics (0: any free port, printed).
   --relay-addresses: "public" refuses to push to internal addresses (checked at connect time);
-  "auto" (default) is "any" when the coordinator is on loopback or a LAN address.`;
+  "auto" (default) is "any" when the coordinator is on loopback, else "public"; a LAN sets "any".`;
 
 export async function runOrigin(argv: string[]): Promise<void> {
   const flags = parseFlags(argv, {

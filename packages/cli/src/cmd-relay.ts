@@ -11,14 +11,14 @@ export const relayHelp = `streamrp2p relay [--config relay.yaml] [--coordinator 
                  [--ingest] [--data-dir .data/relay] [--key-file FILE] [--drain-grace-ms 5000] [--drain-timeout-ms 30000]
                  [--heartbeat-interval-ms 2000] [--receipt-submit-interval-ms 10000] [--log-level info]
                  [--headers-timeout-ms 10000] [--idle-timeout-ms 30000] [--max-connections 4096]
-                 [--probe-targets auto|public|any] [--write-config FILE] [--print-config]
+                 [--node-addresses auto|public|any] [--write-config FILE] [--print-config]
   Runs a relay node (restreams to viewers and relays). Options come from the config file (YAML or JSON),
   SRP_* env vars (SRP_COORDINATOR, SRP_SUPPORT=a,b, ...) and flags; flags win. The node key is created
   on first start (<data-dir>/node.key, mode 0600) and the node's address printed. --support restreams
   only those streams or streamers (0x signer addresses); without it the node serves what the network needs.
   SIGTERM drains: no new viewers, child relays re-parent, last receipts submitted, then exit.
-  --probe-targets: "public" refuses coordinator probe tasks aimed at internal addresses (checked at connect
-  time); "auto" (default) is "any" when the coordinator is on loopback or a LAN address.
+  --node-addresses: "public" refuses upstreams and probe tasks at internal addresses (checked at connect
+  time); "auto" (default) is "any" when the coordinator is on loopback, else "public"; a LAN sets "any".
   --write-config FILE writes the merged, validated config as YAML and exits.`;
 
 export async function runRelay(argv: string[]): Promise<void> {
@@ -48,7 +48,7 @@ export async function runRelay(argv: string[]): Promise<void> {
       receiptSubmitIntervalMs: config.receiptSubmitIntervalMs,
       drainGraceMs: config.drainGraceMs,
       drainTimeoutMs: config.drainTimeoutMs,
-      probeTargets: config.probeTargets,
+      nodeAddresses: config.nodeAddresses,
       httpLimits: {
         headersTimeoutMs: config.headersTimeoutMs,
         idleTimeoutMs: config.idleTimeoutMs,

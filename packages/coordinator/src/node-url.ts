@@ -30,6 +30,13 @@ export function checkNodeUrl(raw: string, policy: "public" | "any"): void {
   const url = new URL(raw);
   if (url.username || url.password)
     throw new SrpError("VALIDATION_FAILED", "node URL must not carry credentials");
+  // Scheme, host and port only: paths are appended to it, and a path, query or fragment of
+  // its own would aim every prober, origin, relay and viewer at some other URL (reflected load).
+  if (url.pathname !== "/" || url.search !== "" || url.hash !== "" || /[?#]/.test(raw))
+    throw new SrpError(
+      "VALIDATION_FAILED",
+      "node URL must be scheme://host[:port] with no path, query or fragment",
+    );
   if (policy === "any") return;
   // One trailing dot names the same host ("localhost." is localhost).
   const host = url.hostname

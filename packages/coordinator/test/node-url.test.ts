@@ -69,6 +69,17 @@ describe("attack: node URLs aimed at internal services", () => {
     }
   });
 
+  it("refuses a URL with a path, query or fragment of its own, which would aim everyone who fetches it elsewhere (review)", async () => {
+    for (const url of [
+      "https://relay.example.org/latest/meta-data/iam/security-credentials/#",
+      "https://victim.example.org/expensive?x=",
+      "https://relay.example.org/#",
+      "https://relay.example.org/sub",
+    ]) {
+      expect(await register(url), url).toEqual({ status: 400, code: "VALIDATION_FAILED" });
+    }
+  });
+
   it("takes public addresses and names", async () => {
     for (const url of ["https://relay.example.org", "http://93.184.216.34:8080", "http://[2606:4700::1]"]) {
       expect((await register(url)).status, url).toBe(201);

@@ -22,8 +22,8 @@ export const ORIGIN_DEFAULTS = {
   /**
    * Which addresses the origin pushes to (ingest relay URLs come from the
    * coordinator, which took them from nodes): "public" refuses internal
-   * addresses at connect time; "auto" is "any" when the coordinator is on an
-   * internal address (a local or LAN network).
+   * addresses at connect time; "auto" is "any" when the coordinator is on
+   * loopback (one machine), else "public"; a LAN network sets "any".
    */
   relayAddresses: "auto" as "auto" | "public" | "any",
 } as const;

@@ -96,12 +96,12 @@ export class PlaylistGuard {
   #checkInits(segments: ReturnType<typeof parseMediaPlaylist>["segments"]): void {
     for (const s of segments) {
       const signed = this.#signedInit.get(s.mediaSequence);
-      if (signed === undefined || s.mapUri === undefined) continue;
-      const mapped = parseMediaFileName(s.mapUri);
+      if (signed === undefined) continue;
+      const mapped = s.mapUri === undefined ? undefined : parseMediaFileName(s.mapUri);
       if (mapped?.kind !== "init" || mapped.version !== signed) {
         throw new AttemptError(
           "tampered",
-          `playlist maps segment ${s.mediaSequence} to ${s.mapUri}; its attestation signs init ${signed}`,
+          `playlist maps segment ${s.mediaSequence} to ${s.mapUri ?? "no init"}; its attestation signs init ${signed}`,
         );
       }
     }

@@ -77,5 +77,8 @@ describe("PlaylistGuard (issue 10, finding 9; review findings 3 and 4)", () => {
     ).rejects.toMatchObject({
       kind: "tampered",
     });
+    // A playlist that drops the map for a verified segment is the same lie.
+    const noMap = playlist(10, 15, false, (seq) => (seq < 12 ? 0 : 1)).replace(/#EXT-X-MAP:[^\n]*\n/g, "");
+    await expect(guard.check("c", noMap, null)).rejects.toMatchObject({ kind: "tampered" });
   });
 });

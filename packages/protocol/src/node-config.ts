@@ -49,11 +49,12 @@ export const NodeConfigSchema = z.strictObject({
   /** On SIGTERM: the longest a drain may take, in-flight responses included. */
   drainTimeoutMs: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   /**
-   * Where coordinator probe tasks may send this relay: "public" refuses
-   * loopback, private and link-local addresses at connect time; "auto" is
-   * "any" when the coordinator is on such an address (a local or LAN network).
+   * Which addresses node URLs may reach from this relay (upstreams, probe
+   * tasks): "public" refuses loopback, private and link-local addresses at
+   * connect time; "auto" is "any" when the coordinator is on loopback (one
+   * machine), else "public"; a LAN network sets "any".
    */
-  probeTargets: z.enum(["auto", "public", "any"]).default("auto"),
+  nodeAddresses: z.enum(["auto", "public", "any"]).default("auto"),
   logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
   /** A client must send its request head within this (slowloris bound); service HTTP_SERVER_DEFAULTS has the rest. */
   headersTimeoutMs: z.coerce.number().int().min(100).max(60_000).default(10_000),

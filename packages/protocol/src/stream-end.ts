@@ -58,3 +58,13 @@ export async function verifyStreamEnd(end: StreamEnd, expectedSigner: string): P
 export function streamEndApplies(end: Pick<StreamEnd, "lastSeq">, liveEdgeSeq: number): boolean {
   return end.lastSeq >= liveEdgeSeq;
 }
+
+/**
+ * Rule: a relay ends a stream only when it holds the end's last segment (its
+ * live edge is exactly `lastSeq`). An end from the future — one the streamer
+ * signed for a later point, or on another network with the same key — must
+ * not end a broadcast that has not got there.
+ */
+export function streamEndReached(end: Pick<StreamEnd, "lastSeq">, liveEdgeSeq: number): boolean {
+  return end.lastSeq === liveEdgeSeq;
+}

@@ -29,11 +29,12 @@ export const RELAY_DEFAULTS = {
   drainGraceMs: 5_000, // ms
   drainTimeoutMs: 30_000, // ms
   /**
-   * Where probe tasks may send this relay: "public" refuses internal addresses
-   * at connect time; "auto" is "any" when the coordinator is on an internal
-   * address (a local or LAN network), else "public".
+   * Which addresses node URLs may reach from this relay (upstreams it pulls
+   * from, probe tasks): "public" refuses internal addresses at connect time;
+   * "auto" is "any" when the coordinator is on loopback (a network on one
+   * machine), else "public". A LAN network sets "any".
    */
-  probeTargets: "auto" as "auto" | "public" | "any",
+  nodeAddresses: "auto" as "auto" | "public" | "any",
 } as const;
 
 export type RelayDefaults = typeof RELAY_DEFAULTS;

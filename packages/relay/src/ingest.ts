@@ -11,6 +11,7 @@ import {
   SrpError,
   StreamEndSchema,
   streamEndApplies,
+  streamEndReached,
   verifyStreamEnd,
 } from "@streamrp2p/protocol";
 import { type Logger, readBody, readJson, sendJson } from "@streamrp2p/service";
@@ -138,11 +139,18 @@ export async function handleEnd(
     sendJson(res, 200, { ok: true, held: false });
     return;
   }
-  // Ends are public (every window lists one): an old one replayed must not end a live broadcast.
+  // Ends are public (every window lists one): an old one replayed must not end a live broadcast,
+  // and one from the future must not end it early.
   if (!streamEndApplies(end, stream.liveEdgeSeq)) {
     throw new SrpError(
       "CONFLICT",
       `end at seq ${end.lastSeq} is older than the live edge ${stream.liveEdgeSeq}`,
+    );
+  }
+  if (!streamEndReached(end, stream.liveEdgeSeq)) {
+    throw new SrpError(
+      "CONFLICT",
+      `end at seq ${end.lastSeq} is past the live edge ${stream.liveEdgeSeq}: send its last segment first`,
     );
   }
   stream.setEnd(end);

@@ -70,8 +70,8 @@ export interface RelayOptions {
   drainGraceMs: number;
   /** On drain: the longest it may take, in-flight responses included. */
   drainTimeoutMs: number;
-  /** Which addresses probe tasks may reach (see RELAY_DEFAULTS.probeTargets). */
-  probeTargets: "auto" | "public" | "any";
+  /** Which addresses node URLs may reach: upstreams and probe tasks (see RELAY_DEFAULTS.nodeAddresses). */
+  nodeAddresses: "auto" | "public" | "any";
   /** HTTP server limits (slow clients, header size, connections); each missing one is HTTP_SERVER_DEFAULTS'. */
   httpLimits?: Partial<HttpServerLimits>;
   /** Test-only: flip a byte in every media segment served (and sign the altered hash). */
@@ -201,17 +201,18 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
     draining: () => draining,
   };
 
-  // A probe task's URL is a node's registered URL: internal addresses are refused
-  // at connect time on a public network (SSRF through this relay).
-  const probePolicy = resolveAddressPolicy(
-    options.probeTargets,
+  // Upstream URLs and probe tasks' URLs are nodes' registered URLs: internal addresses
+  // are refused at connect time on a public network (SSRF through this relay).
+  const nodePolicy = resolveAddressPolicy(
+    options.nodeAddresses,
     components.coordinator?.baseUrl ?? `http://${options.host}`,
   );
+  const nodeFetch = nodePolicy === "public" ? guardedFetch("public") : fetchImpl;
   const probeCtx: ProbeFetchContext = {
     nodeId: account.address,
     ticketPublicKey,
     nonces: new NonceWindow(now),
-    fetch: probePolicy === "public" ? guardedFetch("public") : fetchImpl,
+    fetch: nodeFetch,
     now,
   };
 
@@ -250,7 +251,7 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
     const puller = new StreamPuller({
       stream,
       resolver,
-      fetch: fetchImpl,
+      fetch: nodeFetch,
       log: log.child("pull"),
       metrics,
       options,

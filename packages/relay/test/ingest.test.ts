@@ -114,6 +114,32 @@ describe("relay push ingest", () => {
     expect((await fetch(`${relay.url}/live/demo/seg-14.m4s`)).status).toBe(404);
   });
 
+  it("refuses an end from the future (signed for a later segment, e.g. on another network with the same key): the live broadcast goes on", async () => {
+    const s = await startStaticRelay({ demo: streamer.address });
+    try {
+      await putObject(s.url, "demo", await signedObject(streamer, "demo", "init", 0, 100));
+      for (const seq of [0, 1, 2])
+        await putObject(s.url, "demo", await signedObject(streamer, "demo", "segment", seq, 500));
+      const future = await signStreamEnd(streamer, {
+        streamId: "demo",
+        lastSeq: 5000,
+        producedAt: Date.now(),
+      });
+      const res = await fetch(`${s.url}/live/demo/end`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(future),
+      });
+      expect(res.status).toBe(409);
+      expect(await errorCode(res)).toBe("CONFLICT");
+      const playlist = await (await fetch(`${s.url}/live/demo/index.m3u8`)).text();
+      expect(playlist).not.toContain("#EXT-X-ENDLIST");
+      expect((await fetch(`${s.url}/live/demo/index.m3u8`)).headers.get("x-srp-end")).toBeNull();
+    } finally {
+      await s.stop();
+    }
+  });
+
   it("refuses a replayed old end while the stream is live again: no ENDLIST for a live broadcast", async () => {
     const s = await startStaticRelay({ demo: streamer.address });
     try {

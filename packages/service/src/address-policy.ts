@@ -24,7 +24,10 @@ for (const [net, bits] of [
   ["192.168.0.0", 16],
   ["198.18.0.0", 15],
   ["224.0.0.0", 4],
-  ["240.0.0.0", 4],
+  ["240.0.0.0", 4], // reserved, and 255.255.255.255
+  ["192.0.2.0", 24], // documentation
+  ["198.51.100.0", 24],
+  ["203.0.113.0", 24],
 ] as const)
   NOT_PUBLIC.addSubnet(net, bits, "ipv4");
 for (const [net, bits] of [
@@ -34,6 +37,10 @@ for (const [net, bits] of [
   ["64:ff9b::", 96],
   ["64:ff9b:1::", 48], // local-use NAT64
   ["2002::", 16], // 6to4: embeds any IPv4, private ones included
+  ["::ffff:0:0:0", 96], // IPv4-translated (SIIT, ::ffff:0:a.b.c.d): any IPv4 inside
+  ["2001::", 32], // Teredo: embeds an IPv4
+  ["2001:db8::", 32], // documentation
+  ["fec0::", 10], // site-local (deprecated)
   ["fc00::", 7],
   ["fe80::", 10],
   ["ff00::", 8],
@@ -122,14 +129,18 @@ export function guardedFetch(policy: AddressPolicy, resolve: Resolver = dnsLooku
 
 /**
  * What "auto" means for a service that fetches URLs others gave it: a network
- * whose coordinator (`peerUrl`) is itself on an internal address (loopback,
- * LAN) is a private network, where internal addresses are the norm; any
- * other is public, and internal destinations are refused.
+ * whose coordinator (`peerUrl`) is on loopback lives on one machine, where
+ * internal addresses are the norm; any other is treated as public and
+ * internal destinations are refused (a LAN network says "any" explicitly: a
+ * node with a LAN coordinator may still face the internet).
  */
 export function resolveAddressPolicy(setting: "auto" | AddressPolicy, peerUrl: string): AddressPolicy {
   if (setting !== "auto") return setting;
   const host = new URL(peerUrl).hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  const internal =
-    host === "localhost" || host.endsWith(".localhost") || (isIP(host) !== 0 && !isPublicAddress(host));
-  return internal ? "any" : "public";
+  const loopback =
+    host === "localhost" ||
+    host.endsWith(".localhost") ||
+    (isIP(host) === 4 && host.startsWith("127.")) ||
+    host === "::1";
+  return loopback ? "any" : "public";
 }

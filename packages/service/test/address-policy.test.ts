@@ -51,6 +51,12 @@ describe("connect-time address policy (SSRF through names, literals and rebindin
       "::ffff:127.0.0.1",
       "::ffff:10.0.0.1",
       "2002:7f00:1::1",
+      "::ffff:0:7f00:1", // SIIT
+      "2001:0:4136:e378::1", // Teredo
+      "2001:db8::1",
+      "fec0::1",
+      "192.0.2.1",
+      "255.255.255.255",
       "[::1]",
       "localhost",
     ])

@@ -164,9 +164,10 @@ export class AccountingService {
    * Probes `nodeId` on `streamId` through a go-between relay and stores the
    * row. Bad news from one go-between is checked through a second one (of
    * another host where there is one; the coordinator itself when there is no
-   * other relay) and each measure counts at the better of the two: one hostile
-   * relay cannot fail or slow a rival's probes. A go-between that does not
-   * answer properly gets a failed probe row of its own.
+   * other relay); when the two disagree a third decides, and the row combines
+   * the majority's measures: one hostile relay cannot fail or slow a rival's
+   * probes. A go-between that does not answer properly gets a failed probe row
+   * of its own.
    */
   async probe(nodeId: string, url: string, streamId: string) {
     const stream = await this.#d.store.getStream(streamId);
@@ -176,9 +177,20 @@ export class AccountingService {
     const first = await this.#probeThrough(target, stream, await this.#probeVia(nodeId, url, tried));
     let row = first.row;
     if (first.via) tried.push(first.via);
-    if (first.via && needsSecondOpinion(row, this.#o.reputationParams ?? REPUTATION_PARAMS)) {
+    const params = this.#o.reputationParams ?? REPUTATION_PARAMS;
+    if (first.via && needsSecondOpinion(row, params)) {
       const second = await this.#probeThrough(target, stream, await this.#probeVia(nodeId, url, tried));
-      row = betterOf(first.row, second.row);
+      if (second.via) tried.push(second.via);
+      if (needsSecondOpinion(second.row, params)) {
+        row = betterOf(first.row, second.row); // two witnesses agree
+      } else {
+        // They disagree: a third decides, so one hostile go-between cannot spoil a probe and
+        // a flaky node does not get every failure forgiven by a second roll.
+        const third = await this.#probeThrough(target, stream, await this.#probeVia(nodeId, url, tried));
+        row = needsSecondOpinion(third.row, params)
+          ? betterOf(first.row, third.row)
+          : betterOf(second.row, third.row);
+      }
     }
     await this.#d.store.accounting.insertProbe(row);
     return row;

@@ -9,6 +9,7 @@ import {
   type SigningDomain,
   signReceipt,
   verifyDelivery,
+  verifyFraudProof,
   verifySegmentAttestation,
 } from "@streamrp2p/protocol";
 import { readBodyCapped } from "@streamrp2p/service";
@@ -124,15 +125,26 @@ export async function probeOnce(d: ProberDeps, t: ProbeTarget, via: string | nul
     await verifySegmentAttestation(att, t.signer, d.domain);
     const digest = bytesToHex(new Uint8Array(await crypto.subtle.digest("SHA-256", seg.body)));
     if (digest !== att.sha256 || seg.body.byteLength !== att.byteLength) {
-      await d.onTamper?.({
-        streamId: t.streamId,
-        nodeId: t.nodeId as `0x${string}`,
-        attestation: att,
-        servedSha256: digest,
-        servedBytes: seg.body.byteLength,
-        nodeSignature: seg.res.headers.get("x-srp-node-sig"),
-      });
-      throw new Error("segment bytes differ from the attestation");
+      const nodeSignature = seg.res.headers.get("x-srp-node-sig");
+      // Bytes that came through a go-between may have been changed by it: they count
+      // against the probed node only when its own signature names exactly them (a proof).
+      const proven =
+        nodeSignature !== null &&
+        (await verifyFraudProof(d.domain, att, digest, nodeSignature, t.nodeId).then(
+          () => true,
+          () => false,
+        ));
+      if (via === null || proven) {
+        await d.onTamper?.({
+          streamId: t.streamId,
+          nodeId: t.nodeId as `0x${string}`,
+          attestation: att,
+          servedSha256: digest,
+          servedBytes: seg.body.byteLength,
+          nodeSignature,
+        });
+      }
+      throw new Error(`segment bytes differ from the attestation${proven ? " (proven)" : ""}`);
     }
     await verifyDelivery(d.domain, att, digest, seg.res.headers.get("x-srp-node-sig") ?? "", t.nodeId).catch(
       () => {
