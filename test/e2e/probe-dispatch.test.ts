@@ -19,7 +19,16 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-type HostileMode = "honest" | "claims-failure" | "frozen" | "substitutes" | "slow" | "flips-bytes";
+type HostileMode =
+  | "honest"
+  | "claims-failure"
+  | "frozen"
+  | "substitutes"
+  | "slow"
+  | "flips-bytes"
+  // As the probed node, not as a go-between: break answers so the go-between looks at fault.
+  | "short-receipt"
+  | "huge-header";
 
 /**
  * A go-between that is a rival of the node it probes: a real relay behind a
@@ -72,6 +81,12 @@ class HostileGoBetween {
           res.end(bytes);
           return;
         }
+        if (this.mode === "short-receipt" && req.method === "POST" && req.url === "/v1/receipts") {
+          res.writeHead(200, { "content-type": "application/json", "content-length": "1000" });
+          res.write('{"ok":tru');
+          setTimeout(() => res.socket?.destroy(), 50); // promised 1000 bytes, sent 10
+          return;
+        }
         const up = await fetch(`${this.real()}${req.url}`, {
           method: req.method ?? "GET",
           headers: { "content-type": req.headers["content-type"] ?? "application/octet-stream" },
@@ -81,6 +96,8 @@ class HostileGoBetween {
         up.headers.forEach((v, k) => {
           if (k !== "content-length" && k !== "transfer-encoding" && k !== "connection") headers[k] = v;
         });
+        // Doubles past any client's header limit once a go-between passes it on as JSON.
+        if (this.mode === "huge-header") headers["x-srp-junk"] = '"'.repeat(8_000);
         res.writeHead(up.status, headers).end(Buffer.from(await up.arrayBuffer()));
       })().catch(() => res.destroy());
     });
@@ -244,6 +261,31 @@ describe("probes dispatched through other relays", () => {
           tampered: false,
           suspect: false,
         });
+      } finally {
+        rival.mode = "honest";
+      }
+    },
+    30_000,
+  );
+
+  it.each<[HostileMode]>([["short-receipt"], ["huge-header"]])(
+    "a probed node that breaks its answers (%s) cannot make its honest go-between look at fault",
+    async (mode) => {
+      rival.mode = mode;
+      try {
+        const others = [target.nodeId, via.nodeId, via2.nodeId].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+        draw = (others.indexOf(via.nodeId) + 0.5) / others.length;
+        const before = await Promise.all(
+          [via, via2, target].map((r) => coordinator.accounting.score(r.nodeId)),
+        );
+        await coordinator.accounting.probe(rivalRelay.nodeId, rival.url, "show");
+        const after = await Promise.all(
+          [via, via2, target].map((r) => coordinator.accounting.score(r.nodeId)),
+        );
+        // No relay that carried the probe got a failed row of its own.
+        expect(after.map((a, i) => a.reputation.probes - (before[i]?.reputation.probes ?? 0))).toEqual([
+          0, 0, 0,
+        ]);
       } finally {
         rival.mode = "honest";
       }
