@@ -66,8 +66,8 @@ describe("attack: a node lies about its live edge to attract viewers and childre
     await ingest.beat(5);
     expect((await client.getStream("show")).ingest.map((n) => n.nodeId)).toEqual([ingest.id]);
     expect(await coordinator.accounting.recordSegments()).toBe(6); // the ledger now ends at seq 5
-    const honest = await node("http://127.0.0.1:9/honest", false);
-    const liar = await node("http://127.0.0.1:9/liar", false);
+    const honest = await node("http://127.0.0.1:9", false);
+    const liar = await node("http://127.0.0.1:10", false);
     // Both joined the tree under the ingest relay, as relays do.
     for (const n of [honest, liar]) await client.assignUpstream(n.token, "show", n.id);
     await honest.beat(5);
@@ -76,7 +76,7 @@ describe("attack: a node lies about its live edge to attract viewers and childre
     expect(ranked).toContain(honest.id);
     expect(ranked).not.toContain(liar.id);
     // A relay looking for an upstream other than the ingest relay gets the honest node, never the liar.
-    const child = await node("http://127.0.0.1:9/child", false);
+    const child = await node("http://127.0.0.1:11", false);
     await child.beat(-1);
     const a = await client.assignUpstream(child.token, "show", child.id, [ingest.id]);
     expect(a.upstream.nodeId).toBe(honest.id);
