@@ -15,6 +15,29 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** True if `port` can be listened on now. */
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer()
+      .once("error", () => resolve(false))
+      .listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A base port with `count` free ports from it, below the ephemeral range
+ * (32768+), where outgoing connections of other tests could take one.
+ */
+async function freePortRange(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 12_000);
+    let free = true;
+    for (let i = 0; i < count && free; i++) free = await bindable(base + i);
+    if (free) return base;
+  }
+  throw new Error(`no ${count} free ports in a row below 32768`);
+}
+
 /** Processes whose command line mentions `marker` (our data dir), so leftovers are found. */
 function processesMentioning(marker: string): string[] {
   const out = spawnSync("ps", ["-eo", "pid,args"], { encoding: "utf8" }).stdout;
@@ -30,9 +53,9 @@ describe("`streamrp2p up --test-source` as a user runs it", () => {
   it("starts the network, serves an advancing playlist on the pulling relay, and stops cleanly on Ctrl-C", async () => {
     requireFfmpeg();
     const dataDir = join(tempDir("cli-up"), "data");
-    const [rtmp, coordinator, relayBase] = [await freePort(), await freePort(), await freePort()];
-    // relay ports are base..base+2; make sure the next two are free too by choosing a high random base.
-    const base = 30_000 + (relayBase % 20_000);
+    const [rtmp, coordinator] = [await freePort(), await freePort()];
+    // Relay ports are base..base+2: all three free, and out of the ephemeral range.
+    const base = await freePortRange(3);
     up = spawn(
       process.execPath,
       [
@@ -56,6 +79,10 @@ describe("`streamrp2p up --test-source` as a user runs it", () => {
     up.stdout?.on("data", (d: Buffer) => {
       stdout += d.toString();
     });
+    let stderr = "";
+    up.stderr?.on("data", (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+    });
     const exited = new Promise<number | null>((resolve) => up?.once("exit", (code) => resolve(code)));
     const started = Date.now();
     const url = `http://127.0.0.1:${base + 2}/live/demo/index.m3u8`;
@@ -66,7 +93,9 @@ describe("`streamrp2p up --test-source` as a user runs it", () => {
         return res.status === 200 ? parseMediaPlaylist(await res.text()) : undefined;
       },
       15_000,
-    );
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}\nup printed:\n${stdout.slice(-4000)}\nstderr:\n${stderr}`);
+    });
     expect(Date.now() - started).toBeLessThan(15_000);
     const firstLast = first.segments.at(-1)?.mediaSequence ?? -1;
     await waitUntil("playlist advances", async () => {
