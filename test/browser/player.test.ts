@@ -3,6 +3,7 @@ import type { Relay } from "@streamrp2p/relay";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium, openWatchPage, pageStats, screenshot } from "../support/browser.ts";
+import { flipSegmentByte } from "../support/fixtures.ts";
 import { startLiveTestNetwork } from "../support/live-network.ts";
 import { waitUntil } from "../support/tools.ts";
 
@@ -118,7 +119,7 @@ describe("player in Debian chromium: a tampering relay", () => {
     // The pulling relay (ranked first for viewers) flips a byte in every media segment it serves.
     // The prober is off here: it would catch the liar first and the coordinator would stop routing to it.
     ctx = await watch("browser-tamper", {
-      relayOptions: [{}, {}, { testCorruptSegments: true }],
+      relayServedBytes: [undefined, undefined, flipSegmentByte],
       probeIntervalMs: 0,
     });
   }, 60_000);

@@ -12,7 +12,7 @@ import { OFF_CHAIN_DOMAIN, signNodeRegistration, signStreamRegistration } from "
 import { createRelay, type Relay } from "@streamrp2p/relay";
 import { silentLogger } from "@streamrp2p/service";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newAccount, putObject, signedObject } from "../support/fixtures.ts";
+import { flipSegmentByte, newAccount, putObject, signedObject } from "../support/fixtures.ts";
 import { RecordingProxy } from "../support/recording-proxy.ts";
 import { tempDir } from "../support/tools.ts";
 
@@ -44,8 +44,9 @@ describe("probes: indistinguishable from viewers, and what they find", () => {
       ["liar", 12, true],
     ] as const) {
       const relay = createRelay(
-        { port: 0, ingest: true, testCorruptSegments: corrupt },
+        { port: 0, ingest: true },
         {
+          ...(corrupt ? { servedBytes: flipSegmentByte } : {}),
           account: newAccount(),
           log: silentLogger,
           directory: { signerOf: async () => streamer.address.toLowerCase() },

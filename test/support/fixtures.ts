@@ -9,7 +9,7 @@ import {
   sha256Hex,
   signSegmentAttestation,
 } from "@streamrp2p/protocol";
-import { createRelay, type Relay, type RelayOptions } from "@streamrp2p/relay";
+import { createRelay, type Relay, type RelayOptions, type ServedBytes } from "@streamrp2p/relay";
 import { silentLogger } from "@streamrp2p/service";
 import type { LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
@@ -76,6 +76,15 @@ export function putObject(
     body: new Uint8Array(body.buffer as ArrayBuffer, body.byteOffset, body.byteLength),
   });
 }
+
+/** A lying relay's serving: every media segment with its middle byte flipped (inits intact). */
+export const flipSegmentByte: ServedBytes = async (obj) => {
+  if (obj.attestation.rendition === "init") return undefined;
+  const copy = Buffer.from(await obj.whenComplete());
+  const at = copy.length >> 1;
+  copy[at] = (copy[at] ?? 0) ^ 0xff;
+  return copy;
+};
 
 /** A relay with a fixed stream directory and no coordinator (a network on no chain unless `domain` says). */
 export async function startStaticRelay(

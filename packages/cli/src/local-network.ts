@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { CoordinatorClient } from "@streamrp2p/api-client";
 import { type Coordinator, createCoordinator, SqliteStore } from "@streamrp2p/coordinator";
 import { createOrigin, FileBroadcastState, type Origin } from "@streamrp2p/origin";
-import { createRelay, type Relay, type RelayOptions } from "@streamrp2p/relay";
+import { createRelay, type Relay, type RelayOptions, type ServedBytes } from "@streamrp2p/relay";
 import { createLogger, type Logger } from "@streamrp2p/service";
 import { privateKeyToAccount } from "viem/accounts";
 import { type DevEconomy, type DevEconomyOptions, startDevEconomy } from "./dev-economy.ts";
@@ -28,6 +28,8 @@ export interface LocalNetworkOptions {
   chain: false | Partial<DevEconomyOptions>;
   /** Extra options per relay, by index (e.g. a test-only corrupting relay). */
   relayOptions?: Array<Partial<RelayOptions>>;
+  /** Per relay (by index): what it serves for an object, when a test makes one lie. */
+  relayServedBytes?: Array<ServedBytes | undefined>;
   /** Where the services' JSON log lines go. */
   logWrite: (line: string) => void;
 }
@@ -118,7 +120,12 @@ export async function startLocalNetwork(init: Partial<LocalNetworkOptions> = {})
           ...o.relayOptions?.[i],
         },
 
-        { account, log: log.child(`relay${i + 1}`), coordinator: client },
+        {
+          account,
+          log: log.child(`relay${i + 1}`),
+          coordinator: client,
+          ...(o.relayServedBytes?.[i] ? { servedBytes: o.relayServedBytes[i] } : {}),
+        },
       );
       await relay.start();
       stopped.push(() => relay.stop());

@@ -1,10 +1,10 @@
-import { RENDITION_INIT, type SigningDomain, sha256Hex, signDelivery } from "@streamrp2p/protocol";
+import { type SigningDomain, sha256Hex, signDelivery } from "@streamrp2p/protocol";
 import type { LocalAccount } from "viem";
 import type { MediaObject } from "./media-object.ts";
 
 export interface Served {
   /**
-   * Test-only corrupt mode: the altered bytes to send instead of the object's.
+   * The bytes to send instead of the object's, when `servedBytes` gave any.
    * Otherwise undefined: the object's own bytes are read at send time (a
    * signature cached while the object was in flight outlives that state).
    */
@@ -13,10 +13,16 @@ export interface Served {
 }
 
 /**
+ * What a node serves for an object: undefined for its own verified bytes (what
+ * every honest relay does). A lying node's behaviour is injected here by the
+ * tests that attack the network; it is signed like any other, so it is exactly
+ * the provable fraud those tests must catch.
+ */
+export type ServedBytes = (obj: MediaObject) => Promise<Buffer | undefined>;
+
+/**
  * Signs what this node serves, once per object (x-srp-node-sig): the digest
- * of the object's attestation and the hash of the bytes served. In the
- * test-only corrupting mode it flips a byte of every media segment and signs
- * the altered hash — exactly the provable fraud that tests must catch.
+ * of the object's attestation and the hash of the bytes served.
  */
 export class DeliverySigner {
   readonly #cache = new WeakMap<MediaObject, Promise<Served>>();
@@ -24,7 +30,7 @@ export class DeliverySigner {
   constructor(
     private readonly node: LocalAccount,
     private readonly domain: () => Promise<SigningDomain>,
-    private readonly corruptSegments: boolean,
+    private readonly servedBytes: ServedBytes = async () => undefined,
   ) {}
 
   served(obj: MediaObject): Promise<Served> {
@@ -38,15 +44,8 @@ export class DeliverySigner {
 
   async #sign(obj: MediaObject): Promise<Served> {
     const a = obj.attestation;
-    let bytes: Buffer | undefined;
-    let sha256 = a.sha256;
-    if (this.corruptSegments && a.rendition !== RENDITION_INIT) {
-      const copy = Buffer.from(await obj.whenComplete());
-      const at = copy.length >> 1;
-      copy[at] = (copy[at] ?? 0) ^ 0xff;
-      bytes = copy;
-      sha256 = sha256Hex(copy);
-    }
+    const bytes = await this.servedBytes(obj);
+    const sha256 = bytes ? sha256Hex(bytes) : a.sha256;
     // Names the exact attestation this node verified, so the signature says nothing about any
     // other attestation of the same seq.
     const nodeSignature = await signDelivery(this.node, await this.domain(), a, sha256);

@@ -1,4 +1,5 @@
 export { RELAY_DEFAULTS } from "./defaults.ts";
+export type { ServedBytes } from "./delivery-signer.ts";
 export { LiveStream } from "./live-stream.ts";
 export { MediaObject } from "./media-object.ts";
 export type { StreamDirectory, UpstreamResolver } from "./ports.ts";

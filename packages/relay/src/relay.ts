@@ -26,7 +26,7 @@ import {
 import type { LocalAccount } from "viem";
 import { coordinatorDirectory, coordinatorResolver } from "./coordinator-ports.ts";
 import { RELAY_DEFAULTS } from "./defaults.ts";
-import { DeliverySigner } from "./delivery-signer.ts";
+import { DeliverySigner, type ServedBytes } from "./delivery-signer.ts";
 import { HeartbeatLoop } from "./heartbeat.ts";
 import { handleEnd, handlePut, type IngestContext } from "./ingest.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
@@ -74,8 +74,6 @@ export interface RelayOptions {
   nodeAddresses: "auto" | "public" | "any";
   /** HTTP server limits (slow clients, header size, connections); each missing one is HTTP_SERVER_DEFAULTS'. */
   httpLimits?: Partial<HttpServerLimits>;
-  /** Test-only: flip a byte in every media segment served (and sign the altered hash). */
-  testCorruptSegments: boolean;
 }
 
 export interface RelayComponents {
@@ -96,6 +94,8 @@ export interface RelayComponents {
   fetch?: FetchLike;
   /** The clock (ms since the Unix epoch); default Date.now. */
   now?: () => number;
+  /** What this node serves for an object; default its own verified bytes (see ServedBytes). */
+  servedBytes?: ServedBytes;
 }
 
 export interface Relay {
@@ -127,7 +127,6 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
     ...RELAY_DEFAULTS,
     ingest: false,
     streams: [],
-    testCorruptSegments: false,
     ...init,
   };
   const { account, log } = components;
@@ -192,7 +191,7 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
     heldStream: (streamId) => streams.get(streamId),
   };
   const serveCtx: ServeContext = {
-    signer: new DeliverySigner(account, domain, options.testCorruptSegments),
+    signer: new DeliverySigner(account, domain, components.servedBytes),
     ledger,
     stream: (id) => streams.get(id),
     metrics,
