@@ -28,7 +28,8 @@ type HostileMode =
   | "flips-bytes"
   // As the probed node, not as a go-between: break answers so the go-between looks at fault.
   | "short-receipt"
-  | "huge-header";
+  | "huge-header"
+  | "long-uri";
 
 /**
  * A go-between that is a rival of the node it probes: a real relay behind a
@@ -98,6 +99,14 @@ class HostileGoBetween {
         });
         // Doubles past any client's header limit once a go-between passes it on as JSON.
         if (this.mode === "huge-header") headers["x-srp-junk"] = '"'.repeat(8_000);
+        // Segment URIs too long for any probe task: no relay would take the task.
+        if (this.mode === "long-uri" && req.url?.includes("index.m3u8")) {
+          const text = (await up.text()).replace(/^(seg-\d+\.m4s)$/gm, `$1?${"x".repeat(3_000)}`);
+          res
+            .writeHead(up.status, { ...headers, "content-length": String(Buffer.byteLength(text)) })
+            .end(text);
+          return;
+        }
         res.writeHead(up.status, headers).end(Buffer.from(await up.arrayBuffer()));
       })().catch(() => res.destroy());
     });
@@ -268,7 +277,7 @@ describe("probes dispatched through other relays", () => {
     30_000,
   );
 
-  it.each<[HostileMode]>([["short-receipt"], ["huge-header"]])(
+  it.each<[HostileMode]>([["short-receipt"], ["huge-header"], ["long-uri"]])(
     "a probed node that breaks its answers (%s) cannot make its honest go-between look at fault",
     async (mode) => {
       rival.mode = mode;

@@ -37,6 +37,11 @@ export function checkNodeUrl(raw: string, policy: "public" | "any"): void {
       "VALIDATION_FAILED",
       "node URL must be scheme://host[:port] with no path, query or fragment",
     );
+  // Stored and signed into probe tasks as written: it must be the URL's canonical origin, or a
+  // string the URL parser cleans up (spaces, tabs, backslashes, case) would pass here and be
+  // refused by every relay asked to fetch it (blaming the relay).
+  if (raw.replace(/\/$/, "") !== url.origin)
+    throw new SrpError("VALIDATION_FAILED", `node URL must be written in canonical form: ${url.origin}`);
   if (policy === "any") return;
   // One trailing dot names the same host ("localhost." is localhost).
   const host = url.hostname

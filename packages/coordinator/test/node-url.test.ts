@@ -75,9 +75,15 @@ describe("attack: node URLs aimed at internal services", () => {
       "https://victim.example.org/expensive?x=",
       "https://relay.example.org/#",
       "https://relay.example.org/sub",
+      // Written so the URL parser cleans them up: stored as written, no relay would fetch them.
+      "https://Relay.Example.org",
+      "https:\\\\relay.example.org",
     ]) {
       expect(await register(url), url).toEqual({ status: 400, code: "VALIDATION_FAILED" });
     }
+    // Surrounding whitespace is trimmed by the schema, so the signed string no longer matches: refused too.
+    for (const url of ["https://relay.example.org ", "https://relay.example.org\t"])
+      expect((await register(url)).status, JSON.stringify(url)).toBe(403);
   });
 
   it("takes public addresses and names", async () => {

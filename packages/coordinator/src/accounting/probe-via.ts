@@ -4,6 +4,7 @@ import {
   HEADER_PROBE_STATUS,
   PROBE_TASK_FETCH_TIMEOUT_MS,
   type ProbeTask,
+  ProbeTaskSchema,
 } from "@streamrp2p/protocol";
 
 /** Statuses whose responses have no body (the Response constructor refuses one). */
@@ -43,7 +44,7 @@ export function fetchVia(
   return async (input, init) => {
     const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
     const method = init?.method === "POST" ? "POST" : "GET";
-    const task = await sign({
+    const unsigned: Omit<ProbeTask, "signature"> = {
       url,
       method,
       headers: Object.fromEntries(Object.entries((init?.headers ?? {}) as Record<string, string>)),
@@ -51,7 +52,12 @@ export function fetchVia(
       via: via.nodeId as `0x${string}`,
       nonce: randomBytes(16).toString("hex"),
       issuedAt: now(),
-    });
+    };
+    // A task no relay would take (a URL too long or malformed, from what the probed node
+    // registered or listed) is the node's fault: never sent, so no go-between is blamed.
+    if (!ProbeTaskSchema.safeParse({ ...unsigned, signature: "0".repeat(86) }).success)
+      throw new TypeError(`probe of ${url.slice(0, 200)}: not a fetchable URL`);
+    const task = await sign(unsigned);
     let res: Response;
     try {
       // Not the caller's signal: the go-between gives up on the probed node after
