@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import {
+  attestationDigest,
   encodeAttestationHeader,
   HEADER_ATTESTATION,
   HEADER_INIT_VERSION,
@@ -95,6 +96,8 @@ export class IngestPublisher {
   #currentInit: Pushed | undefined;
   /** The last few segments, for backfilling a new relay. */
   #recent: Pushed[] = [];
+  /** The newest segment published: a stream end names its attestation digest. */
+  #lastSegment: SegmentAttestation | undefined;
   #timer: NodeJS.Timeout | undefined;
   #watchdog: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
@@ -211,15 +214,22 @@ export class IngestPublisher {
   ): Promise<SegmentAttestation> {
     const att = await this.#attest(RENDITION_MAIN, seq, init, bytes, durationMs);
     const obj: Pushed = { file: segmentFileName(seq), att, bytes, init };
+    this.#lastSegment = att;
     this.#recent = [...this.#recent, obj].slice(-this.#o.backfillSegments);
     for (const t of this.#targets.values()) this.#enqueuePut(t, obj);
     return att;
   }
 
   async publishEnd(lastSeq: number): Promise<void> {
+    const last = this.#lastSegment;
+    if (last?.seq !== lastSeq) {
+      this.#d.log.warn("no published segment to end after", { streamId: this.#d.streamId, lastSeq });
+      return;
+    }
     const end = await signStreamEnd(this.#d.signer, {
       streamId: this.#d.streamId,
       lastSeq,
+      lastAttestation: attestationDigest(last, this.#d.domain()),
       producedAt: this.#now(),
     });
     const body = JSON.stringify(end);

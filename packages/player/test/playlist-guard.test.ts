@@ -18,7 +18,12 @@ function playlist(
 }
 
 async function endHeader(lastSeq: number): Promise<string> {
-  const end = await signStreamEnd(streamer, { streamId: "demo", lastSeq, producedAt: Date.now() });
+  const end = await signStreamEnd(streamer, {
+    streamId: "demo",
+    lastSeq,
+    lastAttestation: `0x${"cd".repeat(32)}`,
+    producedAt: Date.now(),
+  });
   return bytesToBase64url(utf8(JSON.stringify(end)));
 }
 

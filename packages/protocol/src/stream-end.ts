@@ -7,6 +7,7 @@ const STREAM_END_TYPES = {
   StreamEnd: [
     { name: "streamId", type: "bytes32" },
     { name: "lastSeq", type: "uint64" },
+    { name: "lastAttestation", type: "bytes32" },
     { name: "producedAt", type: "uint64" },
   ],
 } as const;
@@ -15,6 +16,11 @@ const STREAM_END_TYPES = {
 export const StreamEndSchema = z.strictObject({
   streamId: StreamIdSchema,
   lastSeq: z.number().int().nonnegative(),
+  /**
+   * The attestation digest (attestationDigest) of segment `lastSeq`: the end applies to
+   * that one segment of that one broadcast on that deployment, nothing else with its seq.
+   */
+  lastAttestation: z.string().regex(/^0x[0-9a-f]{64}$/, "lastAttestation: 0x and 64 lowercase hex digits"),
   producedAt: z.number().int().nonnegative(),
   signature: SignatureSchema,
 });
@@ -24,6 +30,7 @@ function typed(end: Omit<StreamEnd, "signature">) {
   return {
     streamId: streamIdToBytes32(end.streamId),
     lastSeq: BigInt(end.lastSeq),
+    lastAttestation: end.lastAttestation as `0x${string}`,
     producedAt: BigInt(end.producedAt),
   };
 }
@@ -67,4 +74,13 @@ export function streamEndApplies(end: Pick<StreamEnd, "lastSeq">, liveEdgeSeq: n
  */
 export function streamEndReached(end: Pick<StreamEnd, "lastSeq">, liveEdgeSeq: number): boolean {
   return end.lastSeq === liveEdgeSeq;
+}
+
+/**
+ * Rule: an end names the very segment it ends after — the digest of the
+ * attestation held for `lastSeq` (in this deployment). An end signed for the
+ * same seq of another broadcast or another network names another digest.
+ */
+export function streamEndNames(end: Pick<StreamEnd, "lastAttestation">, lastSegmentDigest: string): boolean {
+  return end.lastAttestation === lastSegmentDigest.toLowerCase();
 }

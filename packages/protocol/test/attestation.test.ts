@@ -123,7 +123,12 @@ describe("segment attestations", () => {
 
 describe("stream end", () => {
   it("verifies only for the stream's signer and exact fields", async () => {
-    const end = await signStreamEnd(streamer, { streamId: "demo", lastSeq: 41, producedAt: 5 });
+    const end = await signStreamEnd(streamer, {
+      streamId: "demo",
+      lastSeq: 41,
+      lastAttestation: `0x${"cd".repeat(32)}`,
+      producedAt: 5,
+    });
     await expect(verifyStreamEnd(end, streamer.address)).resolves.toBeUndefined();
     expect(await codeOf(verifyStreamEnd(end, other.address))).toBe("BAD_SIGNATURE");
     expect(await codeOf(verifyStreamEnd({ ...end, lastSeq: 40 }, streamer.address))).toBe("BAD_SIGNATURE");

@@ -155,7 +155,12 @@ async function makeSamples(): Promise<Samples> {
     streams: ["demo"],
     issuedAt: NOW,
   });
-  const streamEnd = await signStreamEnd(streamer, { streamId: "demo", lastSeq: 7, producedAt: NOW });
+  const streamEnd = await signStreamEnd(streamer, {
+    streamId: "demo",
+    lastSeq: 7,
+    lastAttestation: `0x${"cd".repeat(32)}`,
+    producedAt: NOW,
+  });
   const nodeId = node.address.toLowerCase();
   const bySchema: Record<string, Json> = {
     SegmentAttestationSchema: attestation,

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   type AttestationVerifier,
+  attestationDigest,
   checkAttestationForFile,
   checkInitVersion,
   checkSegmentBytes,
@@ -8,9 +9,11 @@ import {
   HEADER_ATTESTATION,
   HEADER_INIT_VERSION,
   parseWith,
+  type SigningDomain,
   SrpError,
   StreamEndSchema,
   streamEndApplies,
+  streamEndNames,
   streamEndReached,
   verifyStreamEnd,
 } from "@streamrp2p/protocol";
@@ -29,6 +32,8 @@ export interface IngestContext {
   /** The stream's window if the relay holds one; never creates state. */
   heldStream(streamId: string): LiveStream | undefined;
   attestations: AttestationVerifier;
+  /** The deployment attestation digests are computed in. */
+  domain(): Promise<SigningDomain>;
   /** The relay is draining (leaving): pushes are refused so the origin moves on at once. */
   draining(): boolean;
   metrics: RelayMetrics;
@@ -152,6 +157,11 @@ export async function handleEnd(
       "CONFLICT",
       `end at seq ${end.lastSeq} is past the live edge ${stream.liveEdgeSeq}: send its last segment first`,
     );
+  }
+  // The end names the segment it ends after: the one held for lastSeq, in this deployment.
+  const last = stream.getSegment(end.lastSeq);
+  if (!last || !streamEndNames(end, attestationDigest(last.attestation, await ctx.domain()))) {
+    throw new SrpError("CONFLICT", `end names another segment ${end.lastSeq} than the one held`);
   }
   stream.setEnd(end);
   ctx.log.info("stream ended", { streamId, lastSeq: end.lastSeq });

@@ -1,17 +1,20 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   type AttestationVerifier,
+  attestationDigest,
   checkAttestationFor,
   checkInitVersion,
   initFileName,
   isSrpError,
   type NodeInfo,
   type SegmentAttestation,
+  type SigningDomain,
   SrpError,
   type StreamWindow,
   StreamWindowSchema,
   segmentFileName,
   streamEndApplies,
+  streamEndNames,
   verifyStreamEnd,
   WINDOW_FILE,
 } from "@streamrp2p/protocol";
@@ -47,6 +50,8 @@ export interface PullerDeps {
   stream: LiveStream;
   /** The relay's one attestation check (cached by the digest of everything signed). */
   attestations: AttestationVerifier;
+  /** The deployment attestation digests are computed in (a stream end names one). */
+  domain: () => Promise<SigningDomain>;
   resolver: UpstreamResolver;
   fetch: FetchLike;
   log: Logger;
@@ -229,11 +234,14 @@ export class StreamPuller {
       this.#lastDurationMs = s.attestation.durationMs;
       void this.#fill(obj, false);
     }
+    const last = win.end ? stream.getSegment(win.end.lastSeq) : undefined;
     if (
       win.end &&
+      last &&
       !stream.end &&
       win.end.lastSeq <= this.#lastSeq &&
-      streamEndApplies(win.end, stream.liveEdgeSeq)
+      streamEndApplies(win.end, stream.liveEdgeSeq) &&
+      streamEndNames(win.end, attestationDigest(last.attestation, await this.#d.domain()))
     ) {
       await verifyStreamEnd(win.end, stream.signer);
       stream.setEnd(win.end);

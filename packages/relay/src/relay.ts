@@ -187,6 +187,7 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
       return known;
     },
     openPushStream: (streamId, signer) => streams.open(streamId, signer, isPulled),
+    domain,
     draining: () => draining,
     heldStream: (streamId) => streams.get(streamId),
   };
@@ -251,6 +252,7 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
       stream,
       resolver,
       fetch: nodeFetch,
+      domain,
       log: log.child("pull"),
       metrics,
       options,

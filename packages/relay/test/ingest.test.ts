@@ -1,4 +1,5 @@
 import {
+  attestationDigest,
   decodeAttestationHeader,
   OFF_CHAIN_DOMAIN,
   signSegmentAttestation,
@@ -123,6 +124,7 @@ describe("relay push ingest", () => {
       const future = await signStreamEnd(streamer, {
         streamId: "demo",
         lastSeq: 5000,
+        lastAttestation: `0x${"ab".repeat(32)}`,
         producedAt: Date.now(),
       });
       const res = await fetch(`${s.url}/live/demo/end`, {
@@ -144,9 +146,30 @@ describe("relay push ingest", () => {
     const s = await startStaticRelay({ demo: streamer.address });
     try {
       await putObject(s.url, "demo", await signedObject(streamer, "demo", "init", 0, 100));
-      for (const seq of [0, 1])
-        await putObject(s.url, "demo", await signedObject(streamer, "demo", "segment", seq, 500));
-      const end = await signStreamEnd(streamer, { streamId: "demo", lastSeq: 1, producedAt: Date.now() });
+      await putObject(s.url, "demo", await signedObject(streamer, "demo", "segment", 0, 500));
+      const seg1 = await signedObject(streamer, "demo", "segment", 1, 500);
+      await putObject(s.url, "demo", seg1);
+      // An end for seq 1 of another broadcast (or network) names another segment: refused.
+      const otherSeg1 = await signedObject(streamer, "demo", "segment", 1, 500);
+      const elsewhere = await signStreamEnd(streamer, {
+        streamId: "demo",
+        lastSeq: 1,
+        lastAttestation: attestationDigest(otherSeg1.att, OFF_CHAIN_DOMAIN),
+        producedAt: Date.now(),
+      });
+      const refused = await fetch(`${s.url}/live/demo/end`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(elsewhere),
+      });
+      expect(refused.status).toBe(409);
+      expect(await (await fetch(`${s.url}/live/demo/index.m3u8`)).text()).not.toContain("#EXT-X-ENDLIST");
+      const end = await signStreamEnd(streamer, {
+        streamId: "demo",
+        lastSeq: 1,
+        lastAttestation: attestationDigest(seg1.att, OFF_CHAIN_DOMAIN),
+        producedAt: Date.now(),
+      });
       const postEnd = () =>
         fetch(`${s.url}/live/demo/end`, {
           method: "POST",

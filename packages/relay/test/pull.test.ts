@@ -222,9 +222,14 @@ describe("relay pulling from upstream relays", () => {
   it("carries the end of the stream downstream, with its signature checked", async () => {
     const { origin } = await setup();
     const relay = await downstreamOf(orderedResolver([node(origin.url, 2)]));
-    await push(origin, 0);
-    const { signStreamEnd } = await import("@streamrp2p/protocol");
-    const end = await signStreamEnd(streamer, { streamId: "demo", lastSeq: 0, producedAt: Date.now() });
+    const seg0 = await push(origin, 0);
+    const { attestationDigest, OFF_CHAIN_DOMAIN, signStreamEnd } = await import("@streamrp2p/protocol");
+    const end = await signStreamEnd(streamer, {
+      streamId: "demo",
+      lastSeq: 0,
+      lastAttestation: attestationDigest(seg0.att, OFF_CHAIN_DOMAIN),
+      producedAt: Date.now(),
+    });
     const res = await fetch(`${origin.url}/live/demo/end`, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -239,6 +244,7 @@ describe("relay pulling from upstream relays", () => {
     const forged = await signStreamEnd(newAccount(), {
       streamId: "demo",
       lastSeq: 0,
+      lastAttestation: attestationDigest(seg0.att, OFF_CHAIN_DOMAIN),
       producedAt: Date.now(),
     });
     const refused = await fetch(`${origin.url}/live/demo/end`, {
