@@ -68,6 +68,23 @@ export async function revertName(p: Promise<unknown>): Promise<string> {
   return "did not revert";
 }
 
+/** Simulates, sends and waits for one contract call by `who`; throws if it reverted; returns the gas used. */
+export function contractSender(client: PublicClient) {
+  return async (who: Wallet, address: Address, abi: Abi, functionName: string, args: unknown[]) => {
+    const { request } = await client.simulateContract({
+      account: who.account,
+      address,
+      abi,
+      functionName,
+      args,
+    } as never);
+    const hash = await who.writeContract(request as never);
+    const r = await client.waitForTransactionReceipt({ hash });
+    if (r.status !== "success") throw new Error(`${functionName} reverted`);
+    return r.gasUsed;
+  };
+}
+
 export async function startHarness(options: Partial<DeployOptions> = {}): Promise<Harness> {
   const chain = await startDevChain();
   const c = chainAt(chain.rpcUrl, chain.chainId);
@@ -83,19 +100,7 @@ export async function startHarness(options: Partial<DeployOptions> = {}): Promis
     // `firstEpoch: undefined` asks for the default (the deployment's epoch), not the tests' 1.
     firstEpoch: "firstEpoch" in options ? options.firstEpoch : DEFAULTS.firstEpoch,
   });
-  const send = async (who: Wallet, address: Address, abi: Abi, functionName: string, args: unknown[]) => {
-    const { request } = await client.simulateContract({
-      account: who.account,
-      address,
-      abi,
-      functionName,
-      args,
-    } as never);
-    const hash = await who.writeContract(request as never);
-    const r = await client.waitForTransactionReceipt({ hash });
-    if (r.status !== "success") throw new Error(`${functionName} reverted`);
-    return r.gasUsed;
-  };
+  const send = contractSender(client);
   const read = (address: Address, abi: Abi, functionName: string, args: unknown[] = []) =>
     client.readContract({ address, abi, functionName, args } as never) as Promise<unknown>;
   for (const r of ["streamer", "operator", "supporter", "attacker"] as const) {

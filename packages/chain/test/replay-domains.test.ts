@@ -41,7 +41,7 @@ import {
 } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULTS, ROLES, type Role, revertName } from "./harness.ts";
+import { contractSender, DEFAULTS, ROLES, type Role, revertName } from "./harness.ts";
 
 /**
  * Audit issue 11, finding 6 ("replay across deployments"), on-chain, against
@@ -82,16 +82,9 @@ async function deployNet(chain: DevChain, client: PublicClient): Promise<Net> {
     Wallet
   >;
   const d = await deployContracts(client, w.owner, { ...DEFAULTS, settler: w.settler.account.address });
+  const sendTx = contractSender(client);
   const send = async (who: Wallet, address: Address, abi: Abi, functionName: string, args: unknown[]) => {
-    const { request } = await client.simulateContract({
-      account: who.account,
-      address,
-      abi,
-      functionName,
-      args,
-    } as never);
-    const r = await client.waitForTransactionReceipt({ hash: await who.writeContract(request as never) });
-    if (r.status !== "success") throw new Error(`${functionName} reverted`);
+    await sendTx(who, address, abi, functionName, args);
   };
   const read = (address: Address, abi: Abi, functionName: string, args: unknown[] = []) =>
     client.readContract({ address, abi, functionName, args } as never) as Promise<unknown>;
