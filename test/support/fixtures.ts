@@ -6,6 +6,7 @@ import {
   OFF_CHAIN_DOMAIN,
   type SegmentAttestation,
   type SigningDomain,
+  type StreamEnd,
   sha256Hex,
   signSegmentAttestation,
 } from "@streamrp2p/protocol";
@@ -74,6 +75,15 @@ export function putObject(
       ...override.headers,
     },
     body: new Uint8Array(body.buffer as ArrayBuffer, body.byteOffset, body.byteLength),
+  });
+}
+
+/** POSTs a signed stream end to a relay, as the origin does. */
+export function postStreamEnd(relayUrl: string, streamId: string, end: StreamEnd) {
+  return fetch(`${relayUrl}/live/${streamId}/end`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(end),
   });
 }
 

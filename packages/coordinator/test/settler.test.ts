@@ -69,12 +69,7 @@ beforeAll(async () => {
   });
   settler = new Settler(
     hostile,
-    {
-      rpcUrl: h.chain.rpcUrl,
-      chainId: h.chain.chainId,
-      settlerKey: h.chain.keys[1] as Hex,
-      deployment: h.d,
-    },
+    settlementConfig(),
     createLogger("settler", { write: (line) => logs.push(JSON.parse(line) as Record<string, unknown>) }),
     async (streamId) => (await store.getStream(streamId))?.signer,
   );
@@ -82,6 +77,16 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.stop();
 });
+
+/** The dev chain's real deployment, settled with the settler role's key. */
+function settlementConfig(): SettlementConfig {
+  return {
+    rpcUrl: h.chain.rpcUrl,
+    chainId: h.chain.chainId,
+    settlerKey: h.chain.keys[1] as Hex,
+    deployment: h.d,
+  };
+}
 
 /** Closes epoch `n` with credits on `streams`: both nodes serve each, node 0 three times as much. */
 async function closeEpoch(n: number, streams: string[]) {
@@ -241,13 +246,7 @@ describe("settler: the signing domain it announces is the chain's (issue 11, fin
   const configured = (over: Partial<SettlementConfig>) =>
     new Settler(
       store.accounting,
-      {
-        rpcUrl: h.chain.rpcUrl,
-        chainId: h.chain.chainId,
-        settlerKey: h.chain.keys[1] as Hex,
-        deployment: h.d,
-        ...over,
-      },
+      { ...settlementConfig(), ...over },
       createLogger("settler", { write: () => {} }),
       async () => undefined,
     );

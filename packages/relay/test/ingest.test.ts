@@ -8,7 +8,13 @@ import {
 } from "@streamrp2p/protocol";
 import type { Relay } from "@streamrp2p/relay";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newAccount, putObject, signedObject, startStaticRelay } from "../../../test/support/fixtures.ts";
+import {
+  newAccount,
+  postStreamEnd,
+  putObject,
+  signedObject,
+  startStaticRelay,
+} from "../../../test/support/fixtures.ts";
 
 const streamer = newAccount();
 const impostor = newAccount();
@@ -127,11 +133,7 @@ describe("relay push ingest", () => {
         lastAttestation: `0x${"ab".repeat(32)}`,
         producedAt: Date.now(),
       });
-      const res = await fetch(`${s.url}/live/demo/end`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(future),
-      });
+      const res = await postStreamEnd(s.url, "demo", future);
       expect(res.status).toBe(409);
       expect(await errorCode(res)).toBe("CONFLICT");
       const playlist = await (await fetch(`${s.url}/live/demo/index.m3u8`)).text();
@@ -157,11 +159,7 @@ describe("relay push ingest", () => {
         lastAttestation: attestationDigest(otherSeg1.att, OFF_CHAIN_DOMAIN),
         producedAt: Date.now(),
       });
-      const refused = await fetch(`${s.url}/live/demo/end`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(elsewhere),
-      });
+      const refused = await postStreamEnd(s.url, "demo", elsewhere);
       expect(refused.status).toBe(409);
       expect(await (await fetch(`${s.url}/live/demo/index.m3u8`)).text()).not.toContain("#EXT-X-ENDLIST");
       const end = await signStreamEnd(streamer, {
@@ -170,12 +168,7 @@ describe("relay push ingest", () => {
         lastAttestation: attestationDigest(seg1.att, OFF_CHAIN_DOMAIN),
         producedAt: Date.now(),
       });
-      const postEnd = () =>
-        fetch(`${s.url}/live/demo/end`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify(end),
-        });
+      const postEnd = () => postStreamEnd(s.url, "demo", end);
       expect((await postEnd()).status).toBe(200);
       expect(await (await fetch(`${s.url}/live/demo/index.m3u8`)).text()).toContain("#EXT-X-ENDLIST");
       // The streamer goes live again; the old signed end is public and replayed by anyone.

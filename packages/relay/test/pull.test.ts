@@ -3,6 +3,7 @@ import type { Relay, UpstreamResolver } from "@streamrp2p/relay";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   newAccount,
+  postStreamEnd,
   putObject,
   type SignedObject,
   signedObject,
@@ -230,11 +231,7 @@ describe("relay pulling from upstream relays", () => {
       lastAttestation: attestationDigest(seg0.att, OFF_CHAIN_DOMAIN),
       producedAt: Date.now(),
     });
-    const res = await fetch(`${origin.url}/live/demo/end`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(end),
-    });
+    const res = await postStreamEnd(origin.url, "demo", end);
     expect(res.status).toBe(200);
     const playlist = await waitUntil("ENDLIST downstream", async () => {
       const text = await (await fetch(`${relay.url}/live/demo/index.m3u8`)).text();
@@ -247,11 +244,7 @@ describe("relay pulling from upstream relays", () => {
       lastAttestation: attestationDigest(seg0.att, OFF_CHAIN_DOMAIN),
       producedAt: Date.now(),
     });
-    const refused = await fetch(`${origin.url}/live/demo/end`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(forged),
-    });
+    const refused = await postStreamEnd(origin.url, "demo", forged);
     expect(refused.status).toBe(403);
   });
 
