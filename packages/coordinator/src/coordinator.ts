@@ -40,6 +40,7 @@ import { IngestExclusions } from "./ingest-exclusions.ts";
 import { authenticateNode, hashToken } from "./node-auth.ts";
 import { nodeStatus } from "./node-status.ts";
 import { checkNodeUrl, effectivePolicy, parseNodeUrlPolicy } from "./node-url.ts";
+import { NodeView } from "./node-view.ts";
 import { RateLimiter } from "./rate-limiter.ts";
 import {
   chooseIngest,
@@ -57,6 +58,18 @@ import { addViewerRoutes } from "./viewer-routes.ts";
 import { addWatchRoutes } from "./watch-page.ts";
 
 export type CoordinatorOptions = Widen<typeof COORDINATOR_DEFAULTS>;
+
+/** The lease whose holder closes and settles epochs and runs probes. */
+const EPOCH_LEASE = "epochs";
+
+const heartbeatFields = (n: NodeRow) => ({
+  lastHeartbeatAt: n.lastHeartbeatAt,
+  connections: n.connections,
+  egressBps: n.egressBps,
+  bytesServed: n.bytesServed,
+  load: n.load,
+  draining: n.draining,
+});
 
 export interface CoordinatorComponents {
   store: CoordinatorStore;
@@ -100,6 +113,7 @@ export function createCoordinator(
   const options: CoordinatorOptions = { ...COORDINATOR_DEFAULTS, ...init };
   const { store, log } = components;
   const now = components.now ?? Date.now;
+  const replicaId = options.replicaId || `replica-${randomBytes(6).toString("hex")}`;
   const registry = createMetricsRegistry("coordinator", true);
   const apiCalls = new Counter({
     name: "srp_coordinator_calls_total",
@@ -107,10 +121,14 @@ export function createCoordinator(
     labelNames: ["route"],
     registers: [registry],
   });
-  const healthyNodes = new Gauge({
+  new Gauge({
     name: "srp_coordinator_healthy_nodes",
-    help: "Nodes heard from recently",
+    help: "Nodes heard from recently (this replica's view)",
     registers: [registry],
+    collect() {
+      const t = now();
+      this.set(nodeView.list().filter((n) => isHealthy(n, t, options.nodeTimeoutMs)).length);
+    },
   });
   let http: RunningHttpServer | undefined;
 
@@ -134,7 +152,7 @@ export function createCoordinator(
 
   /** The stream with its ingest relays refreshed (kept while healthy and not reported by its origin). */
   async function streamInfo(stream: StreamRow): Promise<StreamInfo> {
-    const nodes = await store.listNodes();
+    const nodes = nodeView.list();
     const ingest = chooseIngest(
       stream,
       nodes,
@@ -161,7 +179,7 @@ export function createCoordinator(
 
   /** Nodes as routing may believe them for this stream (reported edges checked against the ledger). */
   const believable = async (streamId: string) =>
-    withPlausibleEdges(await store.listNodes(), streamId, accounting.ledgerEdge(streamId));
+    withPlausibleEdges(nodeView.list(), streamId, accounting.ledgerEdge(streamId));
   const rank = async (stream: StreamRow, region: string | undefined) =>
     rankForViewer(stream, await believable(stream.streamId), region, now(), options.nodeTimeoutMs, (id) =>
       accounting.qualityOf(id, stream.streamId),
@@ -193,7 +211,7 @@ export function createCoordinator(
         async (streamId) => (await store.getStream(streamId))?.signer,
       )
     : undefined;
-  const accounting = new AccountingService(
+  const accounting: AccountingService = new AccountingService(
     {
       store,
       domain,
@@ -205,6 +223,8 @@ export function createCoordinator(
       fetch: components.fetch ?? guardedFetch(nodeUrlPolicy),
       random: components.random,
       onEpochsClosed: settler ? (epochs) => settler.settlePending(epochs) : undefined,
+      nodes: async (): Promise<NodeRow[]> => nodeView.list(),
+      lead: () => store.acquireLease(EPOCH_LEASE, replicaId, now(), options.leaseTtlMs),
     },
     {
       epochMs: options.epochMs,
@@ -216,8 +236,10 @@ export function createCoordinator(
     },
   );
 
+  const nodeView: NodeView = new NodeView(store, accounting.uptime, now, log.child("nodes"));
+  const lookup = (id: string) => nodeView.fetch(id);
   const router = new Router(log);
-  addAccountingRoutes(router, store, accounting, () => requireTicketKey().publicKey);
+  addAccountingRoutes(router, store, accounting, () => requireTicketKey().publicKey, lookup);
   addSettlementRoutes(router, settler, components.settlement);
   addViewerRoutes(router, {
     store,
@@ -305,7 +327,7 @@ export function createCoordinator(
       "upstream request",
     );
     // Only a node itself may move itself in the tree: its bearer token, as for heartbeats.
-    const requester = await authenticateNode(store, req, body.nodeId);
+    const requester = await authenticateNode(lookup, req, body.nodeId);
     const stream = await requireStream(p.id);
     const info = await streamInfo(stream);
     const nodes = await believable(stream.streamId);
@@ -351,7 +373,14 @@ export function createCoordinator(
     checkSkew(reg.issuedAt, now(), "node registration");
     checkNodeUrl(reg.url, nodeUrlPolicy);
     await verifyNodeRegistration(reg);
-    const previous = await store.getNode(reg.nodeId);
+    // The database, not this replica's view: a registration made through another replica
+    // a moment ago must be superseded here too (replays are refused by signed time).
+    const stored = await store.getNode(reg.nodeId);
+    const seen = nodeView.get(reg.nodeId);
+    const previous =
+      stored && seen && seen.lastHeartbeatAt > stored.lastHeartbeatAt
+        ? { ...stored, ...heartbeatFields(seen) }
+        : stored;
     if (!registrationSupersedes(previous?.registeredAt, reg.issuedAt)) {
       throw new SrpError("CONFLICT", "a registration signed at or after this one is in force (replay?)");
     }
@@ -372,13 +401,13 @@ export function createCoordinator(
       load: previous?.load ?? [],
       draining: false, // registering again means coming back
     };
-    await store.upsertNode(row);
+    await nodeView.register(row);
     log.info("node registered", { nodeId: row.nodeId, url: row.url, region: row.region, ingest: row.ingest });
     sendJson(res, 201, { nodeId: row.nodeId, token, heartbeatIntervalMs: options.heartbeatIntervalMs });
   });
   router.on("GET", "/v1/nodes", async (_req, res) => {
     const t = now();
-    const nodes = await store.listNodes();
+    const nodes = nodeView.list();
     sendJson(res, 200, {
       nodes: nodes.map(({ tokenHash: _secret, ...n }) => ({
         ...n,
@@ -391,17 +420,20 @@ export function createCoordinator(
     sendJson(
       res,
       200,
-      await nodeStatus({ store, accounting, settler, nodeTimeoutMs: options.nodeTimeoutMs, now }, p.id ?? ""),
+      await nodeStatus(
+        { store, lookup, accounting, settler, nodeTimeoutMs: options.nodeTimeoutMs, now },
+        p.id ?? "",
+      ),
     );
   });
   router.on("POST", "/v1/nodes/:id/heartbeat", async (req, res, p) => {
     apiCalls.inc({ route: "heartbeat" });
-    const node = await authenticateNode(store, req, p.id ?? "");
+    const node = await authenticateNode(lookup, req, p.id ?? "");
     const hb = parseWith(HeartbeatSchema, await readJson(req, options.maxBodyBytes), "heartbeat");
     if (hb.nodeId !== node.nodeId) throw new SrpError("FORBIDDEN", "heartbeat names another node");
     const t = now();
-    accounting.uptime.heartbeat(node.nodeId, t);
-    await store.recordHeartbeat(node.nodeId, {
+    // Memory only: written with the next batch (options.heartbeatFlushMs), not once per heartbeat.
+    nodeView.heartbeat(node.nodeId, {
       lastHeartbeatAt: t,
       connections: hb.connections,
       egressBps: hb.egressBps,
@@ -410,8 +442,7 @@ export function createCoordinator(
       draining: hb.draining,
     });
     if (hb.draining && !node.draining) log.info("node draining", { nodeId: node.nodeId });
-    const nodes = await store.listNodes();
-    healthyNodes.set(nodes.filter((n) => isHealthy(n, t, options.nodeTimeoutMs)).length);
+    const nodes = nodeView.list();
     const carry = streamsToCarry(
       { ...node, lastHeartbeatAt: t },
       await store.listStreams(),
@@ -432,7 +463,9 @@ export function createCoordinator(
     async start() {
       await settler?.checkDomain();
       await store.migrate();
-      ticketKey = components.ticketKey ?? (await loadTicketKey(options.dataDir));
+      await nodeView.load();
+      nodeView.start({ flushIntervalMs: options.heartbeatFlushMs, refreshIntervalMs: options.nodeRefreshMs });
+      ticketKey = components.ticketKey ?? (await loadTicketKey(options.dataDir, options.ticketKeyFile));
       await accounting.start();
       http = await startHttpService({
         host: options.host,
@@ -445,6 +478,8 @@ export function createCoordinator(
     async stop() {
       accounting.stop();
       await http?.close();
+      await nodeView.stop();
+      await store.releaseLease(EPOCH_LEASE, replicaId).catch(() => {});
       await store.close();
     },
   };

@@ -37,6 +37,21 @@ export const COORDINATOR_DEFAULTS = {
    * must not ban anyone for ever. A proof counts for that stream for ever.
    */
   evidenceTtlMs: 24 * 60 * 60_000, // ms
+  /** PostgreSQL URL for several replicas on one database; empty: SQLite under dataDir. */
+  postgres: "",
+  /** The ticket-signing key; empty: <dataDir>/ticket.key. Replicas on one database share one file. */
+  ticketKeyFile: "",
+  /** This replica's name in the epoch lease; empty: a random one per process. */
+  replicaId: "",
+  /** Heartbeat state is written to the database in one batch this often (not once per heartbeat). */
+  heartbeatFlushMs: 1_000, // ms
+  /** Other replicas' node writes are read this often. */
+  nodeRefreshMs: 1_000, // ms
+  /**
+   * The epoch lease (closing and settling epochs, probing) lasts this long unless renewed;
+   * renewed every second by its holder. A replica that dies or freezes loses it this long after.
+   */
+  leaseTtlMs: 10_000, // ms
 } as const;
 
 /**

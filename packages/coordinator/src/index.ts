@@ -12,7 +12,9 @@ export {
   createCoordinator,
 } from "./coordinator.ts";
 export { COORDINATOR_DEFAULTS, SUSPECT_ROUTING_FACTOR } from "./defaults.ts";
+export { openStore, PostgresStore } from "./postgres-store.ts";
 export * as routing from "./routing.ts";
 export { type ClaimProof, type SettlementConfig, Settler } from "./settlement/settler.ts";
+export { SqlStore } from "./sql-store.ts";
 export { SqliteStore } from "./sqlite-store.ts";
 export type { CoordinatorStore, NodeRow, StreamRow } from "./store.ts";

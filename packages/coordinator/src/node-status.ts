@@ -1,11 +1,14 @@
 import { type NodeStatus, type PayeeRewards, SrpError } from "@streamrp2p/protocol";
 import type { AccountingService } from "./accounting/accounting-service.ts";
+import type { NodeLookup } from "./node-auth.ts";
 import { isHealthy } from "./routing.ts";
 import type { Settler } from "./settlement/settler.ts";
 import type { CoordinatorStore } from "./store.ts";
 
 export interface NodeStatusDeps {
   store: CoordinatorStore;
+  /** The replica's view: heartbeat state is in memory until the next batched write. */
+  lookup: NodeLookup;
   accounting: AccountingService;
   settler: Settler | undefined;
   nodeTimeoutMs: number;
@@ -20,7 +23,7 @@ export interface NodeStatusDeps {
  */
 export async function nodeStatus(d: NodeStatusDeps, rawId: string): Promise<NodeStatus> {
   const nodeId = rawId.toLowerCase();
-  const node = await d.store.getNode(nodeId);
+  const node = await d.lookup(nodeId);
   if (!node) throw new SrpError("NODE_NOT_FOUND", `node ${nodeId} is not registered`);
   const t = d.now();
   const score = await d.accounting.score(nodeId);

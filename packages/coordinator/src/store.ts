@@ -1,4 +1,5 @@
 import type { AccountingStore } from "./accounting/store.ts";
+import type { UptimeState } from "./accounting/uptime.ts";
 
 /** Rows as the coordinator keeps them; the store is an interface so PostgreSQL can follow SQLite. */
 export interface StreamRow {
@@ -43,6 +44,18 @@ export interface AssignmentRow {
   assignedAt: number;
 }
 
+/** A node with what replicas share about it beyond the registry row. */
+export interface NodeSnapshot {
+  node: NodeRow;
+  /** Heartbeat uptime, advanced by whichever replica hears the node. */
+  uptime: UptimeState;
+  /** When a replica last wrote the row (its clock, ms): other replicas read changes by it. */
+  changedAt: number;
+}
+
+/** One node's heartbeat state as a replica flushes it (batched, never one write per heartbeat). */
+export type HeartbeatWrite = NodeSnapshot;
+
 export interface HeartbeatUpdate {
   lastHeartbeatAt: number;
   connections: number;
@@ -85,8 +98,19 @@ export interface CoordinatorStore {
   setIngest(streamId: string, nodeIds: string[]): Promise<void>;
   getNode(nodeId: string): Promise<NodeRow | undefined>;
   listNodes(): Promise<NodeRow[]>;
-  upsertNode(row: NodeRow): Promise<void>;
-  recordHeartbeat(nodeId: string, update: HeartbeatUpdate): Promise<void>;
+  listNodeSnapshots(): Promise<NodeSnapshot[]>;
+  /** Nodes written at or after `since` (ms, the writers' clocks). */
+  nodesChangedSince(since: number): Promise<NodeSnapshot[]>;
+  /** A registration: written at once (rare, and every replica must see the new token). */
+  upsertNode(row: NodeRow, changedAt: number): Promise<void>;
+  /** Heartbeat state of many nodes in a few statements; an older heartbeat never overwrites a newer one. */
+  recordHeartbeats(writes: HeartbeatWrite[]): Promise<void>;
+  /**
+   * Takes the named lease for `ttlMs` if it is free, expired or already ours; true when we
+   * hold it. Exactly one replica closes and settles epochs: the lease holder.
+   */
+  acquireLease(name: string, holder: string, now: number, ttlMs: number): Promise<boolean>;
+  releaseLease(name: string, holder: string): Promise<void>;
   listAssignments(streamId: string): Promise<AssignmentRow[]>;
   upsertAssignment(row: AssignmentRow): Promise<void>;
   insertEvidence(row: EvidenceRow): Promise<void>;

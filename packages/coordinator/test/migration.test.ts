@@ -25,14 +25,15 @@ describe("SQLite store migration", () => {
     await store.migrate();
     await store.migrate(); // idempotent
     expect(await store.getNode("0xabc")).toMatchObject({ url: "http://n", draining: false });
-    await store.recordHeartbeat("0xabc", {
-      lastHeartbeatAt: 3,
-      connections: 0,
-      egressBps: 0,
-      bytesServed: 0,
-      load: [],
-      draining: true,
-    });
+    const node = await store.getNode("0xabc");
+    if (!node) throw new Error("node lost in migration");
+    await store.recordHeartbeats([
+      {
+        node: { ...node, lastHeartbeatAt: 3, draining: true },
+        uptime: { up: 1, down: 0, last: 3 },
+        changedAt: 3,
+      },
+    ]);
     expect((await store.getNode("0xabc"))?.draining).toBe(true);
     await store.close();
   });

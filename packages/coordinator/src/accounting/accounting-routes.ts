@@ -1,6 +1,6 @@
 import { parseWith, ReceiptBatchSchema, SrpError } from "@streamrp2p/protocol";
 import { type Router, readJson, sendJson } from "@streamrp2p/service";
-import { authenticateNode } from "../node-auth.ts";
+import { authenticateNode, type NodeLookup } from "../node-auth.ts";
 import type { CoordinatorStore } from "../store.ts";
 import type { AccountingService } from "./accounting-service.ts";
 
@@ -12,9 +12,10 @@ export function addAccountingRoutes(
   store: CoordinatorStore,
   accounting: AccountingService,
   ticketPublicKey: () => string,
+  lookup: NodeLookup,
 ): void {
   router.on("POST", "/v1/nodes/:id/receipts", async (req, res, p) => {
-    const node = await authenticateNode(store, req, p.id ?? "");
+    const node = await authenticateNode(lookup, req, p.id ?? "");
     const batch = parseWith(ReceiptBatchSchema, await readJson(req, MAX_BATCH_BYTES), "receipt batch");
     const results = await accounting.intake(node.nodeId, batch, ticketPublicKey());
     sendJson(res, 200, { results });
@@ -40,8 +41,7 @@ export function addAccountingRoutes(
 
   router.on("GET", "/v1/nodes/:id/score", async (_req, res, p) => {
     const nodeId = (p.id ?? "").toLowerCase();
-    if (!(await store.getNode(nodeId)))
-      throw new SrpError("NODE_NOT_FOUND", `node ${nodeId} is not registered`);
+    if (!(await lookup(nodeId))) throw new SrpError("NODE_NOT_FOUND", `node ${nodeId} is not registered`);
     sendJson(res, 200, await accounting.score(nodeId));
   });
 }

@@ -1,7 +1,7 @@
 import { type ReceiptBatch, type SigningDomain, SrpError, signProbeTask } from "@streamrp2p/protocol";
 import type { Logger } from "@streamrp2p/service";
 import { isHealthy, liveEdgeOf, type NodeStanding } from "../routing.ts";
-import type { CoordinatorStore, StreamRow } from "../store.ts";
+import type { CoordinatorStore, NodeRow, StreamRow } from "../store.ts";
 import { closeEpoch, type EpochCloserDeps, epochOf, nodeReputation } from "./epoch-closer.ts";
 import type { EpochParams } from "./epoch-compute.ts";
 import { recordEvidence } from "./evidence.ts";
@@ -14,6 +14,9 @@ import { SegmentRecorder } from "./segment-recorder.ts";
 import type { SessionIssuer } from "./sessions.ts";
 import { TamperIndex } from "./tamper.ts";
 import { UptimeTracker } from "./uptime.ts";
+
+/** A new leader settles at most this many epochs the last one closed and left unsettled. */
+const MAX_TAKEOVER_EPOCHS = 16;
 
 export interface AccountingOptions {
   epochMs: number;
@@ -40,6 +43,13 @@ export interface AccountingDeps {
   fetch?: typeof fetch;
   /** Uniform in [0, 1): which node to probe and through which relay (injected for tests and the simulator). */
   random?: () => number;
+  /** Nodes with their latest reports (the replica's view; default: read from the store). */
+  nodes?: () => Promise<NodeRow[]>;
+  /**
+   * Whether this replica leads (holds the epoch lease, renewing it): only the leader closes
+   * and settles epochs and runs probes. Default: always (one coordinator).
+   */
+  lead?: () => Promise<boolean>;
   /** Called after epochs close (settlement); a failure is retried with the next close. */
   onEpochsClosed?: (epochs: number[]) => Promise<void>;
 }
@@ -54,6 +64,7 @@ export class AccountingService {
   readonly #timers: NodeJS.Timeout[] = [];
   #nextEpoch: number | undefined;
   #busy = new Set<string>();
+  #leading = false;
   /** Closed epochs whose settlement has not succeeded yet. */
   #unsettled: number[] = [];
   /** Latest quality per node from probes and uptime, for routing (refreshed with the ledger). */
@@ -69,6 +80,34 @@ export class AccountingService {
       (options.reputationParams ?? REPUTATION_PARAMS).halfLifeMs,
     );
     this.#recorder = new SegmentRecorder(deps.store.accounting, deps.domain, deps.fetch);
+  }
+
+  #nodes(): Promise<NodeRow[]> {
+    return this.#d.nodes ? this.#d.nodes() : this.#d.store.listNodes();
+  }
+
+  /** Leads now: true without replicas; with them, holds the lease (renewed by this call). */
+  async #leads(): Promise<boolean> {
+    const leads = this.#d.lead ? await this.#d.lead() : true;
+    if (leads !== this.#leading) this.#d.log.info(leads ? "epoch lease taken: leading" : "epoch lease lost");
+    if (leads && !this.#leading) await this.#takeOver();
+    this.#leading = leads;
+    return leads;
+  }
+
+  /**
+   * Becoming leader (at start, or after the last leader stopped renewing): go on from the
+   * last epoch any replica closed, and settle the closed epochs the last leader may have
+   * left unsettled (settling is idempotent: a posted root is recognised on-chain).
+   */
+  async #takeOver(): Promise<void> {
+    const last = await this.#d.store.accounting.lastEpoch();
+    if (last) this.#nextEpoch = last.epoch + 1;
+    if (!last || !this.#d.onEpochsClosed) return;
+    const s = await this.#d.store.accounting.lastSettlement();
+    const settled = s ? (s.txHash ? s.epoch : s.epoch - 1) : -1;
+    const from = Math.max(settled + 1, last.epoch - MAX_TAKEOVER_EPOCHS + 1);
+    for (let e = from; e <= last.epoch; e++) if (!this.#unsettled.includes(e)) this.#unsettled.push(e);
   }
 
   get #closer(): EpochCloserDeps {
@@ -102,8 +141,11 @@ export class AccountingService {
       await this.recordSegments();
       await this.refreshQuality();
     });
-    every(this.#o.probeIntervalMs, "probe", () => this.probeRandom());
+    every(this.#o.probeIntervalMs, "probe", async () => {
+      if (this.#leading) await this.probeRandom();
+    });
     every(Math.min(1_000, Math.max(100, this.#o.epochMs / 4)), "epoch close", async () => {
+      if (!(await this.#leads())) return;
       this.#unsettled.push(...(await this.closeDueEpochs()));
       if (this.#unsettled.length === 0 || !this.#d.onEpochsClosed) return;
       await this.#d.onEpochsClosed([...this.#unsettled]);
@@ -133,7 +175,7 @@ export class AccountingService {
   }
 
   async recordSegments(): Promise<number> {
-    const nodes = new Map((await this.#d.store.listNodes()).map((n) => [n.nodeId, n]));
+    const nodes = new Map((await this.#nodes()).map((n) => [n.nodeId, n]));
     const targets = (await this.#d.store.listStreams())
       .map((s) => ({
         streamId: s.streamId,
@@ -148,7 +190,7 @@ export class AccountingService {
   async probeRandom() {
     const now = this.#d.now();
     const streams = new Map((await this.#d.store.listStreams()).map((s) => [s.streamId, s]));
-    const pairs = (await this.#d.store.listNodes())
+    const pairs = (await this.#nodes())
       .filter((n) => isHealthy(n, now, this.#o.nodeTimeoutMs))
       .flatMap((n) =>
         n.load
@@ -257,7 +299,7 @@ export class AccountingService {
     const now = this.#d.now();
     const hostOf = (u: string) => new URL(u).hostname;
     const triedHosts = new Set(tried.map((t) => hostOf(t.url)));
-    const candidates = (await this.#d.store.listNodes()).filter(
+    const candidates = (await this.#nodes()).filter(
       (n) =>
         n.nodeId !== nodeId &&
         n.url !== url &&
@@ -308,7 +350,7 @@ export class AccountingService {
   async refreshQuality(): Promise<void> {
     const now = this.#d.now();
     this.#tamper = await this.#closer.tamperAt(now);
-    for (const n of await this.#d.store.listNodes()) {
+    for (const n of await this.#nodes()) {
       this.#quality.set(n.nodeId, (await nodeReputation(this.#closer, n.nodeId, now, false)).quality);
     }
   }

@@ -1,9 +1,16 @@
+/** Decayed ms heard from (`up`) and silent (`down`) as of the heartbeat at `last` (ms). */
+export interface UptimeState {
+  up: number;
+  down: number;
+  last: number;
+}
+
 /**
  * Uptime from heartbeats: time heard from vs. time silent, both decaying
  * with the same half-life as probe weights, so a node recovers from an outage.
  */
 export class UptimeTracker {
-  readonly #nodes = new Map<string, { up: number; down: number; last: number }>();
+  readonly #nodes = new Map<string, UptimeState>();
 
   constructor(
     private readonly nodeTimeoutMs: number,
@@ -22,6 +29,23 @@ export class UptimeTracker {
     n.up = n.up * decay + up;
     n.down = n.down * decay + down;
     n.last = at;
+  }
+
+  /** What this tracker knows of a node, to share with other replicas through the database. */
+  state(nodeId: string): UptimeState | undefined {
+    const n = this.#nodes.get(nodeId);
+    return n && { ...n };
+  }
+
+  /**
+   * Takes another replica's state for a node when it has heard the node more
+   * recently: heartbeats of one node go to whichever replica answers, so the
+   * newest state is the node's history.
+   */
+  load(nodeId: string, state: UptimeState): void {
+    if (state.last <= 0) return; // never heard
+    const mine = this.#nodes.get(nodeId);
+    if (!mine || state.last > mine.last) this.#nodes.set(nodeId, { ...state });
   }
 
   #split(gap: number): { up: number; down: number } {
