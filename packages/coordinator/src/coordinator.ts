@@ -23,6 +23,7 @@ import {
   createMetricsRegistry,
   Gauge,
   guardedFetch,
+  Histogram,
   type Logger,
   Router,
   type RunningHttpServer,
@@ -53,6 +54,7 @@ import {
 import { addSettlementRoutes } from "./settlement/settlement-routes.ts";
 import { type SettlementConfig, Settler } from "./settlement/settler.ts";
 import type { CoordinatorStore, NodeRow, StreamRow } from "./store.ts";
+import { StreamListCache } from "./stream-list-cache.ts";
 import { loadTicketKey } from "./ticket-key.ts";
 import { addViewerRoutes } from "./viewer-routes.ts";
 import { addWatchRoutes } from "./watch-page.ts";
@@ -130,6 +132,22 @@ export function createCoordinator(
       this.set(nodeView.list().filter((n) => isHealthy(n, t, options.nodeTimeoutMs)).length);
     },
   });
+  const heartbeatRowsWritten = new Counter({
+    name: "srp_coordinator_heartbeat_rows_written_total",
+    help: "Node rows written by batched heartbeat flushes",
+    registers: [registry],
+  });
+  const heartbeatStatements = new Counter({
+    name: "srp_coordinator_heartbeat_statements_total",
+    help: "Database statements spent writing heartbeat batches",
+    registers: [registry],
+  });
+  const heartbeatFlushSeconds = new Histogram({
+    name: "srp_coordinator_heartbeat_flush_seconds",
+    help: "Time to write one heartbeat batch",
+    buckets: [0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
   let http: RunningHttpServer | undefined;
 
   async function requireStream(id: string | undefined): Promise<StreamRow> {
@@ -163,6 +181,7 @@ export function createCoordinator(
     );
     if (ingest.join() !== stream.ingest.join()) {
       await store.setIngest(stream.streamId, ingest);
+      streams.invalidate();
       log.info("ingest relays chosen", { streamId: stream.streamId, ingest });
     }
     const byId = new Map(nodes.map((n) => [n.nodeId, n]));
@@ -236,6 +255,7 @@ export function createCoordinator(
     },
   );
 
+  const streams = new StreamListCache(store, now, options.nodeRefreshMs);
   const nodeView: NodeView = new NodeView(store, accounting.uptime, now, log.child("nodes"));
   const lookup = (id: string) => nodeView.fetch(id);
   const router = new Router(log);
@@ -273,6 +293,7 @@ export function createCoordinator(
     const row = existing ?? { streamId: reg.streamId, signer: reg.signer, createdAt: now(), ingest: [] };
     if (!existing) {
       await store.insertStream(row);
+      streams.invalidate();
       log.info("stream registered", { streamId: reg.streamId, signer: reg.signer });
     }
     sendJson(res, existing ? 200 : 201, await streamInfo(row));
@@ -442,11 +463,10 @@ export function createCoordinator(
       draining: hb.draining,
     });
     if (hb.draining && !node.draining) log.info("node draining", { nodeId: node.nodeId });
-    const nodes = nodeView.list();
     const carry = streamsToCarry(
       { ...node, lastHeartbeatAt: t },
-      await store.listStreams(),
-      nodes,
+      await streams.list(),
+      nodeView.byId(),
       t,
       options.nodeTimeoutMs,
     );
@@ -464,7 +484,15 @@ export function createCoordinator(
       await settler?.checkDomain();
       await store.migrate();
       await nodeView.load();
-      nodeView.start({ flushIntervalMs: options.heartbeatFlushMs, refreshIntervalMs: options.nodeRefreshMs });
+      nodeView.start({
+        flushIntervalMs: options.heartbeatFlushMs,
+        refreshIntervalMs: options.nodeRefreshMs,
+        onFlush: (rows, statements, ms) => {
+          heartbeatRowsWritten.inc(rows);
+          heartbeatStatements.inc(statements);
+          heartbeatFlushSeconds.observe(ms / 1000);
+        },
+      });
       ticketKey = components.ticketKey ?? (await loadTicketKey(options.dataDir, options.ticketKeyFile));
       await accounting.start();
       http = await startHttpService({

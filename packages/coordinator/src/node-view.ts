@@ -15,6 +15,8 @@ export interface NodeViewOptions {
   flushIntervalMs: number;
   /** Other replicas' writes are read this often (ms). */
   refreshIntervalMs: number;
+  /** After each batch written: rows, statements and how long it took (ms), for metrics. */
+  onFlush?: (rows: number, statements: number, ms: number) => void;
 }
 
 /**
@@ -36,6 +38,7 @@ export class NodeView {
   #cursor = 0;
   #timers: NodeJS.Timeout[] = [];
   #flushing: Promise<void> | undefined;
+  #onFlush: NodeViewOptions["onFlush"];
 
   constructor(
     private readonly store: CoordinatorStore,
@@ -69,6 +72,7 @@ export class NodeView {
         }, ms),
       );
     };
+    this.#onFlush = options.onFlush;
     every(options.flushIntervalMs, "flush", () => this.flush());
     every(options.refreshIntervalMs, "refresh", () => this.refresh());
   }
@@ -95,6 +99,11 @@ export class NodeView {
     const row = await this.store.getNode(nodeId);
     if (row) this.#set(row);
     return row;
+  }
+
+  /** Every node by id (live: changes as the view does). */
+  byId(): ReadonlyMap<string, NodeRow> {
+    return this.#nodes;
   }
 
   /** Every node, ordered by id; the same array until something changes. */
@@ -136,8 +145,10 @@ export class NodeView {
       const uptime = this.uptime.state(id);
       return node && uptime ? [{ node, uptime, changedAt: at }] : [];
     });
+    const started = performance.now();
     try {
-      await this.store.recordHeartbeats(writes);
+      const statements = await this.store.recordHeartbeats(writes);
+      this.#onFlush?.(writes.length, statements, performance.now() - started);
     } catch (err) {
       for (const id of ids) this.#dirty.add(id); // written with the next flush
       throw err;

@@ -201,21 +201,26 @@ export function rankForViewer(
     .sort((a, b) => b.score - a.score || a.node.nodeId.localeCompare(b.node.nodeId));
 }
 
-/** Streams a node should pull: live somewhere, supported by it, and not pushed to it. */
+/**
+ * Streams a node should pull: live somewhere, supported by it, and not pushed to it. Asked
+ * with every heartbeat, so it looks up only each stream's ingest relays (`nodes` by id), never
+ * every node: O(streams), not O(streams × nodes).
+ */
 export function streamsToCarry(
   node: NodeRow,
   streams: StreamRow[],
-  nodes: NodeRow[],
+  nodes: NodeRow[] | ReadonlyMap<string, NodeRow>,
   now: number,
   nodeTimeoutMs: number,
 ): string[] {
+  const byId = nodes instanceof Map ? nodes : new Map((nodes as NodeRow[]).map((n) => [n.nodeId, n]));
   return streams
     .filter((s) => supportsStream(node, s) && !s.ingest.includes(node.nodeId))
     .filter((s) =>
-      nodes.some(
-        (n) =>
-          s.ingest.includes(n.nodeId) && isHealthy(n, now, nodeTimeoutMs) && liveEdgeOf(n, s.streamId) >= 0,
-      ),
+      s.ingest.some((id) => {
+        const n = byId.get(id);
+        return n !== undefined && isHealthy(n, now, nodeTimeoutMs) && liveEdgeOf(n, s.streamId) >= 0;
+      }),
     )
     .map((s) => s.streamId);
 }

@@ -190,7 +190,8 @@ export class SqlStore implements CoordinatorStore {
     return rows.map(toSnapshot);
   }
 
-  async recordHeartbeats(writes: HeartbeatWrite[]): Promise<void> {
+  async recordHeartbeats(writes: HeartbeatWrite[]): Promise<number> {
+    let statements = 0;
     for (let i = 0; i < writes.length; i += BATCH_ROWS) {
       const chunk = writes.slice(i, i + BATCH_ROWS);
       await this.db
@@ -237,7 +238,9 @@ export class SqlStore implements CoordinatorStore {
             .where("nodes.last_heartbeat_at", "<=", (eb) => eb.ref("excluded.last_heartbeat_at")),
         )
         .execute();
+      statements++;
     }
+    return statements;
   }
 
   async acquireLease(name: string, holder: string, now: number, ttlMs: number): Promise<boolean> {

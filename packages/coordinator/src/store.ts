@@ -104,7 +104,8 @@ export interface CoordinatorStore {
   /** A registration: written at once (rare, and every replica must see the new token). */
   upsertNode(row: NodeRow, changedAt: number): Promise<void>;
   /** Heartbeat state of many nodes in a few statements; an older heartbeat never overwrites a newer one. */
-  recordHeartbeats(writes: HeartbeatWrite[]): Promise<void>;
+  /** Returns how many statements it took. */
+  recordHeartbeats(writes: HeartbeatWrite[]): Promise<number>;
   /**
    * Takes the named lease for `ttlMs` if it is free, expired or already ours; true when we
    * hold it. Exactly one replica closes and settles epochs: the lease holder.
