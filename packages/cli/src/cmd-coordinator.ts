@@ -1,15 +1,27 @@
-import { COORDINATOR_DEFAULTS, createCoordinator, openStore } from "@streamrp2p/coordinator";
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import {
+  COORDINATOR_DEFAULTS,
+  createCoordinator,
+  openStore,
+  type SettlementConfig,
+} from "@streamrp2p/coordinator";
 import { createLogger } from "@streamrp2p/service";
+import { z } from "zod";
 import { intFlag, parseFlags, stringFlag } from "./args.ts";
 import { stopOnSignal } from "./lifecycle.ts";
 
 export const coordinatorHelp = `streamrp2p coordinator [--host 127.0.0.1] [--port 7700] [--data-dir .data/coordinator]
                        [--postgres postgres://user@host/db] [--ticket-key FILE] [--replica-id NAME]
                        [--node-urls auto|public|any] [--epoch-ms N] [--probe-interval-ms N] [--lease-ttl-ms N]
+                       [--settlement FILE]
   Runs the coordinator (registry, routing, accounting, epochs). Embedded SQLite under --data-dir by
   default; with --postgres (or SRP_POSTGRES_URL) several replicas share one PostgreSQL database:
   any replica answers any request, one at a time (the epoch lease holder) closes and settles epochs.
   Replicas must share the ticket-signing key: give them the same --ticket-key file.
+  --settlement FILE: settle epochs on an EVM chain; FILE is JSON {rpcUrl, chainId, deployment:
+  {token, registry, pools, distributor, fraudProof}, settlerKeyFile} (the key file holds the
+  0x-hex key of the account allowed to post roots; a path relative to FILE's folder).
   --node-urls: which relay URLs may register. public: routable hosts only (the coordinator and
   origins fetch them); any; auto (default): any on a loopback-only coordinator, public otherwise.`;
 
@@ -25,7 +37,9 @@ export async function runCoordinator(argv: string[]): Promise<void> {
     "epoch-ms": { type: "string" },
     "probe-interval-ms": { type: "string" },
     "lease-ttl-ms": { type: "string" },
+    settlement: { type: "string" },
   });
+  const settlementFile = stringFlag(flags, "settlement", "");
   const log = createLogger("coordinator");
   const dataDir = stringFlag(flags, "data-dir", COORDINATOR_DEFAULTS.dataDir);
   const postgres = stringFlag(
@@ -46,10 +60,46 @@ export async function runCoordinator(argv: string[]): Promise<void> {
       probeIntervalMs: intFlag(flags, "probe-interval-ms", COORDINATOR_DEFAULTS.probeIntervalMs),
       leaseTtlMs: intFlag(flags, "lease-ttl-ms", COORDINATOR_DEFAULTS.leaseTtlMs),
     },
-    { store: await openStore(postgres || undefined, dataDir), log },
+    {
+      store: await openStore(postgres || undefined, dataDir),
+      log,
+      ...(settlementFile ? { settlement: loadSettlement(settlementFile) } : {}),
+    },
   );
   await coordinator.start();
   const where = postgres ? `PostgreSQL ${new URL(postgres).host}` : `SQLite in ${dataDir}`;
   console.log(`coordinator at ${coordinator.url} (data in ${where})`);
   await stopOnSignal(() => coordinator.stop());
+}
+
+const Address = z.string().regex(/^0x[0-9a-fA-F]{40}$/) as unknown as z.ZodType<`0x${string}`>;
+const SettlementFileSchema = z.strictObject({
+  rpcUrl: z.url(),
+  chainId: z.number().int().nonnegative(),
+  deployment: z.strictObject({
+    token: Address,
+    registry: Address,
+    pools: Address,
+    distributor: Address,
+    fraudProof: Address,
+  }),
+  settlerKeyFile: z.string().min(1),
+});
+
+/** The chain a coordinator settles on, from a JSON file; the settler's key from its own file. */
+export function loadSettlement(file: string): SettlementConfig {
+  const parsed = SettlementFileSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));
+  if (!parsed.success)
+    throw new Error(
+      `${file}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
+  const keyFile = resolve(dirname(file), parsed.data.settlerKeyFile);
+  const key = readFileSync(keyFile, "utf8").trim();
+  if (!/^0x[0-9a-fA-F]{64}$/.test(key)) throw new Error(`${keyFile} does not hold a 0x-hex private key`);
+  return {
+    rpcUrl: parsed.data.rpcUrl,
+    chainId: parsed.data.chainId,
+    deployment: parsed.data.deployment,
+    settlerKey: key as `0x${string}`,
+  };
 }
