@@ -7,10 +7,10 @@ import { type Flags, stringFlag } from "./args.ts";
  * command documents). Checked by the node config's schema, so every command
  * takes the same spellings and refuses the same mistakes.
  */
-export function coordinatorUrlsFlag(flags: Flags, fallback: string): string[] {
-  const raw = stringFlag(flags, "coordinator", fallback);
+export function coordinatorUrlsFlag(flags: Flags, fallback: string, name = "coordinator"): string[] {
+  const raw = stringFlag(flags, name, fallback);
   const parsed = CoordinatorUrlsSchema.safeParse(raw);
   if (!parsed.success)
-    throw new Error(`--coordinator ${raw}: ${parsed.error.issues.map((i) => i.message).join("; ")}`);
+    throw new Error(`--${name} ${raw}: ${parsed.error.issues.map((i) => i.message).join("; ")}`);
   return parsed.data;
 }
