@@ -55,7 +55,7 @@ describe("graceful drain while viewers watch", () => {
       "3000",
     ]);
     const written = parseYaml(readFileSync(config, "utf8")) as Record<string, unknown>;
-    expect(written).toMatchObject({ coordinator: net.coordinator.url, port: 0, drainGraceMs: 3000 });
+    expect(written).toMatchObject({ coordinator: [net.coordinator.url], port: 0, drainGraceMs: 3000 });
 
     node = spawn(process.execPath, [CLI, "relay", "--config", config], { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";

@@ -21,28 +21,88 @@ import {
 } from "@streamrp2p/protocol";
 import { type FetchLike, requestJson } from "@streamrp2p/service";
 import { z } from "zod";
+import {
+  CoordinatorEndpoints,
+  type CoordinatorEndpointsOptions,
+  withFailover,
+} from "./coordinator-endpoints.ts";
 
 const ReceiptBatchResultSchema = z.object({
   results: z.array(z.object({ sessionId: z.string(), outcome: z.string(), message: z.string().optional() })),
 });
 
-export interface CoordinatorClientOptions {
-  /** e.g. http://127.0.0.1:7700 */
-  baseUrl: string;
+/** Client defaults, with units. */
+export const COORDINATOR_CLIENT_DEFAULTS = {
+  /**
+   * One attempt at one replica: a frozen replica (accepts, never answers)
+   * costs this once, then backs off while the next replica answers.
+   */
+  timeoutMs: 3_000, // ms
+  /**
+   * Added to timeoutMs for each receipt of a batch (up to 5,000 signatures
+   * for the coordinator to check): the usual small batch still fails over
+   * from a frozen replica in about timeoutMs, a full one gets 8 s.
+   */
+  timeoutMsPerReceipt: 1, // ms
+} as const;
+
+export interface CoordinatorClientOptions extends CoordinatorEndpointsOptions {
+  /** The coordinator replicas, e.g. ["http://10.0.0.1:7700", "http://10.0.0.2:7700"], or "a,b". */
+  baseUrls?: string | readonly string[];
+  /** One coordinator, e.g. http://127.0.0.1:7700 (the same as baseUrls: [baseUrl]). */
+  baseUrl?: string;
   fetch?: FetchLike;
-  timeoutMs?: number; // ms per request; default 5_000
+  /** ms per attempt at one replica; default COORDINATOR_CLIENT_DEFAULTS.timeoutMs. */
+  timeoutMs?: number;
+  /** ms added per receipt to an attempt of a receipt batch; default COORDINATOR_CLIENT_DEFAULTS.timeoutMsPerReceipt. */
+  timeoutMsPerReceipt?: number;
+  /** Told when a replica fails and the next is tried (for the caller's log). */
+  onFailover?: (failed: string, err: unknown) => void;
 }
 
-/** Typed calls to the coordinator's HTTP API; every answer is schema-checked. */
+/**
+ * Typed calls to the coordinator's HTTP API; every answer is schema-checked.
+ * With several replicas (sharing one database, so any answers any request)
+ * each call goes to the replica that answered last and moves on to the next
+ * when one does not answer or answers 502/503/504 (CoordinatorEndpoints).
+ *
+ * Retrying a POST on another replica after a timeout may apply it twice
+ * (the first replica may have acted before it stopped answering). Every POST
+ * here is safe that way: receipts are cumulative and signed (a replayed one
+ * is "unchanged", a newer one supersedes); a heartbeat is the node's current
+ * load, the latest wins; a stream registration is idempotent (same stream,
+ * same signer) and an ingest-failure report sets an exclusion, twice is once;
+ * an upstream assignment asked twice leaves the node with the later one, the
+ * one it acts on. A node registration replayed on a second replica after
+ * the first took it is refused as CONFLICT (a 409 answer, replay protection):
+ * the caller signs a fresh one (HeartbeatLoop does), never a double token.
+ */
 export class CoordinatorClient {
-  readonly baseUrl: string;
+  readonly endpoints: CoordinatorEndpoints;
   readonly #fetch: FetchLike;
   readonly #timeoutMs: number;
+  readonly #timeoutMsPerReceipt: number;
+  readonly #onFailover: ((failed: string, err: unknown) => void) | undefined;
 
   constructor(options: CoordinatorClientOptions) {
-    this.baseUrl = options.baseUrl.replace(/\/$/, "");
+    const urls = options.baseUrls ?? options.baseUrl;
+    if (urls === undefined) throw new TypeError("CoordinatorClient needs baseUrls or baseUrl");
+    this.endpoints = new CoordinatorEndpoints(urls, options);
     this.#fetch = options.fetch ?? fetch;
-    this.#timeoutMs = options.timeoutMs ?? 5_000;
+    this.#timeoutMs = options.timeoutMs ?? COORDINATOR_CLIENT_DEFAULTS.timeoutMs;
+    this.#timeoutMsPerReceipt =
+      options.timeoutMsPerReceipt ?? COORDINATOR_CLIENT_DEFAULTS.timeoutMsPerReceipt;
+    this.#onFailover = options.onFailover;
+  }
+
+  /** Every configured replica. */
+  get baseUrls(): readonly string[] {
+    return this.endpoints.urls;
+  }
+
+  /** The replica that answered last (the first configured one before any call). */
+  get baseUrl(): string {
+    return this.endpoints.preferred;
   }
 
   info(): Promise<CoordinatorInfo> {
@@ -84,6 +144,7 @@ export class CoordinatorClient {
     return this.#call(`/v1/nodes/${batch.nodeId}/receipts`, ReceiptBatchResultSchema, {
       body: batch,
       headers: { authorization: `Bearer ${token}` },
+      timeoutMs: this.#timeoutMs + batch.submissions.length * this.#timeoutMsPerReceipt,
     });
   }
 
@@ -112,11 +173,16 @@ export class CoordinatorClient {
   #call<S extends Parameters<typeof requestJson>[2]>(
     path: string,
     schema: S,
-    init: { body?: unknown; headers?: Record<string, string> } = {},
+    init: { body?: unknown; headers?: Record<string, string>; timeoutMs?: number } = {},
   ) {
-    return requestJson(this.#fetch, `${this.baseUrl}${path}`, schema, {
-      ...init,
-      timeoutMs: this.#timeoutMs,
-    });
+    return withFailover(
+      this.endpoints,
+      (base) =>
+        requestJson(this.#fetch, `${base}${path}`, schema, {
+          ...init,
+          timeoutMs: init.timeoutMs ?? this.#timeoutMs,
+        }),
+      this.#onFailover,
+    );
   }
 }

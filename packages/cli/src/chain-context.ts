@@ -1,8 +1,11 @@
 import { existsSync, readFileSync } from "node:fs";
+import { COORDINATOR_CLIENT_DEFAULTS, CoordinatorEndpoints, withFailover } from "@streamrp2p/api-client";
 import { chainAt, type Deployment, publicClient, type Wallet, wallet } from "@streamrp2p/chain";
+import { SrpError } from "@streamrp2p/protocol";
 import type { Hex, LocalAccount, PublicClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { type Flags, stringFlag } from "./args.ts";
+import { coordinatorUrlsFlag } from "./coordinator-flag.ts";
 
 export const CHAIN_FLAGS = {
   coordinator: { type: "string" },
@@ -15,7 +18,30 @@ export interface ChainContext {
   /** The same key as `wallet`, for signing typed data (consents). */
   account: LocalAccount;
   contracts: Deployment;
-  coordinatorUrl: string;
+  /** GET `path` from the first coordinator replica that answers (any status but 502/503/504). */
+  coordinatorGet(path: string): Promise<Response>;
+}
+
+/** Raw GETs with the same failover as CoordinatorClient (these callers read statuses themselves). */
+function coordinatorGetter(urls: string[]): (path: string) => Promise<Response> {
+  const endpoints = new CoordinatorEndpoints(urls);
+  return (path) =>
+    withFailover(endpoints, async (base) => {
+      let res: Response;
+      try {
+        res = await fetch(`${base}${path}`, {
+          signal: AbortSignal.timeout(COORDINATOR_CLIENT_DEFAULTS.timeoutMs),
+          redirect: "manual",
+        });
+      } catch (cause) {
+        throw new SrpError("UNAVAILABLE", `${base}: unreachable`, { cause });
+      }
+      if (res.status === 502 || res.status === 503 || res.status === 504) {
+        await res.body?.cancel();
+        throw new SrpError("UNAVAILABLE", `${base}: HTTP ${res.status}`, { details: { status: res.status } });
+      }
+      return res;
+    });
 }
 
 /** The signing key: --key-file, else SRP_PRIVATE_KEY. Never printed. */
@@ -37,15 +63,16 @@ function loadKey(flags: Flags): Hex {
 
 /** Chain, contracts and account for on-chain commands, learned from the coordinator (GET /v1/settlement). */
 export async function chainContext(flags: Flags, needsKey = true): Promise<ChainContext> {
-  const coordinatorUrl = stringFlag(flags, "coordinator", "http://127.0.0.1:7700").replace(/\/$/, "");
-  const res = await fetch(`${coordinatorUrl}/v1/settlement`);
+  const urls = coordinatorUrlsFlag(flags, "http://127.0.0.1:7700");
+  const coordinatorGet = coordinatorGetter(urls);
+  const res = await coordinatorGet("/v1/settlement");
   const body = (await res.json()) as {
     rpcUrl: string;
     chainId: number;
     contracts: Deployment;
     error?: { message: string };
   };
-  if (!res.ok) throw new Error(`coordinator ${coordinatorUrl}: ${body.error?.message ?? res.status}`);
+  if (!res.ok) throw new Error(`coordinator ${res.url}: ${body.error?.message ?? res.status}`);
   const chain = chainAt(body.rpcUrl, body.chainId);
   // A read-only command gets a throwaway account: nothing is ever signed with it.
   const key = needsKey ? loadKey(flags) : (`0x${"11".repeat(32)}` as Hex);
@@ -54,6 +81,6 @@ export async function chainContext(flags: Flags, needsKey = true): Promise<Chain
     wallet: wallet(chain, key),
     account: privateKeyToAccount(key),
     contracts: body.contracts,
-    coordinatorUrl,
+    coordinatorGet,
   };
 }

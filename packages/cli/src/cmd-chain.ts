@@ -20,10 +20,10 @@ streamrp2p node register [NODE] --stake TOKENS [--node-key-file ${NODE_KEY_FILE}
 streamrp2p node consent OPERATOR --key-file NODE_KEY   (prints the node key's consent to be registered by OPERATOR)
 streamrp2p node stake NODE TOKENS | node unbond NODE TOKENS | node withdraw NODE
 streamrp2p node backers NODE [--set 0xBACKER:BPS,…]   (operator-signed: backers' shares of the node's rewards)
-streamrp2p node status [NODE] [--coordinator URL] [--key-file .data/relay/node.key] [--json]
+streamrp2p node status [NODE] [--coordinator URL[,URL...]] [--key-file .data/relay/node.key] [--json]
   (streams, viewers, bytes served, reputation with reasons, pending and claimable rewards per payee)
 streamrp2p claim
-  On-chain actions. Common flags: --coordinator URL (default http://127.0.0.1:7700; it names the chain and
+  On-chain actions. Common flags: --coordinator URL[,URL...] (default http://127.0.0.1:7700; it names the chain and
   contracts) and --key-file FILE (or env SRP_PRIVATE_KEY). Keys are never printed. Amounts are in whole tokens.`;
 
 async function send(
@@ -84,7 +84,7 @@ const printConsent = (c: Consent, extra = "") =>
 async function signerOf(ctx: ChainContext, stream: string, flags: Flags): Promise<Address> {
   const given = stringFlag(flags, "signer", "");
   if (given) return given as Address;
-  const res = await fetch(`${ctx.coordinatorUrl}/v1/streams/${encodeURIComponent(stream)}`);
+  const res = await ctx.coordinatorGet(`/v1/streams/${encodeURIComponent(stream)}`);
   if (!res.ok) throw new Error(`stream ${stream} is not registered with the coordinator: give --signer`);
   return ((await res.json()) as { signer: Address }).signer;
 }
@@ -288,7 +288,7 @@ export async function runClaim(argv: string[]): Promise<void> {
       }))
     )
       continue;
-    const res = await fetch(`${ctx.coordinatorUrl}/v1/epochs/${epoch}/proofs/${account}`);
+    const res = await ctx.coordinatorGet(`/v1/epochs/${epoch}/proofs/${account}`);
     if (res.status === 404) continue;
     const proof = (await res.json()) as { cumulative: string; proof: Hex[] };
     const owed = BigInt(proof.cumulative) - claimed;

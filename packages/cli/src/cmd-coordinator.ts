@@ -9,16 +9,19 @@ import {
 import { createLogger } from "@streamrp2p/service";
 import { z } from "zod";
 import { intFlag, parseFlags, stringFlag } from "./args.ts";
+import { coordinatorUrlsFlag } from "./coordinator-flag.ts";
 import { stopOnSignal } from "./lifecycle.ts";
 
 export const coordinatorHelp = `streamrp2p coordinator [--host 127.0.0.1] [--port 7700] [--data-dir .data/coordinator]
                        [--postgres postgres://user@host/db] [--ticket-key FILE] [--replica-id NAME]
                        [--node-urls auto|public|any] [--epoch-ms N] [--probe-interval-ms N] [--lease-ttl-ms N]
-                       [--settlement FILE]
+                       [--settlement FILE] [--replica-urls URL,URL...]
   Runs the coordinator (registry, routing, accounting, epochs). Embedded SQLite under --data-dir by
   default; with --postgres (or SRP_POSTGRES_URL) several replicas share one PostgreSQL database:
   any replica answers any request, one at a time (the epoch lease holder) closes and settles epochs.
   Replicas must share the ticket-signing key: give them the same --ticket-key file.
+  --replica-urls: public URLs of this coordinator's replicas (same database); the watch page's player
+  fails over to them when the replica that served the page goes.
   --settlement FILE: settle epochs on an EVM chain; FILE is JSON {rpcUrl, chainId, deployment:
   {token, registry, pools, distributor, fraudProof}, settlerKeyFile} (the key file holds the
   0x-hex key of the account allowed to post roots; a path relative to FILE's folder).
@@ -38,6 +41,7 @@ export async function runCoordinator(argv: string[]): Promise<void> {
     "probe-interval-ms": { type: "string" },
     "lease-ttl-ms": { type: "string" },
     settlement: { type: "string" },
+    "replica-urls": { type: "string" },
   });
   const settlementFile = stringFlag(flags, "settlement", "");
   const log = createLogger("coordinator");
@@ -59,6 +63,10 @@ export async function runCoordinator(argv: string[]): Promise<void> {
       epochMs: intFlag(flags, "epoch-ms", COORDINATOR_DEFAULTS.epochMs),
       probeIntervalMs: intFlag(flags, "probe-interval-ms", COORDINATOR_DEFAULTS.probeIntervalMs),
       leaseTtlMs: intFlag(flags, "lease-ttl-ms", COORDINATOR_DEFAULTS.leaseTtlMs),
+      replicaUrls:
+        flags["replica-urls"] === undefined
+          ? COORDINATOR_DEFAULTS.replicaUrls
+          : coordinatorUrlsFlag(flags, "", "replica-urls"),
     },
     {
       store: await openStore(postgres || undefined, dataDir),

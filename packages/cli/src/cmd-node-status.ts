@@ -4,6 +4,7 @@ import type { NodeStatus } from "@streamrp2p/protocol";
 import { formatEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { parseFlags, stringFlag } from "./args.ts";
+import { coordinatorUrlsFlag } from "./coordinator-flag.ts";
 import { loadOrCreateKey } from "./keys.ts";
 
 const MB = 1_000_000;
@@ -59,7 +60,7 @@ export async function runNodeStatus(argv: string[]): Promise<void> {
   }
   if (!/^0x[0-9a-fA-F]{40}$/.test(nodeId)) throw new Error(`NODE must be a 0x address, got ${nodeId}`);
   const client = new CoordinatorClient({
-    baseUrl: stringFlag(flags, "coordinator", process.env.SRP_COORDINATOR ?? "http://127.0.0.1:7700"),
+    baseUrls: coordinatorUrlsFlag(flags, process.env.SRP_COORDINATOR ?? "http://127.0.0.1:7700"),
   });
   const status = await client.nodeStatus(nodeId.toLowerCase());
   console.log(flags.json === true ? JSON.stringify(status, null, 2) : formatNodeStatus(status));

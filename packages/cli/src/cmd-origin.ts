@@ -3,12 +3,14 @@ import { createOrigin, FileBroadcastState, ORIGIN_DEFAULTS } from "@streamrp2p/o
 import { createLogger } from "@streamrp2p/service";
 import { privateKeyToAccount } from "viem/accounts";
 import { intFlag, parseFlags, stringFlag } from "./args.ts";
+import { coordinatorUrlsFlag } from "./coordinator-flag.ts";
 import { loadOrCreateKey, loadOrCreateStreamKey } from "./keys.ts";
 import { stopOnSignal } from "./lifecycle.ts";
 
-export const originHelp = `streamrp2p origin --coordinator URL --stream ID [--host 127.0.0.1] [--rtmp-port 1935] [--srt-port N]
+export const originHelp = `streamrp2p origin --coordinator URL[,URL...] --stream ID [--host 127.0.0.1] [--rtmp-port 1935] [--srt-port N]
                   [--http-port 8090] [--key-dir .data/origin] [--relay-addresses auto|public|any]
   Accepts RTMP (and SRT) for one stream, packages HLS with ffmpeg, signs and pushes every segment.
+  --coordinator takes the coordinator's replicas, comma-separated, with failover between them.
   The stream key and signing key are created on first start and kept in --key-dir.
   --http-port serves /healthz and /metrics (0: any free port, printed).
   --relay-addresses: "public" refuses to push to internal addresses (checked at connect time);
@@ -28,13 +30,15 @@ export async function runOrigin(argv: string[]): Promise<void> {
   const relayAddresses = stringFlag(flags, "relay-addresses", ORIGIN_DEFAULTS.relayAddresses);
   if (relayAddresses !== "auto" && relayAddresses !== "public" && relayAddresses !== "any")
     throw new Error(`--relay-addresses must be auto, public or any, not ${relayAddresses}`);
-  const coordinatorUrl = stringFlag(flags, "coordinator", "");
   const streamId = stringFlag(flags, "stream", "");
-  if (!coordinatorUrl || !streamId) throw new Error("--coordinator URL and --stream ID are required");
+  if (flags.coordinator === undefined || !streamId)
+    throw new Error("--coordinator URL and --stream ID are required");
+  const coordinatorUrls = coordinatorUrlsFlag(flags, "");
   const keyDir = stringFlag(flags, "key-dir", ".data/origin");
   const signingKey = loadOrCreateKey(`${keyDir}/${streamId}.signing.key`).key;
   const streamKey = loadOrCreateStreamKey(`${keyDir}/${streamId}.stream-key`);
   const srtPort = flags["srt-port"] === undefined ? undefined : intFlag(flags, "srt-port", 0);
+  const log = createLogger("origin");
   const origin = createOrigin(
     {
       host: stringFlag(flags, "host", ORIGIN_DEFAULTS.host),
@@ -44,8 +48,11 @@ export async function runOrigin(argv: string[]): Promise<void> {
     },
     [{ streamId, streamKey, signingKey, srtPort }],
     {
-      log: createLogger("origin"),
-      coordinator: new CoordinatorClient({ baseUrl: coordinatorUrl }),
+      log,
+      coordinator: new CoordinatorClient({
+        baseUrls: coordinatorUrls,
+        onFailover: (url, err) => log.warn("coordinator replica failed; trying the next", { url, err }),
+      }),
       broadcastState: (id) => new FileBroadcastState(keyDir, id),
     },
   );

@@ -6,7 +6,7 @@ import { loadOrCreateKey } from "./keys.ts";
 import { stopOnSignal } from "./lifecycle.ts";
 import { keyFileOf, loadNodeConfig, renderNodeConfig, writeNodeConfig } from "./node-config.ts";
 
-export const relayHelp = `streamrp2p relay [--config relay.yaml] [--coordinator http://127.0.0.1:7700] [--support STREAM_OR_STREAMER ...]
+export const relayHelp = `streamrp2p relay [--config relay.yaml] [--coordinator http://127.0.0.1:7700[,URL...]] [--support STREAM_OR_STREAMER ...]
                  [--host 127.0.0.1] [--port 8080] [--public-url URL] [--region local] [--capacity-mbps 1000]
                  [--ingest] [--data-dir .data/relay] [--key-file FILE] [--drain-grace-ms 5000] [--drain-timeout-ms 30000]
                  [--heartbeat-interval-ms 2000] [--receipt-submit-interval-ms 10000] [--log-level info]
@@ -19,6 +19,8 @@ export const relayHelp = `streamrp2p relay [--config relay.yaml] [--coordinator 
   SIGTERM drains: no new viewers, child relays re-parent, last receipts submitted, then exit.
   --node-addresses: "public" refuses upstreams and probe tasks at internal addresses (checked at connect
   time); "auto" (default) is "any" when the coordinator is on loopback, else "public"; a LAN sets "any".
+  --coordinator takes the coordinator's replicas, comma-separated (a list in the config file): calls go to
+  the one that answered last and fail over to the next when one is down, refuses or hangs.
   --write-config FILE writes the merged, validated config as YAML and exits.`;
 
 export async function runRelay(argv: string[]): Promise<void> {
@@ -35,6 +37,7 @@ export async function runRelay(argv: string[]): Promise<void> {
   const keyFile = keyFileOf(config);
   const { key, created } = loadOrCreateKey(keyFile);
   const account = privateKeyToAccount(key);
+  const log = createLogger("relay", { level: config.logLevel });
   const relay = createRelay(
     {
       host: config.host,
@@ -57,8 +60,11 @@ export async function runRelay(argv: string[]): Promise<void> {
     },
     {
       account,
-      log: createLogger("relay", { level: config.logLevel }),
-      coordinator: new CoordinatorClient({ baseUrl: config.coordinator }),
+      log,
+      coordinator: new CoordinatorClient({
+        baseUrls: config.coordinator,
+        onFailover: (url, err) => log.warn("coordinator replica failed; trying the next", { url, err }),
+      }),
     },
   );
   await relay.start();

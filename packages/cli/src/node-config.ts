@@ -7,7 +7,7 @@ import { parseFlags } from "./args.ts";
 /** Every config key, as `--kebab-case` flag and `SRP_UPPER_SNAKE` env var. */
 const KEYS = Object.keys(NodeConfigSchema.shape) as Array<keyof NodeConfig>;
 const BOOLEAN_KEYS = new Set<string>(["ingest"]);
-const LIST_KEYS = new Set<string>(["support"]);
+const LIST_KEYS = new Set<string>(["support", "coordinator"]);
 
 export const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 export const envName = (key: string): string => `SRP_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;

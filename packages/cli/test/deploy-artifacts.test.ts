@@ -70,7 +70,7 @@ describe("streamrp2p deploy: one-click node artifacts, validated by the real too
     const relayYaml = doc.write_files.find((f) => f.path === "/etc/streamrp2p/relay.yaml")?.content ?? "";
     const config = NodeConfigSchema.parse(parseYaml(relayYaml));
     expect(config).toMatchObject({
-      coordinator: COORDINATOR,
+      coordinator: [COORDINATOR],
       support: [STREAMER],
       port: 8443,
       host: "0.0.0.0",
@@ -159,7 +159,7 @@ describe("streamrp2p deploy: one-click node artifacts, validated by the real too
       const relay = NodeConfigSchema.parse(
         parseYaml(doc.write_files.find((f) => f.path === "/etc/streamrp2p/relay.yaml")?.content ?? ""),
       );
-      expect(relay).toMatchObject({ coordinator: COORDINATOR, support: [STREAMER], capacityMbps: 4 });
+      expect(relay).toMatchObject({ coordinator: [COORDINATOR], support: [STREAMER], capacityMbps: 4 });
     });
   }
 

@@ -16,7 +16,7 @@ describe("relay configuration: file < SRP_* env < flags, one schema", () => {
   it("runs with no config at all, on documented defaults (the local network's coordinator)", () => {
     const { config } = loadNodeConfig({ argv: [], env: {} });
     expect(config).toMatchObject({
-      coordinator: C,
+      coordinator: [C],
       port: 8080,
       ingest: false,
       support: [],
@@ -75,6 +75,33 @@ describe("relay configuration: file < SRP_* env < flags, one schema", () => {
     expect(err.message).toMatch(/capacityMbps \(from --capacity-mbps\)/);
     expect(err.message).toMatch(/logLevel \(from SRP_LOG_LEVEL\)/);
     expect(err.message).toMatch(/colour/);
+  });
+
+  it("takes coordinator replicas as a list: commas in a flag or env, a list in the file, repeated flags", () => {
+    const D = "https://c2.example.org";
+    const E = "https://c3.example.org";
+    const fromFlag = loadNodeConfig({ argv: ["--coordinator", `${C}/, ${D}`], env: {} }).config;
+    expect(fromFlag.coordinator).toEqual([C, D]);
+    const repeated = loadNodeConfig({ argv: ["--coordinator", C, "--coordinator", `${D},${C}`], env: {} });
+    expect(repeated.config.coordinator).toEqual([C, D]); // duplicates dropped, first place kept
+    expect(loadNodeConfig({ argv: [], env: { SRP_COORDINATOR: `${D},${E}` } }).config.coordinator).toEqual([
+      D,
+      E,
+    ]);
+    const yaml = file("list.yaml", `coordinator:\n  - ${E}\n  - ${D}\n`);
+    expect(loadNodeConfig({ argv: ["--config", yaml], env: {} }).config.coordinator).toEqual([E, D]);
+    const single = file("single.yaml", `coordinator: ${D}\n`); // configs written before lists still load
+    const { config } = loadNodeConfig({ argv: ["--config", single], env: {} });
+    expect(config.coordinator).toEqual([D]);
+    const again = file("again.yaml", renderNodeConfig(fromFlag));
+    expect(loadNodeConfig({ argv: ["--config", again], env: {} }).config.coordinator).toEqual([C, D]);
+    // One bad URL in the list, an empty list, or more than 16 replicas are refused.
+    expect(() => loadNodeConfig({ argv: ["--coordinator", `${C},ftp://x`], env: {} })).toThrow(/coordinator/);
+    expect(() =>
+      loadNodeConfig({ argv: ["--config", file("e.yaml", "coordinator: []\n")], env: {} }),
+    ).toThrow(/at least one/);
+    const many = Array.from({ length: 17 }, (_, i) => `http://10.0.0.${i + 1}:7700`).join(",");
+    expect(() => loadNodeConfig({ argv: ["--coordinator", many], env: {} })).toThrow(/at most 16/);
   });
 
   it("refuses a bad coordinator, a missing file, broken YAML, a non-mapping, bad support entries and unknown flags", () => {

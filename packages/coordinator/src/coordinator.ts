@@ -275,7 +275,7 @@ export function createCoordinator(
     rank,
     onEvidence: (proven) => evidenceCounter.inc({ proven: String(proven) }),
   });
-  addWatchRoutes(router, { playerDir: components.playerDir });
+  addWatchRoutes(router, { playerDir: components.playerDir, replicaUrls: options.replicaUrls });
   addDashboardRoutes(router);
   router.on("POST", "/v1/streams", async (req, res) => {
     apiCalls.inc({ route: "register_stream" });

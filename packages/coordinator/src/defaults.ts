@@ -4,6 +4,12 @@ export const COORDINATOR_DEFAULTS = {
   port: 7700,
   /** SQLite file lives here; ":memory:" for a throwaway store. */
   dataDir: ".data/coordinator",
+  /**
+   * Public base URLs of this coordinator's replicas (sharing its database):
+   * the watch page gives them to the player, after the page's own origin,
+   * so a viewer fails over when a replica goes. Empty: the page's origin only.
+   */
+  replicaUrls: [] as readonly string[],
   heartbeatIntervalMs: 2_000, // ms, told to nodes at registration
   /** A node silent for this long is not routed to. */
   nodeTimeoutMs: 6_000, // ms

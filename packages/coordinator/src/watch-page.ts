@@ -10,8 +10,13 @@ const PLAYER_FILES: Record<string, string> = {
   "player.js.map": "application/json",
 };
 
-/** The page a viewer opens: one URL, and the player does the rest. */
-function watchPage(streamId: string): string {
+/**
+ * The page a viewer opens: one URL, and the player does the rest. The player
+ * asks the replica that served the page first, then the other replicas.
+ */
+function watchPage(streamId: string, replicaUrls: readonly string[]): string {
+  // Inside <script>: "<" escaped so no configured string can close the element.
+  const replicas = JSON.stringify(replicaUrls).replace(/</g, "\\u003c");
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -56,8 +61,9 @@ function watchPage(streamId: string): string {
     ended: "The broadcast has ended.",
     error: "Trouble reaching the network; retrying…",
   };
+  const replicas = ${replicas};
   const player = StreamrP2P.attachPlayer($("video"), {
-    coordinatorUrl: location.origin,
+    coordinatorUrls: [location.origin, ...replicas.filter((u) => u !== location.origin)],
     streamId,
     onStatus(status, detail) {
       const badge = $("badge");
@@ -87,11 +93,14 @@ function watchPage(streamId: string): string {
 }
 
 /** GET /watch/:streamId and the player bundle it loads. */
-export function addWatchRoutes(router: Router, o: { playerDir?: string | undefined }): void {
+export function addWatchRoutes(
+  router: Router,
+  o: { playerDir?: string | undefined; replicaUrls?: readonly string[] },
+): void {
   const dir = o.playerDir ?? DEFAULT_PLAYER_DIR;
   router.on("GET", "/watch/:streamId", (_req, res, p) => {
     const streamId = parseWith(StreamIdSchema, p.streamId, "stream id");
-    const body = watchPage(streamId);
+    const body = watchPage(streamId, o.replicaUrls ?? []);
     res.writeHead(200, {
       "content-type": "text/html; charset=utf-8",
       "content-length": Buffer.byteLength(body),

@@ -155,7 +155,7 @@ export function createOrigin(
           guardedFetch(
             resolveAddressPolicy(
               options.relayAddresses,
-              components.coordinator?.baseUrl ?? "http://127.0.0.1",
+              components.coordinator?.baseUrls ?? "http://127.0.0.1",
             ),
           ),
         log: log.child("push"),

@@ -12,6 +12,11 @@ export const PLAYER_DEFAULTS = {
   penaltyMs: 15_000, // ms
   /** How often cumulative receipts are signed and sent. */
   receiptIntervalMs: 2_000, // ms
+  /**
+   * One attempt at one coordinator replica (ticket, node list): a frozen
+   * replica costs this once, then the next replica is asked.
+   */
+  coordinatorTimeoutMs: 3_000, // ms
   /** How often the ranked node list is refreshed from the coordinator. */
   nodesRefreshMs: 10_000, // ms
 } as const;

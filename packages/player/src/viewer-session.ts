@@ -1,3 +1,4 @@
+import { CoordinatorEndpoints, withFailover } from "@streamrp2p/api-client/failover";
 import {
   AttestationVerifier,
   bytesToHex,
@@ -7,13 +8,15 @@ import {
   generateEd25519,
   HEADER_STREAM_END,
   parseMediaFileName,
-  parseWith,
+  RankedNodesSchema,
   type SegmentAttestation,
   SessionGrantSchema,
   type SigningDomain,
   StreamInfoSchema,
   type Ticket,
 } from "@streamrp2p/protocol";
+import { requestJson } from "@streamrp2p/service/client";
+import { z } from "zod";
 import { PLAYER_DEFAULTS } from "./defaults.ts";
 import { AllNodesFailed, AttemptError, type Attempted, fetchWithFailover } from "./fetch-with-failover.ts";
 import { NodePool, type PoolNode } from "./node-pool.ts";
@@ -23,7 +26,13 @@ import { ReceiptTracker } from "./receipts.ts";
 export type PlayerDefaults = { -readonly [K in keyof typeof PLAYER_DEFAULTS]: number };
 
 export interface ViewerSessionOptions extends Partial<PlayerDefaults> {
-  coordinatorUrl: string;
+  /**
+   * The coordinator's replicas, tried in this order with failover (the one
+   * that answered last first; one that fails is tried last for a while).
+   */
+  coordinatorUrls?: readonly string[];
+  /** One coordinator: the same as coordinatorUrls: [coordinatorUrl]. */
+  coordinatorUrl?: string;
   streamId: string;
   region?: string;
   fetch?: typeof fetch;
@@ -103,6 +112,7 @@ export class ViewerSession {
   readonly ticket: Ticket;
   readonly signer: string;
   readonly #o: ViewerSessionOptions & PlayerDefaults;
+  readonly #coordinators: CoordinatorEndpoints;
   readonly #receipts: ReceiptTracker;
   /** Signature checks remembered by the digest of everything signed (see AttestationVerifier). */
   readonly #attestations: AttestationVerifier;
@@ -115,6 +125,7 @@ export class ViewerSession {
 
   private constructor(
     o: ViewerSessionOptions & PlayerDefaults,
+    coordinators: CoordinatorEndpoints,
     ticket: Ticket,
     viewerKey: CryptoKey,
     signer: string,
@@ -122,6 +133,7 @@ export class ViewerSession {
     domain: SigningDomain,
   ) {
     this.#o = o;
+    this.#coordinators = coordinators;
     this.#attestations = new AttestationVerifier(domain);
     this.ticket = ticket;
     this.signer = signer;
@@ -149,35 +161,38 @@ export class ViewerSession {
   /** Asks the coordinator for a ticket and ranked relays; throws when the stream is unknown or has no relay. */
   static async open(options: ViewerSessionOptions): Promise<ViewerSession> {
     const o = { ...PLAYER_DEFAULTS, ...options };
-    const f = o.fetch ?? fetch.bind(globalThis);
+    const urls = o.coordinatorUrls ?? (o.coordinatorUrl === undefined ? [] : [o.coordinatorUrl]);
+    const coordinators = new CoordinatorEndpoints(urls);
+    const call = ViewerSession.#coordinatorCall(o, coordinators);
     const keys = await generateEd25519();
-    const base = `${o.coordinatorUrl}/v1/streams/${encodeURIComponent(o.streamId)}`;
-    const info = parseWith(StreamInfoSchema, await ViewerSession.#json(f, base), "stream");
+    const stream = `/v1/streams/${encodeURIComponent(o.streamId)}`;
+    const info = await call(stream, StreamInfoSchema);
     // The deployment the streamer's signatures are bound to: one made for another is refused.
-    const { domain } = parseWith(
-      CoordinatorInfoSchema,
-      await ViewerSession.#json(f, `${o.coordinatorUrl}/v1/info`),
-      "coordinator info",
-    );
-    const grant = parseWith(
-      SessionGrantSchema,
-      await ViewerSession.#json(f, `${base}/sessions`, { viewerKey: keys.publicKey, region: o.region }),
-      "session grant",
-    );
+    const { domain } = await call("/v1/info", CoordinatorInfoSchema);
+    // A ticket asked again of the next replica after a timeout is simply another fresh ticket.
+    const grant = await call(`${stream}/sessions`, SessionGrantSchema, {
+      viewerKey: keys.publicKey,
+      region: o.region,
+    });
     if (grant.nodes.length === 0) throw new Error(`stream ${o.streamId} is offline: no relay carries it`);
-    return new ViewerSession(o, grant.ticket, keys.privateKey, info.signer, grant.nodes, domain);
+    return new ViewerSession(
+      o,
+      coordinators,
+      grant.ticket,
+      keys.privateKey,
+      info.signer,
+      grant.nodes,
+      domain,
+    );
   }
 
-  static async #json(f: typeof fetch, url: string, body?: unknown): Promise<unknown> {
-    const res = await f(
-      url,
-      body === undefined
-        ? {}
-        : { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) },
-    );
-    const json = (await res.json()) as { error?: { message: string } };
-    if (!res.ok) throw new Error(json.error?.message ?? `${url}: HTTP ${res.status}`);
-    return json;
+  /** A schema-checked call to whichever coordinator replica answers (the same failover as the Node client). */
+  static #coordinatorCall(o: ViewerSessionOptions & PlayerDefaults, coordinators: CoordinatorEndpoints) {
+    const f = o.fetch ?? fetch.bind(globalThis);
+    return <S extends z.ZodType>(path: string, schema: S, body?: unknown): Promise<z.output<S>> =>
+      withFailover(coordinators, (base) =>
+        requestJson(f, `${base}${path}`, schema, { body, timeoutMs: o.coordinatorTimeoutMs }),
+      );
   }
 
   on(listener: (e: SessionEvent) => void): () => void {
@@ -200,12 +215,21 @@ export class ViewerSession {
 
   async refreshNodes(): Promise<void> {
     try {
-      const url = `${this.#o.coordinatorUrl}/v1/streams/${encodeURIComponent(this.#o.streamId)}/nodes${this.#o.region ? `?region=${this.#o.region}` : ""}`;
-      const res = await (this.#o.fetch ?? fetch)(url);
-      if (res.ok) this.pool.replace(((await res.json()) as { nodes: PoolNode[] }).nodes);
+      const region = this.#o.region ? `?region=${encodeURIComponent(this.#o.region)}` : "";
+      const path = `/v1/streams/${encodeURIComponent(this.#o.streamId)}/nodes${region}`;
+      const ranked = await ViewerSession.#coordinatorCall(this.#o, this.#coordinators)(
+        path,
+        RankedNodesSchema,
+      );
+      this.pool.replace(ranked.nodes);
     } catch {
       // keep the list we have
     }
+  }
+
+  /** The coordinator replica that answered last. */
+  get coordinatorUrl(): string {
+    return this.#coordinators.preferred;
   }
 
   async close(): Promise<void> {
@@ -374,7 +398,7 @@ export class ViewerSession {
     nodeSignature: string | null,
   ): Promise<void> {
     try {
-      await this.#post(`${this.#o.coordinatorUrl}/v1/evidence`, {
+      await ViewerSession.#coordinatorCall(this.#o, this.#coordinators)("/v1/evidence", z.unknown(), {
         ticket: this.ticket, // evidence is taken only from a viewer of the stream
         streamId: this.ticket.streamId,
         nodeId: node.nodeId,

@@ -9,16 +9,43 @@ const BoolishSchema = z.union([
     .transform((v) => v === "true" || v === "1" || v === "yes" || v === "on"),
 ]);
 
+/** Coordinator replicas one party may be given (they share one database; any answers any request). */
+export const MAX_COORDINATOR_URLS = 16;
+
+const CoordinatorUrlSchema = z.url({ protocol: /^https?$/, error: "coordinator: an http(s) URL" });
+
+/**
+ * One coordinator URL or several: a list, or one string with commas
+ * ("https://a.example,https://b.example"). Out: the URLs without trailing
+ * slashes, duplicates dropped, in the order given (tried in that order).
+ */
+export const CoordinatorUrlsSchema = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v) =>
+    (typeof v === "string" ? v.split(",") : v.flatMap((s) => s.split(",")))
+      .map((s) => s.trim())
+      .filter((s) => s !== ""),
+  )
+  .pipe(
+    z
+      .array(CoordinatorUrlSchema)
+      .min(1, "coordinator: at least one URL")
+      .max(MAX_COORDINATOR_URLS, `coordinator: at most ${MAX_COORDINATOR_URLS} URLs`),
+  )
+  .transform((urls) => [...new Set(urls.map((u) => u.replace(/\/+$/, "")))]);
+
 /**
  * What a relay operator configures, from a YAML/JSON file, SRP_* environment
  * variables or flags (flags win, then env, then the file, then defaults).
  * Keys are camelCase here; `--kebab-case` as flags, `SRP_UPPER_SNAKE` in env.
  */
 export const NodeConfigSchema = z.strictObject({
-  /** The coordinator's base URL; default: the one `streamrp2p up` runs on this machine. */
-  coordinator: z
-    .url({ protocol: /^https?$/, error: "coordinator: an http(s) URL" })
-    .default("http://127.0.0.1:7700"),
+  /**
+   * The coordinator's base URL, or its replicas' (a list, or commas in one
+   * string), tried in order with failover; default: the one `streamrp2p up`
+   * runs on this machine.
+   */
+  coordinator: CoordinatorUrlsSchema.default(["http://127.0.0.1:7700"]),
   host: z.string().min(1).default("127.0.0.1"),
   port: z.coerce.number().int().min(0).max(65_535).default(8080),
   /** URL others reach this node at (behind NAT or a proxy); default: the listening address. */

@@ -1,5 +1,5 @@
 import type { CoordinatorClient } from "@streamrp2p/api-client";
-import { type Heartbeat, isSrpError, signNodeRegistration } from "@streamrp2p/protocol";
+import { type Heartbeat, isSrpError, type NodeRegistered, signNodeRegistration } from "@streamrp2p/protocol";
 import type { Logger } from "@streamrp2p/service";
 import type { LocalAccount } from "viem";
 
@@ -25,6 +25,8 @@ export class HeartbeatLoop {
   #token: string | undefined;
   #timer: NodeJS.Timeout | undefined;
   #running = false;
+  /** issuedAt of the last registration signed (ms). */
+  #lastIssuedAt = 0;
 
   constructor(deps: HeartbeatLoopDeps) {
     this.#d = deps;
@@ -56,12 +58,27 @@ export class HeartbeatLoop {
     await this.#tick();
   }
 
+  /** Signs a registration later than any this loop signed (the coordinator refuses one not later than the one in force). */
+  async #signRegistration() {
+    const issuedAt = Math.max(Date.now(), this.#lastIssuedAt + 1);
+    this.#lastIssuedAt = issuedAt;
+    return signNodeRegistration(this.#d.account, { ...this.#d.registration(), issuedAt });
+  }
+
+  /**
+   * Registers and keeps the token. CONFLICT means a registration signed at
+   * or after this one is in force: this very one, taken by a replica that
+   * then failed to answer (CoordinatorClient retried it on another), or one
+   * from a clock running ahead. A freshly signed one is tried once.
+   */
   async #register(): Promise<void> {
-    const reg = await signNodeRegistration(this.#d.account, {
-      ...this.#d.registration(),
-      issuedAt: Date.now(),
-    });
-    const res = await this.#d.client.registerNode(reg);
+    let res: NodeRegistered;
+    try {
+      res = await this.#d.client.registerNode(await this.#signRegistration());
+    } catch (err) {
+      if (!isSrpError(err, "CONFLICT")) throw err;
+      res = await this.#d.client.registerNode(await this.#signRegistration());
+    }
     this.#token = res.token;
     this.#d.log.info("registered with coordinator", {
       nodeId: res.nodeId,
@@ -69,12 +86,29 @@ export class HeartbeatLoop {
     });
   }
 
-  /** One beat now; the next is scheduled whatever happens. */
+  async #beat(): Promise<void> {
+    const reply = await this.#d.client.heartbeat(this.#token as string, this.#d.snapshot());
+    this.#d.onCarry(reply.carry);
+  }
+
+  /**
+   * One beat now; the next is scheduled whatever happens. A coordinator that
+   * does not know the token (it forgot the node, or a replica on another
+   * database answered) gets a new registration and the beat at once, not a
+   * beat later: the node is not routed to while it is unknown.
+   */
   async #tick(): Promise<void> {
     try {
       if (!this.#token) await this.#register();
-      const reply = await this.#d.client.heartbeat(this.#token as string, this.#d.snapshot());
-      this.#d.onCarry(reply.carry);
+      try {
+        await this.#beat();
+      } catch (err) {
+        if (!isSrpError(err, "UNAUTHORIZED") && !isSrpError(err, "NODE_NOT_FOUND")) throw err;
+        this.#token = undefined;
+        this.#d.log.warn("coordinator does not know this node's token; registering again", { err });
+        await this.#register();
+        await this.#beat();
+      }
     } catch (err) {
       if (isSrpError(err, "UNAUTHORIZED") || isSrpError(err, "NODE_NOT_FOUND")) this.#token = undefined;
       this.#d.log.warn("heartbeat failed", { err });

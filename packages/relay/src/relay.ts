@@ -205,7 +205,7 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
   // are refused at connect time on a public network (SSRF through this relay).
   const nodePolicy = resolveAddressPolicy(
     options.nodeAddresses,
-    components.coordinator?.baseUrl ?? `http://${options.host}`,
+    components.coordinator?.baseUrls ?? `http://${options.host}`,
   );
   const nodeFetch = nodePolicy === "public" ? guardedFetch("public") : fetchImpl;
   const probeCtx: ProbeFetchContext = {

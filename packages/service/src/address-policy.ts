@@ -132,15 +132,24 @@ export function guardedFetch(policy: AddressPolicy, resolve: Resolver = dnsLooku
  * whose coordinator (`peerUrl`) is on loopback lives on one machine, where
  * internal addresses are the norm; any other is treated as public and
  * internal destinations are refused (a LAN network says "any" explicitly: a
- * node with a LAN coordinator may still face the internet).
+ * node with a LAN coordinator may still face the internet). With several
+ * coordinator replicas, "any" only when every one is on loopback.
  */
-export function resolveAddressPolicy(setting: "auto" | AddressPolicy, peerUrl: string): AddressPolicy {
+export function resolveAddressPolicy(
+  setting: "auto" | AddressPolicy,
+  peerUrl: string | readonly string[],
+): AddressPolicy {
   if (setting !== "auto") return setting;
-  const host = new URL(peerUrl).hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  const loopback =
+  const urls = typeof peerUrl === "string" ? [peerUrl] : peerUrl;
+  return urls.length > 0 && urls.every(isLoopbackUrl) ? "any" : "public";
+}
+
+function isLoopbackUrl(url: string): boolean {
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return (
     host === "localhost" ||
     host.endsWith(".localhost") ||
     (isIP(host) === 4 && host.startsWith("127.")) ||
-    host === "::1";
-  return loopback ? "any" : "public";
+    host === "::1"
+  );
 }

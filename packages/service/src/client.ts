@@ -13,7 +13,10 @@ export interface JsonRequest {
 
 /**
  * Calls a StreamrP2P JSON API and validates the answer with `schema`.
- * Error bodies come back as SrpError with the server's code.
+ * Error bodies come back as SrpError with the server's code and, in
+ * `details.status`, the HTTP status; a request that got no answer at all
+ * (refused, reset, timed out) has no status, so callers can tell an answer
+ * from a missing server (coordinator failover does).
  */
 export async function requestJson<S extends z.ZodType>(
   fetchImpl: FetchLike,
@@ -49,12 +52,17 @@ export async function requestJson<S extends z.ZodType>(
   try {
     json = text === "" ? undefined : JSON.parse(text);
   } catch (cause) {
-    throw new SrpError("UPSTREAM_FAILED", `${url}: answered ${res.status} with non-JSON`, { cause });
+    throw new SrpError("UPSTREAM_FAILED", `${url}: answered ${res.status} with non-JSON`, {
+      cause,
+      details: { status: res.status },
+    });
   }
   if (!res.ok) {
     const error = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
     const code = (error?.code && error.code in ERROR_STATUS ? error.code : "UPSTREAM_FAILED") as ErrorCode;
-    throw new SrpError(code, error?.message ?? `${url}: HTTP ${res.status}`);
+    throw new SrpError(code, error?.message ?? `${url}: HTTP ${res.status}`, {
+      details: { status: res.status },
+    });
   }
   return parseWith(schema, json, url);
 }
