@@ -25,13 +25,13 @@ export class SimulatedViewer {
    * viewer's network, and a switch away would end the preference).
    */
   static async start(
-    coordinatorUrl: string,
+    coordinatorUrl: string | readonly string[],
     streamId: string,
     pinTo?: string,
     prefer?: string,
   ): Promise<SimulatedViewer> {
     const session = await ViewerSession.open({
-      coordinatorUrl,
+      coordinatorUrls: typeof coordinatorUrl === "string" ? [coordinatorUrl] : coordinatorUrl,
       streamId,
       receiptIntervalMs: 1_000,
       nodesRefreshMs: 3_600_000,
