@@ -5,6 +5,7 @@ import { startTestSource } from "@streamrp2p/cli";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium, openWatchPage, pageStats } from "../support/browser.ts";
+import { freshDatabase, type PostgresServer, startPostgres } from "../support/postgres-server.ts";
 import {
   type ServiceProcess,
   startCoordinatorProcess,
@@ -14,8 +15,8 @@ import {
 import { requireFfmpeg, tempDir, waitUntil } from "../support/tools.ts";
 
 /**
- * Issue 12: two coordinator processes share one database (SQLite in WAL mode
- * under one data dir, as the replicas will share PostgreSQL); a relay, an
+ * Issue 12: two coordinator processes share one PostgreSQL database (and the
+ * ticket key, under one data dir); a relay, an
  * origin and a player in chromium are given both and keep working when the
  * first one stops cleanly, is killed, or freezes (SIGSTOP: it still accepts
  * connections and never answers). Each mode runs on its own processes.
@@ -61,11 +62,16 @@ async function fail(p: ServiceProcess, mode: Mode): Promise<void> {
 
 describe("clients fail over between coordinator replicas sharing one database", () => {
   let browser: Browser;
+  let pg: PostgresServer;
   beforeAll(async () => {
     requireFfmpeg();
+    pg = await startPostgres();
     browser = await launchChromium();
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await pg?.stop();
   });
-  afterAll(() => browser?.close());
 
   for (const mode of ["stop", "kill", "freeze"] as const) {
     it(`when the first coordinator is ${mode === "stop" ? "stopped (SIGTERM)" : mode === "kill" ? "killed (kill -9)" : "frozen (SIGSTOP)"}: the relay heartbeats and submits receipts, the origin learns a new ingest relay, a player gets a ticket`, async () => {
@@ -75,9 +81,10 @@ describe("clients fail over between coordinator replicas sharing one database", 
       let page: Page | undefined;
       try {
         // B first, so A can name it as its replica for the watch page; both on dir/coordinator.
-        const b = await startCoordinatorProcess(dir);
+        const db = ["--postgres", await freshDatabase(pg.url, "failover")];
+        const b = await startCoordinatorProcess(dir, db);
         procs.push(b);
-        const a = await startCoordinatorProcess(dir, ["--replica-urls", b.url]);
+        const a = await startCoordinatorProcess(dir, [...db, "--replica-urls", b.url]);
         procs.push(a);
         const both = `${a.url},${b.url}`;
         const fast = ["--heartbeat-interval-ms", "500", "--receipt-submit-interval-ms", "500"];
