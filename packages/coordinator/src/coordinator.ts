@@ -243,7 +243,8 @@ export function createCoordinator(
       random: components.random,
       onEpochsClosed: settler ? (epochs) => settler.settlePending(epochs) : undefined,
       nodes: async (): Promise<NodeRow[]> => nodeView.list(),
-      lead: () => store.acquireLease(EPOCH_LEASE, replicaId, now(), options.leaseTtlMs),
+      lead: () => store.acquireLease(EPOCH_LEASE, replicaId, options.leaseTtlMs),
+      leaseRenewMs: Math.max(100, Math.floor(options.leaseTtlMs / 4)),
     },
     {
       epochMs: options.epochMs,
@@ -422,7 +423,9 @@ export function createCoordinator(
       load: previous?.load ?? [],
       draining: false, // registering again means coming back
     };
-    await nodeView.register(row);
+    if (!(await nodeView.register(row))) {
+      throw new SrpError("CONFLICT", "a registration signed at or after this one is in force (replay?)");
+    }
     log.info("node registered", { nodeId: row.nodeId, url: row.url, region: row.region, ingest: row.ingest });
     sendJson(res, 201, { nodeId: row.nodeId, token, heartbeatIntervalMs: options.heartbeatIntervalMs });
   });

@@ -218,7 +218,28 @@ async function accountingTables(db: Db): Promise<void> {
     .execute();
 }
 
-export const MIGRATIONS: Record<string, Migration> = {
+export type Dialect = "sqlite" | "postgres";
+
+/**
+ * Integer columns whose values come from outside (a streamer's attestation, a receipt, a
+ * heartbeat) or grow without bound (epoch numbers): bigint, so no value a schema accepts is
+ * out of range on PostgreSQL (SQLite's integers are 8 bytes already).
+ */
+const WIDENED: [table: string, column: string][] = [
+  ["segments", "byte_length"],
+  ["segments", "duration_ms"],
+  ["receipts", "segments"],
+  ["epochs", "epoch"],
+  ["settlements", "epoch"],
+  ["epoch_credits", "epoch"],
+  ["epoch_credits", "sessions"],
+  ["epoch_credits", "subnets"],
+  ["nodes", "connections"],
+  ["probes", "edge_lag"],
+  ["assignments", "depth"],
+];
+
+export const migrations = (dialect: Dialect): Record<string, Migration> => ({
   "0001_initial": {
     async up(db: Db) {
       await accountingTables(db);
@@ -258,12 +279,22 @@ export const MIGRATIONS: Record<string, Migration> = {
       await sql`update nodes set changed_at = last_heartbeat_at`.execute(db);
     },
   },
-};
-
-const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
+  "0003_wide_integers": {
+    async up(db: Db) {
+      if (dialect !== "postgres") return;
+      for (const [table, column] of WIDENED) {
+        await db.schema
+          .alterTable(table)
+          .alterColumn(column, (c) => c.setDataType("bigint"))
+          .execute();
+      }
+    },
+  },
+});
 
 /** Brings the schema up to date; throws with the failing migration's name. */
-export async function migrateToLatest(db: Db): Promise<string[]> {
+export async function migrateToLatest(db: Db, dialect: Dialect): Promise<string[]> {
+  const provider: MigrationProvider = { getMigrations: async () => migrations(dialect) };
   const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
   const failed = results?.find((r) => r.status === "Error");
   if (error) {

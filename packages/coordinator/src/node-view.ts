@@ -3,11 +3,12 @@ import type { UptimeTracker } from "./accounting/uptime.ts";
 import type { CoordinatorStore, HeartbeatUpdate, NodeRow, NodeSnapshot } from "./store.ts";
 
 /**
- * Another replica's write may carry a time up to this much older than one already
- * read (clocks differ, transactions commit out of order): each refresh reads again
- * from this far back. Rows read twice are merged, so this costs only reads.
+ * Another replica's write may commit after one already read yet carry an earlier time
+ * (`changed_at` is the database's clock when the statement ran, and a batch takes a
+ * while): each refresh reads again from this far back. Rows read twice are merged, so
+ * this costs only reads.
  */
-export const REFRESH_OVERLAP_MS = 10_000;
+export const REFRESH_OVERLAP_MS = 3_000;
 
 /** Rows of the node registry, what it reports, and what a replica has not yet written. */
 export interface NodeViewOptions {
@@ -112,9 +113,11 @@ export class NodeView {
     return this.#list;
   }
 
-  async register(row: NodeRow): Promise<void> {
-    await this.store.upsertNode(row, this.now());
+  /** False when a registration signed at or after this one is in force (written by any replica). */
+  async register(row: NodeRow): Promise<boolean> {
+    if (!(await this.store.upsertNode(row))) return false;
     this.#set(row);
+    return true;
   }
 
   heartbeat(nodeId: string, update: HeartbeatUpdate): NodeRow | undefined {
@@ -139,19 +142,33 @@ export class NodeView {
     if (this.#dirty.size === 0) return;
     const ids = [...this.#dirty];
     this.#dirty.clear();
-    const at = this.now();
     const writes = ids.flatMap((id) => {
       const node = this.#nodes.get(id);
       const uptime = this.uptime.state(id);
-      return node && uptime ? [{ node, uptime, changedAt: at }] : [];
+      return node && uptime ? [{ node, uptime }] : [];
     });
     const started = performance.now();
     try {
       const statements = await this.store.recordHeartbeats(writes);
       this.#onFlush?.(writes.length, statements, performance.now() - started);
-    } catch (err) {
-      for (const id of ids) this.#dirty.add(id); // written with the next flush
-      throw err;
+    } catch (batchErr) {
+      // One bad row must not keep every node's heartbeats out of the database: write them one
+      // by one. A row the database refuses is dropped (the node's next heartbeat is written
+      // afresh); if every row fails, the database is down: keep them all for the next flush.
+      let failed = 0;
+      for (const w of writes) {
+        try {
+          await this.store.recordHeartbeats([w]);
+        } catch (err) {
+          failed++;
+          if (failed === writes.length) {
+            for (const id of ids) this.#dirty.add(id);
+            throw batchErr;
+          }
+          this.log.warn("heartbeat row refused by the database: dropped", { nodeId: w.node.nodeId, err });
+        }
+      }
+      this.#onFlush?.(writes.length - failed, writes.length, performance.now() - started);
     }
   }
 
@@ -169,9 +186,14 @@ export class NodeView {
         this.#set(remote);
         continue;
       }
-      const registry = remote.registeredAt > local.registeredAt ? remote : local;
+      // Ties go to the database: it holds the registration that won there.
+      const registry = remote.registeredAt >= local.registeredAt ? remote : local;
       const reported = remote.lastHeartbeatAt > local.lastHeartbeatAt ? remote : local;
       if (registry === local && reported === local) continue;
+      if (registry === remote && reported === remote) {
+        this.#set(remote);
+        continue;
+      }
       this.#set({
         ...registry,
         lastHeartbeatAt: reported.lastHeartbeatAt,

@@ -22,7 +22,7 @@ export class PostgresStore extends SqlStore {
     // An idle client's error (the server restarted) must not crash the process: the pool
     // drops that client and the next query opens a new one.
     pool.on("error", () => {});
-    super(new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) }));
+    super(new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) }), "postgres");
   }
 }
 

@@ -1,6 +1,6 @@
-import type { Generated, Kysely, Selectable } from "kysely";
+import { type Generated, type Kysely, type RawBuilder, type Selectable, sql } from "kysely";
 import { type AccountingTables, SqlAccountingStore } from "./accounting/sql-accounting.ts";
-import { migrateToLatest } from "./migrations.ts";
+import { type Dialect, migrateToLatest } from "./migrations.ts";
 import type {
   AssignmentRow,
   CoordinatorStore,
@@ -105,12 +105,26 @@ const BATCH_ROWS = 500;
 export class SqlStore implements CoordinatorStore {
   readonly accounting: SqlAccountingStore;
 
-  constructor(readonly db: Kysely<Tables>) {
+  constructor(
+    readonly db: Kysely<Tables>,
+    readonly dialect: Dialect,
+  ) {
     this.accounting = new SqlAccountingStore(db as unknown as Kysely<AccountingTables>);
   }
 
   async migrate(): Promise<void> {
-    await migrateToLatest(this.db);
+    await migrateToLatest(this.db, this.dialect);
+  }
+
+  /**
+   * The database's clock (ms), for what replicas on different machines must agree on: lease
+   * expiry and the change log. A replica whose clock runs ahead or behind then neither keeps
+   * a lease it lost nor misses another's writes.
+   */
+  #dbNow(): RawBuilder<number> {
+    return this.dialect === "postgres"
+      ? sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint`
+      : sql<number>`cast(unixepoch('subsec') * 1000 as integer)`;
   }
 
   async getStream(streamId: string): Promise<StreamRow | undefined> {
@@ -159,7 +173,7 @@ export class SqlStore implements CoordinatorStore {
     return (await this.db.selectFrom("nodes").selectAll().orderBy("node_id").execute()).map(toSnapshot);
   }
 
-  async upsertNode(n: NodeRow, changedAt: number): Promise<void> {
+  async upsertNode(n: NodeRow): Promise<boolean> {
     const values = {
       node_id: n.nodeId,
       url: n.url,
@@ -175,14 +189,22 @@ export class SqlStore implements CoordinatorStore {
       bytes_served: n.bytesServed,
       load: JSON.stringify(n.load),
       draining: n.draining ? 1 : 0,
-      changed_at: changedAt,
+      changed_at: this.#dbNow(),
     };
     const { node_id: _id, ...update } = values;
-    await this.db
+    // Only a registration signed later than the one in force: of two sent to two replicas at
+    // once, or an older one arriving late, exactly one wins, in the database.
+    const r = await this.db
       .insertInto("nodes")
       .values(values)
-      .onConflict((oc) => oc.column("node_id").doUpdateSet(update))
-      .execute();
+      .onConflict((oc) =>
+        oc
+          .column("node_id")
+          .doUpdateSet(update)
+          .where("nodes.registered_at", "<", (eb) => eb.ref("excluded.registered_at")),
+      )
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0n) > 0;
   }
 
   async nodesChangedSince(since: number): Promise<NodeSnapshot[]> {
@@ -197,7 +219,7 @@ export class SqlStore implements CoordinatorStore {
       await this.db
         .insertInto("nodes")
         .values(
-          chunk.map(({ node: n, uptime, changedAt }) => ({
+          chunk.map(({ node: n, uptime }) => ({
             node_id: n.nodeId,
             url: n.url,
             region: n.region,
@@ -215,7 +237,7 @@ export class SqlStore implements CoordinatorStore {
             uptime_up_ms: uptime.up,
             uptime_down_ms: uptime.down,
             uptime_last_at: uptime.last,
-            changed_at: changedAt,
+            changed_at: this.#dbNow(),
           })),
         )
         // Only what a heartbeat reports: a registration written meanwhile by another replica
@@ -243,16 +265,20 @@ export class SqlStore implements CoordinatorStore {
     return statements;
   }
 
-  async acquireLease(name: string, holder: string, now: number, ttlMs: number): Promise<boolean> {
-    // One statement, atomic on both databases: take a free or expired lease, or renew our own.
+  async acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    // One statement, atomic on both databases: take a free or expired lease, or renew our own;
+    // expiry by the database's clock, which every replica shares.
+    const until = sql<number>`${this.#dbNow()} + ${Math.round(ttlMs)}`;
     await this.db
       .insertInto("leases")
-      .values({ name, holder, expires_at: now + ttlMs })
+      .values({ name, holder, expires_at: until })
       .onConflict((oc) =>
         oc
           .column("name")
-          .doUpdateSet({ holder, expires_at: now + ttlMs })
-          .where((eb) => eb.or([eb("leases.holder", "=", holder), eb("leases.expires_at", "<", now)])),
+          .doUpdateSet({ holder, expires_at: until })
+          .where((eb) =>
+            eb.or([eb("leases.holder", "=", holder), eb("leases.expires_at", "<", this.#dbNow())]),
+          ),
       )
       .execute();
     const row = await this.db

@@ -16,6 +16,6 @@ export class SqliteStore extends SqlStore {
     sqlite.pragma("journal_mode = WAL");
     sqlite.pragma("synchronous = NORMAL");
     sqlite.pragma("busy_timeout = 5000");
-    super(new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) }));
+    super(new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) }), "sqlite");
   }
 }

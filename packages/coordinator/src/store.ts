@@ -49,12 +49,12 @@ export interface NodeSnapshot {
   node: NodeRow;
   /** Heartbeat uptime, advanced by whichever replica hears the node. */
   uptime: UptimeState;
-  /** When a replica last wrote the row (its clock, ms): other replicas read changes by it. */
+  /** When a replica last wrote the row (the database's clock, ms): other replicas read changes by it. */
   changedAt: number;
 }
 
 /** One node's heartbeat state as a replica flushes it (batched, never one write per heartbeat). */
-export type HeartbeatWrite = NodeSnapshot;
+export type HeartbeatWrite = Omit<NodeSnapshot, "changedAt">;
 
 export interface HeartbeatUpdate {
   lastHeartbeatAt: number;
@@ -99,18 +99,21 @@ export interface CoordinatorStore {
   getNode(nodeId: string): Promise<NodeRow | undefined>;
   listNodes(): Promise<NodeRow[]>;
   listNodeSnapshots(): Promise<NodeSnapshot[]>;
-  /** Nodes written at or after `since` (ms, the writers' clocks). */
+  /** Nodes written at or after `since` (ms, the database's clock). */
   nodesChangedSince(since: number): Promise<NodeSnapshot[]>;
-  /** A registration: written at once (rare, and every replica must see the new token). */
-  upsertNode(row: NodeRow, changedAt: number): Promise<void>;
+  /**
+   * A registration: written at once (rare, and every replica must see the new token), only
+   * over one signed earlier; false when one signed at or after it is in force.
+   */
+  upsertNode(row: NodeRow): Promise<boolean>;
   /** Heartbeat state of many nodes in a few statements; an older heartbeat never overwrites a newer one. */
   /** Returns how many statements it took. */
   recordHeartbeats(writes: HeartbeatWrite[]): Promise<number>;
   /**
-   * Takes the named lease for `ttlMs` if it is free, expired or already ours; true when we
-   * hold it. Exactly one replica closes and settles epochs: the lease holder.
+   * Takes the named lease for `ttlMs` (by the database's clock) if it is free, expired or
+   * already ours; true when we hold it. Exactly one replica closes and settles epochs: the lease holder.
    */
-  acquireLease(name: string, holder: string, now: number, ttlMs: number): Promise<boolean>;
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
   releaseLease(name: string, holder: string): Promise<void>;
   listAssignments(streamId: string): Promise<AssignmentRow[]>;
   upsertAssignment(row: AssignmentRow): Promise<void>;

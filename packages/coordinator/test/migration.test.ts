@@ -31,7 +31,6 @@ describe("SQLite store migration", () => {
       {
         node: { ...node, lastHeartbeatAt: 3, draining: true },
         uptime: { up: 1, down: 0, last: 3 },
-        changedAt: 3,
       },
     ]);
     expect((await store.getNode("0xabc"))?.draining).toBe(true);

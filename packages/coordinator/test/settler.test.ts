@@ -58,12 +58,13 @@ beforeAll(async () => {
     get(target, prop, receiver) {
       if (prop !== "putSettlement") return Reflect.get(target, prop, receiver);
       return async (row: SettlementRow) => {
-        await target.putSettlement(row);
+        const stored = await target.putSettlement(row);
         const act = betweenComputeAndPost;
         if (row.txHash === null && act) {
           betweenComputeAndPost = undefined;
           await act(row);
         }
+        return stored;
       };
     },
   });

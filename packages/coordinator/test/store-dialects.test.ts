@@ -33,6 +33,8 @@ const node = (id: string, over: Partial<NodeRow> = {}): NodeRow => ({
   ...over,
 });
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 const dialects: [string, () => Promise<SqlStore>][] = [
   ["SQLite", async () => new SqliteStore(":memory:")],
   ["PostgreSQL", async () => new PostgresStore(await freshDatabase(server.url))],
@@ -43,14 +45,23 @@ describe.each(dialects)("coordinator store on %s", (_name, open) => {
     const store = await open();
     await store.migrate();
     await store.migrate();
-    await store.upsertNode(
-      node("0x0000000000000000000000000000000000000001", { bytesServed: 2 ** 52 + 1 }),
-      5,
-    );
+    await store.upsertNode(node("0x0000000000000000000000000000000000000001", { bytesServed: 2 ** 52 + 1 }));
     const back = await store.getNode("0x0000000000000000000000000000000000000001");
     expect(back?.capacityMbps).toBe(1234.5678901);
     expect(back?.bytesServed).toBe(2 ** 52 + 1);
     expect(typeof back?.registeredAt).toBe("number");
+    // Values from outside (a signed segment duration, a receipt's segment count) fit their columns.
+    await store.accounting.upsertSegments([
+      {
+        streamId: "s",
+        rendition: "main",
+        seq: 1,
+        byteLength: 2 ** 32 - 1,
+        durationMs: 2 ** 32 - 1,
+        producedAt: 1,
+      },
+    ]);
+    expect((await store.accounting.segmentsBetween("s", 0, 2))[0]?.durationMs).toBe(2 ** 32 - 1);
     await store.close();
   });
 
@@ -58,13 +69,12 @@ describe.each(dialects)("coordinator store on %s", (_name, open) => {
     const store = await open();
     await store.migrate();
     const ids = Array.from({ length: 1_200 }, (_, i) => `0x${String(i).padStart(40, "0")}`);
-    for (const id of ids.slice(0, 3)) await store.upsertNode(node(id), 1);
+    for (const id of ids.slice(0, 3)) await store.upsertNode(node(id));
     // 1,200 rows: more than one statement's worth; rows not registered yet are created.
     await store.recordHeartbeats(
       ids.map((id, i) => ({
         node: node(id, { lastHeartbeatAt: 100, connections: i }),
         uptime: { up: 10, down: 0, last: 100 },
-        changedAt: 100,
       })),
     );
     expect((await store.listNodes()).length).toBe(1_200);
@@ -74,20 +84,27 @@ describe.each(dialects)("coordinator store on %s", (_name, open) => {
       {
         node: node(first, { lastHeartbeatAt: 50, connections: 999 }),
         uptime: { up: 1, down: 0, last: 50 },
-        changedAt: 101,
       },
     ]);
     expect((await store.getNode(first))?.connections).toBe(0);
     // A registration made meanwhile (new token) survives a heartbeat batch built before it.
-    await store.upsertNode(
-      node(first, { tokenHash: "n".repeat(64), registeredAt: 2_000, lastHeartbeatAt: 100 }),
-      102,
+    const beforeRegistration = Date.now();
+    expect(
+      await store.upsertNode(
+        node(first, { tokenHash: "n".repeat(64), registeredAt: 2_000, lastHeartbeatAt: 100 }),
+      ),
+    ).toBe(true);
+    // A registration signed no later than the one in force is refused, in the database.
+    expect(await store.upsertNode(node(first, { tokenHash: "o".repeat(64), registeredAt: 2_000 }))).toBe(
+      false,
+    );
+    expect(await store.upsertNode(node(first, { tokenHash: "o".repeat(64), registeredAt: 1_999 }))).toBe(
+      false,
     );
     await store.recordHeartbeats([
       {
         node: node(first, { lastHeartbeatAt: 200, connections: 7 }),
         uptime: { up: 20, down: 0, last: 200 },
-        changedAt: 103,
       },
     ]);
     const after = await store.getNode(first);
@@ -97,25 +114,30 @@ describe.each(dialects)("coordinator store on %s", (_name, open) => {
       connections: 7,
       lastHeartbeatAt: 200,
     });
-    const changed = await store.nodesChangedSince(102);
+    // changed_at is the database's clock: only the row written since is read back.
+    const changed = await store.nodesChangedSince(beforeRegistration - 1);
     expect(changed.map((c) => c.node.nodeId)).toEqual([first]);
     expect(changed[0]?.uptime).toEqual({ up: 20, down: 0, last: 200 });
     await store.close();
   });
 
-  it("gives the epoch lease to one holder until it expires or is released", async () => {
+  it("gives the epoch lease to one holder until it expires (by the database's clock) or is released", async () => {
     const store = await open();
     await store.migrate();
-    expect(await store.acquireLease("epochs", "a", 1_000, 10_000)).toBe(true);
-    expect(await store.acquireLease("epochs", "b", 1_001, 10_000)).toBe(false);
-    expect(await store.acquireLease("epochs", "a", 5_000, 10_000)).toBe(true); // renewed to 15,000
-    expect(await store.acquireLease("epochs", "b", 14_999, 10_000)).toBe(false);
-    expect(await store.acquireLease("epochs", "b", 15_001, 10_000)).toBe(true); // a stopped renewing
-    expect(await store.acquireLease("epochs", "a", 15_002, 10_000)).toBe(false);
+    const TTL = 400; // ms
+    expect(await store.acquireLease("epochs", "a", TTL)).toBe(true);
+    expect(await store.acquireLease("epochs", "b", TTL)).toBe(false);
+    await sleep(TTL / 2);
+    expect(await store.acquireLease("epochs", "a", TTL)).toBe(true); // renewed
+    await sleep(TTL / 2 + 50);
+    expect(await store.acquireLease("epochs", "b", TTL)).toBe(false); // still a's: it renewed
+    await sleep(TTL + 50);
+    expect(await store.acquireLease("epochs", "b", TTL)).toBe(true); // a stopped renewing
+    expect(await store.acquireLease("epochs", "a", TTL)).toBe(false);
     await store.releaseLease("epochs", "a"); // not a's any more: no effect
-    expect(await store.acquireLease("epochs", "a", 15_003, 10_000)).toBe(false);
+    expect(await store.acquireLease("epochs", "a", TTL)).toBe(false);
     await store.releaseLease("epochs", "b");
-    expect(await store.acquireLease("epochs", "a", 15_004, 10_000)).toBe(true);
+    expect(await store.acquireLease("epochs", "a", TTL)).toBe(true);
     await store.close();
   });
 

@@ -44,11 +44,12 @@ export const MAX_HEARTBEAT_STREAMS = 1000;
 export const HeartbeatSchema = z.strictObject({
   nodeId: AddressSchema,
   /** Concurrent viewer and downstream connections. */
-  connections: z.number().int().nonnegative(),
+  // Bounded: every field a node reports is stored, and a database column has a range.
+  connections: z.number().int().nonnegative().max(2 ** 31 - 1),
   /** Egress over the last interval, bit/s. */
-  egressBps: z.number().nonnegative(),
+  egressBps: z.number().nonnegative().max(1e15),
   /** Bytes served since the node started. */
-  bytesServed: z.number().int().nonnegative(),
+  bytesServed: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
   streams: z.array(StreamLoadSchema).max(MAX_HEARTBEAT_STREAMS),
   /** The node is leaving: route no new viewers or child relays to it. */
   draining: z.boolean().default(false),

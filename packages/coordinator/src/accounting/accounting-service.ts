@@ -50,6 +50,11 @@ export interface AccountingDeps {
    * and settles epochs and runs probes. Default: always (one coordinator).
    */
   lead?: () => Promise<boolean>;
+  /**
+   * The lease is renewed this often (ms) on its own timer, so it never lapses while the
+   * holder is busy closing or settling (a settlement waits for the chain).
+   */
+  leaseRenewMs?: number;
   /** Called after epochs close (settlement); a failure is retried with the next close. */
   onEpochsClosed?: (epochs: number[]) => Promise<void>;
 }
@@ -107,7 +112,31 @@ export class AccountingService {
     const s = await this.#d.store.accounting.lastSettlement();
     const settled = s ? (s.txHash ? s.epoch : s.epoch - 1) : -1;
     const from = Math.max(settled + 1, last.epoch - MAX_TAKEOVER_EPOCHS + 1);
-    for (let e = from; e <= last.epoch; e++) if (!this.#unsettled.includes(e)) this.#unsettled.push(e);
+    for (let e = from; e <= last.epoch; e++) {
+      // Only epochs some replica really closed (the first one closed is wherever the network
+      // started), each once.
+      if (this.#unsettled.includes(e) || !(await this.#d.store.accounting.getEpoch(e))) continue;
+      this.#unsettled.push(e);
+    }
+  }
+
+  /**
+   * Settles the closed epochs in order, checking before each that this replica still leads:
+   * roots are cumulative, so an epoch is never settled past one that failed for a reason
+   * that may pass (the chain is down). An epoch that does not exist is dropped.
+   */
+  async #settleUnsettled(settle: (epochs: number[]) => Promise<void>): Promise<void> {
+    while (this.#unsettled.length > 0) {
+      const epoch = this.#unsettled[0] as number;
+      if (!(await this.#leads())) return;
+      try {
+        await settle([epoch]);
+      } catch (err) {
+        if (!(err instanceof SrpError && err.code === "NOT_FOUND")) throw err;
+        this.#d.log.warn("not settling an epoch that was never closed", { epoch });
+      }
+      this.#unsettled.shift();
+    }
   }
 
   get #closer(): EpochCloserDeps {
@@ -138,18 +167,20 @@ export class AccountingService {
       );
     };
     every(this.#o.recordIntervalMs, "segment ledger", async () => {
-      await this.recordSegments();
-      await this.refreshQuality();
+      try {
+        await this.recordSegments();
+      } finally {
+        await this.refreshQuality(); // reputation and tamper flags move on whatever the ledger did
+      }
     });
     every(this.#o.probeIntervalMs, "probe", async () => {
       if (this.#leading) await this.probeRandom();
     });
+    if (this.#d.lead) every(this.#d.leaseRenewMs ?? 1_000, "lease renewal", () => this.#leads());
     every(Math.min(1_000, Math.max(100, this.#o.epochMs / 4)), "epoch close", async () => {
       if (!(await this.#leads())) return;
-      this.#unsettled.push(...(await this.closeDueEpochs()));
-      if (this.#unsettled.length === 0 || !this.#d.onEpochsClosed) return;
-      await this.#d.onEpochsClosed([...this.#unsettled]);
-      this.#unsettled = [];
+      for (const e of await this.closeDueEpochs()) if (!this.#unsettled.includes(e)) this.#unsettled.push(e);
+      if (this.#d.onEpochsClosed) await this.#settleUnsettled(this.#d.onEpochsClosed);
     });
   }
 

@@ -49,19 +49,36 @@ export class SegmentRecorder {
   /** Reads every ingest relay's window per stream; returns how many segment rows were offered to the ledger. */
   async record(targets: RecorderTarget[]): Promise<number> {
     let added = 0;
+    let failure: unknown;
     for (const t of targets) {
       const rows = new Map<string, SegmentRow>();
+      const read = new Map<string, number>();
       await Promise.all(
         t.urls.map(async (url) => {
           try {
-            for (const row of await this.#readFrom(t, url)) rows.set(`${row.rendition} ${row.seq}`, row);
+            const got = await this.#readFrom(t, url);
+            for (const row of got.rows) rows.set(`${row.rendition} ${row.seq}`, row);
+            read.set(`${t.streamId} ${url}`, got.newest);
           } catch {
             // that ingest relay is down or lying: the others' windows still count
           }
         }),
       );
       // The ledger keeps the first row per (stream, rendition, seq): a relay cannot rewrite history.
-      await this.store.upsertSegments([...rows.values()]);
+      try {
+        await this.store.upsertSegments([...rows.values()]);
+      } catch (err) {
+        // Not written (the database is down, or refuses this stream's rows): read them again
+        // next time, and go on with the other streams.
+        failure ??= err;
+        continue;
+      }
+      for (const [key, newest] of read) {
+        this.#positions.delete(key);
+        this.#positions.set(key, newest);
+        if (this.#positions.size > MAX_POSITIONS)
+          this.#positions.delete(this.#positions.keys().next().value as string);
+      }
       for (const r of rows.values()) {
         if (r.rendition === "init" || r.seq <= (this.#edges.get(t.streamId) ?? -1)) continue;
         this.#edges.delete(t.streamId);
@@ -70,10 +87,12 @@ export class SegmentRecorder {
       if (this.#edges.size > MAX_POSITIONS) this.#edges.delete(this.#edges.keys().next().value as string);
       added += [...rows.values()].filter((r) => r.rendition !== "init").length;
     }
+    if (failure !== undefined) throw failure;
     return added;
   }
 
-  async #readFrom(t: RecorderTarget, base: string): Promise<SegmentRow[]> {
+  /** The verified rows after this reader's position, and the newest media seq among them. */
+  async #readFrom(t: RecorderTarget, base: string): Promise<{ rows: SegmentRow[]; newest: number }> {
     const key = `${t.streamId} ${base}`;
     const after = this.#positions.get(key) ?? -1;
     const win = await requestJson(
@@ -100,10 +119,6 @@ export class SegmentRecorder {
       });
       if (kind === "segment") newest = Math.max(newest, a.seq);
     }
-    this.#positions.delete(key);
-    this.#positions.set(key, newest);
-    if (this.#positions.size > MAX_POSITIONS)
-      this.#positions.delete(this.#positions.keys().next().value as string);
-    return rows;
+    return { rows, newest };
   }
 }

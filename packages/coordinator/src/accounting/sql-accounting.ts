@@ -477,7 +477,7 @@ export class SqlAccountingStore implements AccountingStore {
     };
   }
 
-  async putSettlement(r: SettlementRow): Promise<void> {
+  async putSettlement(r: SettlementRow): Promise<SettlementRow> {
     const values = {
       epoch: r.epoch,
       root: r.root,
@@ -486,11 +486,23 @@ export class SqlAccountingStore implements AccountingStore {
       tx_hash: r.txHash,
       posted_at: r.postedAt,
     };
+    // The first tree stored for an epoch is the one every replica posts; a transaction is
+    // recorded only against the root it posted, and only once.
+    const txHash = r.txHash;
     await this.db
       .insertInto("settlements")
       .values(values)
-      .onConflict((oc) => oc.column("epoch").doUpdateSet({ tx_hash: r.txHash, posted_at: r.postedAt }))
+      .onConflict((oc) =>
+        txHash === null
+          ? oc.column("epoch").doNothing()
+          : oc
+              .column("epoch")
+              .doUpdateSet({ tx_hash: txHash, posted_at: r.postedAt })
+              .where("settlements.root", "=", r.root)
+              .where("settlements.tx_hash", "is", null),
+      )
       .execute();
+    return (await this.getSettlement(r.epoch)) as SettlementRow;
   }
 
   async getSettlement(epoch: number): Promise<SettlementRow | undefined> {

@@ -139,7 +139,11 @@ export interface AccountingStore {
   closeEpoch(epoch: EpochRow, credits: EpochCreditRow[], cumulative: Map<string, number>): Promise<void>;
   nodeCredits(nodeId: string): Promise<EpochCreditRow[]>;
   nodeReceiptSummary(nodeId: string): Promise<NodeReceiptSummary>;
-  putSettlement(row: SettlementRow): Promise<void>;
+  /**
+   * Stores an epoch's tree (the first stored wins: replicas post the same root) or the
+   * transaction that posted it (only against that root, only once); returns the row in force.
+   */
+  putSettlement(row: SettlementRow): Promise<SettlementRow>;
   getSettlement(epoch: number): Promise<SettlementRow | undefined>;
   lastSettlement(): Promise<SettlementRow | undefined>;
 }

@@ -250,7 +250,11 @@ export class Settler {
   }
 
   /** A settlement the chain accepts now: the stored one if still valid, else a fresh one (undefined: nothing owed). */
-  async #postable(epoch: number, stored: SettlementRow | undefined, base: Base) {
+  async #postable(
+    epoch: number,
+    stored: SettlementRow | undefined,
+    base: Base,
+  ): Promise<{ give: string } | { row: SettlementRow | undefined }> {
     if (stored) {
       // Stored before a crash or a failed send: post it only if it is still sound on today's base.
       if (!isSolventOn(stored, base.amounts))
@@ -273,7 +277,9 @@ export class Settler {
       if (!row) return { row: undefined };
       try {
         await this.#simulate(row, base);
-        await this.store.putSettlement(row); // fixed before any transaction: a retry posts the same root
+        // Fixed before any transaction: a retry, or another replica, posts the same root.
+        const fixed = await this.store.putSettlement(row);
+        if (fixed.root !== row.root) return this.#postable(epoch, fixed, base);
         return { row };
       } catch (err) {
         const revert = revertOf(err);
