@@ -3,6 +3,7 @@ import {
   type Ed25519KeyPair,
   HeartbeatSchema,
   IngestFailureSchema,
+  MAX_HEARTBEAT_STREAMS,
   NodeRegistrationSchema,
   OFF_CHAIN_DOMAIN,
   parseWith,
@@ -41,18 +42,12 @@ import { authenticateNode, hashToken } from "./node-auth.ts";
 import { nodeStatus } from "./node-status.ts";
 import { checkNodeUrl, effectivePolicy, parseNodeUrlPolicy } from "./node-url.ts";
 import { RateLimiter } from "./rate-limiter.ts";
-import {
-  chooseIngest,
-  chooseUpstream,
-  isHealthy,
-  rankForViewer,
-  streamsToCarry,
-  withPlausibleEdges,
-} from "./routing.ts";
+import { chooseIngest, isHealthy, rankForViewer, withPlausibleEdges } from "./routing.ts";
 import { addSettlementRoutes } from "./settlement/settlement-routes.ts";
 import { type SettlementConfig, Settler } from "./settlement/settler.ts";
 import type { CoordinatorStore, NodeRow, StreamRow } from "./store.ts";
 import { loadTicketKey } from "./ticket-key.ts";
+import { chooseUpstream, streamsToCarry } from "./tree.ts";
 import { addViewerRoutes } from "./viewer-routes.ts";
 import { addWatchRoutes } from "./watch-page.ts";
 
@@ -319,6 +314,7 @@ export function createCoordinator(
       now: now(),
       nodeTimeoutMs: options.nodeTimeoutMs,
       maxChildren: options.maxChildren,
+      ledgerEdge: accounting.ledgerEdge(stream.streamId),
     });
     if (!choice)
       throw new SrpError("NO_UPSTREAM", `no node can feed ${stream.streamId} to ${body.nodeId} now`);
@@ -412,14 +408,30 @@ export function createCoordinator(
     if (hb.draining && !node.draining) log.info("node draining", { nodeId: node.nodeId });
     const nodes = await store.listNodes();
     healthyNodes.set(nodes.filter((n) => isHealthy(n, t, options.nodeTimeoutMs)).length);
+    // Who carries what: demand (viewers, children) and standbys, over each stream's assignments.
+    const trees = await Promise.all(
+      (await store.listStreams()).map(async (stream) => ({
+        stream,
+        assignments: await store.listAssignments(stream.streamId),
+      })),
+    );
     const carry = streamsToCarry(
-      { ...node, lastHeartbeatAt: t },
-      await store.listStreams(),
+      { ...node, lastHeartbeatAt: t, load: hb.streams },
+      trees,
       nodes,
       t,
       options.nodeTimeoutMs,
-    );
-    sendJson(res, 200, { carry });
+      {
+        minRelaysPerStream: options.minRelaysPerStream,
+        recruitLoadRatio: options.recruitLoadRatio,
+      },
+    ).slice(0, MAX_HEARTBEAT_STREAMS);
+    // The ledger's edges: a relay that far behind them leaves its upstream (UPSTREAM_LAG_SEGMENTS).
+    const edges = carry.flatMap((streamId) => {
+      const liveEdgeSeq = accounting.ledgerEdge(streamId);
+      return liveEdgeSeq === undefined ? [] : [{ streamId, liveEdgeSeq }];
+    });
+    sendJson(res, 200, { carry, edges });
   });
 
   return {

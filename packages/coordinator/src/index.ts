@@ -15,4 +15,5 @@ export { COORDINATOR_DEFAULTS, SUSPECT_ROUTING_FACTOR } from "./defaults.ts";
 export * as routing from "./routing.ts";
 export { type ClaimProof, type SettlementConfig, Settler } from "./settlement/settler.ts";
 export { SqliteStore } from "./sqlite-store.ts";
-export type { CoordinatorStore, NodeRow, StreamRow } from "./store.ts";
+export type { AssignmentRow, CoordinatorStore, NodeRow, StreamRow } from "./store.ts";
+export * as tree from "./tree.ts";
