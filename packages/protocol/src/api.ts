@@ -71,6 +71,7 @@ export const StreamEdgeSchema = z.strictObject({
   streamId: StreamIdSchema,
   liveEdgeSeq: z.number().int().min(-1),
 });
+export type StreamEdge = z.infer<typeof StreamEdgeSchema>;
 
 export const HeartbeatReplySchema = z.strictObject({
   /** Streams the coordinator wants this node to carry. */

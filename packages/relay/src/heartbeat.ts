@@ -1,5 +1,5 @@
 import type { CoordinatorClient } from "@streamrp2p/api-client";
-import { type Heartbeat, isSrpError, signNodeRegistration } from "@streamrp2p/protocol";
+import { type Heartbeat, isSrpError, type StreamEdge, signNodeRegistration } from "@streamrp2p/protocol";
 import type { Logger } from "@streamrp2p/service";
 import type { LocalAccount } from "viem";
 
@@ -16,7 +16,8 @@ export interface HeartbeatLoopDeps {
     streams: string[];
   };
   snapshot: () => Heartbeat;
-  onCarry: (streamIds: string[]) => void;
+  /** What the coordinator wants carried, with the streams' live edges as its segment ledger has them. */
+  onCarry: (streamIds: string[], edges: StreamEdge[]) => void;
 }
 
 /** Registers the node, then heartbeats its load; re-registers when the coordinator forgot it. */
@@ -74,7 +75,7 @@ export class HeartbeatLoop {
     try {
       if (!this.#token) await this.#register();
       const reply = await this.#d.client.heartbeat(this.#token as string, this.#d.snapshot());
-      this.#d.onCarry(reply.carry);
+      this.#d.onCarry(reply.carry, reply.edges);
     } catch (err) {
       if (isSrpError(err, "UNAUTHORIZED") || isSrpError(err, "NODE_NOT_FOUND")) this.#token = undefined;
       this.#d.log.warn("heartbeat failed", { err });
