@@ -15,7 +15,7 @@ import { stopOnSignal } from "./lifecycle.ts";
 export const coordinatorHelp = `streamrp2p coordinator [--host 127.0.0.1] [--port 7700] [--data-dir .data/coordinator]
                        [--postgres postgres://user@host/db] [--ticket-key FILE] [--replica-id NAME]
                        [--node-urls auto|public|any] [--epoch-ms N] [--probe-interval-ms N] [--lease-ttl-ms N]
-                       [--settlement FILE] [--replica-urls URL,URL...]
+                       [--settlement FILE] [--replica-urls URL,URL...] [--max-children 4] [--min-relays-per-stream 8]
   Runs the coordinator (registry, routing, accounting, epochs). Embedded SQLite under --data-dir by
   default; with --postgres (or SRP_POSTGRES_URL) several replicas share one PostgreSQL database:
   any replica answers any request, one at a time (the epoch lease holder) closes and settles epochs.
@@ -25,6 +25,9 @@ export const coordinatorHelp = `streamrp2p coordinator [--host 127.0.0.1] [--por
   --settlement FILE: settle epochs on an EVM chain; FILE is JSON {rpcUrl, chainId, deployment:
   {token, registry, pools, distributor, fraudProof}, settlerKeyFile} (the key file holds the
   0x-hex key of the account allowed to post roots; a path relative to FILE's folder).
+  --max-children: relays one node feeds per stream (the relay tree's fan-out).
+  --min-relays-per-stream: relays beyond the ingest relays kept carrying each live stream without
+  viewers or children of their own (warm standbys); the others carry a stream only on demand.
   --node-urls: which relay URLs may register. public: routable hosts only (the coordinator and
   origins fetch them); any; auto (default): any on a loopback-only coordinator, public otherwise.`;
 
@@ -42,6 +45,8 @@ export async function runCoordinator(argv: string[]): Promise<void> {
     "lease-ttl-ms": { type: "string" },
     settlement: { type: "string" },
     "replica-urls": { type: "string" },
+    "max-children": { type: "string" },
+    "min-relays-per-stream": { type: "string" },
   });
   const settlementFile = stringFlag(flags, "settlement", "");
   const log = createLogger("coordinator");
@@ -67,6 +72,8 @@ export async function runCoordinator(argv: string[]): Promise<void> {
         flags["replica-urls"] === undefined
           ? COORDINATOR_DEFAULTS.replicaUrls
           : coordinatorUrlsFlag(flags, "", "replica-urls"),
+      maxChildren: intFlag(flags, "max-children", COORDINATOR_DEFAULTS.maxChildren),
+      minRelaysPerStream: intFlag(flags, "min-relays-per-stream", COORDINATOR_DEFAULTS.minRelaysPerStream),
     },
     {
       store: await openStore(postgres || undefined, dataDir),

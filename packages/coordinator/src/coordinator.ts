@@ -3,6 +3,7 @@ import {
   type Ed25519KeyPair,
   HeartbeatSchema,
   IngestFailureSchema,
+  MAX_HEARTBEAT_STREAMS,
   NodeRegistrationSchema,
   OFF_CHAIN_DOMAIN,
   parseWith,
@@ -35,6 +36,7 @@ import {
 import { addAccountingRoutes } from "./accounting/accounting-routes.ts";
 import { AccountingService } from "./accounting/accounting-service.ts";
 import type { SessionIssuer } from "./accounting/sessions.ts";
+import { CarryPlan } from "./carry-plan.ts";
 import { addDashboardRoutes } from "./dashboard-page.ts";
 import { COORDINATOR_DEFAULTS } from "./defaults.ts";
 import { IngestExclusions } from "./ingest-exclusions.ts";
@@ -43,19 +45,13 @@ import { nodeStatus } from "./node-status.ts";
 import { checkNodeUrl, effectivePolicy, parseNodeUrlPolicy } from "./node-url.ts";
 import { NodeView } from "./node-view.ts";
 import { RateLimiter } from "./rate-limiter.ts";
-import {
-  chooseIngest,
-  chooseUpstream,
-  isHealthy,
-  rankForViewer,
-  streamsToCarry,
-  withPlausibleEdges,
-} from "./routing.ts";
+import { chooseIngest, isHealthy, rankForViewer, withPlausibleEdges } from "./routing.ts";
 import { addSettlementRoutes } from "./settlement/settlement-routes.ts";
 import { type SettlementConfig, Settler } from "./settlement/settler.ts";
 import type { CoordinatorStore, NodeRow, StreamRow } from "./store.ts";
 import { StreamListCache } from "./stream-list-cache.ts";
 import { loadTicketKey } from "./ticket-key.ts";
+import { chooseUpstream } from "./tree.ts";
 import { addViewerRoutes } from "./viewer-routes.ts";
 import { addWatchRoutes } from "./watch-page.ts";
 
@@ -182,6 +178,7 @@ export function createCoordinator(
     if (ingest.join() !== stream.ingest.join()) {
       await store.setIngest(stream.streamId, ingest);
       streams.invalidate();
+      carryPlan.invalidate();
       log.info("ingest relays chosen", { streamId: stream.streamId, ingest });
     }
     const byId = new Map(nodes.map((n) => [n.nodeId, n]));
@@ -257,6 +254,17 @@ export function createCoordinator(
   );
 
   const streams = new StreamListCache(store, now, options.nodeRefreshMs);
+  const carryPlan = new CarryPlan(
+    async () => ({
+      streams: await streams.list(),
+      nodes: nodeView.list(),
+      assignments: await store.listAllAssignments(),
+    }),
+    now,
+    options.nodeTimeoutMs,
+    { minRelaysPerStream: options.minRelaysPerStream, recruitLoadRatio: options.recruitLoadRatio },
+    options.nodeRefreshMs,
+  );
   const nodeView: NodeView = new NodeView(store, accounting.uptime, now, log.child("nodes"));
   const lookup = (id: string) => nodeView.fetch(id);
   const router = new Router(log);
@@ -295,6 +303,7 @@ export function createCoordinator(
     if (!existing) {
       await store.insertStream(row);
       streams.invalidate();
+      carryPlan.invalidate();
       log.info("stream registered", { streamId: reg.streamId, signer: reg.signer });
     }
     sendJson(res, existing ? 200 : 201, await streamInfo(row));
@@ -363,6 +372,7 @@ export function createCoordinator(
       now: now(),
       nodeTimeoutMs: options.nodeTimeoutMs,
       maxChildren: options.maxChildren,
+      ledgerEdge: accounting.ledgerEdge(stream.streamId),
     });
     if (!choice)
       throw new SrpError("NO_UPSTREAM", `no node can feed ${stream.streamId} to ${body.nodeId} now`);
@@ -466,14 +476,18 @@ export function createCoordinator(
       draining: hb.draining,
     });
     if (hb.draining && !node.draining) log.info("node draining", { nodeId: node.nodeId });
-    const carry = streamsToCarry(
-      { ...node, lastHeartbeatAt: t },
-      await streams.list(),
-      nodeView.byId(),
-      t,
-      options.nodeTimeoutMs,
+    // Who carries what (demand: viewers, children; standbys) from a plan made for every stream
+    // at once, at most once a second, read with this heartbeat's own report.
+    const carry = (await carryPlan.carryFor({ ...node, lastHeartbeatAt: t, load: hb.streams })).slice(
+      0,
+      MAX_HEARTBEAT_STREAMS,
     );
-    sendJson(res, 200, { carry });
+    // The ledger's edges: a relay that far behind them leaves its upstream (UPSTREAM_LAG_SEGMENTS).
+    const edges = carry.flatMap((streamId) => {
+      const liveEdgeSeq = accounting.ledgerEdge(streamId);
+      return liveEdgeSeq === undefined ? [] : [{ streamId, liveEdgeSeq }];
+    });
+    sendJson(res, 200, { carry, edges });
   });
 
   return {

@@ -25,6 +25,14 @@ export const COORDINATOR_DEFAULTS = {
   ingestExclusionMs: 60_000, // ms
   /** Children one node feeds per stream (bounded fan-out keeps ingest relays from being swamped). */
   maxChildren: 4,
+  /**
+   * Relays beyond the ingest relays kept carrying every live stream without
+   * viewers or children of their own: warm standbys for the next viewers and
+   * child relays. Others carry a stream only while they have demand (tree.ts).
+   */
+  minRelaysPerStream: 8,
+  /** A relay holding a stream at this fraction of its egress capacity earns the stream one more standby. */
+  recruitLoadRatio: 0.7,
   maxBodyBytes: 64 * 1024, // bytes per JSON request
   /** Session tickets one client address may take per stream in a burst… */
   ticketBurst: 20,

@@ -17,4 +17,5 @@ export * as routing from "./routing.ts";
 export { type ClaimProof, type SettlementConfig, Settler } from "./settlement/settler.ts";
 export { SqlStore } from "./sql-store.ts";
 export { SqliteStore } from "./sqlite-store.ts";
-export type { CoordinatorStore, NodeRow, StreamRow } from "./store.ts";
+export type { AssignmentRow, CoordinatorStore, NodeRow, StreamRow } from "./store.ts";
+export * as tree from "./tree.ts";

@@ -1,10 +1,11 @@
 import { supportsStream as supports } from "@streamrp2p/protocol";
 import { SUSPECT_ROUTING_FACTOR } from "./defaults.ts";
-import type { AssignmentRow, NodeRow, StreamRow } from "./store.ts";
+import type { NodeRow, StreamRow } from "./store.ts";
 
 /**
  * Routing decisions as pure functions over the registry, so they are tested
- * without a database and reused by the simulator.
+ * without a database and reused by the simulator. The relay tree (upstreams,
+ * which streams a relay carries) is in tree.ts.
  */
 
 /** Heard from recently and not leaving: the only nodes anything is routed to. */
@@ -80,80 +81,6 @@ export function chooseIngest(
   return [...kept, ...rest.slice(0, count - kept.length).map((n) => n.nodeId)];
 }
 
-export interface UpstreamChoice {
-  node: NodeRow;
-  depth: number;
-}
-
-/** Nodes below `nodeId` in the stream's tree: never its upstream (no cycles). */
-function descendantsOf(nodeId: string, assignments: AssignmentRow[]): Set<string> {
-  const out = new Set<string>();
-  const queue = [nodeId];
-  while (queue.length > 0) {
-    const id = queue.pop() as string;
-    for (const a of assignments) {
-      if (a.upstreamId === id && !out.has(a.nodeId)) {
-        out.add(a.nodeId);
-        queue.push(a.nodeId);
-      }
-    }
-  }
-  return out;
-}
-
-export interface UpstreamQuery {
-  stream: StreamRow;
-  nodeId: string;
-  requesterRegion: string | undefined;
-  exclude: readonly string[];
-  nodes: NodeRow[];
-  assignments: AssignmentRow[];
-  now: number;
-  nodeTimeoutMs: number;
-  maxChildren: number;
-}
-
-/**
- * Picks an upstream for a relay: an ingest relay (depth 1) or a relay already
- * carrying the stream with a free child slot; same region first, then
- * shallower, then fewer children.
- */
-export function chooseUpstream(q: UpstreamQuery): UpstreamChoice | undefined {
-  const below = descendantsOf(q.nodeId, q.assignments);
-  const depthOf = new Map<string, number>();
-  for (const id of q.stream.ingest) depthOf.set(id, 1);
-  for (const a of q.assignments) if (!depthOf.has(a.nodeId)) depthOf.set(a.nodeId, a.depth);
-  const children = new Map<string, number>();
-  for (const a of q.assignments) {
-    if (a.nodeId !== q.nodeId) children.set(a.upstreamId, (children.get(a.upstreamId) ?? 0) + 1);
-  }
-  const candidates = q.nodes.filter((n) => {
-    if (n.nodeId === q.nodeId || q.exclude.includes(n.nodeId) || below.has(n.nodeId)) return false;
-    if (!isHealthy(n, q.now, q.nodeTimeoutMs) || !depthOf.has(n.nodeId)) return false;
-    const isIngest = q.stream.ingest.includes(n.nodeId);
-    // A pulling relay is an upstream only once it really holds the stream.
-    if (!isIngest && liveEdgeOf(n, q.stream.streamId) < 0) return false;
-    return (children.get(n.nodeId) ?? 0) < q.maxChildren;
-  });
-  const score = (n: NodeRow) => [
-    n.region === q.requesterRegion ? 0 : 1,
-    depthOf.get(n.nodeId) ?? 99,
-    children.get(n.nodeId) ?? 0,
-    loadRatio(n),
-  ];
-  candidates.sort((a, b) => {
-    const sa = score(a);
-    const sb = score(b);
-    for (let i = 0; i < sa.length; i++) {
-      const d = (sa[i] ?? 0) - (sb[i] ?? 0);
-      if (d !== 0) return d;
-    }
-    return a.nodeId.localeCompare(b.nodeId);
-  });
-  const best = candidates[0];
-  return best && { node: best, depth: (depthOf.get(best.nodeId) ?? 1) + 1 };
-}
-
 /**
  * A node's standing for one stream: quality in [0, 1]; `tampered` with a proof on this stream
  * (never offered); `suspect` with unexpired unproven evidence on it (offered, ranked lower).
@@ -199,28 +126,4 @@ export function rankForViewer(
       return { node: n, score: Number(score.toFixed(4)) };
     })
     .sort((a, b) => b.score - a.score || a.node.nodeId.localeCompare(b.node.nodeId));
-}
-
-/**
- * Streams a node should pull: live somewhere, supported by it, and not pushed to it. Asked
- * with every heartbeat, so it looks up only each stream's ingest relays (`nodes` by id), never
- * every node: O(streams), not O(streams × nodes).
- */
-export function streamsToCarry(
-  node: NodeRow,
-  streams: StreamRow[],
-  nodes: NodeRow[] | ReadonlyMap<string, NodeRow>,
-  now: number,
-  nodeTimeoutMs: number,
-): string[] {
-  const byId = nodes instanceof Map ? nodes : new Map((nodes as NodeRow[]).map((n) => [n.nodeId, n]));
-  return streams
-    .filter((s) => supportsStream(node, s) && !s.ingest.includes(node.nodeId))
-    .filter((s) =>
-      s.ingest.some((id) => {
-        const n = byId.get(id);
-        return n !== undefined && isHealthy(n, now, nodeTimeoutMs) && liveEdgeOf(n, s.streamId) >= 0;
-      }),
-    )
-    .map((s) => s.streamId);
 }

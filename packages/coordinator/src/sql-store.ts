@@ -294,11 +294,17 @@ export class SqlStore implements CoordinatorStore {
   }
 
   async listAssignments(streamId: string): Promise<AssignmentRow[]> {
-    const rows = await this.db
-      .selectFrom("assignments")
-      .selectAll()
-      .where("stream_id", "=", streamId)
-      .execute();
+    return this.#assignments(streamId);
+  }
+
+  async listAllAssignments(): Promise<AssignmentRow[]> {
+    return this.#assignments(undefined);
+  }
+
+  async #assignments(streamId: string | undefined): Promise<AssignmentRow[]> {
+    let q = this.db.selectFrom("assignments").selectAll();
+    if (streamId !== undefined) q = q.where("stream_id", "=", streamId);
+    const rows = await q.execute();
     return rows.map((r) => ({
       nodeId: r.node_id,
       streamId: r.stream_id,

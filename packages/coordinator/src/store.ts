@@ -116,6 +116,8 @@ export interface CoordinatorStore {
   acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
   releaseLease(name: string, holder: string): Promise<void>;
   listAssignments(streamId: string): Promise<AssignmentRow[]>;
+  /** Every stream's assignments in one read (the carry plan, once a second). */
+  listAllAssignments(): Promise<AssignmentRow[]>;
   upsertAssignment(row: AssignmentRow): Promise<void>;
   insertEvidence(row: EvidenceRow): Promise<void>;
   /** A node's reports, newest first, at most `limit` (default 100). */

@@ -1,4 +1,4 @@
-import { type NodeRow, routing, type StreamRow } from "@streamrp2p/coordinator";
+import { type NodeRow, routing, type StreamRow, tree } from "@streamrp2p/coordinator";
 import { describe, expect, it } from "vitest";
 
 const NOW = 1_000_000;
@@ -23,6 +23,8 @@ function node(id: string, extra: Partial<NodeRow> = {}): NodeRow {
     ...extra,
   };
 }
+
+const DEMAND = { minRelaysPerStream: 8, recruitLoadRatio: 0.7 };
 
 const stream: StreamRow = { streamId: "s", signer: "0x", createdAt: 0, ingest: ["i1", "i2"] };
 
@@ -70,7 +72,7 @@ describe("chooseUpstream", () => {
       { nodeId: "c", streamId: "s", upstreamId: "i2", depth: 2, assignedAt: 0 },
       { nodeId: "d", streamId: "s", upstreamId: "i2", depth: 2, assignedAt: 0 },
     ];
-    const choice = routing.chooseUpstream({ ...base, nodeId: "e", nodes, assignments });
+    const choice = tree.chooseUpstream({ ...base, nodeId: "e", nodes, assignments });
     expect(["a", "b", "c", "d"]).toContain(choice?.node.nodeId);
     expect(choice?.depth).toBe(3);
   });
@@ -83,11 +85,10 @@ describe("chooseUpstream", () => {
       node("new"),
     ];
     const assignments = [{ nodeId: "a", streamId: "s", upstreamId: "i1", depth: 2, assignedAt: 0 }];
-    expect(routing.chooseUpstream({ ...base, nodeId: "new", nodes, assignments })?.node.nodeId).toBe("a");
+    expect(tree.chooseUpstream({ ...base, nodeId: "new", nodes, assignments })?.node.nodeId).toBe("a");
     // Same region and depth: the one with fewer children (i1 already feeds a).
     expect(
-      routing.chooseUpstream({ ...base, requesterRegion: "us", nodeId: "new", nodes, assignments })?.node
-        .nodeId,
+      tree.chooseUpstream({ ...base, requesterRegion: "us", nodeId: "new", nodes, assignments })?.node.nodeId,
     ).toBe("i2");
   });
 
@@ -104,7 +105,7 @@ describe("chooseUpstream", () => {
     ];
     // a's upstream died; its only other candidate is its own child b.
     expect(
-      routing.chooseUpstream({ ...base, nodeId: "a", nodes, assignments, exclude: ["i1"] }),
+      tree.chooseUpstream({ ...base, nodeId: "a", nodes, assignments, exclude: ["i1"] }),
     ).toBeUndefined();
   });
 
@@ -116,9 +117,9 @@ describe("chooseUpstream", () => {
     ];
     const assignments = [{ nodeId: "a", streamId: "s", upstreamId: "i1", depth: 2, assignedAt: 0 }];
     expect(
-      routing.chooseUpstream({ ...base, nodeId: "x", nodes, assignments, exclude: ["i1"] }),
+      tree.chooseUpstream({ ...base, nodeId: "x", nodes, assignments, exclude: ["i1"] }),
     ).toBeUndefined();
-    expect(routing.chooseUpstream({ ...base, nodeId: "x", nodes, assignments })?.node.nodeId).toBe("i1");
+    expect(tree.chooseUpstream({ ...base, nodeId: "x", nodes, assignments })?.node.nodeId).toBe("i1");
   });
 });
 
@@ -145,9 +146,11 @@ describe("streamsToCarry", () => {
       node("i1", { ingest: true, load: [{ streamId: "s", upstream: null, liveEdgeSeq: 3, viewers: 0 }] }),
       node("r"),
     ];
-    expect(routing.streamsToCarry(node("r"), streams, nodes, NOW, TIMEOUT)).toEqual(["s"]);
-    expect(routing.streamsToCarry(node("r", { streams: ["t"] }), streams, nodes, NOW, TIMEOUT)).toEqual([]);
-    expect(routing.streamsToCarry(nodes[0] as NodeRow, streams, nodes, NOW, TIMEOUT)).toEqual([]);
+    const trees = streams.map((s) => ({ stream: s, assignments: [] }));
+    const carry = (n: NodeRow) => tree.streamsToCarry(n, trees, [...nodes, n], NOW, TIMEOUT, DEMAND);
+    expect(carry(node("r"))).toEqual(["s"]);
+    expect(carry(node("r", { streams: ["t"] }))).toEqual([]);
+    expect(carry(nodes[0] as NodeRow)).toEqual([]);
   });
 });
 
@@ -164,7 +167,7 @@ describe("draining and support lists", () => {
       "a",
       "i1",
     ]);
-    const up = routing.chooseUpstream({
+    const up = tree.chooseUpstream({
       stream: { ...stream, ingest: ["i2"] },
       nodeId: "a",
       requesterRegion: "eu",
@@ -189,8 +192,16 @@ describe("draining and support lists", () => {
         { streamId: "s2", upstream: null, liveEdgeSeq: 3, viewers: 0 },
       ],
     });
+    const trees = [s1, s2].map((s) => ({ stream: s, assignments: [] }));
     const carry = (streams: string[]) =>
-      routing.streamsToCarry(node("r", { streams }), [s1, s2], [ingest], NOW, TIMEOUT);
+      tree.streamsToCarry(
+        node("r", { streams }),
+        trees,
+        [ingest, node("r", { streams })],
+        NOW,
+        TIMEOUT,
+        DEMAND,
+      );
     expect(carry([])).toEqual(["s1", "s2"]);
     expect(carry([signer])).toEqual(["s1"]);
     expect(carry(["s2"])).toEqual(["s2"]);

@@ -45,7 +45,11 @@ export const HeartbeatSchema = z.strictObject({
   nodeId: AddressSchema,
   /** Concurrent viewer and downstream connections. */
   // Bounded: every field a node reports is stored, and a database column has a range.
-  connections: z.number().int().nonnegative().max(2 ** 31 - 1),
+  connections: z
+    .number()
+    .int()
+    .nonnegative()
+    .max(2 ** 31 - 1),
   /** Egress over the last interval, bit/s. */
   egressBps: z.number().nonnegative().max(1e15),
   /** Bytes served since the node started. */
@@ -57,9 +61,28 @@ export const HeartbeatSchema = z.strictObject({
 export type Heartbeat = z.infer<typeof HeartbeatSchema>;
 export type HeartbeatInput = z.input<typeof HeartbeatSchema>;
 
+/**
+ * How far (in segments) a relay may fall behind the stream's live edge, as the
+ * coordinator's segment ledger knows it, before its upstream counts as lagging:
+ * the relay re-parents, and the coordinator hands no child a relay that far
+ * behind. Both sides compare against the same number, so it lives here. The
+ * ledger's edge is read every few seconds and so is never ahead of a relay at
+ * the true edge: a gap larger than this is real.
+ */
+export const UPSTREAM_LAG_SEGMENTS = 2;
+
+/** The stream's live edge as the coordinator's segment ledger has it. */
+export const StreamEdgeSchema = z.strictObject({
+  streamId: StreamIdSchema,
+  liveEdgeSeq: z.number().int().min(-1),
+});
+export type StreamEdge = z.infer<typeof StreamEdgeSchema>;
+
 export const HeartbeatReplySchema = z.strictObject({
   /** Streams the coordinator wants this node to carry. */
-  carry: z.array(StreamIdSchema),
+  carry: z.array(StreamIdSchema).max(MAX_HEARTBEAT_STREAMS),
+  /** Live edges of the carried streams (segment ledger): lag behind them means a lagging upstream. */
+  edges: z.array(StreamEdgeSchema).max(MAX_HEARTBEAT_STREAMS).default([]),
 });
 export type HeartbeatReply = z.infer<typeof HeartbeatReplySchema>;
 

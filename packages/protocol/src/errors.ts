@@ -30,6 +30,8 @@ export const ERROR_STATUS = {
   UPSTREAM_FAILED: 502,
   /** The upstream answers but announces nothing new while the stream is live. */
   UPSTREAM_STALE: 504,
+  /** The upstream is alive but more than UPSTREAM_LAG_SEGMENTS behind the stream's live edge. */
+  UPSTREAM_LAGGING: 504,
   NO_UPSTREAM: 503,
   UNAVAILABLE: 503,
   /** The node is leaving: go to another one now. */

@@ -16,6 +16,13 @@ export const RELAY_DEFAULTS = {
   /** Long polls (window.json?wait, next segment) waiting on one stream at once. */
   maxWaitersPerStream: 10_000,
   heartbeatIntervalMs: 2_000, // ms
+  /**
+   * Demand grace: a pulled stream the coordinator no longer asks this relay to
+   * carry, and that no viewer or child relay has requested for this long, is
+   * torn down (puller stopped, window dropped). Covers a viewer between two
+   * requests and a child between re-parenting and its first heartbeat.
+   */
+  carryGraceMs: 30_000, // ms
   /** Long-poll of window.json between relays. */
   windowWaitMs: 8_000, // ms
   /** How long a viewer request for the next, not yet announced segment may wait. */

@@ -1,5 +1,11 @@
 import type { CoordinatorClient } from "@streamrp2p/api-client";
-import { type Heartbeat, isSrpError, type NodeRegistered, signNodeRegistration } from "@streamrp2p/protocol";
+import {
+  type Heartbeat,
+  isSrpError,
+  type NodeRegistered,
+  type StreamEdge,
+  signNodeRegistration,
+} from "@streamrp2p/protocol";
 import type { Logger } from "@streamrp2p/service";
 import type { LocalAccount } from "viem";
 
@@ -16,7 +22,8 @@ export interface HeartbeatLoopDeps {
     streams: string[];
   };
   snapshot: () => Heartbeat;
-  onCarry: (streamIds: string[]) => void;
+  /** What the coordinator wants carried, with the streams' live edges as its segment ledger has them. */
+  onCarry: (streamIds: string[], edges: StreamEdge[]) => void;
 }
 
 /** Registers the node, then heartbeats its load; re-registers when the coordinator forgot it. */
@@ -88,7 +95,7 @@ export class HeartbeatLoop {
 
   async #beat(): Promise<void> {
     const reply = await this.#d.client.heartbeat(this.#token as string, this.#d.snapshot());
-    this.#d.onCarry(reply.carry);
+    this.#d.onCarry(reply.carry, reply.edges);
   }
 
   /**

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   type AttestationVerifier,
@@ -15,6 +16,7 @@ import {
   segmentFileName,
   streamEndApplies,
   streamEndNames,
+  UPSTREAM_LAG_SEGMENTS,
   verifyStreamEnd,
   WINDOW_FILE,
 } from "@streamrp2p/protocol";
@@ -60,6 +62,8 @@ export interface PullerDeps {
 }
 
 const RETRY_DELAY_MS = 250;
+/** Listeners on the stop signal: objects of a full window in flight, inits, and the window poll. */
+const MAX_CONCURRENT_FETCHES = 256;
 
 /**
  * Keeps one stream's window filled from an upstream relay: long-polls its
@@ -78,11 +82,15 @@ export class StreamPuller {
   #lastProgressAt = 0;
   #lastDurationMs = 0;
   #staleInARow = 0;
+  /** The upstream seen lagging at the last look at the ledger's edge: a second look in a row moves. */
+  #laggingUpstream: string | undefined;
   /** In-flight object fetches by upstream: aborted when that upstream is left. */
   readonly #inFlight = new Map<string, Set<AbortController>>();
 
   constructor(deps: PullerDeps) {
     this.#d = deps;
+    // Every in-flight object fetch and the window poll listen for stop(): a window's worth at once.
+    setMaxListeners(MAX_CONCURRENT_FETCHES, this.#abort.signal);
   }
 
   get upstream(): NodeInfo | undefined {
@@ -98,6 +106,36 @@ export class StreamPuller {
   stop(): void {
     this.#running = false;
     this.#abort.abort();
+  }
+
+  /**
+   * The stream's live edge as the coordinator's segment ledger has it (with
+   * every heartbeat reply). The ledger is read every few seconds, so it is
+   * never ahead of a relay at the true edge: a relay more than
+   * UPSTREAM_LAG_SEGMENTS behind it has an upstream that is alive but behind
+   * (overloaded, or fed by a slow branch). Seen on two replies in a row with
+   * the same upstream (one reply can race a re-parent), the relay re-parents.
+   */
+  observeLedgerEdge(ledgerEdge: number): void {
+    const upstream = this.#upstream;
+    const behind =
+      this.#lastSeq >= 0 && !this.#d.stream.end && ledgerEdge - this.#lastSeq > UPSTREAM_LAG_SEGMENTS;
+    if (!upstream || !behind) {
+      this.#laggingUpstream = undefined;
+      return;
+    }
+    if (this.#laggingUpstream !== upstream.nodeId) {
+      this.#laggingUpstream = upstream.nodeId;
+      return;
+    }
+    this.#laggingUpstream = undefined;
+    this.#upstreamFailed(
+      upstream,
+      new SrpError(
+        "UPSTREAM_LAGGING",
+        `${upstream.nodeId} is at ${this.#lastSeq}, the stream at ${ledgerEdge}`,
+      ),
+    );
   }
 
   async #loop(): Promise<void> {
@@ -159,8 +197,9 @@ export class StreamPuller {
       isSrpError(err, "INIT_NOT_HELD");
     const leaving = isSrpError(err, "DRAINING");
     const stale = isSrpError(err, "UPSTREAM_STALE");
+    const lagging = isSrpError(err, "UPSTREAM_LAGGING");
     if (stale) this.#staleInARow += 1;
-    if (tampered || leaving || stale || this.#failures >= options.upstreamFailuresBeforeReparent) {
+    if (tampered || leaving || stale || lagging || this.#failures >= options.upstreamFailuresBeforeReparent) {
       for (const c of this.#inFlight.get(upstream.nodeId) ?? []) c.abort(); // resume those bytes elsewhere
       this.#inFlight.delete(upstream.nodeId);
       this.#excluded = [...this.#excluded.filter((id) => id !== upstream.nodeId), upstream.nodeId].slice(-8);
@@ -173,6 +212,7 @@ export class StreamPuller {
         tampered,
         leaving,
         stale,
+        lagging,
       });
     }
   }
@@ -186,17 +226,35 @@ export class StreamPuller {
     return Math.min(this.#d.options.windowWaitMs, this.#lastProgressAt + patience - Date.now());
   }
 
+  /** The window long-poll, cut when this upstream is left (a lag or a failure elsewhere) so the move is immediate. */
   async #fetchWindow(upstream: NodeInfo): Promise<StreamWindow> {
+    const controller = new AbortController();
+    const mine = this.#inFlight.get(upstream.nodeId) ?? new Set<AbortController>();
+    this.#inFlight.set(upstream.nodeId, mine);
+    mine.add(controller);
+    const onStop = () => controller.abort();
+    this.#abort.signal.addEventListener("abort", onStop);
+    try {
+      return await this.#pollWindow(upstream, controller.signal);
+    } finally {
+      this.#abort.signal.removeEventListener("abort", onStop);
+      mine.delete(controller);
+      if (mine.size === 0 && this.#inFlight.get(upstream.nodeId) === mine)
+        this.#inFlight.delete(upstream.nodeId);
+    }
+  }
+
+  async #pollWindow(upstream: NodeInfo, signal: AbortSignal): Promise<StreamWindow> {
     const url = `${upstream.url}/live/${this.#d.stream.streamId}/${WINDOW_FILE}?after=${this.#lastSeq}&wait=1`;
     const longPollMs = this.#d.options.windowWaitMs + 4_000;
     const staleIn = this.#staleInMs();
     if (staleIn === undefined || staleIn >= longPollMs) {
-      return requestJson(this.#d.fetch, url, StreamWindowSchema, { timeoutMs: longPollMs });
+      return requestJson(this.#d.fetch, url, StreamWindowSchema, { timeoutMs: longPollMs, signal });
     }
     try {
       // Whole ms: AbortSignal.timeout throws a RangeError for a fraction.
       const timeoutMs = Math.max(50, Math.ceil(staleIn));
-      return await requestJson(this.#d.fetch, url, StreamWindowSchema, { timeoutMs });
+      return await requestJson(this.#d.fetch, url, StreamWindowSchema, { timeoutMs, signal });
     } catch (err) {
       if (!isSrpError(err, "TIMEOUT")) throw err;
       throw new SrpError("UPSTREAM_STALE", `${upstream.nodeId} announced nothing new in time`, {

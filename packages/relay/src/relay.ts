@@ -9,6 +9,7 @@ import {
   ReceiptSubmissionSchema,
   type SigningDomain,
   SrpError,
+  type StreamEdge,
   supportsStream,
 } from "@streamrp2p/protocol";
 import {
@@ -24,6 +25,7 @@ import {
   startHttpService,
 } from "@streamrp2p/service";
 import type { LocalAccount } from "viem";
+import { CarryDemand } from "./carry-demand.ts";
 import { coordinatorDirectory, coordinatorResolver } from "./coordinator-ports.ts";
 import { RELAY_DEFAULTS } from "./defaults.ts";
 import { DeliverySigner, type ServedBytes } from "./delivery-signer.ts";
@@ -64,6 +66,8 @@ export interface RelayOptions {
   segmentWaitMs: number;
   upstreamIdleTimeoutMs: number;
   upstreamFailuresBeforeReparent: number;
+  /** A pulled stream neither carried for the coordinator nor requested for this long is torn down (ms). */
+  carryGraceMs: number;
   /** How often changed receipts are uploaded to the coordinator. */
   receiptSubmitIntervalMs: number;
   /** On drain: how long viewers and child relays get to move (and send last receipts). */
@@ -105,8 +109,12 @@ export interface Relay {
   readonly receipts: ReceiptStore;
   readonly ledger: SessionLedger;
   stream(streamId: string): ReturnType<StreamTable["get"]>;
-  /** Starts pulling these streams (and stops pulling the others). */
-  carry(streamIds: readonly string[]): void;
+  /**
+   * Starts pulling these streams; stops pulling the others once nothing
+   * wanted them for `carryGraceMs`. `edges`: the streams' live edges from the
+   * coordinator's ledger (an upstream far behind them is left).
+   */
+  carry(streamIds: readonly string[], edges?: readonly StreamEdge[]): void;
   readonly draining: boolean;
   /** The bearer token the coordinator gave this node: for components that act for it (a custom resolver). */
   readonly coordinatorToken: string | undefined;
@@ -164,6 +172,7 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
   const streams = new StreamTable(options, now, (size) => metrics.streams.set(size));
   const attestations = new AttestationVerifier(domain);
   const pullers = new Map<string, StreamPuller>();
+  const demand = new CarryDemand(options.carryGraceMs, now);
   let http: RunningHttpServer | undefined;
   let heartbeat: HeartbeatLoop | undefined;
   let submitter: ReceiptSubmitter | undefined;
@@ -217,9 +226,12 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
   };
 
   const router = new Router(log)
-    .on("GET", "/live/:stream/:file", (req, res, p, url) =>
-      serveMedia(serveCtx, req, res, p.stream ?? "", p.file ?? "", url),
-    )
+    .on("GET", "/live/:stream/:file", (req, res, p, url) => {
+      const id = p.stream ?? "";
+      if (streams.get(id)) demand.touch(id);
+      else pullOnDemand(id);
+      return serveMedia(serveCtx, req, res, id, p.file ?? "", url);
+    })
     .on("PUT", "/live/:stream/:file", (req, res, p) =>
       handlePut(ingestCtx, req, res, p.stream ?? "", p.file ?? ""),
     )
@@ -262,6 +274,32 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
     puller.start();
   }
 
+  /**
+   * A viewer (or a relay) asks for a stream this relay does not hold: start
+   * pulling it, so the next request finds it (this one is refused; the player
+   * tries its next node). Ingest relays do not: they feed the tree. The id is
+   * checked with the coordinator first (cached), and the relay holds at most
+   * maxStreams, so made-up or unsupported ids start nothing.
+   */
+  function pullOnDemand(streamId: string): void {
+    if (options.ingest || draining || !resolver || pullers.has(streamId)) return;
+    void startPuller(streamId)
+      .then(() => {
+        if (pullers.has(streamId)) demand.touch(streamId);
+      })
+      .catch((err: unknown) => log.debug("cannot pull on demand", { streamId, err }));
+  }
+
+  function tearDown(streamId: string, puller: StreamPuller): void {
+    puller.stop();
+    pullers.delete(streamId);
+    streams.drop(streamId);
+    log.info("stream torn down: no viewers, children or carry request", {
+      streamId,
+      graceMs: options.carryGraceMs,
+    });
+  }
+
   function snapshot(): Heartbeat {
     const at = now();
     const bytes = metrics.totals.bytesServed;
@@ -299,19 +337,17 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
     get coordinatorToken() {
       return heartbeat?.token;
     },
-    carry(streamIds) {
+    carry(streamIds, edges = []) {
       if (draining) return;
       // Supported streamers are matched by signer in startPuller; the coordinator filters too.
       const wanted = new Set(streamIds);
       for (const id of wanted) {
+        demand.touch(id);
         void startPuller(id).catch((err: unknown) => log.warn("cannot carry stream", { streamId: id, err }));
       }
-      for (const [id, p] of pullers) {
-        if (!wanted.has(id)) {
-          p.stop();
-          pullers.delete(id);
-        }
-      }
+      for (const [id, p] of pullers) if (!wanted.has(id) && demand.expired(id)) tearDown(id, p);
+      demand.retain((id) => pullers.has(id) || streams.get(id) !== undefined);
+      for (const e of edges) pullers.get(e.streamId)?.observeLedgerEdge(e.liveEdgeSeq);
     },
     async start() {
       http = await startHttpService({
@@ -350,7 +386,7 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
             streams: options.streams,
           }),
           snapshot,
-          onCarry: (ids) => relay.carry(ids),
+          onCarry: (ids, edges) => relay.carry(ids, edges),
         });
         await heartbeat.start();
         sweeper = setInterval(

@@ -55,6 +55,15 @@ export class StreamTable {
     return stream;
   }
 
+  /** Forgets a stream now (torn down: nothing pulls it), waking its long polls. */
+  drop(streamId: string): void {
+    const s = this.#streams.get(streamId);
+    if (!s) return;
+    this.#streams.delete(streamId);
+    s.wakeAll();
+    this.#onChange(this.#streams.size);
+  }
+
   /** Forgets streams idle for `idleStreamMs` that nothing pulls and nobody waits on. Returns how many. */
   sweep(isActive: (streamId: string) => boolean): number {
     const cutoff = this.#now() - this.#o.idleStreamMs;

@@ -9,6 +9,13 @@ export interface JsonRequest {
   headers?: Record<string, string>;
   /** ms before the request is abandoned with TIMEOUT. */
   timeoutMs?: number;
+  /** Abandons the request early (UNAVAILABLE), e.g. when its caller leaves the server it asks. */
+  signal?: AbortSignal;
+}
+
+function withTimeout(signal: AbortSignal | undefined, ms: number): AbortSignal {
+  const timeout = AbortSignal.timeout(ms);
+  return signal ? AbortSignal.any([signal, timeout]) : timeout;
 }
 
 /**
@@ -33,7 +40,7 @@ export async function requestJson<S extends z.ZodType>(
       headers,
       body: request.body === undefined ? undefined : JSON.stringify(request.body),
       // AbortSignal.timeout takes a whole, non-negative number of ms and throws a RangeError otherwise.
-      signal: AbortSignal.timeout(Math.max(0, Math.ceil(request.timeoutMs ?? 5_000))),
+      signal: withTimeout(request.signal, Math.max(0, Math.ceil(request.timeoutMs ?? 5_000))),
       // Never followed: a server must not send our requests to another address (SSRF).
       redirect: "manual",
     });
