@@ -38,6 +38,7 @@ export interface WorkerFrontDeps {
 export function createWorkerFront(deps: WorkerFrontDeps) {
   const { metrics, ledger } = deps;
   let pool: WorkerPool | undefined;
+  let gauge: NodeJS.Timeout | undefined;
   const replicator = new WindowReplicator(
     (msg) => pool?.broadcast(msg),
     deps.signer,
@@ -75,8 +76,8 @@ export function createWorkerFront(deps: WorkerFrontDeps) {
         onStats,
       });
       await pool.start();
-      const timer = setInterval(() => metrics.connections.set(pool?.connections() ?? 0), 1_000);
-      timer.unref();
+      gauge = setInterval(() => metrics.connections.set(pool?.connections() ?? 0), 1_000);
+      gauge.unref();
     },
     get port(): number {
       return pool?.port ?? deps.port;
@@ -84,8 +85,14 @@ export function createWorkerFront(deps: WorkerFrontDeps) {
     connections: () => pool?.connections() ?? 0,
     health: () => pool?.health(),
     drain: () => pool?.broadcast({ t: "drain" }),
-    close: async (graceMs: number) => pool?.close(graceMs),
-    stop: async () => pool?.stop(),
+    close: async (graceMs: number) => {
+      clearInterval(gauge);
+      await pool?.close(graceMs);
+    },
+    stop: async () => {
+      clearInterval(gauge);
+      await pool?.stop();
+    },
   };
 }
 
