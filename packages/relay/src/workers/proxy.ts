@@ -34,7 +34,8 @@ function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
  */
 export function proxyToPrimary(primaryUrl: string): Handler {
   const target = new URL(primaryUrl);
-  const agent = new Agent({ keepAlive: true });
+  // Bounded: beyond this, requests wait for a free connection instead of opening more (the primary caps them too).
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   return (req: IncomingMessage, res: ServerResponse, _params, url: URL) =>
     new Promise<void>((resolve) => {
       const upstream = request(
