@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { Agent, get } from "node:http";
+import { Agent, get, request } from "node:http";
 import {
   decodeAttestationHeader,
   HEADER_ATTESTATION,
@@ -173,8 +173,12 @@ describe("a relay on two worker processes", () => {
       expect((await fetch(`${relay.url}/live/${streamId}/seg-999999.m4s`)).status).toBe(404);
       expect((await fetch(`${relay.url}/nope`)).status).toBe(404);
       expect((await fetch(`${relay.url}/healthz`)).status).toBe(200);
-      const metrics = await (await fetch(`${relay.url}/metrics`)).text();
-      expect(metrics).toMatch(/srp_relay_requests_total\{kind="segment",status="200"[^}]*\} \d+/);
+      // The workers' counts, in the primary's metrics within a moment.
+      await waitUntil("the workers' requests in the primary's metrics", async () =>
+        /srp_relay_requests_total\{kind="segment",status="200"[^}]*\} \d+/.test(
+          await (await fetch(`${relay.url}/metrics`)).text(),
+        ),
+      );
     }
   });
 
@@ -216,6 +220,44 @@ describe("a relay on two worker processes", () => {
     });
     await new Promise((r) => setTimeout(r, 500)); // a later report must not count anything twice
     expect((await listed())[0]?.servedBytes).toBe(before.servedBytes + extra);
+  });
+
+  it("answers a client's mistakes through the workers as a single process does: 4xx, and no process falls", async () => {
+    const before = workerPids(ingest).sort();
+    const seg = held.get(`seg-${nextSeq - 1}.m4s`) as SignedObject;
+    const json = { "content-type": "application/json" };
+    const cases: Array<[string, RequestInit, number]> = [
+      [
+        `/live/${streamId}/seg-${nextSeq + 50}.m4s`,
+        { method: "PUT", headers: { "x-srp-attestation": "junk" }, body: "x" },
+        400,
+      ],
+      ["/live/%ff/seg-1.m4s", {}, 400],
+      ["/v1/receipts", { method: "POST", headers: { "content-type": "application/json" }, body: "{" }, 400],
+      [`/live/${streamId}/end`, { method: "POST", headers: json, body: "[]" }, 400],
+      ["/v1/probe", { method: "POST", headers: json, body: "null" }, 400],
+    ];
+    for (const [path, init, status] of cases) {
+      const res = await fetch(`${ingest.url}${path}`, init).catch(() => undefined);
+      expect([path, res?.status]).toEqual([path, status]);
+      await res?.arrayBuffer();
+    }
+    // A body declared too large is refused before it is read (the primary's limit, through a worker).
+    const declared = await new Promise<number>((resolve, reject) => {
+      const req = request(`${ingest.url}/live/${streamId}/seg-${seg.att.seq + 100}.m4s`, {
+        method: "PUT",
+        headers: { "content-length": "999999999" },
+      });
+      req.on("response", (res) => {
+        resolve(res.statusCode ?? 0);
+        req.destroy();
+      });
+      req.on("error", reject);
+      req.flushHeaders();
+    });
+    expect(declared).toBe(413);
+    expect((await health(ingest)).workers).toMatchObject({ running: 2, restarts: 0 });
+    expect(workerPids(ingest).sort()).toEqual(before);
   });
 
   it("replaces a worker killed with kill -9, and the new one serves old and new segments", async () => {

@@ -60,6 +60,9 @@ export function proxyToPrimary(primaryUrl: string): Handler {
         else res.destroy();
         resolve();
       });
+      // The head goes now, not with the first body byte: the primary may answer before any body
+      // (a declared size over its limit: 413) and a client may wait for that answer.
+      upstream.flushHeaders();
       // A client that goes away mid-body takes the upstream request with it (the error above).
       pipeline(req, upstream).catch(() => {});
     });
