@@ -1,12 +1,19 @@
 /**
  * Relay throughput against nginx (sendfile) serving the same bytes, measured
- * by the same load generator (wrk) in the same run, all on 127.0.0.1.
+ * by the same load generator (wrk, its own process) in the same run, all on
+ * 127.0.0.1. Three cases, each relay against nginx with as many workers:
  *
- *   node --import tsx bench/relay-throughput.ts [--size 1048576] [--connections 64] [--duration 10] [--rounds 3]
+ *   1. one 1 MiB segment, 64 connections: relay (one process) vs nginx worker_processes 1
+ *   2. the same with two workers each: relay --workers 2 vs nginx worker_processes 2
+ *   3. many streams: 100 streams of 6 segments (256 KiB), playlists and segments
+ *      mixed half and half at random, 1,000 connections; relay --workers 2 vs nginx 2
+ *
+ *   node --import tsx bench/relay-throughput.ts [--size 1048576] [--connections 64] [--duration 8] [--rounds 3]
+ *        [--streams 100] [--stream-segments 6] [--many-size 262144] [--many-connections 1000] [--cases 1,2,3]
  *
  * Installs nginx-light and wrk through apt when missing (scripts/setup.sh).
- * Each server gets one core's worth of workers (relay: one Node process;
- * nginx: worker_processes 1) and wrk one thread: the machine has two cores.
+ * wrk runs one thread: the machine has two cores, which the server under test
+ * and the load generator share (see docs/benchmarks.md).
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -20,14 +27,18 @@ const { values } = parseArgs({
   options: {
     size: { type: "string", default: "1048576" }, // bytes
     connections: { type: "string", default: "64" },
-    duration: { type: "string", default: "10" }, // s per round
+    duration: { type: "string", default: "8" }, // s per round
     rounds: { type: "string", default: "3" },
+    streams: { type: "string", default: "100" },
+    "stream-segments": { type: "string", default: "6" },
+    "many-size": { type: "string", default: "262144" }, // bytes: 1 s of 2 Mbit/s video
+    "many-connections": { type: "string", default: "1000" },
+    cases: { type: "string", default: "1,2,3" },
   },
 });
-const size = Number(values.size);
-const connections = Number(values.connections);
 const duration = Number(values.duration);
 const rounds = Number(values.rounds);
+const cases = new Set(values.cases.split(",").map(Number));
 const say = (line: string) => console.log(`[bench] ${line}`);
 
 execFileSync("bash", ["scripts/setup.sh", "nginx-light", "wrk"], { stdio: "inherit" });
@@ -41,28 +52,41 @@ async function freePort(): Promise<number> {
   });
 }
 
-function startRelay(out: string): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(
-    process.execPath,
-    ["--import", "tsx", "bench/relay-server.ts", "--size", String(size), "--out", out],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
+interface Server {
+  proc: ChildProcess;
+  base: string;
+  stop(): Promise<void>;
+}
+
+function stopper(proc: ChildProcess, signal: NodeJS.Signals): () => Promise<void> {
+  return () =>
+    new Promise((resolve) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+      proc.once("exit", () => resolve());
+      proc.kill(signal);
+    });
+}
+
+/** The relay process, holding the content it also writes under `root` for nginx. */
+function startRelay(root: string, args: string[]): Promise<Server> {
+  const proc = spawn(process.execPath, ["--import", "tsx", "bench/relay-server.ts", "--out", root, ...args], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   return new Promise((resolve, reject) => {
     proc.once("exit", (code) => reject(new Error(`relay exited ${code}`)));
-    createInterface({ input: proc.stdout as NodeJS.ReadableStream }).once("line", (url) =>
-      resolve({ proc, url }),
+    createInterface({ input: proc.stdout as NodeJS.ReadableStream }).once("line", (base) =>
+      resolve({ proc, base, stop: stopper(proc, "SIGTERM") }),
     );
   });
 }
 
-async function startNginx(root: string): Promise<{ proc: ChildProcess; url: string }> {
+async function startNginx(root: string, workers: number): Promise<Server> {
   const port = await freePort();
-  const conf = join(root, "nginx.conf");
+  const conf = join(root, `nginx-${workers}.conf`);
   writeFileSync(
     conf,
-    `daemon off; worker_processes 1; pid ${root}/nginx.pid; error_log ${root}/error.log warn;
+    `daemon off; worker_processes ${workers}; pid ${root}/nginx.pid; error_log ${root}/error.log warn;
+worker_rlimit_nofile 8192;
 events { worker_connections 4096; }
 http {
   access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
@@ -73,92 +97,191 @@ http {
   );
   const proc = spawn("nginx", ["-c", conf, "-p", root], { stdio: "inherit" });
   await new Promise((r) => setTimeout(r, 500));
-  return { proc, url: `http://127.0.0.1:${port}/seg-0.m4s` };
+  return { proc, base: `http://127.0.0.1:${port}`, stop: stopper(proc, "SIGQUIT") };
 }
 
 interface Result {
   requestsPerSec: number;
   gbitPerSec: number;
   p99: string;
-  /** Server CPU over the run, % of one core: near 100 means the server, not wrk, is the limit. */
+  /** Server CPU over the run, % of one core (200 = two cores busy). */
   serverCpu: number;
 }
 
-/** CPU seconds (user + system) of a process and its children, from /proc. */
+/** CPU seconds (user + system) of a process and its children (nginx or relay workers), from /proc. */
 function cpuSeconds(pid: number): number {
-  const children = spawnSync("pgrep", ["-P", String(pid)], { encoding: "utf8" }).stdout; // nginx workers
+  const children = spawnSync("pgrep", ["-P", String(pid)], { encoding: "utf8" }).stdout;
   const pids = [pid, ...children.split("\n").filter(Boolean).map(Number)];
-
   const ticks = pids.reduce((sum, p) => {
-    const fields = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-    return sum + Number(fields[11]) + Number(fields[12]);
+    try {
+      const fields = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+      return sum + Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return sum; // exited between pgrep and the read
+    }
   }, 0);
   return ticks / 100; // USER_HZ
 }
 
-function wrk(url: string, serverPid: number): Result {
-  const cpuBefore = cpuSeconds(serverPid);
-  const out = execFileSync("wrk", ["-t1", `-c${connections}`, `-d${duration}s`, "--latency", url], {
-    encoding: "utf8",
-  });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN);
-  const p99 = /99%\s+(\S+)/.exec(out)?.[1] ?? "?";
-  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];
-  if (errors) throw new Error(`${url}: ${errors} error responses`);
-  const serverCpu = ((cpuSeconds(serverPid) - cpuBefore) / duration) * 100;
-  return { requestsPerSec: rps, gbitPerSec: (rps * size * 8) / 1e9, p99, serverCpu };
+interface Load {
+  /** The path loaded, or a wrk Lua script choosing one per request. */
+  path?: string;
+  script?: string;
+  connections: number;
+  /** Body bytes per response when all are alike; otherwise wrk's transfer rate (bodies and headers) is used. */
+  bodyBytes?: number;
 }
 
-const root = mkdtempSync(join(tmpdir(), "srp-bench-"));
-say(`segment ${size} bytes, ${connections} connections, ${rounds} rounds of ${duration} s each, wrk -t1`);
-const relay = await startRelay(join(root, "seg-0.m4s"));
-const nginx = await startNginx(root);
-try {
-  for (const target of [relay.url, nginx.url]) {
-    const res = await fetch(target);
-    const body = Buffer.from(await res.arrayBuffer());
-    if (res.status !== 200 || body.length !== size)
-      throw new Error(`${target}: bad response ${res.status} ${body.length}`);
-  }
-  const pidOf = { relay: relay.proc.pid ?? 0, nginx: nginx.proc.pid ?? 0 };
-  wrk(relay.url, pidOf.relay); // warm-up (JIT, TCP buffers)
-  wrk(nginx.url, pidOf.nginx);
+function wrk(server: Server, load: Load, seconds: number): Result {
+  const pid = server.proc.pid ?? 0;
+  const cpuBefore = cpuSeconds(pid);
+  const out = execFileSync(
+    "wrk",
+    [
+      "-t1",
+      `-c${load.connections}`,
+      `-d${seconds}s`,
+      "--timeout",
+      "10s",
+      "--latency",
+      ...(load.script ? ["-s", load.script] : []),
+      `${server.base}${load.path ?? "/"}`,
+    ],
+    { encoding: "utf8" },
+  );
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN);
+  const transfer = /Transfer\/sec:\s+([\d.]+)([KMG]?B)/.exec(out);
+  const scale = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[transfer?.[2] ?? "B"] ?? Number.NaN;
+  const bytesPerSec = Number(transfer?.[1] ?? Number.NaN) * scale;
+  const p99 = /99%\s+(\S+)/.exec(out)?.[1] ?? "?";
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];
+  if (errors) throw new Error(`${server.base}: ${errors} error responses`);
+  const socketErrors = /Socket errors: (.*)/.exec(out)?.[1];
+  if (socketErrors) say(`  socket errors: ${socketErrors}`);
+  const serverCpu = ((cpuSeconds(pid) - cpuBefore) / seconds) * 100;
+  const rate = load.bodyBytes !== undefined ? rps * load.bodyBytes : bytesPerSec;
+  return { requestsPerSec: rps, gbitPerSec: (rate * 8) / 1e9, p99, serverCpu };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+
+/** Loads relay and nginx in turn, `rounds` times after a warm-up; returns the medians. */
+function compare(name: string, relay: Server, nginx: Server, load: Load) {
+  wrk(relay, load, 3); // warm-up (JIT, TCP buffers, page cache)
+  wrk(nginx, load, 3);
   const results: { relay: Result[]; nginx: Result[] } = { relay: [], nginx: [] };
   for (let round = 1; round <= rounds; round++) {
-    for (const [name, url] of [
-      ["relay", relay.url],
-      ["nginx", nginx.url],
+    for (const [who, server] of [
+      ["relay", relay],
+      ["nginx", nginx],
     ] as const) {
-      const r = wrk(url, pidOf[name]);
-      results[name].push(r);
+      const r = wrk(server, load, duration);
+      results[who].push(r);
       say(
-        `round ${round}/${rounds} ${name.padEnd(5)} ${r.gbitPerSec.toFixed(2)} Gbit/s  ${r.requestsPerSec.toFixed(0)} req/s  p99 ${r.p99}  server CPU ${r.serverCpu.toFixed(0)}%`,
+        `${name} round ${round}/${rounds} ${who.padEnd(5)} ${r.gbitPerSec.toFixed(2)} Gbit/s  ${r.requestsPerSec.toFixed(0)} req/s  p99 ${r.p99}  server CPU ${r.serverCpu.toFixed(0)}%`,
       );
     }
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
-  const relayG = median(results.relay.map((r) => r.gbitPerSec));
-  const nginxG = median(results.nginx.map((r) => r.gbitPerSec));
+  const m = (rs: Result[], f: (r: Result) => number) => median(rs.map(f));
+  const out = {
+    relayG: m(results.relay, (r) => r.gbitPerSec),
+    nginxG: m(results.nginx, (r) => r.gbitPerSec),
+    relayRps: m(results.relay, (r) => r.requestsPerSec),
+    nginxRps: m(results.nginx, (r) => r.requestsPerSec),
+    // Throughput per core of server CPU: what the server could do if the client were not the limit.
+    relayE: m(results.relay, (r) => r.gbitPerSec / (r.serverCpu / 100)),
+    nginxE: m(results.nginx, (r) => r.gbitPerSec / (r.serverCpu / 100)),
+  };
   say(
-    `median: relay ${relayG.toFixed(2)} Gbit/s, nginx ${nginxG.toFixed(2)} Gbit/s, ratio ${(relayG / nginxG).toFixed(2)}`,
+    `${name} median: relay ${out.relayG.toFixed(2)} Gbit/s ${out.relayRps.toFixed(0)} req/s, nginx ${out.nginxG.toFixed(2)} Gbit/s ${out.nginxRps.toFixed(0)} req/s, ratio ${(out.relayG / out.nginxG).toFixed(2)}; per core ${out.relayE.toFixed(1)} vs ${out.nginxE.toFixed(1)} Gbit/s`,
   );
-  // Throughput per core of server CPU: what the server could do if the client were not the limit.
-  const perCore = (rs: Result[]) => median(rs.map((r) => r.gbitPerSec / (r.serverCpu / 100)));
-  const relayE = perCore(results.relay);
-  const nginxE = perCore(results.nginx);
-  say(
-    `efficiency: relay ${relayE.toFixed(1)} Gbit/s per core, nginx ${nginxE.toFixed(1)} Gbit/s per core, ratio ${(relayE / nginxE).toFixed(2)}`,
+  return out;
+}
+
+async function checkSame(relay: Server, nginx: Server, path: string): Promise<void> {
+  const [a, b] = await Promise.all(
+    [relay, nginx].map(async (s) => {
+      const res = await fetch(`${s.base}${path}`);
+      if (res.status !== 200) throw new Error(`${s.base}${path}: HTTP ${res.status}`);
+      return Buffer.from(await res.arrayBuffer());
+    }),
   );
+  if (!a || !b || !a.equals(b)) throw new Error(`${path}: relay and nginx serve different bytes`);
+}
+
+const figures: Array<[string, number, string]> = [];
+const servers: Server[] = [];
+try {
+  const size = Number(values.size);
+  const connections = Number(values.connections);
+  for (const workers of [1, 2]) {
+    if (!cases.has(workers)) continue;
+    const root = mkdtempSync(join(tmpdir(), "srp-bench-"));
+    say(`case ${workers}: one ${size}-byte segment, ${connections} connections, ${workers} worker(s) each`);
+    const relay = await startRelay(root, ["--size", String(size), "--workers", String(workers)]);
+    servers.push(relay);
+    const nginx = await startNginx(root, workers);
+    servers.push(nginx);
+    const path = "/live/bench/seg-0.m4s";
+    await checkSame(relay, nginx, path);
+    const r = compare(`w${workers}`, relay, nginx, { path, connections, bodyBytes: size });
+    const tag = workers === 1 ? "relay" : "relay2";
+    figures.push(
+      [`${tag}_gbit_s`, r.relayG, "Gbit/s"],
+      [`nginx${workers === 1 ? "" : "2"}_gbit_s`, r.nginxG, "Gbit/s"],
+      [workers === 1 ? "relay_vs_nginx" : "relay2_vs_nginx2", r.relayG / r.nginxG, "ratio"],
+      [workers === 1 ? "relay_vs_nginx_per_core" : "relay2_vs_nginx2_per_core", r.relayE / r.nginxE, "ratio"],
+    );
+    await relay.stop();
+    await nginx.stop();
+  }
+  if (cases.has(3)) {
+    const streams = Number(values.streams);
+    const segs = Number(values["stream-segments"]);
+    const many = Number(values["many-connections"]);
+    const root = mkdtempSync(join(tmpdir(), "srp-bench-many-"));
+    say(
+      `case 3: ${streams} streams x ${segs} segments of ${values["many-size"]} bytes, playlists and segments mixed, ${many} connections, 2 workers each`,
+    );
+    const relay = await startRelay(root, [
+      "--size",
+      String(values["many-size"]),
+      "--workers",
+      "2",
+      "--streams",
+      String(streams),
+      "--segments",
+      String(segs),
+    ]);
+    servers.push(relay);
+    const nginx = await startNginx(root, 2);
+    servers.push(nginx);
+    for (const path of ["/live/s0/index.m3u8", `/live/s${streams - 1}/seg-${segs - 1}.m4s`])
+      await checkSame(relay, nginx, path);
+    // One request in two a playlist, the other a segment; stream and segment at random (same seed for both servers).
+    const script = join(root, "mixed.lua");
+    writeFileSync(
+      script,
+      `math.randomseed(12)
+request = function()
+  local s = math.random(0, ${streams - 1})
+  if math.random() < 0.5 then return wrk.format(nil, "/live/s" .. s .. "/index.m3u8") end
+  return wrk.format(nil, "/live/s" .. s .. "/seg-" .. math.random(0, ${segs - 1}) .. ".m4s")
+end
+`,
+    );
+    const r = compare("many", relay, nginx, { script, connections: many });
+    figures.push(
+      ["many_streams_relay_req_s", r.relayRps, "req/s"],
+      ["many_streams_nginx_req_s", r.nginxRps, "req/s"],
+      ["many_streams_vs_nginx", r.relayRps / r.nginxRps, "ratio"],
+      ["many_streams_vs_nginx_per_core", r.relayE / r.nginxE, "ratio"],
+    );
+  }
   // One machine-readable line per figure; a figure that could not be measured fails the run.
-  const figures: Array<[string, number, string]> = [
-    ["relay_gbit_s", relayG, "Gbit/s"],
-    ["nginx_gbit_s", nginxG, "Gbit/s"],
-    ["relay_vs_nginx", relayG / nginxG, "ratio"],
-    ["relay_vs_nginx_per_core", relayE / nginxE, "ratio"],
-  ];
   for (const [name, value, unit] of figures) console.log(`RESULT ${name} ${value.toFixed(3)} ${unit}`);
-  if (figures.some(([, value]) => !Number.isFinite(value) || value <= 0)) process.exitCode = 1;
+  if (figures.length === 0 || figures.some(([, value]) => !Number.isFinite(value) || value <= 0))
+    process.exitCode = 1;
 } finally {
-  relay.proc.kill("SIGTERM");
-  nginx.proc.kill("SIGQUIT");
+  await Promise.all(servers.map((s) => s.stop()));
 }

@@ -11,7 +11,7 @@ export const relayHelp = `streamrp2p relay [--config relay.yaml] [--coordinator 
                  [--ingest] [--data-dir .data/relay] [--key-file FILE] [--drain-grace-ms 5000] [--drain-timeout-ms 30000]
                  [--heartbeat-interval-ms 2000] [--receipt-submit-interval-ms 10000] [--log-level info]
                  [--headers-timeout-ms 10000] [--idle-timeout-ms 30000] [--max-connections 4096]
-                 [--node-addresses auto|public|any] [--write-config FILE] [--print-config]
+                 [--node-addresses auto|public|any] [--workers 1|N|auto] [--write-config FILE] [--print-config]
   Runs a relay node (restreams to viewers and relays). Options come from the config file (YAML or JSON),
   SRP_* env vars (SRP_COORDINATOR, SRP_SUPPORT=a,b, ...) and flags; flags win. The node key is created
   on first start (<data-dir>/node.key, mode 0600) and the node's address printed. --support restreams
@@ -21,6 +21,8 @@ export const relayHelp = `streamrp2p relay [--config relay.yaml] [--coordinator 
   time); "auto" (default) is "any" when the coordinator is on loopback, else "public"; a LAN sets "any".
   --coordinator takes the coordinator's replicas, comma-separated (a list in the config file): calls go to
   the one that answered last and fail over to the next when one is down, refuses or hangs.
+  --workers N serves viewers from N processes sharing the port (0 or auto: one per CPU core); this process
+  keeps ingest, pulling, receipts and heartbeats. Default 1: one process. SIGTERM this process, not a worker.
   --write-config FILE writes the merged, validated config as YAML and exits.`;
 
 export async function runRelay(argv: string[]): Promise<void> {
@@ -52,6 +54,7 @@ export async function runRelay(argv: string[]): Promise<void> {
       drainGraceMs: config.drainGraceMs,
       drainTimeoutMs: config.drainTimeoutMs,
       nodeAddresses: config.nodeAddresses,
+      workers: config.workers,
       httpLimits: {
         headersTimeoutMs: config.headersTimeoutMs,
         idleTimeoutMs: config.idleTimeoutMs,

@@ -89,6 +89,15 @@ export const NodeConfigSchema = z.strictObject({
   idleTimeoutMs: z.coerce.number().int().min(10_000).max(600_000).default(30_000),
   /** Open connections at once; more are closed at accept. */
   maxConnections: z.coerce.number().int().min(16).max(1_000_000).default(4_096),
+  /**
+   * Processes serving viewers: 1 (default) = one process does everything;
+   * N = a primary (ingest, pulling, receipts, heartbeats) and N workers that
+   * serve from copies of its windows on the shared port; 0 or "auto" = one
+   * worker per CPU core.
+   */
+  workers: z
+    .union([z.literal("auto").transform(() => 0), z.coerce.number().int().min(0).max(256)])
+    .default(1),
 });
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;
 export type NodeConfigInput = z.input<typeof NodeConfigSchema>;

@@ -42,6 +42,12 @@ export const RELAY_DEFAULTS = {
    * machine), else "public". A LAN network sets "any".
    */
   nodeAddresses: "auto" as "auto" | "public" | "any",
+  /**
+   * Processes serving viewers. 1: this process does everything (tests, `up`).
+   * More: this process keeps ingest, pulling, receipts and heartbeats, and
+   * that many workers serve from copies of its windows; 0 = one per CPU core.
+   */
+  workers: 1,
 } as const;
 
 export type RelayDefaults = typeof RELAY_DEFAULTS;

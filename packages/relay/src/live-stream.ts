@@ -17,6 +17,18 @@ export interface LiveStreamOptions {
 type Waiter = { minSeq: number; wake: () => void };
 
 /**
+ * Told of every change to a window, in order: how a relay's primary process
+ * replicates its windows to the worker processes that serve them (workers/).
+ */
+export interface WindowObserver {
+  opened(stream: LiveStream): void;
+  put(stream: LiveStream, obj: MediaObject, kind: "init" | "segment"): void;
+  removed(stream: LiveStream, obj: MediaObject, kind: "init" | "segment"): void;
+  ended(stream: LiveStream, end: StreamEnd | null): void;
+  dropped(streamId: string): void;
+}
+
+/**
  * One stream's live window on a relay: inits, the last N segments, the end
  * marker, and the waiters of long polls. Bounded: old segments are evicted.
  */
@@ -36,12 +48,28 @@ export class LiveStream {
   /** Where the bytes come from: "push" for ingest, else the upstream node id. */
   source: "push" | string = "push";
 
-  constructor(streamId: string, signer: string, options: LiveStreamOptions, now: () => number = Date.now) {
+  readonly #observer: WindowObserver | undefined;
+
+  constructor(
+    streamId: string,
+    signer: string,
+    options: LiveStreamOptions,
+    now: () => number = Date.now,
+    observer?: WindowObserver,
+  ) {
     this.streamId = streamId;
     this.signer = signer;
     this.#options = options;
     this.#now = now;
     this.#lastChangeAt = now();
+    this.#observer = observer;
+  }
+
+  /** Inits by version, then segments by seq: everything held, in the order a copy must be built in. */
+  *objects(): IterableIterator<[MediaObject, "init" | "segment"]> {
+    for (const version of [...this.#inits.keys()].sort((a, b) => a - b))
+      yield [this.#inits.get(version) as MediaObject, "init"];
+    for (const obj of this.#segments.values()) yield [obj, "segment"];
   }
 
   /** When the window last changed (ms, the injected clock): idle streams are evicted by it. */
@@ -79,6 +107,7 @@ export class LiveStream {
 
   putInit(obj: MediaObject): void {
     this.#inits.set(obj.init, obj);
+    this.#observer?.put(this, obj, "init");
     this.#changed();
   }
 
@@ -97,19 +126,26 @@ export class LiveStream {
       this.#segments.delete(oldest);
     }
     this.#evictUnusedInits();
+    this.#observer?.put(this, obj, "segment");
     this.#changed();
   }
 
   /** Forgets a failed object so that it can be fetched or pushed again. */
   remove(obj: MediaObject): void {
-    if (this.#segments.get(obj.attestation.seq) === obj) this.#segments.delete(obj.attestation.seq);
-    if (obj.attestation.rendition === "init" && this.#inits.get(obj.init) === obj)
+    if (this.#segments.get(obj.attestation.seq) === obj) {
+      this.#segments.delete(obj.attestation.seq);
+      this.#observer?.removed(this, obj, "segment");
+    }
+    if (obj.attestation.rendition === "init" && this.#inits.get(obj.init) === obj) {
       this.#inits.delete(obj.init);
+      this.#observer?.removed(this, obj, "init");
+    }
     this.#changed();
   }
 
   setEnd(end: StreamEnd): void {
     this.#end = end;
+    this.#observer?.ended(this, end);
     this.#changed();
   }
 
@@ -117,6 +153,7 @@ export class LiveStream {
   clearEnd(): void {
     if (this.#end) {
       this.#end = null;
+      this.#observer?.ended(this, null);
       this.#changed();
     }
   }

@@ -16,6 +16,7 @@ import {
   type FetchLike,
   guardedFetch,
   type HttpServerLimits,
+  httpServerLimits,
   type Logger,
   Router,
   type RunningHttpServer,
@@ -40,6 +41,7 @@ import { ReceiptSubmitter } from "./receipt-submitter.ts";
 import { type ServeContext, serveMedia } from "./serve.ts";
 import { SessionLedger } from "./session-ledger.ts";
 import { StreamTable } from "./stream-table.ts";
+import { createWorkerFront, type WorkerFront, workerCount } from "./workers/primary.ts";
 
 /** Receipts GET /v1/receipts lists at most (the newest). */
 const RECEIPTS_LISTED = 1_000;
@@ -78,6 +80,8 @@ export interface RelayOptions {
   nodeAddresses: "auto" | "public" | "any";
   /** HTTP server limits (slow clients, header size, connections); each missing one is HTTP_SERVER_DEFAULTS'. */
   httpLimits?: Partial<HttpServerLimits>;
+  /** Processes serving viewers (see RELAY_DEFAULTS.workers); 1 = this process alone, 0 = one per CPU core. */
+  workers: number;
 }
 
 export interface RelayComponents {
@@ -129,6 +133,12 @@ export interface Relay {
   stop(): Promise<void>;
 }
 
+/** The URL a server listening on host:port is reached at (a wildcard address: via loopback). */
+function listeningUrl(host: string, port: number): string {
+  const h = host.includes(":") ? `[${host}]` : host;
+  return `http://${h === "0.0.0.0" ? "127.0.0.1" : h}:${port}`;
+}
+
 /** Creates a relay node: HTTP serving, push ingest, pulling, heartbeats. Nothing runs until start(). */
 export function createRelay(init: Partial<RelayOptions>, components: RelayComponents): Relay {
   const options: RelayOptions = {
@@ -169,7 +179,28 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
   const receipts = new ReceiptStore({ nodeId, ticketPublicKey });
   const ledger = new SessionLedger();
   const now = components.now ?? Date.now;
-  const streams = new StreamTable(options, now, (size) => metrics.streams.set(size));
+  const signer = new DeliverySigner(account, domain, components.servedBytes);
+  // With workers, this process keeps the one copy of everything that must be single (ingest,
+  // pulling, receipts, heartbeats, probes) and the workers serve viewers (workers/primary.ts).
+  const workers = workerCount(options.workers);
+  const front: WorkerFront | undefined =
+    workers > 1
+      ? createWorkerFront({
+          count: workers,
+          host: options.host,
+          port: options.port,
+          limits: httpServerLimits(options.httpLimits),
+          live: options,
+          segmentWaitMs: options.segmentWaitMs,
+          windowWaitMs: options.windowWaitMs,
+          signer,
+          metrics,
+          ledger,
+          streams: () => streams.values(),
+          log,
+        })
+      : undefined;
+  const streams = new StreamTable(options, now, (size) => metrics.streams.set(size), front?.observer);
   const attestations = new AttestationVerifier(domain);
   const pullers = new Map<string, StreamPuller>();
   const demand = new CarryDemand(options.carryGraceMs, now);
@@ -201,7 +232,7 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
     heldStream: (streamId) => streams.get(streamId),
   };
   const serveCtx: ServeContext = {
-    signer: new DeliverySigner(account, domain, components.servedBytes),
+    signer,
     ledger,
     stream: (id) => streams.get(id),
     metrics,
@@ -307,7 +338,7 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
     lastBeat = { at, bytes };
     return {
       nodeId,
-      connections,
+      connections: front ? front.connections() : connections,
       egressBps,
       bytesServed: bytes,
       streams: streams.mostActive(MAX_HEARTBEAT_STREAMS).map((s) => ({
@@ -324,7 +355,7 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
     nodeId,
     get url() {
       if (!http) throw new SrpError("UNAVAILABLE", "relay not started");
-      return options.publicUrl ?? http.url;
+      return options.publicUrl ?? (front ? listeningUrl(options.host, front.port) : http.url);
     },
     metrics,
     receipts,
@@ -351,8 +382,9 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
     },
     async start() {
       http = await startHttpService({
-        host: options.host,
-        port: options.port,
+        // With workers, they hold the public port; this process answers them on an internal one.
+        host: front ? "127.0.0.1" : options.host,
+        port: front ? 0 : options.port,
         limits: options.httpLimits,
         router,
         metrics: metrics.registry,
@@ -362,8 +394,17 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
           streams: streams.size,
           registered: heartbeat?.registered ?? false,
           draining,
+          ...(front ? { workers: front.health() } : {}),
         }),
       });
+      if (front) {
+        try {
+          await front.start(http.url);
+        } catch (err) {
+          await http.close();
+          throw err;
+        }
+      }
       http.server.on("connection", (socket) => {
         connections += 1;
         metrics.connections.set(connections);
@@ -415,12 +456,14 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
         const started = Date.now();
         log.info("draining", { nodeId, graceMs: options.drainGraceMs });
         for (const s of streams.values()) s.wakeAll(); // child relays' long-polls answer DRAINING now
+        front?.drain();
         await heartbeat?.beatNow(); // the coordinator stops routing to us
         const deadline = started + options.drainTimeoutMs;
         // Still listening: viewers and children move, and viewers send their last receipts.
         const graceEnd = Math.min(deadline, started + options.drainGraceMs);
         await new Promise((r) => setTimeout(r, Math.max(0, graceEnd - Date.now())));
         // Then no new connections; responses in progress finish (the pullers still feed them).
+        await front?.close(Math.max(0, deadline - Date.now())); // workers first: they pass requests to us
         await http?.close(Math.max(0, deadline - Date.now()));
         log.info("drained", { nodeId, ms: Date.now() - started });
         await relay.stop();
@@ -434,6 +477,7 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
       for (const p of pullers.values()) p.stop();
       pullers.clear();
       for (const s of streams.values()) s.wakeAll();
+      await front?.stop();
       await http?.close();
     },
   };

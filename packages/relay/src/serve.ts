@@ -14,11 +14,9 @@ import {
   utf8,
 } from "@streamrp2p/protocol";
 import { sendError, sendJson } from "@streamrp2p/service";
-import type { DeliverySigner } from "./delivery-signer.ts";
+import type { Served } from "./delivery-signer.ts";
 import type { LiveStream } from "./live-stream.ts";
 import type { MediaObject } from "./media-object.ts";
-import type { RelayMetrics } from "./metrics.ts";
-import type { SessionLedger } from "./session-ledger.ts";
 
 const SESSION_RE = /^[0-9a-f]{32}$/;
 
@@ -28,11 +26,23 @@ function sessionOf(url: URL): string | undefined {
   return s !== null && SESSION_RE.test(s) ? s : undefined;
 }
 
+/**
+ * What serving counts: a relay's own metrics, or (in a worker process) a
+ * tally its primary adds to its metrics.
+ */
+export interface ServeMetrics {
+  requests: { inc(labels: { kind: string; status: string }, value?: number): void };
+  bytesServed: { inc(labels: { kind: string }, value?: number): void };
+  totals: { bytesServed: number };
+}
+
 export interface ServeContext {
-  signer: DeliverySigner;
-  ledger: SessionLedger;
+  /** The node's delivery signature for an object (DeliverySigner; a worker's comes from its primary). */
+  signer: { served(obj: MediaObject): Promise<Served> };
+  /** Bytes per viewer session (SessionLedger; a worker's tally goes to its primary's). */
+  ledger: { add(sessionId: string, streamId: string, bytes: number, segments: number): void };
   stream(streamId: string): LiveStream | undefined;
-  metrics: RelayMetrics;
+  metrics: ServeMetrics;
   segmentWaitMs: number;
   windowWaitMs: number;
   /** True once the relay drains: new requests go elsewhere, in-flight ones finish. */
@@ -85,7 +95,8 @@ export async function sendObject(
   }
   metrics.bytesServed.inc({ kind }, obj.byteLength);
   metrics.totals.bytesServed += obj.byteLength;
-  if (session !== undefined) ctx.ledger.add(session, obj.attestation.streamId, obj.byteLength, !isInit);
+  if (session !== undefined)
+    ctx.ledger.add(session, obj.attestation.streamId, obj.byteLength, isInit ? 0 : 1);
   const bytes = served.bytes ?? obj.bytes;
   if (bytes) {
     res.end(bytes);
@@ -104,7 +115,7 @@ function drainingError(): SrpError {
   return new SrpError("DRAINING", "this node is leaving the network; use another node");
 }
 
-function fail(res: ServerResponse, metrics: RelayMetrics, kind: string, err: SrpError): void {
+function fail(res: ServerResponse, metrics: ServeMetrics, kind: string, err: SrpError): void {
   metrics.requests.inc({ kind, status: String(err.status) });
   sendError(res, err);
 }

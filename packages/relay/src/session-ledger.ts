@@ -14,7 +14,8 @@ export class SessionLedger {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  add(sessionId: string, streamId: string, bytes: number, isSegment: boolean): void {
+  /** Counts `bytes` (and `segments` media segments) served to a session. */
+  add(sessionId: string, streamId: string, bytes: number, segments: number): void {
     let t = this.#tallies.get(sessionId);
     if (!t) {
       if (this.#tallies.size >= MAX_SESSIONS) this.#evictIdle();
@@ -22,7 +23,7 @@ export class SessionLedger {
       this.#tallies.set(sessionId, t);
     }
     t.bytes += bytes;
-    if (isSegment) t.segments += 1;
+    t.segments += segments;
     t.lastSeenAt = this.now();
   }
 

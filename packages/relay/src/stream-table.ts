@@ -1,5 +1,5 @@
 import { SrpError } from "@streamrp2p/protocol";
-import { LiveStream, type LiveStreamOptions } from "./live-stream.ts";
+import { LiveStream, type LiveStreamOptions, type WindowObserver } from "./live-stream.ts";
 
 export interface StreamTableOptions extends LiveStreamOptions {
   /** Streams held at once; a new one beyond this is refused (UNAVAILABLE) unless an idle one can go. */
@@ -19,11 +19,19 @@ export class StreamTable {
   readonly #o: StreamTableOptions;
   readonly #now: () => number;
   readonly #onChange: (size: number) => void;
+  readonly #observer: WindowObserver | undefined;
 
-  constructor(options: StreamTableOptions, now: () => number, onChange: (size: number) => void = () => {}) {
+  /** `observer` hears of every change to every window (a relay with workers replicates them). */
+  constructor(
+    options: StreamTableOptions,
+    now: () => number,
+    onChange: (size: number) => void = () => {},
+    observer?: WindowObserver,
+  ) {
     this.#o = options;
     this.#now = now;
     this.#onChange = onChange;
+    this.#observer = observer;
   }
 
   get size(): number {
@@ -49,8 +57,9 @@ export class StreamTable {
     if (this.#streams.size >= this.#o.maxStreams) {
       throw new SrpError("UNAVAILABLE", `this relay holds its limit of ${this.#o.maxStreams} streams`);
     }
-    const stream = new LiveStream(streamId, signer, this.#o, this.#now);
+    const stream = new LiveStream(streamId, signer, this.#o, this.#now, this.#observer);
     this.#streams.set(streamId, stream);
+    this.#observer?.opened(stream);
     this.#onChange(this.#streams.size);
     return stream;
   }
@@ -71,6 +80,7 @@ export class StreamTable {
     for (const [id, s] of this.#streams) {
       if (s.lastChangeAt <= cutoff && !isActive(id) && s.waiters === 0) {
         this.#streams.delete(id);
+        this.#observer?.dropped(id);
         evicted += 1;
       }
     }

@@ -22,6 +22,7 @@ interface Route {
 /** A small method + path router: `/v1/streams/:id` style patterns, errors mapped to JSON bodies. */
 export class Router {
   readonly #routes: Route[] = [];
+  #fallback: Handler | undefined;
 
   constructor(private readonly log: Logger) {}
 
@@ -32,6 +33,15 @@ export class Router {
       return "([^/]+)";
     });
     this.#routes.push({ method, pattern: new RegExp(`^${source}$`), keys, handler });
+    return this;
+  }
+
+  /**
+   * What a request no route takes (no path, or not its method) goes to,
+   * instead of the 404/400 (a relay worker passes it to its primary).
+   */
+  otherwise(handler: Handler): this {
+    this.#fallback = handler;
     return this;
   }
 
@@ -73,6 +83,7 @@ export class Router {
       });
       return route.handler(req, res, params, url);
     }
+    if (this.#fallback) return this.#fallback(req, res, {}, url);
     throw pathMatched
       ? new SrpError("BAD_REQUEST", `method ${req.method} not allowed on ${url.pathname}`)
       : new SrpError("NOT_FOUND", `no route for ${url.pathname}`);

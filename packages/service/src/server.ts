@@ -12,7 +12,11 @@ export interface HttpServiceOptions {
   /** 0 picks a free port. */
   port: number;
   router: Router;
-  metrics: Registry;
+  /**
+   * Served at /metrics, with /healthz beside it. Without (a relay worker,
+   * whose primary answers both), neither route is added.
+   */
+  metrics?: Registry;
   log: Logger;
   /** Extra fields for /healthz (e.g. stream count); must be cheap. */
   health?: () => Record<string, unknown>;
@@ -51,14 +55,16 @@ export function httpServerLimits(given: Partial<HttpServerLimits> = {}): HttpSer
 /** Adds /healthz and /metrics to a router and listens. */
 export async function startHttpService(options: HttpServiceOptions): Promise<RunningHttpServer> {
   const { router, metrics } = options;
-  router.on("GET", "/healthz", (_req, res) =>
-    sendJson(res, 200, { ok: true, ...(options.health?.() ?? {}) }),
-  );
-  router.on("GET", "/metrics", async (_req, res) => {
-    const body = await metrics.metrics();
-    res.writeHead(200, { "content-type": metrics.contentType, "cache-control": "no-store" });
-    res.end(body);
-  });
+  if (metrics) {
+    router.on("GET", "/healthz", (_req, res) =>
+      sendJson(res, 200, { ok: true, ...(options.health?.() ?? {}) }),
+    );
+    router.on("GET", "/metrics", async (_req, res) => {
+      const body = await metrics.metrics();
+      res.writeHead(200, { "content-type": metrics.contentType, "cache-control": "no-store" });
+      res.end(body);
+    });
+  }
   const limits = httpServerLimits(options.limits);
   const server = createServer(
     {
