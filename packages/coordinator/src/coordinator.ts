@@ -35,7 +35,6 @@ import {
 import { addAccountingRoutes } from "./accounting/accounting-routes.ts";
 import { AccountingService } from "./accounting/accounting-service.ts";
 import type { SessionIssuer } from "./accounting/sessions.ts";
-import { addDashboardRoutes } from "./dashboard-page.ts";
 import { COORDINATOR_DEFAULTS } from "./defaults.ts";
 import { IngestExclusions } from "./ingest-exclusions.ts";
 import { authenticateNode, hashToken } from "./node-auth.ts";
@@ -57,7 +56,7 @@ import type { CoordinatorStore, NodeRow, StreamRow } from "./store.ts";
 import { StreamListCache } from "./stream-list-cache.ts";
 import { loadTicketKey } from "./ticket-key.ts";
 import { addViewerRoutes } from "./viewer-routes.ts";
-import { addWatchRoutes } from "./watch-page.ts";
+import { addWebRoutes } from "./web/web-routes.ts";
 
 export type CoordinatorOptions = Widen<typeof COORDINATOR_DEFAULTS>;
 
@@ -78,8 +77,8 @@ export interface CoordinatorComponents {
   log: Logger;
   /** Signs session tickets; default: kept under dataDir. */
   ticketKey?: Ed25519KeyPair;
-  /** Where the built browser player is (default: packages/player/dist). */
-  playerDir?: string;
+  /** Where the built pages and player bundle are (default: packages/coordinator/dist/web, from `npm run build`). */
+  webDir?: string;
   /** Post epoch roots on an EVM chain; without it epochs are computed but not settled. */
   settlement?: SettlementConfig;
   /** For the segment ledger and the prober's requests. */
@@ -276,8 +275,7 @@ export function createCoordinator(
     rank,
     onEvidence: (proven) => evidenceCounter.inc({ proven: String(proven) }),
   });
-  addWatchRoutes(router, { playerDir: components.playerDir, replicaUrls: options.replicaUrls });
-  addDashboardRoutes(router);
+  addWebRoutes(router, { webDir: components.webDir, replicaUrls: options.replicaUrls });
   router.on("POST", "/v1/streams", async (req, res) => {
     apiCalls.inc({ route: "register_stream" });
     const reg = parseWith(

@@ -45,7 +45,11 @@ export const HeartbeatSchema = z.strictObject({
   nodeId: AddressSchema,
   /** Concurrent viewer and downstream connections. */
   // Bounded: every field a node reports is stored, and a database column has a range.
-  connections: z.number().int().nonnegative().max(2 ** 31 - 1),
+  connections: z
+    .number()
+    .int()
+    .nonnegative()
+    .max(2 ** 31 - 1),
   /** Egress over the last interval, bit/s. */
   egressBps: z.number().nonnegative().max(1e15),
   /** Bytes served since the node started. */
@@ -191,3 +195,13 @@ export const NodeStatusSchema = z.strictObject({
   rewardsError: z.string().nullable(),
 });
 export type NodeStatus = z.infer<typeof NodeStatusSchema>;
+
+/** The most replicas a watch page is told about. */
+export const MAX_WATCH_REPLICAS = 64;
+
+/** What the watch page asks its coordinator before it starts the player (GET /v1/watch-config). */
+export const WatchConfigSchema = z.strictObject({
+  /** The coordinator's other replicas; the page puts its own origin first. */
+  replicaUrls: z.array(z.url({ protocol: /^https?$/ })).max(MAX_WATCH_REPLICAS),
+});
+export type WatchConfig = z.infer<typeof WatchConfigSchema>;
