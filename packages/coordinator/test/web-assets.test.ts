@@ -43,7 +43,7 @@ describe("the pages the coordinator serves, from the build", () => {
     const cases: [string, string, string][] = [
       ["/watch/show", "text/html; charset=utf-8", 'src="/assets/watch.js"'],
       ["/dashboard", "text/html; charset=utf-8", 'src="/assets/dashboard.js"'],
-      ["/assets/watch.js", "text/javascript; charset=utf-8", "/v1/watch-config"],
+      ["/assets/watch.js", "text/javascript; charset=utf-8", "StreamrP2P"],
       ["/assets/watch.css", "text/css; charset=utf-8", "video"],
       ["/assets/dashboard.js", "text/javascript; charset=utf-8", "/v1/streams"],
       ["/assets/dashboard.css", "text/css; charset=utf-8", ".tile"],

@@ -1,5 +1,7 @@
 // The page a viewer opens: one URL, and the player does the rest.
 import { attachPlayer, type PlayerHandle, type PlayerStatus } from "@streamrp2p/player/attach";
+// As when the page loaded /player/player.js: `window.StreamrP2P.attachPlayer` for a second player or a script.
+import "@streamrp2p/player/browser";
 import { loadWatchConfig } from "./watch-config.ts";
 
 const MESSAGES: Partial<Record<PlayerStatus, string>> = {
