@@ -9,6 +9,8 @@ echo "[test] lint (biome)"
 npx biome check .
 echo "[test] typecheck (tsc, strict)"
 npx tsc -p tsconfig.json
+echo "[test] typecheck the browser pages (DOM only)"
+npx tsc -p packages/coordinator/web/tsconfig.json
 echo "[test] contracts: compiled ABIs are fresh (solc)"
 npm run --silent contracts:check
 echo "[test] contracts: solhint"

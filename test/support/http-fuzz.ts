@@ -59,6 +59,8 @@ export const ROUTES: Record<ServiceKind, readonly { method: string; path: string
     { method: "GET", path: "/watch/:streamId" },
     { method: "GET", path: "/player/:file" },
     { method: "GET", path: "/dashboard" },
+    { method: "GET", path: "/assets/:file" },
+    { method: "GET", path: "/v1/watch-config" },
     { method: "GET", path: "/healthz" },
     { method: "GET", path: "/metrics" },
   ],

@@ -9,7 +9,7 @@ import {
   recruitsFrom,
 } from "./tree.ts";
 
-/** A node the plan has not seen makes a new one, but not more often than this (ms). */
+/** A new plan for a node it has not seen, or after a change, at most this often (ms). */
 const MIN_REMAKE_MS = 100;
 
 /**
@@ -29,6 +29,7 @@ export class CarryPlan {
   #madeAt = Number.NEGATIVE_INFINITY;
   /** Nodes the plan was made with: one it has never seen (just registered) gets a new plan. */
   #seen = new Set<string>();
+  #stale = true;
   #pending: Promise<void> | undefined;
 
   constructor(
@@ -46,10 +47,16 @@ export class CarryPlan {
   /** Streams `node` (its row with this heartbeat's report) should carry. */
   async carryFor(node: NodeRow): Promise<string[]> {
     const age = this.now() - this.#madeAt;
-    if (age >= this.maxAgeMs || (!this.#seen.has(node.nodeId) && age >= MIN_REMAKE_MS)) {
-      this.#pending ??= this.#make().finally(() => {
-        this.#pending = undefined;
-      });
+    if (age >= this.maxAgeMs || this.#stale || !this.#seen.has(node.nodeId)) {
+      // A node the plan has not seen (just registered), or a change to the streams, makes a
+      // new plan: shared by every heartbeat that asks meanwhile, and not more often than
+      // MIN_REMAKE_MS, so a storm of registrations costs one plan per interval.
+      const wait = Math.max(0, MIN_REMAKE_MS - age);
+      this.#pending ??= new Promise((r) => setTimeout(r, wait))
+        .then(() => this.#make())
+        .finally(() => {
+          this.#pending = undefined;
+        });
       await this.#pending;
     }
     const out = new Set(this.#byNode.get(node.nodeId) ?? []);
@@ -60,11 +67,13 @@ export class CarryPlan {
     });
   }
 
+  /** The streams or their ingest relays changed: the next heartbeat gets a new plan. */
   invalidate(): void {
-    this.#madeAt = Number.NEGATIVE_INFINITY;
+    this.#stale = true;
   }
 
   async #make(): Promise<void> {
+    this.#stale = false;
     const { streams, nodes, assignments } = await this.inputs();
     const now = this.now();
     const ix = recruitIndex(nodes, now, this.nodeTimeoutMs);

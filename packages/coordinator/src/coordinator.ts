@@ -37,15 +37,15 @@ import { addAccountingRoutes } from "./accounting/accounting-routes.ts";
 import { AccountingService } from "./accounting/accounting-service.ts";
 import type { SessionIssuer } from "./accounting/sessions.ts";
 import { CarryPlan } from "./carry-plan.ts";
-import { addDashboardRoutes } from "./dashboard-page.ts";
 import { COORDINATOR_DEFAULTS } from "./defaults.ts";
+import { IngestChoice } from "./ingest-choice.ts";
 import { IngestExclusions } from "./ingest-exclusions.ts";
 import { authenticateNode, hashToken } from "./node-auth.ts";
 import { nodeStatus } from "./node-status.ts";
 import { checkNodeUrl, effectivePolicy, parseNodeUrlPolicy } from "./node-url.ts";
 import { NodeView } from "./node-view.ts";
 import { RateLimiter } from "./rate-limiter.ts";
-import { chooseIngest, isHealthy, rankForViewer, withPlausibleEdges } from "./routing.ts";
+import { isHealthy, rankForViewer, withPlausibleEdges } from "./routing.ts";
 import { addSettlementRoutes } from "./settlement/settlement-routes.ts";
 import { type SettlementConfig, Settler } from "./settlement/settler.ts";
 import type { CoordinatorStore, NodeRow, StreamRow } from "./store.ts";
@@ -53,7 +53,7 @@ import { StreamListCache } from "./stream-list-cache.ts";
 import { loadTicketKey } from "./ticket-key.ts";
 import { chooseUpstream } from "./tree.ts";
 import { addViewerRoutes } from "./viewer-routes.ts";
-import { addWatchRoutes } from "./watch-page.ts";
+import { addWebRoutes } from "./web/web-routes.ts";
 
 export type CoordinatorOptions = Widen<typeof COORDINATOR_DEFAULTS>;
 
@@ -74,8 +74,8 @@ export interface CoordinatorComponents {
   log: Logger;
   /** Signs session tickets; default: kept under dataDir. */
   ticketKey?: Ed25519KeyPair;
-  /** Where the built browser player is (default: packages/player/dist). */
-  playerDir?: string;
+  /** Where the built pages and player bundle are (default: packages/coordinator/dist/web, from `npm run build`). */
+  webDir?: string;
   /** Post epoch roots on an EVM chain; without it epochs are computed but not settled. */
   settlement?: SettlementConfig;
   /** For the segment ledger and the prober's requests. */
@@ -164,33 +164,23 @@ export function createCoordinator(
     : OFF_CHAIN_DOMAIN;
   const nodeUrlPolicy = effectivePolicy(parseNodeUrlPolicy(options.nodeUrls), options.host);
 
-  /** The stream with its ingest relays refreshed (kept while healthy and not reported by its origin). */
-  async function streamInfo(stream: StreamRow): Promise<StreamInfo> {
-    const nodes = nodeView.list();
-    const ingest = chooseIngest(
-      stream,
-      nodes,
-      now(),
-      options.nodeTimeoutMs,
-      options.ingestPerStream,
-      ingestExclusions.of(stream.streamId),
-    );
-    if (ingest.join() !== stream.ingest.join()) {
-      await store.setIngest(stream.streamId, ingest);
-      streams.invalidate();
-      carryPlan.invalidate();
-      log.info("ingest relays chosen", { streamId: stream.streamId, ingest });
-    }
-    const byId = new Map(nodes.map((n) => [n.nodeId, n]));
+  /** The stream as stored, with its ingest relays' URLs: what GETs answer (they never choose). */
+  function describeStream(stream: StreamRow): StreamInfo {
+    const byId = nodeView.byId();
     return {
       streamId: stream.streamId,
       signer: stream.signer as `0x${string}`,
       createdAt: stream.createdAt,
-      ingest: ingest.flatMap((id) => {
+      ingest: stream.ingest.flatMap((id) => {
         const n = byId.get(id);
         return n ? [{ nodeId: n.nodeId as `0x${string}`, url: n.url, region: n.region }] : [];
       }),
     };
+  }
+
+  /** For writes: the stream with its ingest relays re-chosen (kept while usable and not reported by its origin). */
+  async function streamInfo(stream: StreamRow): Promise<StreamInfo> {
+    return describeStream(await ingestChoice.refresh(stream));
   }
 
   /** Nodes as routing may believe them for this stream (reported edges checked against the ledger). */
@@ -267,6 +257,24 @@ export function createCoordinator(
   );
   const nodeView: NodeView = new NodeView(store, accounting.uptime, now, log.child("nodes"));
   const lookup = (id: string) => nodeView.fetch(id);
+  const ingestChoice = new IngestChoice(
+    {
+      store,
+      nodes: () => nodeView.list(),
+      exclusions: ingestExclusions,
+      now,
+      log,
+      onChange: () => {
+        streams.invalidate();
+        carryPlan.invalidate();
+      },
+    },
+    {
+      nodeTimeoutMs: options.nodeTimeoutMs,
+      perStream: options.ingestPerStream,
+      sweepMs: options.ingestSweepMs,
+    },
+  );
   const router = new Router(log);
   addAccountingRoutes(router, store, accounting, () => requireTicketKey().publicKey, lookup);
   addSettlementRoutes(router, settler, components.settlement);
@@ -284,8 +292,7 @@ export function createCoordinator(
     rank,
     onEvidence: (proven) => evidenceCounter.inc({ proven: String(proven) }),
   });
-  addWatchRoutes(router, { playerDir: components.playerDir, replicaUrls: options.replicaUrls });
-  addDashboardRoutes(router);
+  addWebRoutes(router, { webDir: components.webDir, replicaUrls: options.replicaUrls });
   router.on("POST", "/v1/streams", async (req, res) => {
     apiCalls.inc({ route: "register_stream" });
     const reg = parseWith(
@@ -310,11 +317,11 @@ export function createCoordinator(
   });
   router.on("GET", "/v1/streams", async (_req, res) => {
     const streams = await store.listStreams();
-    sendJson(res, 200, { streams: await Promise.all(streams.map(streamInfo)) });
+    sendJson(res, 200, { streams: streams.map(describeStream) });
   });
   router.on("GET", "/v1/streams/:id", async (_req, res, p) => {
     apiCalls.inc({ route: "get_stream" });
-    sendJson(res, 200, await streamInfo(await requireStream(p.id)));
+    sendJson(res, 200, describeStream(await requireStream(p.id)));
   });
   router.on("POST", "/v1/streams/:id/ingest-failures", async (req, res, p) => {
     apiCalls.inc({ route: "ingest_failure" });
@@ -437,6 +444,7 @@ export function createCoordinator(
       throw new SrpError("CONFLICT", "a registration signed at or after this one is in force (replay?)");
     }
     log.info("node registered", { nodeId: row.nodeId, url: row.url, region: row.region, ingest: row.ingest });
+    await ingestChoice.refreshAll(); // its ingest flag, support list or coming back may change a choice
     sendJson(res, 201, { nodeId: row.nodeId, token, heartbeatIntervalMs: options.heartbeatIntervalMs });
   });
   router.on("GET", "/v1/nodes", async (_req, res) => {
@@ -467,7 +475,7 @@ export function createCoordinator(
     if (hb.nodeId !== node.nodeId) throw new SrpError("FORBIDDEN", "heartbeat names another node");
     const t = now();
     // Memory only: written with the next batch (options.heartbeatFlushMs), not once per heartbeat.
-    nodeView.heartbeat(node.nodeId, {
+    const updated = nodeView.heartbeat(node.nodeId, {
       lastHeartbeatAt: t,
       connections: hb.connections,
       egressBps: hb.egressBps,
@@ -476,6 +484,7 @@ export function createCoordinator(
       draining: hb.draining,
     });
     if (hb.draining && !node.draining) log.info("node draining", { nodeId: node.nodeId });
+    await ingestChoice.afterHeartbeat(node, updated);
     // Who carries what (demand: viewers, children; standbys) from a plan made for every stream
     // at once, at most once a second, read with this heartbeat's own report.
     const carry = (await carryPlan.carryFor({ ...node, lastHeartbeatAt: t, load: hb.streams })).slice(
@@ -510,6 +519,7 @@ export function createCoordinator(
           heartbeatFlushSeconds.observe(ms / 1000);
         },
       });
+      ingestChoice.start();
       ticketKey = components.ticketKey ?? (await loadTicketKey(options.dataDir, options.ticketKeyFile));
       await accounting.start();
       http = await startHttpService({
@@ -523,6 +533,7 @@ export function createCoordinator(
     async stop() {
       accounting.stop();
       await http?.close();
+      await ingestChoice.stop();
       await nodeView.stop();
       await store.releaseLease(EPOCH_LEASE, replicaId).catch(() => {});
       await store.close();

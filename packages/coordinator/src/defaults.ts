@@ -23,6 +23,11 @@ export const COORDINATOR_DEFAULTS = {
   ingestPerStream: 2,
   /** An ingest relay the stream's origin reported (signed) as not taking pushes is not its ingest for this long. */
   ingestExclusionMs: 60_000, // ms
+  /**
+   * Every stream's ingest choice is checked this often for what only time changes (a relay
+   * falling silent, an exclusion running out); writes that change its inputs re-choose at once.
+   */
+  ingestSweepMs: 1_000, // ms
   /** Children one node feeds per stream (bounded fan-out keeps ingest relays from being swamped). */
   maxChildren: 4,
   /**

@@ -343,7 +343,7 @@ describe("coordinator viewer API: tickets and evidence", () => {
   it("serves the watch page and the player bundle", async () => {
     const page = await fetch(`${coordinator.url}/watch/show`);
     expect(page.status).toBe(200);
-    expect(await page.text()).toContain("StreamrP2P.attachPlayer");
+    expect(await page.text()).toContain('<script src="/assets/watch.js" defer></script>');
     expect((await fetch(`${coordinator.url}/watch/Bad!Id`)).status).toBe(400);
     expect((await fetch(`${coordinator.url}/player/other.js`)).status).toBe(404);
   });

@@ -1,6 +1,7 @@
 import { type Coordinator, createCoordinator, SqliteStore } from "@streamrp2p/coordinator";
 import { silentLogger } from "@streamrp2p/service";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { coordinatorUrls, loadWatchConfig, streamIdFromPath } from "../web/watch/watch-config.ts";
 
 describe("the watch page names the coordinator's replicas", () => {
   let coordinator: Coordinator;
@@ -9,8 +10,8 @@ describe("the watch page names the coordinator's replicas", () => {
       {
         port: 0,
         dataDir: ":memory:",
-        // A configured string cannot end the page's script element (defence in depth: the CLI checks URLs).
-        replicaUrls: ["http://b.example:7700", "http://c.example/</script><script>alert(1)//"],
+        // Not a URL a browser should be sent to: left out of the config (defence in depth: the CLI checks URLs).
+        replicaUrls: ["http://b.example:7700", "javascript:alert(1)", "http://c.example/</script>"],
       },
       { store: new SqliteStore(":memory:"), log: silentLogger },
     );
@@ -18,12 +19,41 @@ describe("the watch page names the coordinator's replicas", () => {
   });
   afterAll(() => coordinator?.stop());
 
-  it("gives the player the page's own origin first, then the replicas, escaped inside the script", async () => {
-    const html = await (await fetch(`${coordinator.url}/watch/show`)).text();
-    expect(html).toContain('const replicas = ["http://b.example:7700","http://c.example/\\u003c/script>');
-    expect(html).toContain(
-      "coordinatorUrls: [location.origin, ...replicas.filter((u) => u !== location.origin)]",
-    );
-    expect(html.match(/<\/script>/g)?.length).toBe(2); // the bundle's and the page's own
+  it("serves the replicas as JSON, each one a URL of http(s)", async () => {
+    const res = await fetch(`${coordinator.url}/v1/watch-config`);
+    expect(res.headers.get("content-type")).toContain("application/json");
+    expect(await res.json()).toEqual({
+      replicaUrls: ["http://b.example:7700", "http://c.example/</script>"],
+    });
+  });
+
+  it("gives the player the page's own origin first, then the other replicas", async () => {
+    const page = { origin: coordinator.url, pathname: "/watch/show" };
+    expect(await loadWatchConfig(page)).toEqual({
+      streamId: "show",
+      coordinatorUrls: [coordinator.url, "http://b.example:7700", "http://c.example/</script>"],
+    });
+    // The page's own origin is not asked twice when it is listed as a replica.
+    expect(coordinatorUrls("http://b.example:7700", { replicaUrls: ["http://b.example:7700"] })).toEqual([
+      "http://b.example:7700",
+    ]);
+  });
+
+  it("plays from the page's origin when the config is missing or not a config", async () => {
+    expect(coordinatorUrls("http://a", { replicaUrls: ["ftp://x"] })).toEqual(["http://a"]);
+    expect(coordinatorUrls("http://a", "<html>")).toEqual(["http://a"]);
+    const refused = { origin: "http://127.0.0.1:1", pathname: "/watch/show" };
+    expect(await loadWatchConfig(refused)).toEqual({
+      streamId: "show",
+      coordinatorUrls: ["http://127.0.0.1:1"],
+    });
+  });
+
+  it("reads the stream id from the page's address only when it is one", () => {
+    expect(streamIdFromPath("/watch/show")).toBe("show");
+    expect(streamIdFromPath("/watch/Bad!Id")).toBeUndefined();
+    expect(streamIdFromPath("/watch/%ff")).toBeUndefined();
+    expect(streamIdFromPath("/watch/a/b")).toBeUndefined();
+    expect(streamIdFromPath("/dashboard")).toBeUndefined();
   });
 });

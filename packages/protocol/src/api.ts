@@ -214,3 +214,13 @@ export const NodeStatusSchema = z.strictObject({
   rewardsError: z.string().nullable(),
 });
 export type NodeStatus = z.infer<typeof NodeStatusSchema>;
+
+/** The most replicas a watch page is told about. */
+export const MAX_WATCH_REPLICAS = 64;
+
+/** What the watch page asks its coordinator before it starts the player (GET /v1/watch-config). */
+export const WatchConfigSchema = z.strictObject({
+  /** The coordinator's other replicas; the page puts its own origin first. */
+  replicaUrls: z.array(z.url({ protocol: /^https?$/ })).max(MAX_WATCH_REPLICAS),
+});
+export type WatchConfig = z.infer<typeof WatchConfigSchema>;
