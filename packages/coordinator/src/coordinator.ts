@@ -7,6 +7,7 @@ import {
   OFF_CHAIN_DOMAIN,
   parseWith,
   REGISTRATION_MAX_SKEW_MS,
+  RegionSchema,
   registrationSupersedes,
   type SigningDomain,
   SrpError,
@@ -41,19 +42,14 @@ import { authenticateNode, hashToken } from "./node-auth.ts";
 import { nodeStatus } from "./node-status.ts";
 import { checkNodeUrl, effectivePolicy, parseNodeUrlPolicy } from "./node-url.ts";
 import { RateLimiter } from "./rate-limiter.ts";
-import {
-  chooseIngest,
-  chooseUpstream,
-  isHealthy,
-  rankForViewer,
-  streamsToCarry,
-  withPlausibleEdges,
-} from "./routing.ts";
+import { regionOfAddress, viewerAddress } from "./routing/geo.ts";
+import { ViewerIndex } from "./routing/viewer-index.ts";
+import { chooseIngest, chooseUpstream, isHealthy, streamsToCarry, withPlausibleEdges } from "./routing.ts";
 import { addSettlementRoutes } from "./settlement/settlement-routes.ts";
 import { type SettlementConfig, Settler } from "./settlement/settler.ts";
 import type { CoordinatorStore, NodeRow, StreamRow } from "./store.ts";
 import { loadTicketKey } from "./ticket-key.ts";
-import { addViewerRoutes } from "./viewer-routes.ts";
+import { addViewerRoutes, type ViewerPlace } from "./viewer-routes.ts";
 import { addWatchRoutes } from "./watch-page.ts";
 
 export type CoordinatorOptions = Widen<typeof COORDINATOR_DEFAULTS>;
@@ -71,8 +67,10 @@ export interface CoordinatorComponents {
   fetch?: typeof fetch;
   /** ms since the epoch; injected so tests and the simulator control time. */
   now?: () => number;
-  /** Uniform in [0, 1) for the prober's choices; injected so tests and the simulator can steer them. */
+  /** Uniform in [0, 1) for the prober's and viewer routing's choices; injected so tests and the simulator can steer them. */
   random?: () => number;
+  /** A node's operator (the chain's NodeRegistry when settling on one); default: each node its own. */
+  operatorOf?: (nodeId: string) => string;
 }
 
 export interface Coordinator {
@@ -162,10 +160,29 @@ export function createCoordinator(
   /** Nodes as routing may believe them for this stream (reported edges checked against the ledger). */
   const believable = async (streamId: string) =>
     withPlausibleEdges(await store.listNodes(), streamId, accounting.ledgerEdge(streamId));
-  const rank = async (stream: StreamRow, region: string | undefined) =>
-    rankForViewer(stream, await believable(stream.streamId), region, now(), options.nodeTimeoutMs, (id) =>
-      accounting.qualityOf(id, stream.streamId),
-    );
+  // Viewer routing from memory: fed every node row on start, registration and heartbeat.
+  const viewerIndex = new ViewerIndex(
+    {
+      now,
+      random: components.random ?? Math.random,
+      standing: (id, streamId) => accounting.qualityOf(id, streamId),
+      operatorOf: components.operatorOf ?? ((id) => id),
+      ledgerEdge: (streamId) => accounting.ledgerEdge(streamId),
+    },
+    {
+      nodeTimeoutMs: options.nodeTimeoutMs,
+      candidates: options.viewerCandidates,
+      ingestCutoff: options.viewerIngestCutoff,
+    },
+  );
+  const rank = (stream: StreamRow, viewer: ViewerPlace, assign: boolean) =>
+    viewerIndex.candidates({
+      stream,
+      region:
+        parseWith(RegionSchema.optional(), viewer.hint, "region") ??
+        regionOfAddress(viewerAddress(viewer.req, options.trustedProxies)),
+      assign,
+    });
   let ticketKey: Ed25519KeyPair | undefined;
   const evidenceCounter = new Counter({
     name: "srp_coordinator_evidence_total",
@@ -283,19 +300,11 @@ export function createCoordinator(
     });
     sendJson(res, 200, await streamInfo(await requireStream(p.id)));
   });
-  router.on("GET", "/v1/streams/:id/nodes", async (_req, res, p, url) => {
+  router.on("GET", "/v1/streams/:id/nodes", async (req, res, p, url) => {
     apiCalls.inc({ route: "ranked_nodes" });
     const stream = await requireStream(p.id);
-    const ranked = await rank(stream, url.searchParams.get("region") ?? undefined);
-    sendJson(res, 200, {
-      streamId: stream.streamId,
-      nodes: ranked.map((r) => ({
-        nodeId: r.node.nodeId,
-        url: r.node.url,
-        region: r.node.region,
-        score: r.score,
-      })),
-    });
+    const hint = url.searchParams.get("region") ?? undefined;
+    sendJson(res, 200, { streamId: stream.streamId, nodes: rank(stream, { req, hint }, false) });
   });
   router.on("POST", "/v1/streams/:id/upstream", async (req, res, p) => {
     apiCalls.inc({ route: "assign_upstream" });
@@ -373,6 +382,7 @@ export function createCoordinator(
       draining: false, // registering again means coming back
     };
     await store.upsertNode(row);
+    viewerIndex.update(row);
     log.info("node registered", { nodeId: row.nodeId, url: row.url, region: row.region, ingest: row.ingest });
     sendJson(res, 201, { nodeId: row.nodeId, token, heartbeatIntervalMs: options.heartbeatIntervalMs });
   });
@@ -401,14 +411,16 @@ export function createCoordinator(
     if (hb.nodeId !== node.nodeId) throw new SrpError("FORBIDDEN", "heartbeat names another node");
     const t = now();
     accounting.uptime.heartbeat(node.nodeId, t);
-    await store.recordHeartbeat(node.nodeId, {
+    const update = {
       lastHeartbeatAt: t,
       connections: hb.connections,
       egressBps: hb.egressBps,
       bytesServed: hb.bytesServed,
       load: hb.streams,
       draining: hb.draining,
-    });
+    };
+    await store.recordHeartbeat(node.nodeId, update);
+    viewerIndex.update({ ...node, ...update });
     if (hb.draining && !node.draining) log.info("node draining", { nodeId: node.nodeId });
     const nodes = await store.listNodes();
     healthyNodes.set(nodes.filter((n) => isHealthy(n, t, options.nodeTimeoutMs)).length);
@@ -432,6 +444,7 @@ export function createCoordinator(
     async start() {
       await settler?.checkDomain();
       await store.migrate();
+      for (const n of await store.listNodes()) viewerIndex.update(n);
       ticketKey = components.ticketKey ?? (await loadTicketKey(options.dataDir));
       await accounting.start();
       http = await startHttpService({
