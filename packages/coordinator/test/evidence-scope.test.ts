@@ -1,10 +1,5 @@
 import { COORDINATOR_DEFAULTS, SUSPECT_ROUTING_FACTOR } from "@streamrp2p/coordinator";
-import {
-  OFF_CHAIN_DOMAIN,
-  sha256Hex,
-  signDelivery,
-  signSegmentAttestation,
-} from "@streamrp2p/protocol";
+import { OFF_CHAIN_DOMAIN, sha256Hex, signDelivery, signSegmentAttestation } from "@streamrp2p/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AccountingHarness } from "./support/accounting-harness.ts";
 
