@@ -83,9 +83,18 @@ const CONTINENT_REGION: Readonly<Record<string, string>> = {
  */
 const AREA_OF_PREFIX: Readonly<Record<string, string>> = { us: "na", ca: "na", mx: "na", au: "ap" };
 
+const areas = new Map<string, string>();
+/** Regions areas were computed for: the vocabulary in use is small, but nodes choose it, so bound it. */
+const MAX_MEMO_REGIONS = 10_000;
+
 export function areaOf(region: string): string {
-  const prefix = region.split("-", 1)[0] ?? region;
-  return AREA_OF_PREFIX[prefix] ?? prefix;
+  let area = areas.get(region);
+  if (area === undefined) {
+    const prefix = region.split("-", 1)[0] ?? region;
+    area = AREA_OF_PREFIX[prefix] ?? prefix;
+    if (areas.size < MAX_MEMO_REGIONS) areas.set(region, area);
+  }
+  return area;
 }
 
 /** The region of a country (ISO alpha-2) on a continent (GeoIP code); undefined when neither is known. */

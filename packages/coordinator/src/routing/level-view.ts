@@ -37,9 +37,38 @@ class Bag {
 /** Levels a view is divided into: routing keys in [0, 1] are quantised to 1/LEVELS. */
 export const LEVELS = 16;
 
-interface Level {
-  operators: Bag;
-  byOperator: Map<string, Bag>;
+interface Group {
+  operator: string;
+  nodes: Bag;
+}
+
+/** One level: its operators' groups, in an array for O(1) random access (swap-remove). */
+class Level {
+  readonly groups: Group[] = [];
+  readonly #pos = new Map<string, number>();
+
+  group(operator: string): Group | undefined {
+    const i = this.#pos.get(operator);
+    return i === undefined ? undefined : this.groups[i];
+  }
+
+  add(operator: string): Group {
+    const g = { operator, nodes: new Bag() };
+    this.#pos.set(operator, this.groups.length);
+    this.groups.push(g);
+    return g;
+  }
+
+  delete(operator: string): void {
+    const i = this.#pos.get(operator);
+    if (i === undefined) return;
+    const last = this.groups.pop() as Group;
+    this.#pos.delete(operator);
+    if (last.operator !== operator) {
+      this.groups[i] = last;
+      this.#pos.set(last.operator, i);
+    }
+  }
 }
 
 /** The routing level of a key in [0, 1]. */
@@ -48,11 +77,10 @@ export function levelOf(key: number): number {
 }
 
 export class LevelView {
-  readonly #levels: Level[] = Array.from({ length: LEVELS }, () => ({
-    operators: new Bag(),
-    byOperator: new Map<string, Bag>(),
-  }));
+  readonly #levels: Level[] = Array.from({ length: LEVELS }, () => new Level());
   readonly #placed = new Map<string, { level: number; operator: string }>();
+  /** Bit l set when level l holds a node: sampling skips empty levels without looking. */
+  #occupied = 0;
 
   get size(): number {
     return this.#placed.size;
@@ -64,13 +92,8 @@ export class LevelView {
     if (at?.level === level && at.operator === operator) return;
     if (at) this.delete(nodeId);
     const l = this.#levels[level] as Level;
-    let group = l.byOperator.get(operator);
-    if (!group) {
-      group = new Bag();
-      l.byOperator.set(operator, group);
-      l.operators.add(operator);
-    }
-    group.add(nodeId);
+    (l.group(operator) ?? l.add(operator)).nodes.add(nodeId);
+    this.#occupied |= 1 << level;
     this.#placed.set(nodeId, { level, operator });
   }
 
@@ -78,12 +101,10 @@ export class LevelView {
     const at = this.#placed.get(nodeId);
     if (!at) return;
     const l = this.#levels[at.level] as Level;
-    const group = l.byOperator.get(at.operator);
-    group?.delete(nodeId);
-    if (group?.size === 0) {
-      l.byOperator.delete(at.operator);
-      l.operators.delete(at.operator);
-    }
+    const group = l.group(at.operator);
+    group?.nodes.delete(nodeId);
+    if (group?.nodes.size === 0) l.delete(at.operator);
+    if (l.groups.length === 0) this.#occupied &= ~(1 << at.level);
     this.#placed.delete(nodeId);
   }
 
@@ -92,7 +113,9 @@ export class LevelView {
    * `want` or `maxVisits` nodes were offered. Round r offers each operator's
    * r-th node of each level (from a random start), operators in random
    * order: distinct operators come first, a second node of one only when a
-   * round found no more. `take` must not change this view.
+   * round found no more. Every operator looked at counts as a visit, so the
+   * work is bounded by `maxVisits` whatever the view holds. `take` must not
+   * change this view.
    */
   sample(want: number, maxVisits: number, random: () => number, take: (nodeId: string) => boolean): void {
     let taken = 0;
@@ -102,17 +125,17 @@ export class LevelView {
     const offset = random();
     for (let round = 0; taken < want && visits < maxVisits; round++) {
       let offered = false;
-      for (let li = LEVELS - 1; li >= 0 && taken < want && visits < maxVisits; li--) {
-        const ops = (this.#levels[li] as Level).operators.items;
-        if (ops.length === 0) continue;
-        const start = Math.floor(random() * ops.length);
-        for (let j = 0; j < ops.length && taken < want && visits < maxVisits; j++) {
-          const op = ops[(start + j) % ops.length] as string;
-          const group = (this.#levels[li] as Level).byOperator.get(op) as Bag;
-          if (round >= group.size) continue;
-          offered = true;
+      for (let left = this.#occupied; left !== 0 && taken < want && visits < maxVisits; ) {
+        const li = 31 - Math.clz32(left); // the highest occupied level not yet looked at
+        left &= ~(1 << li);
+        const groups = (this.#levels[li] as Level).groups;
+        const start = Math.floor(random() * groups.length);
+        for (let j = 0; j < groups.length && taken < want && visits < maxVisits; j++) {
+          const nodes = (groups[(start + j) % groups.length] as Group).nodes;
           visits++;
-          const id = group.items[(Math.floor(offset * group.size) + round) % group.size] as string;
+          if (round >= nodes.size) continue;
+          offered = true;
+          const id = nodes.items[(Math.floor(offset * nodes.size) + round) % nodes.size] as string;
           if (take(id)) taken++;
         }
       }

@@ -7,9 +7,32 @@ export interface Scored {
   region: string;
   operator: string;
   score: number;
-  /** No spare capacity left: offered only to make up MIN_CANDIDATES. */
-  full: boolean;
-  reasons: string[];
+  /** 1 same region, 0.5 same area, 0 elsewhere; undefined when the viewer's region is unknown. */
+  near: number | undefined;
+  /** Share of believed capacity free, in [0, 1]; 0 is full (offered only to make up MIN_CANDIDATES). */
+  spare: number;
+  quality: number;
+  suspect: boolean;
+  ingest: boolean;
+}
+
+/** Why a candidate is on the list, for people reading replies (built only for the few picked). */
+function reasonsOf(c: Scored, repeatsOperator: boolean): string[] {
+  const n = c.near;
+  const place =
+    n === undefined
+      ? "viewer-region-unknown"
+      : n === 1
+        ? "same-region"
+        : n > 0
+          ? "near-region"
+          : "other-region";
+  const reasons = [place, `spare ${Math.round(c.spare * 100)}%`, `quality ${c.quality.toFixed(2)}`];
+  if (c.suspect) reasons.push("suspect");
+  if (c.ingest) reasons.push("ingest");
+  if (c.spare <= 0) reasons.push("full");
+  if (repeatsOperator) reasons.push("same-operator");
+  return reasons;
 }
 
 /** A viewer gets at least this many nodes to fail over between, when that many exist. */
@@ -29,7 +52,7 @@ export const COMPARABLE_BAND = 0.2;
  * MIN_CANDIDATES.
  */
 export function pickCandidates(pool: Scored[], count: number, random: () => number): ViewerCandidate[] {
-  const out: Scored[] = [];
+  const out: Array<{ c: Scored; repeat: boolean }> = [];
   const operators = new Set<string>();
   const draw = (from: Scored[], upTo: number) => {
     const left = [...from].sort((a, b) => b.score - a.score || a.nodeId.localeCompare(b.nodeId));
@@ -37,25 +60,24 @@ export function pickCandidates(pool: Scored[], count: number, random: () => numb
       const fresh = left.filter((c) => !operators.has(c.operator));
       const choice = drawComparable(fresh.length > 0 ? fresh : left, random);
       left.splice(left.indexOf(choice), 1);
-      if (operators.has(choice.operator)) choice.reasons.push("same-operator");
+      out.push({ c: choice, repeat: operators.has(choice.operator) });
       operators.add(choice.operator);
-      out.push(choice);
     }
   };
   draw(
-    pool.filter((c) => !c.full),
+    pool.filter((c) => c.spare > 0),
     count,
   );
   draw(
-    pool.filter((c) => c.full).map((c) => ({ ...c, reasons: [...c.reasons, "full"] })),
+    pool.filter((c) => c.spare <= 0),
     Math.min(count, MIN_CANDIDATES),
   );
   // The player orders by score: keep it strictly decreasing along the drawn order.
   let previous = Number.POSITIVE_INFINITY;
-  return out.map((c) => {
+  return out.map(({ c, repeat }) => {
     const score = Math.min(Number(c.score.toFixed(4)), Number((previous - 0.0001).toFixed(4)));
     previous = score;
-    return { nodeId: c.nodeId, url: c.url, region: c.region, score, reasons: c.reasons };
+    return { nodeId: c.nodeId, url: c.url, region: c.region, score, reasons: reasonsOf(c, repeat) };
   });
 }
 

@@ -47,10 +47,13 @@ export interface ViewerIndexOptions {
   ingestCutoff: number;
 }
 
-/** Nodes sampled from each view per request (region, area, anywhere): the work per request. */
-const SAMPLE_PER_VIEW = 16;
-/** Nodes offered by a view before it gives up (stale entries and duplicates cost visits too). */
-const MAX_VISITS_PER_VIEW = 64;
+/**
+ * Nodes sampled per request from the viewer's region, its area and anywhere: the work per
+ * request. The wider views give the near and far alternatives and other operators.
+ */
+const SAMPLE_PER_VIEW = [8, 4, 4] as const;
+/** Operators looked at in a view before it gives up (stale entries and duplicates cost visits too). */
+const MAX_VISITS_PER_VIEW = 24;
 /** Score subtracted from an ingest relay while it is still offered. */
 const INGEST_PENALTY = 0.5;
 
@@ -195,10 +198,15 @@ export class ViewerIndex {
       pool.set(nodeId, this.#score(entry, standing, spareOf(entry.row, entry.capacity, now), q, ingest));
       return true;
     };
-    const viewerPlaces = q.region === undefined ? [] : placesOf(q.region);
-    for (const view of [...viewerPlaces.map((p) => views.byPlace.get(p)), views.anywhere]) {
-      view?.sample(SAMPLE_PER_VIEW, MAX_VISITS_PER_VIEW, this.#d.random, (id) => consider(id, false));
-    }
+    const [inRegion, inArea] = q.region === undefined ? [] : placesOf(q.region);
+    const sampled = [
+      inRegion === undefined ? undefined : views.byPlace.get(inRegion),
+      inArea === undefined ? undefined : views.byPlace.get(inArea),
+      views.anywhere,
+    ];
+    sampled.forEach((view, i) =>
+      view?.sample(SAMPLE_PER_VIEW[i] ?? 0, MAX_VISITS_PER_VIEW, this.#d.random, (id) => consider(id, false)),
+    );
     // Ingest relays feed the tree; viewers get them only while it is too shallow to serve them.
     if (pool.size < this.#o.ingestCutoff) for (const id of q.stream.ingest) consider(id, true);
     for (const id of silent) this.remove(id);
@@ -215,31 +223,20 @@ export class ViewerIndex {
         ? undefined
         : n.region === q.region
           ? 1
-          : areaOf(n.region) === areaOf(q.region)
+          : areaOf(n.region) === areaOf(q.region) // memoised: a string compare
             ? 0.5
             : 0;
-    const score = ((near ?? 0) + spare.spare - (ingest ? INGEST_PENALTY : 0)) * merit(standing);
-    const reasons = [
-      near === undefined
-        ? "viewer-region-unknown"
-        : near === 1
-          ? "same-region"
-          : near > 0
-            ? "near-region"
-            : "other-region",
-      `spare ${Math.round(spare.spare * 100)}%`,
-      `quality ${standing.quality.toFixed(2)}`,
-    ];
-    if (standing.suspect) reasons.push("suspect");
-    if (ingest) reasons.push("ingest");
     return {
       nodeId: n.nodeId,
       url: n.url,
       region: n.region,
       operator: entry.operator,
-      score,
-      full: spare.spare <= 0,
-      reasons,
+      score: ((near ?? 0) + spare.spare - (ingest ? INGEST_PENALTY : 0)) * merit(standing),
+      near,
+      spare: spare.spare,
+      quality: standing.quality,
+      suspect: standing.suspect,
+      ingest,
     };
   }
 }
