@@ -179,7 +179,7 @@ export function createCoordinator(
     viewerIndex.candidates({
       stream,
       region:
-        parseWith(RegionSchema.optional(), viewer.hint, "region") ??
+        (viewer.hint === undefined ? undefined : parseWith(RegionSchema, viewer.hint, "region")) ??
         regionOfAddress(viewerAddress(viewer.req, options.trustedProxies)),
       assign,
     });

@@ -86,6 +86,9 @@ function toStream(r: Tables["streams"]): StreamRow {
 export class SqliteStore implements CoordinatorStore {
   readonly db: Kysely<Tables>;
   readonly accounting: SqliteAccountingStore;
+  readonly #sqlite: Database.Database;
+  /** getStream runs on every viewer request: one prepared statement, not a query built each time. */
+  #streamById: Database.Statement<[string], Tables["streams"]> | undefined;
 
   constructor(dataDir: string) {
     let file = ":memory:";
@@ -97,6 +100,7 @@ export class SqliteStore implements CoordinatorStore {
     sqlite.pragma("journal_mode = WAL");
     sqlite.pragma("synchronous = NORMAL");
     sqlite.pragma("busy_timeout = 5000");
+    this.#sqlite = sqlite;
     this.db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) });
     this.accounting = new SqliteAccountingStore(this.db as unknown as Kysely<AccountingTables>);
   }
@@ -184,11 +188,10 @@ export class SqliteStore implements CoordinatorStore {
   }
 
   async getStream(streamId: string): Promise<StreamRow | undefined> {
-    const r = await this.db
-      .selectFrom("streams")
-      .selectAll()
-      .where("stream_id", "=", streamId)
-      .executeTakeFirst();
+    this.#streamById ??= this.#sqlite.prepare<[string], Tables["streams"]>(
+      "SELECT * FROM streams WHERE stream_id = ?",
+    );
+    const r = this.#streamById.get(streamId);
     return r && toStream(r);
   }
 
