@@ -8,6 +8,7 @@ import {
   OFF_CHAIN_DOMAIN,
   parseWith,
   REGISTRATION_MAX_SKEW_MS,
+  RegionSchema,
   registrationSupersedes,
   type SigningDomain,
   SrpError,
@@ -45,14 +46,16 @@ import { nodeStatus } from "./node-status.ts";
 import { checkNodeUrl, effectivePolicy, parseNodeUrlPolicy } from "./node-url.ts";
 import { NodeView } from "./node-view.ts";
 import { RateLimiter } from "./rate-limiter.ts";
-import { isHealthy, rankForViewer, withPlausibleEdges } from "./routing.ts";
+import { regionOfAddress, viewerAddress } from "./routing/geo.ts";
+import { ViewerIndex } from "./routing/viewer-index.ts";
+import { isHealthy, withPlausibleEdges } from "./routing.ts";
 import { addSettlementRoutes } from "./settlement/settlement-routes.ts";
 import { type SettlementConfig, Settler } from "./settlement/settler.ts";
 import type { CoordinatorStore, NodeRow, StreamRow } from "./store.ts";
 import { StreamListCache } from "./stream-list-cache.ts";
 import { loadTicketKey } from "./ticket-key.ts";
 import { chooseUpstream } from "./tree.ts";
-import { addViewerRoutes } from "./viewer-routes.ts";
+import { addViewerRoutes, type ViewerPlace } from "./viewer-routes.ts";
 import { addWebRoutes } from "./web/web-routes.ts";
 
 export type CoordinatorOptions = Widen<typeof COORDINATOR_DEFAULTS>;
@@ -82,8 +85,10 @@ export interface CoordinatorComponents {
   fetch?: typeof fetch;
   /** ms since the epoch; injected so tests and the simulator control time. */
   now?: () => number;
-  /** Uniform in [0, 1) for the prober's choices; injected so tests and the simulator can steer them. */
+  /** Uniform in [0, 1) for the prober's and viewer routing's choices; injected so tests and the simulator can steer them. */
   random?: () => number;
+  /** A node's operator (the chain's NodeRegistry when settling on one); default: each node its own. */
+  operatorOf?: (nodeId: string) => string;
 }
 
 export interface Coordinator {
@@ -148,7 +153,7 @@ export function createCoordinator(
 
   async function requireStream(id: string | undefined): Promise<StreamRow> {
     const streamId = parseWith(StreamIdSchema, id, "stream id");
-    const stream = await store.getStream(streamId);
+    const stream = await streams.get(streamId);
     if (!stream) throw new SrpError("STREAM_NOT_FOUND", `stream ${streamId} is not registered`);
     return stream;
   }
@@ -186,10 +191,30 @@ export function createCoordinator(
   /** Nodes as routing may believe them for this stream (reported edges checked against the ledger). */
   const believable = async (streamId: string) =>
     withPlausibleEdges(nodeView.list(), streamId, accounting.ledgerEdge(streamId));
-  const rank = async (stream: StreamRow, region: string | undefined) =>
-    rankForViewer(stream, await believable(stream.streamId), region, now(), options.nodeTimeoutMs, (id) =>
-      accounting.qualityOf(id, stream.streamId),
-    );
+  // Viewer routing from memory: fed every node row the view learns (start, registration,
+  // heartbeat, another replica's writes).
+  const viewerIndex = new ViewerIndex(
+    {
+      now,
+      random: components.random ?? Math.random,
+      standing: (id, streamId) => accounting.qualityOf(id, streamId),
+      operatorOf: components.operatorOf ?? ((id) => id),
+      ledgerEdge: (streamId) => accounting.ledgerEdge(streamId),
+    },
+    {
+      nodeTimeoutMs: options.nodeTimeoutMs,
+      candidates: options.viewerCandidates,
+      ingestCutoff: options.viewerIngestCutoff,
+    },
+  );
+  const rank = (stream: StreamRow, viewer: ViewerPlace, assign: boolean) =>
+    viewerIndex.candidates({
+      stream,
+      region:
+        (viewer.hint === undefined ? undefined : parseWith(RegionSchema, viewer.hint, "region")) ??
+        regionOfAddress(viewerAddress(viewer.req, options.trustedProxies)),
+      assign,
+    });
   let ticketKey: Ed25519KeyPair | undefined;
   const evidenceCounter = new Counter({
     name: "srp_coordinator_evidence_total",
@@ -256,6 +281,8 @@ export function createCoordinator(
     options.nodeRefreshMs,
   );
   const nodeView: NodeView = new NodeView(store, accounting.uptime, now, log.child("nodes"));
+  // Every row that changes in this replica's view, from any replica, reaches the viewer index.
+  nodeView.onChange((n) => viewerIndex.update(n));
   const lookup = (id: string) => nodeView.fetch(id);
   const ingestChoice = new IngestChoice(
     {
@@ -343,19 +370,11 @@ export function createCoordinator(
     });
     sendJson(res, 200, await streamInfo(await requireStream(p.id)));
   });
-  router.on("GET", "/v1/streams/:id/nodes", async (_req, res, p, url) => {
+  router.on("GET", "/v1/streams/:id/nodes", async (req, res, p, url) => {
     apiCalls.inc({ route: "ranked_nodes" });
     const stream = await requireStream(p.id);
-    const ranked = await rank(stream, url.searchParams.get("region") ?? undefined);
-    sendJson(res, 200, {
-      streamId: stream.streamId,
-      nodes: ranked.map((r) => ({
-        nodeId: r.node.nodeId,
-        url: r.node.url,
-        region: r.node.region,
-        score: r.score,
-      })),
-    });
+    const hint = url.searchParams.get("region") ?? undefined;
+    sendJson(res, 200, { streamId: stream.streamId, nodes: rank(stream, { req, hint }, false) });
   });
   router.on("POST", "/v1/streams/:id/upstream", async (req, res, p) => {
     apiCalls.inc({ route: "assign_upstream" });

@@ -28,6 +28,18 @@ export const COORDINATOR_DEFAULTS = {
    * falling silent, an exclusion running out); writes that change its inputs re-choose at once.
    */
   ingestSweepMs: 1_000, // ms
+  /** Relays a viewer is offered per request (at least 3 when 3 hold the stream). */
+  viewerCandidates: 5,
+  /**
+   * Once this many relays besides the stream's ingest relays hold a stream,
+   * its ingest relays are no longer offered to viewers: they feed the tree.
+   */
+  viewerIngestCutoff: 3,
+  /**
+   * Peers (load balancers, reverse proxies) whose X-Forwarded-For names the
+   * viewer for routing by region; from anyone else the header is ignored.
+   */
+  trustedProxies: [] as string[],
   /** Children one node feeds per stream (bounded fan-out keeps ingest relays from being swamped). */
   maxChildren: 4,
   /**

@@ -1,5 +1,4 @@
 import { supportsStream as supports } from "@streamrp2p/protocol";
-import { SUSPECT_ROUTING_FACTOR } from "./defaults.ts";
 import type { NodeRow, StreamRow } from "./store.ts";
 
 /**
@@ -89,41 +88,4 @@ export interface NodeStanding {
   quality: number;
   tampered: boolean;
   suspect: boolean;
-}
-
-export interface RankedNode {
-  node: NodeRow;
-  score: number;
-}
-
-/**
- * Relays a viewer should use, best first: healthy, holding the stream, in the
- * viewer's region, lightly loaded, of good reputation; never one proven to
- * tamper. Ingest relays rank last: they feed the tree.
- */
-export function rankForViewer(
-  stream: StreamRow,
-  nodes: NodeRow[],
-  region: string | undefined,
-  now: number,
-  nodeTimeoutMs: number,
-  quality: (nodeId: string) => NodeStanding = () => ({ quality: 1, tampered: false, suspect: false }),
-): RankedNode[] {
-  return nodes
-    .filter(
-      (n) =>
-        isHealthy(n, now, nodeTimeoutMs) &&
-        liveEdgeOf(n, stream.streamId) >= 0 &&
-        !quality(n.nodeId).tampered,
-    )
-    .map((n) => {
-      const regional = region !== undefined && n.region === region ? 1 : 0;
-      const headroom = Math.max(0, 1 - loadRatio(n));
-      const ingestPenalty = stream.ingest.includes(n.nodeId) ? 0.5 : 0;
-      const standing = quality(n.nodeId);
-      const demotion = standing.suspect ? SUSPECT_ROUTING_FACTOR : 1;
-      const score = (regional + headroom - ingestPenalty) * (0.5 + 0.5 * standing.quality) * demotion;
-      return { node: n, score: Number(score.toFixed(4)) };
-    })
-    .sort((a, b) => b.score - a.score || a.node.nodeId.localeCompare(b.node.nodeId));
 }

@@ -8,6 +8,7 @@ import type { CoordinatorStore, StreamRow } from "./store.ts";
  */
 export class StreamListCache {
   #rows: StreamRow[] | undefined;
+  #byId = new Map<string, StreamRow>();
   #readAt = 0;
   #pending: Promise<StreamRow[]> | undefined;
 
@@ -23,6 +24,7 @@ export class StreamListCache {
     this.#pending ??= this.store.listStreams().then(
       (rows) => {
         this.#rows = rows;
+        this.#byId = new Map(rows.map((r) => [r.streamId, r]));
         this.#readAt = this.now();
         this.#pending = undefined;
         return rows;
@@ -33,6 +35,15 @@ export class StreamListCache {
       },
     );
     return this.#pending;
+  }
+
+  /**
+   * One stream, as every viewer request asks: from the list (no query per request), else
+   * from the database (registered at another replica within the last `maxAgeMs`).
+   */
+  async get(streamId: string): Promise<StreamRow | undefined> {
+    await this.list();
+    return this.#byId.get(streamId) ?? (await this.store.getStream(streamId));
   }
 
   invalidate(): void {

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from "node:http";
 import {
   type Ed25519KeyPair,
   EvidenceReportSchema,
@@ -13,7 +14,7 @@ import { checkTicketMatchesSession } from "./accounting/receipt-intake.ts";
 import { issueSession, type SessionIssuer } from "./accounting/sessions.ts";
 import { subnetOf, viewerAddressKey } from "./accounting/viewer-identity.ts";
 import { RateLimiter } from "./rate-limiter.ts";
-import type { RankedNode } from "./routing.ts";
+import type { ViewerCandidate } from "./routing/viewer-index.ts";
 import type { CoordinatorStore, StreamRow } from "./store.ts";
 
 /** Tamper reports one viewer session may file: a burst, then one per minute. */
@@ -24,6 +25,12 @@ const EVIDENCE_PER_SUBNET_BURST = 20;
 const EVIDENCE_PER_SUBNET_PER_MS = 1 / 6_000;
 /** Reports shown per node by GET /v1/nodes/:id/evidence (newest first). */
 const EVIDENCE_LIST_LIMIT = 100;
+
+/** What routing knows of a viewer: its request (address) and its `region` hint, if any. */
+export interface ViewerPlace {
+  req: IncomingMessage;
+  hint: string | undefined;
+}
 
 export interface ViewerRoutesContext {
   store: CoordinatorStore;
@@ -39,7 +46,8 @@ export interface ViewerRoutesContext {
   subnetLimiter: RateLimiter;
   issuer: SessionIssuer;
   requireStream(id: string | undefined): Promise<StreamRow>;
-  rank(stream: StreamRow, region: string | undefined): Promise<RankedNode[]>;
+  /** Candidates for a viewer; `assign`: it takes a ticket for the first, so count it there. */
+  rank(stream: StreamRow, viewer: ViewerPlace, assign: boolean): ViewerCandidate[];
   onEvidence(proven: boolean): void;
 }
 
@@ -68,16 +76,7 @@ export function addViewerRoutes(router: Router, ctx: ViewerRoutesContext): void 
       );
     }
     const ticket = await issueSession(ctx.issuer, stream.streamId, body.viewerKey, client, false);
-    const ranked = await ctx.rank(stream, body.region);
-    sendJson(res, 201, {
-      ticket,
-      nodes: ranked.map((r) => ({
-        nodeId: r.node.nodeId,
-        url: r.node.url,
-        region: r.node.region,
-        score: r.score,
-      })),
-    });
+    sendJson(res, 201, { ticket, nodes: ctx.rank(stream, { req, hint: body.region }, true) });
   });
 
   // Check order: body size and schema → the reporter's subnet budget (before any

@@ -123,22 +123,6 @@ describe("chooseUpstream", () => {
   });
 });
 
-describe("rankForViewer", () => {
-  it("ranks healthy relays holding the stream by region and headroom, ingest relays last", () => {
-    const nodes = [
-      node("i1", { ingest: true }),
-      node("busy", { egressBps: 90e6 }),
-      node("idle"),
-      node("far", { region: "us" }),
-      node("stale", { lastHeartbeatAt: 0 }),
-      node("empty", { load: [] }),
-    ];
-    const ranked = routing.rankForViewer(stream, nodes, "eu", NOW, TIMEOUT).map((r) => r.node.nodeId);
-    // An idle ingest relay beats a relay at 90% of its capacity; both beat another region.
-    expect(ranked).toEqual(["idle", "i1", "busy", "far"]);
-  });
-});
-
 describe("streamsToCarry", () => {
   it("asks pulling nodes for live streams they support and never for streams pushed to them", () => {
     const streams: StreamRow[] = [stream, { streamId: "t", signer: "0x", createdAt: 0, ingest: ["i1"] }];
@@ -155,7 +139,7 @@ describe("streamsToCarry", () => {
 });
 
 describe("draining and support lists", () => {
-  it("routes neither viewers, children nor ingest to a draining node", () => {
+  it("routes neither children nor ingest to a draining node (viewers: viewer-index.test.ts)", () => {
     const nodes = [
       node("i1", { ingest: true }),
       node("i2", { ingest: true, draining: true }),
@@ -163,10 +147,6 @@ describe("draining and support lists", () => {
       node("b", { draining: true }),
     ];
     expect(routing.chooseIngest(stream, nodes, NOW, TIMEOUT, 2)).toEqual(["i1"]);
-    expect(routing.rankForViewer(stream, nodes, "eu", NOW, TIMEOUT).map((r) => r.node.nodeId)).toEqual([
-      "a",
-      "i1",
-    ]);
     const up = tree.chooseUpstream({
       stream: { ...stream, ingest: ["i2"] },
       nodeId: "a",

@@ -101,9 +101,17 @@ export const UpstreamAssignmentSchema = z.strictObject({
 });
 export type UpstreamAssignment = z.infer<typeof UpstreamAssignmentSchema>;
 
+/** A relay offered to a viewer: `score` orders the list (higher first); `reasons` say why it is there. */
+export const RankedNodeSchema = NodeInfoSchema.extend({
+  score: z.number(),
+  /** E.g. ["same-region", "spare 62%", "quality 0.97"]; absent from older coordinators. */
+  reasons: z.array(z.string().max(64)).max(16).default([]),
+});
+export type RankedNode = z.infer<typeof RankedNodeSchema>;
+
 export const RankedNodesSchema = z.strictObject({
   streamId: StreamIdSchema,
-  nodes: z.array(NodeInfoSchema.extend({ score: z.number() })),
+  nodes: z.array(RankedNodeSchema),
 });
 export type RankedNodes = z.infer<typeof RankedNodesSchema>;
 
