@@ -263,9 +263,19 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
       else pullOnDemand(id);
       return serveMedia(serveCtx, req, res, id, p.file ?? "", url);
     })
-    .on("PUT", "/live/:stream/:file", (req, res, p) =>
-      handlePut(ingestCtx, req, res, p.stream ?? "", p.file ?? ""),
-    )
+    .on("PUT", "/live/:stream/:file", async (req, res, p) => {
+      const id = p.stream ?? "";
+      await handlePut(ingestCtx, req, res, id, p.file ?? "");
+      // The origin pushes this stream here now (this relay became one of its ingest relays):
+      // pulling it as well would only compete with the pushes (an upstream that died holds
+      // objects in flight), so the pushes alone feed it from here on.
+      const puller = pullers.get(id);
+      if (puller && res.statusCode >= 200 && res.statusCode < 300) {
+        puller.stop();
+        pullers.delete(id);
+        log.info("pushed to by the origin: stopped pulling", { streamId: id });
+      }
+    })
     .on("POST", "/live/:stream/end", (req, res, p) => handleEnd(ingestCtx, req, res, p.stream ?? ""))
     .on("POST", "/v1/probe", (req, res) => handleProbeFetch(probeCtx, req, res))
     .on("POST", "/v1/receipts", async (req, res) => {
