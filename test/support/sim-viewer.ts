@@ -1,6 +1,15 @@
 import { ViewerSession } from "@streamrp2p/player";
 import { parseMediaPlaylist } from "@streamrp2p/protocol";
 
+/** A node as the coordinator's registry lists it, for pinning a viewer to it. */
+async function registered(session: ViewerSession, nodeId: string) {
+  const res = await fetch(`${session.coordinatorUrl}/v1/nodes`);
+  const { nodes } = (await res.json()) as { nodes: { nodeId: string; url: string; region: string }[] };
+  const n = nodes.find((x) => x.nodeId === nodeId);
+  if (!n) throw new Error(`node ${nodeId} is not registered`);
+  return { nodeId: n.nodeId, url: n.url, region: n.region, score: 1 };
+}
+
 /**
  * An in-process viewer that fetches and signs exactly like the browser
  * player (it runs the player's ViewerSession), following the live playlist
@@ -45,8 +54,8 @@ export class SimulatedViewer {
         : {}),
     });
     if (pinTo) {
-      const node = session.pool.order().find((n) => n.nodeId === pinTo);
-      if (!node) throw new Error(`node ${pinTo} is not in the viewer's list`);
+      // Pinned: that node whether or not routing offered it (routing caps and spreads its list).
+      const node = session.pool.order().find((n) => n.nodeId === pinTo) ?? (await registered(session, pinTo));
       session.pool.replace([node]);
     }
     if (prefer) {
