@@ -115,13 +115,16 @@ describe("no GET changes data (coordinator on 127.0.0.1, SQLite)", () => {
     const [first] = nodes;
     expect((await client.getStream("show")).ingest.map((n) => n.nodeId)).toEqual([first?.id]);
     // Every node falls silent: the stored choice now names a node ingest choice would drop,
-    // which a GET that re-chose would write. The heartbeats are written first (batched).
+    // which a GET that re-chose would write. First the background writes settle: the
+    // heartbeats' batch and the epoch lease (taken once after start, renewed every 15 min here).
     const file = join(dataDir, "coordinator.sqlite");
-    await waitUntil("the heartbeats written", () =>
-      snapshot(file).nodes?.every(
-        (r) => (JSON.parse(r) as { last_heartbeat_at: number }).last_heartbeat_at > 0,
-      ),
-    );
+    await waitUntil("the heartbeats and the lease written", () => {
+      const tables = snapshot(file);
+      return (
+        tables.leases?.length === 1 &&
+        tables.nodes?.every((r) => (JSON.parse(r) as { last_heartbeat_at: number }).last_heartbeat_at > 0)
+      );
+    });
     t += NODE_TIMEOUT_MS + 1;
     const before = snapshot(file);
     expect(before.streams?.length).toBe(1);
