@@ -197,6 +197,7 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
           metrics,
           ledger,
           streams: () => streams.values(),
+          onAsked: (id) => askedFor(id),
           log,
         })
       : undefined;
@@ -258,10 +259,8 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
 
   const router = new Router(log)
     .on("GET", "/live/:stream/:file", (req, res, p, url) => {
-      const id = p.stream ?? "";
-      if (streams.get(id)) demand.touch(id);
-      else pullOnDemand(id);
-      return serveMedia(serveCtx, req, res, id, p.file ?? "", url);
+      askedFor(p.stream ?? "");
+      return serveMedia(serveCtx, req, res, p.stream ?? "", p.file ?? "", url);
     })
     .on("PUT", "/live/:stream/:file", async (req, res, p) => {
       const id = p.stream ?? "";
@@ -329,6 +328,12 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
         if (pullers.has(streamId)) demand.touch(streamId);
       })
       .catch((err: unknown) => log.debug("cannot pull on demand", { streamId, err }));
+  }
+
+  /** A viewer or child relay asked for this stream's media (here, or at a worker): demand. */
+  function askedFor(id: string): void {
+    if (streams.get(id)) demand.touch(id);
+    else pullOnDemand(id);
   }
 
   function tearDown(streamId: string, puller: StreamPuller): void {

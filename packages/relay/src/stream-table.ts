@@ -70,6 +70,7 @@ export class StreamTable {
     if (!s) return;
     this.#streams.delete(streamId);
     s.wakeAll();
+    this.#observer?.dropped(streamId); // workers forget it too, or they would serve a frozen window
     this.#onChange(this.#streams.size);
   }
 

@@ -67,6 +67,8 @@ export interface WorkerStats {
   bytes: Array<[string, number]>;
   /** [sessionId, streamId, bytes, segments] */
   sessions: Array<[string, string, number, number]>;
+  /** Streams viewers or child relays asked for since the last report: demand, as the primary counts it. */
+  asked: string[];
 }
 
 /** Worker → primary. */

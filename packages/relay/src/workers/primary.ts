@@ -25,6 +25,8 @@ export interface WorkerFrontDeps {
   metrics: RelayMetrics;
   ledger: SessionLedger;
   streams: () => Iterable<LiveStream>;
+  /** A viewer or child relay asked a worker for this stream's media (the relay's demand rules). */
+  onAsked: (streamId: string) => void;
   log: Logger;
 }
 
@@ -52,6 +54,7 @@ export function createWorkerFront(deps: WorkerFrontDeps) {
     }
     for (const [session, stream, bytes, segments] of stats.sessions)
       ledger.add(session, stream, bytes, segments);
+    for (const id of stats.asked ?? []) deps.onAsked(id);
   };
   return {
     /** Hears every window change; give it to the relay's StreamTable. */

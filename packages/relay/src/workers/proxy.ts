@@ -2,6 +2,7 @@ import {
   Agent,
   type IncomingHttpHeaders,
   type IncomingMessage,
+  type OutgoingHttpHeaders,
   request,
   type ServerResponse,
 } from "node:http";
@@ -32,6 +33,20 @@ function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
  * viewer or origin sees exactly what a single-process relay would answer.
  * The primary applies every limit (body sizes, timeouts) as it always does.
  */
+/**
+ * End-to-end headers, with the body framed for the primary as the client framed it: a
+ * chunked body goes on chunked. Without that, a body on a request the primary expects none
+ * for (a GET) would reach it unframed, and it would read the body as the next request.
+ */
+function framed(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = endToEnd(headers);
+  if (headers["transfer-encoding"] !== undefined) {
+    delete out["content-length"];
+    out["transfer-encoding"] = "chunked";
+  }
+  return out;
+}
+
 export function proxyToPrimary(primaryUrl: string): Handler {
   const target = new URL(primaryUrl);
   // Bounded: beyond this, requests wait for a free connection instead of opening more (the primary caps them too).
@@ -44,7 +59,7 @@ export function proxyToPrimary(primaryUrl: string): Handler {
           port: target.port,
           method: req.method,
           path: `${url.pathname}${url.search}`,
-          headers: endToEnd(req.headers),
+          headers: framed(req.headers),
           agent,
         },
         (answer) => {

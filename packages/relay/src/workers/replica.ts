@@ -54,8 +54,10 @@ export class WindowReplica {
   apply(msg: ToWorker): void {
     switch (msg.t) {
       case "open":
-        if (!this.streams.has(msg.stream))
-          this.streams.set(msg.stream, new LiveStream(msg.stream, msg.signer, this.live, this.now));
+        // The primary opened this stream anew (after a teardown, say): a fresh window, never the
+        // old one with its old end marker.
+        this.streams.get(msg.stream)?.wakeAll();
+        this.streams.set(msg.stream, new LiveStream(msg.stream, msg.signer, this.live, this.now));
         return;
       case "put":
         this.#put(msg);

@@ -9,10 +9,14 @@ const MAX_TALLIED_SESSIONS = 10_000;
  * its primary's metrics, bytes per viewer session for its primary's ledger.
  * Each byte is counted once, in the worker that sent it; the primary adds.
  */
+/** Distinct streams one report names as asked for (~10 reports a second per worker). */
+const MAX_ASKED = 64;
+
 export class WorkerTally implements ServeMetrics {
   readonly #requests = new Map<string, number>();
   readonly #bytes = new Map<string, number>();
   readonly #sessions = new Map<string, [string, number, number]>();
+  readonly #asked = new Set<string>();
   /** Unused in a worker (the primary keeps the totals); here for ServeMetrics. */
   readonly totals = { bytesServed: 0 };
 
@@ -45,10 +49,20 @@ export class WorkerTally implements ServeMetrics {
   };
 
   get empty(): boolean {
-    return this.#requests.size === 0 && this.#bytes.size === 0 && this.#sessions.size === 0;
+    return (
+      this.#requests.size === 0 &&
+      this.#bytes.size === 0 &&
+      this.#sessions.size === 0 &&
+      this.#asked.size === 0
+    );
   }
 
   /** The counts since the last call, and a fresh start. */
+  /** A request for this stream's media (bounded: a report names at most MAX_ASKED streams). */
+  ask(streamId: string): void {
+    if (this.#asked.size < MAX_ASKED) this.#asked.add(streamId);
+  }
+
   take(connections: number): WorkerStats {
     const stats: WorkerStats = {
       connections,
@@ -58,10 +72,12 @@ export class WorkerTally implements ServeMetrics {
       }),
       bytes: [...this.#bytes],
       sessions: [...this.#sessions].map(([id, [stream, bytes, segments]]) => [id, stream, bytes, segments]),
+      asked: [...this.#asked],
     };
     this.#requests.clear();
     this.#bytes.clear();
     this.#sessions.clear();
+    this.#asked.clear();
     return stats;
   }
 }

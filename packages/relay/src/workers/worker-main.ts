@@ -48,9 +48,10 @@ async function listen(c: WorkerConfig, r: WindowReplica, t: WorkerTally): Promis
     draining: () => draining,
   };
   const router = new Router(log)
-    .on("GET", "/live/:stream/:file", (req, res, p, url) =>
-      serveMedia(serveCtx, req, res, p.stream ?? "", p.file ?? "", url),
-    )
+    .on("GET", "/live/:stream/:file", (req, res, p, url) => {
+      t.ask(p.stream ?? ""); // demand for the primary: keeps a stream, or starts a pull
+      return serveMedia(serveCtx, req, res, p.stream ?? "", p.file ?? "", url);
+    })
     .otherwise(proxyToPrimary(c.primaryUrl));
   http = await startHttpService({ host: c.host, port: c.port, limits: c.limits, router, log });
   http.server.on("connection", (socket) => {
