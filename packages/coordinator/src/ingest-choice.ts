@@ -108,6 +108,15 @@ export class IngestChoice {
       .nodes()
       .filter((n) => this.usable(n))
       .sort((a, b) => loadRatio(a) - loadRatio(b) || a.nodeId.localeCompare(b.nodeId));
-    for (const stream of await this.d.store.listStreams()) await this.refresh(stream, usable);
+    const usableIds = new Set(usable.map((n) => n.nodeId));
+    for (const stream of await this.d.store.listStreams()) {
+      // chooseIngest keeps a full set of usable, unexcluded ingest relays as it is: nothing
+      // to choose for such a stream (most of them, most of the time), so no scan of the nodes.
+      const excluded = this.d.exclusions.of(stream.streamId);
+      const settled =
+        stream.ingest.length >= this.o.perStream &&
+        stream.ingest.every((id) => usableIds.has(id) && !excluded.has(id));
+      if (!settled) await this.refresh(stream, usable);
+    }
   }
 }
