@@ -86,6 +86,24 @@ function toStream(r: Tables["streams"]): StreamRow {
   };
 }
 
+/** A node's registry and heartbeat fields as the `nodes` table stores them. */
+const nodeColumns = (n: NodeRow) => ({
+  node_id: n.nodeId,
+  url: n.url,
+  region: n.region,
+  capacity_mbps: n.capacityMbps,
+  ingest: n.ingest ? 1 : 0,
+  streams: JSON.stringify(n.streams),
+  token_hash: n.tokenHash,
+  registered_at: n.registeredAt,
+  last_heartbeat_at: n.lastHeartbeatAt,
+  connections: n.connections,
+  egress_bps: n.egressBps,
+  bytes_served: n.bytesServed,
+  load: JSON.stringify(n.load),
+  draining: n.draining ? 1 : 0,
+});
+
 const toSnapshot = (r: NodeRecord): NodeSnapshot => ({
   node: toNode(r),
   uptime: { up: r.uptime_up_ms, down: r.uptime_down_ms, last: Number(r.uptime_last_at) },
@@ -174,23 +192,7 @@ export class SqlStore implements CoordinatorStore {
   }
 
   async upsertNode(n: NodeRow): Promise<boolean> {
-    const values = {
-      node_id: n.nodeId,
-      url: n.url,
-      region: n.region,
-      capacity_mbps: n.capacityMbps,
-      ingest: n.ingest ? 1 : 0,
-      streams: JSON.stringify(n.streams),
-      token_hash: n.tokenHash,
-      registered_at: n.registeredAt,
-      last_heartbeat_at: n.lastHeartbeatAt,
-      connections: n.connections,
-      egress_bps: n.egressBps,
-      bytes_served: n.bytesServed,
-      load: JSON.stringify(n.load),
-      draining: n.draining ? 1 : 0,
-      changed_at: this.#dbNow(),
-    };
+    const values = { ...nodeColumns(n), changed_at: this.#dbNow() };
     const { node_id: _id, ...update } = values;
     // Only a registration signed later than the one in force: of two sent to two replicas at
     // once, or an older one arriving late, exactly one wins, in the database.
@@ -220,20 +222,7 @@ export class SqlStore implements CoordinatorStore {
         .insertInto("nodes")
         .values(
           chunk.map(({ node: n, uptime }) => ({
-            node_id: n.nodeId,
-            url: n.url,
-            region: n.region,
-            capacity_mbps: n.capacityMbps,
-            ingest: n.ingest ? 1 : 0,
-            streams: JSON.stringify(n.streams),
-            token_hash: n.tokenHash,
-            registered_at: n.registeredAt,
-            last_heartbeat_at: n.lastHeartbeatAt,
-            connections: n.connections,
-            egress_bps: n.egressBps,
-            bytes_served: n.bytesServed,
-            load: JSON.stringify(n.load),
-            draining: n.draining ? 1 : 0,
+            ...nodeColumns(n),
             uptime_up_ms: uptime.up,
             uptime_down_ms: uptime.down,
             uptime_last_at: uptime.last,
