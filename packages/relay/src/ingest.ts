@@ -90,6 +90,12 @@ async function acceptPut(
 
   const stream = ctx.openPushStream(streamId, signer);
   const existing = isInit ? stream.getInit(object.seq) : stream.getSegment(object.seq);
+  // Half-arrived from an upstream this relay pulled from: the pushed bytes (checked against the
+  // same attestation) finish it, so readers waiting on it are not left hanging. Bytes the
+  // upstream got wrong fail it here, and the pushed object replaces it below.
+  if (existing && !existing.failed && !existing.isComplete && existing.attestation.sha256 === att.sha256) {
+    if (existing.init === init) existing.append(bytes.subarray(existing.received));
+  }
   if (existing && !existing.failed) {
     // A retried push is idempotent only if it is the same object in the same place.
     if (existing.attestation.sha256 === att.sha256 && existing.init === init) return 200;

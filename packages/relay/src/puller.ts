@@ -77,6 +77,11 @@ export class StreamPuller {
   #failures = 0;
   #lastSeq = -1;
   #running = false;
+  /** Following no more of the window; stops once the objects in flight are whole (`retire`). */
+  #retiring = false;
+  #fillsInFlight = 0;
+  /** The window long-poll in progress: cut by `retire`. */
+  #windowPoll: AbortController | undefined;
   readonly #abort = new AbortController();
   /** When the last new segment was announced (ms) and how long it was: what "stale" is measured by. */
   #lastProgressAt = 0;
@@ -97,6 +102,10 @@ export class StreamPuller {
     return this.#upstream;
   }
 
+  get running(): boolean {
+    return this.#running;
+  }
+
   start(): void {
     if (this.#running) return;
     this.#running = true;
@@ -106,6 +115,19 @@ export class StreamPuller {
   stop(): void {
     this.#running = false;
     this.#abort.abort();
+  }
+
+  /**
+   * Stops following the upstream's window but finishes the objects already in
+   * flight, then stops: readers (and children) may be attached to a half-arrived
+   * segment that nothing else will complete, e.g. when the origin starts pushing
+   * this stream here from the next segment on.
+   */
+  retire(): void {
+    if (!this.#running || this.#retiring) return;
+    this.#retiring = true;
+    this.#windowPoll?.abort();
+    if (this.#fillsInFlight === 0) this.stop();
   }
 
   /**
@@ -140,7 +162,7 @@ export class StreamPuller {
 
   async #loop(): Promise<void> {
     const { stream, log } = this.#d;
-    while (this.#running) {
+    while (this.#running && !this.#retiring) {
       let upstream: NodeInfo | undefined;
       try {
         upstream = await this.#currentUpstream();
@@ -152,7 +174,7 @@ export class StreamPuller {
           throw new SrpError("UPSTREAM_STALE", "upstream window is not advancing");
         if (added === 0 && win.end) await sleep(1_000, undefined, { signal: this.#abort.signal });
       } catch (err) {
-        if (!this.#running) break;
+        if (!this.#running || this.#retiring) break;
         if (isSrpError(err, "STREAM_NOT_FOUND") || isSrpError(err, "NO_UPSTREAM")) {
           if (isSrpError(err, "NO_UPSTREAM")) this.#excluded = []; // everyone failed once: try them all again
           // Not live yet anywhere: waiting, not failing over.
@@ -229,6 +251,7 @@ export class StreamPuller {
   /** The window long-poll, cut when this upstream is left (a lag or a failure elsewhere) so the move is immediate. */
   async #fetchWindow(upstream: NodeInfo): Promise<StreamWindow> {
     const controller = new AbortController();
+    this.#windowPoll = controller;
     const mine = this.#inFlight.get(upstream.nodeId) ?? new Set<AbortController>();
     this.#inFlight.set(upstream.nodeId, mine);
     mine.add(controller);
@@ -237,6 +260,7 @@ export class StreamPuller {
     try {
       return await this.#pollWindow(upstream, controller.signal);
     } finally {
+      if (this.#windowPoll === controller) this.#windowPoll = undefined;
       this.#abort.signal.removeEventListener("abort", onStop);
       mine.delete(controller);
       if (mine.size === 0 && this.#inFlight.get(upstream.nodeId) === mine)
@@ -317,6 +341,16 @@ export class StreamPuller {
    * upstream dies mid-object, so readers attached to it see one whole body.
    */
   async #fill(first: MediaObject, isInit: boolean): Promise<void> {
+    this.#fillsInFlight += 1;
+    try {
+      await this.#fillOnce(first, isInit);
+    } finally {
+      this.#fillsInFlight -= 1;
+      if (this.#retiring && this.#fillsInFlight === 0) this.stop();
+    }
+  }
+
+  async #fillOnce(first: MediaObject, isInit: boolean): Promise<void> {
     const { stream, metrics } = this.#d;
     const deadline = Date.now() + (this.#d.options.objectDeadlineMs ?? 15_000);
     let obj = first;

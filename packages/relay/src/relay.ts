@@ -204,6 +204,8 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
   const streams = new StreamTable(options, now, (size) => metrics.streams.set(size), front?.observer);
   const attestations = new AttestationVerifier(domain);
   const pullers = new Map<string, StreamPuller>();
+  /** Pullers finishing their objects in flight after the origin took the stream over (stopped on stop()). */
+  const retiring = new Set<StreamPuller>();
   const demand = new CarryDemand(options.carryGraceMs, now);
   let http: RunningHttpServer | undefined;
   let heartbeat: HeartbeatLoop | undefined;
@@ -267,12 +269,16 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
       await handlePut(ingestCtx, req, res, id, p.file ?? "");
       // The origin pushes this stream here now (this relay became one of its ingest relays):
       // pulling it as well would only compete with the pushes (an upstream that died holds
-      // objects in flight), so the pushes alone feed it from here on.
+      // objects in flight), so the pushes alone feed it from here on. The objects already in
+      // flight are finished first: readers wait on them and the origin pushes only newer ones.
       const puller = pullers.get(id);
       if (puller && res.statusCode >= 200 && res.statusCode < 300) {
-        puller.stop();
         pullers.delete(id);
-        log.info("pushed to by the origin: stopped pulling", { streamId: id });
+        retiring.add(puller);
+        puller.retire();
+        log.info("pushed to by the origin: stops pulling once its objects in flight are whole", {
+          streamId: id,
+        });
       }
     })
     .on("POST", "/live/:stream/end", (req, res, p) => handleEnd(ingestCtx, req, res, p.stream ?? ""))
@@ -392,6 +398,7 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
         void startPuller(id).catch((err: unknown) => log.warn("cannot carry stream", { streamId: id, err }));
       }
       for (const [id, p] of pullers) if (!wanted.has(id) && demand.expired(id)) tearDown(id, p);
+      for (const p of retiring) if (!p.running) retiring.delete(p);
       demand.retain((id) => pullers.has(id) || streams.get(id) !== undefined);
       for (const e of edges) pullers.get(e.streamId)?.observeLedgerEdge(e.liveEdgeSeq);
     },
@@ -489,8 +496,9 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
       await submitter?.stop(); // the last receipts are worth something: submit before going
       heartbeat?.stop();
       clearInterval(sweeper);
-      for (const p of pullers.values()) p.stop();
+      for (const p of [...pullers.values(), ...retiring]) p.stop();
       pullers.clear();
+      retiring.clear();
       for (const s of streams.values()) s.wakeAll();
       await front?.stop();
       await http?.close();

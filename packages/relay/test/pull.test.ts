@@ -220,6 +220,63 @@ describe("relay pulling from upstream relays", () => {
     expect(resolver.calls.at(-1)).toContain(dead.nodeId);
   });
 
+  /** A relay that pulls the stream and also takes pushes (an ingest-capable relay carrying it). */
+  async function pullingIngestRelay(resolver: UpstreamResolver): Promise<Relay> {
+    const relay = await startStaticRelay({ demo: streamer.address }, { ingest: true }, resolver);
+    cleanup.push(() => relay.stop());
+    relay.carry(["demo"]);
+    return relay;
+  }
+
+  /** Rejects when `p` has not settled in `ms`: a hung body fails the test rather than its timeout. */
+  const within = <T>(p: Promise<T>, ms: number, what: string) =>
+    Promise.race([
+      p,
+      new Promise<never>((_r, reject) =>
+        setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms),
+      ),
+    ]);
+
+  it("finishes the segment in flight when the origin starts pushing the stream here (it pushes only newer ones)", async () => {
+    const { origin, proxy, objects } = await setup();
+    proxy.misbehave("seg-0.m4s", { kind: "slow", pauseMs: 800 });
+    const relay = await pullingIngestRelay(orderedResolver([node(proxy.url, 1)]));
+    const seg0 = await push(origin, 0);
+    const client = await getWhileInFlight(relay, 0);
+    // The origin takes the stream over from the next segment on (this relay became an ingest relay).
+    const seg1 = await signedObject(streamer, "demo", "segment", 1, SEGMENT_BYTES);
+    expect((await putObject(relay.url, "demo", objects[0] as SignedObject)).status).toBe(200);
+    expect((await putObject(relay.url, "demo", seg1)).status).toBe(201);
+    const body = await within(client.body, 5_000, "the half-arrived segment");
+    expect(body.equals(seg0.bytes)).toBe(true);
+    expect(relay.stream("demo")?.getSegment(0)?.bytes?.equals(seg0.bytes)).toBe(true);
+  });
+
+  it("a push of the segment being pulled completes it for the readers attached (no wait on the slow upstream)", async () => {
+    const { origin, proxy } = await setup();
+    proxy.misbehave("seg-0.m4s", { kind: "slow", pauseMs: 10_000 });
+    const relay = await pullingIngestRelay(orderedResolver([node(proxy.url, 1)]));
+    const seg0 = await push(origin, 0);
+    const client = await getWhileInFlight(relay, 0);
+    await client.firstByteAt; // half of it is here; the rest would come in 10 s
+    expect((await putObject(relay.url, "demo", seg0)).status).toBe(200);
+    const body = await within(client.body, 2_000, "the pushed rest of the segment");
+    expect(body.equals(seg0.bytes)).toBe(true);
+  });
+
+  it("a push for a half-arrived segment with other signed bytes is a conflict and the pulled object is untouched", async () => {
+    const { origin, proxy } = await setup();
+    proxy.misbehave("seg-0.m4s", { kind: "slow", pauseMs: 1_500 });
+    const relay = await pullingIngestRelay(orderedResolver([node(proxy.url, 1)]));
+    const seg0 = await push(origin, 0);
+    const client = await getWhileInFlight(relay, 0);
+    await client.firstByteAt;
+    const other = await signedObject(streamer, "demo", "segment", 0, SEGMENT_BYTES);
+    expect((await putObject(relay.url, "demo", other)).status).toBe(409);
+    const body = await within(client.body, 5_000, "the pulled segment");
+    expect(body.equals(seg0.bytes)).toBe(true);
+  });
+
   it("carries the end of the stream downstream, with its signature checked", async () => {
     const { origin } = await setup();
     const relay = await downstreamOf(orderedResolver([node(origin.url, 2)]));
