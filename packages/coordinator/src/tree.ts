@@ -126,6 +126,9 @@ export function chooseUpstream(q: UpstreamQuery): UpstreamChoice | undefined {
     (a) => a.nodeId !== q.nodeId,
   );
   const below = descendantsOf(q.nodeId, live);
+  // A relay the requester left (stale, dead, lagging, tampering) also feeds its own subtree:
+  // moving to one of its children would be moving to the same stall one hop further down.
+  for (const left of q.exclude) for (const id of descendantsOf(left, live)) below.add(id);
   const depthOf = depthsOf(q.stream.ingest, live);
   const children = childCounts(live);
   const candidates = q.nodes.filter((n) => {

@@ -127,20 +127,57 @@ describe("tree shape", () => {
       stream: { ...stream, ingest: ["i1"] },
       nodeId: "new",
       requesterRegion: "eu",
-      exclude: ["i1"],
+      exclude: [] as string[],
       nodes,
       assignments,
       now: NOW,
       nodeTimeoutMs: TIMEOUT,
-      maxChildren: 3,
+      maxChildren: 2, // i1 is full with "slow" and "ok" ("dead" holds no slot: it is silent)
       ledgerEdge: EDGE,
     };
     expect(tree.chooseUpstream(q)?.node.nodeId).toBe("ok");
-    expect(tree.chooseUpstream({ ...q, exclude: ["i1", "ok"] })).toBeUndefined();
+    // Without "ok", only "slow" is left, and it lags.
+    expect(tree.chooseUpstream({ ...q, exclude: ["ok"] })).toBeUndefined();
     // Without a ledger edge nothing counts as lagging.
-    expect(tree.chooseUpstream({ ...q, exclude: ["i1", "ok"], ledgerEdge: undefined })?.node.nodeId).toBe(
-      "slow",
-    );
+    expect(tree.chooseUpstream({ ...q, exclude: ["ok"], ledgerEdge: undefined })?.node.nodeId).toBe("slow");
+  });
+
+  it("never hands a relay that left an upstream one of that upstream's children (they stall with it)", () => {
+    const holding = (upstream: string) => ({
+      load: [{ streamId: "s", upstream, liveEdgeSeq: EDGE, viewers: 0 }],
+    });
+    const nodes = [
+      node("i1", { ingest: true }),
+      node("i2", { ingest: true }),
+      node("x", holding("i1")),
+      node("y", holding("i2")),
+      node("sib", holding("x")),
+      node("z", holding("y")),
+      node("new"),
+    ];
+    const q = {
+      stream,
+      nodeId: "new",
+      requesterRegion: "eu",
+      exclude: [] as string[],
+      nodes,
+      assignments: [
+        assign("x", "i1"),
+        assign("y", "i2"),
+        assign("sib", "x"),
+        assign("z", "y"),
+        assign("new", "x"),
+      ],
+      now: NOW,
+      nodeTimeoutMs: TIMEOUT,
+      maxChildren: 2,
+      ledgerEdge: EDGE,
+    };
+    // Every candidate is as good as the next; the id breaks the tie: "sib", under x.
+    expect(tree.chooseUpstream({ ...q, maxChildren: 1 })?.node.nodeId).toBe("sib");
+    // Having left x (frozen: its heartbeats still look fine), the relay gets nothing below x.
+    expect(tree.chooseUpstream({ ...q, maxChildren: 1, exclude: ["x"] })?.node.nodeId).toBe("z");
+    expect(tree.chooseUpstream({ ...q, maxChildren: 1, exclude: ["y", "x"] })).toBeUndefined();
   });
 
   it("depthsOf survives a cycle in stale rows", () => {
