@@ -31,6 +31,12 @@ interface NodeView {
   load: Array<{ streamId: string; upstream: string | null; liveEdgeSeq: number }>;
 }
 
+/** A structured log line's time (ms), or -1 for other output. */
+function logTime(line: string): number {
+  const t = /"t":"([^"]+)"/.exec(line)?.[1];
+  return t ? Date.parse(t) : -1;
+}
+
 async function liveEdge(url: string): Promise<number> {
   try {
     const res = await fetch(`${url}/live/${STREAM}/index.m3u8`, { signal: AbortSignal.timeout(500) });
@@ -55,7 +61,8 @@ describe("attack: the ingest relay feeding the viewer fails mid-stream: frozen, 
     const dir = tempDir("frozen-ingest");
     coordinator = await startCoordinatorProcess(dir);
     procs.push(coordinator);
-    const relayArgs = ["--heartbeat-interval-ms", "500"];
+    // Info logs (upstream assignments and moves) so a failure below shows why a relay waited.
+    const relayArgs = ["--heartbeat-interval-ms", "500", "--log-level", "info"];
     // Five ingest-capable relays: two in use, and a replacement for each of the three failures.
     for (const name of ["ingest-a", "ingest-b", "ingest-c", "ingest-d", "ingest-e"]) {
       procs.push(await startRelayProcess(name, coordinator.url, dir, { ingest: true, args: relayArgs }));
@@ -175,16 +182,31 @@ describe("attack: the ingest relay feeding the viewer fails mid-stream: frozen, 
     process.stdout.write(
       `[failed-ingest ${how}] player events: ${JSON.stringify(events).replace(/0x[0-9a-f]{40}/g, (id) => names[id] ?? id)}\n`,
     );
-    return { feeding, gaps, ingestAfter: await streamIngest(), playing, after, stalls };
+    // Each relay's log since the failure, for the assertion messages.
+    const logs = Object.fromEntries(
+      procs.map((p) => [
+        p.name,
+        p
+          .output()
+          .split("\n")
+          .filter((l) => logTime(l) >= failedAt - 1_000)
+          .join("\n"),
+      ]),
+    );
+    return { feeding, gaps, logs, ingestAfter: await streamIngest(), playing, after, stalls };
   }
 
   /** A segment arrives every SEGMENT_MS: an edge that never waits more than twice that is at most one segment late. */
   function expectNoStall(r: Awaited<ReturnType<typeof failFeedingIngest>>) {
-    for (const [name, gap] of Object.entries(r.gaps)) expect(gap, name).toBeLessThan(2 * SEGMENT_MS);
+    for (const [name, gap] of Object.entries(r.gaps))
+      expect(gap, `${name} waited; its log since the failure:\n${r.logs[name]}`).toBeLessThan(2 * SEGMENT_MS);
     expect(r.ingestAfter).not.toContain(r.feeding); // the origin dropped it and the coordinator replaced it
     expect(r.ingestAfter.length).toBe(2);
     expect(r.after.currentTime).toBeGreaterThan(r.playing.currentTime + 7);
-    expect(Math.max(0, ...r.stalls)).toBeLessThan(1_000);
+    expect(
+      Math.max(0, ...r.stalls),
+      `viewer stalled; relay logs:\n${JSON.stringify(r.logs, null, 1)}`,
+    ).toBeLessThan(1_000);
     expect(r.after.fatalErrors).toEqual([]);
   }
 

@@ -126,9 +126,10 @@ export function chooseUpstream(q: UpstreamQuery): UpstreamChoice | undefined {
     (a) => a.nodeId !== q.nodeId,
   );
   const below = descendantsOf(q.nodeId, live);
-  // A relay the requester left (stale, dead, lagging, tampering) also feeds its own subtree:
-  // moving to one of its children would be moving to the same stall one hop further down.
-  for (const left of q.exclude) for (const id of descendantsOf(left, live)) below.add(id);
+  // A relay the requester left (stale, dead, lagging) also feeds its own subtree: moving to one
+  // of its children is likely moving to the same stall one hop further down. Last resort only.
+  const underLeft = new Set<string>();
+  for (const left of q.exclude) for (const id of descendantsOf(left, live)) underLeft.add(id);
   const depthOf = depthsOf(q.stream.ingest, live);
   const children = childCounts(live);
   const candidates = q.nodes.filter((n) => {
@@ -142,6 +143,7 @@ export function chooseUpstream(q: UpstreamQuery): UpstreamChoice | undefined {
     return (children.get(n.nodeId) ?? 0) < q.maxChildren;
   });
   const score = (n: NodeRow) => [
+    underLeft.has(n.nodeId) ? 1 : 0,
     n.region === q.requesterRegion ? 0 : 1,
     depthOf.get(n.nodeId) ?? 99,
     children.get(n.nodeId) ?? 0,

@@ -142,7 +142,7 @@ describe("tree shape", () => {
     expect(tree.chooseUpstream({ ...q, exclude: ["ok"], ledgerEdge: undefined })?.node.nodeId).toBe("slow");
   });
 
-  it("never hands a relay that left an upstream one of that upstream's children (they stall with it)", () => {
+  it("hands a relay that left an upstream one of that upstream's children only as a last resort (they stall with it)", () => {
     const holding = (upstream: string) => ({
       load: [{ streamId: "s", upstream, liveEdgeSeq: EDGE, viewers: 0 }],
     });
@@ -175,9 +175,23 @@ describe("tree shape", () => {
     };
     // Every candidate is as good as the next; the id breaks the tie: "sib", under x.
     expect(tree.chooseUpstream({ ...q, maxChildren: 1 })?.node.nodeId).toBe("sib");
-    // Having left x (frozen: its heartbeats still look fine), the relay gets nothing below x.
+    // Having left x (frozen: its heartbeats still look fine), the relay gets a node not fed by x...
     expect(tree.chooseUpstream({ ...q, maxChildren: 1, exclude: ["x"] })?.node.nodeId).toBe("z");
-    expect(tree.chooseUpstream({ ...q, maxChildren: 1, exclude: ["y", "x"] })).toBeUndefined();
+    // ...even a deeper one (z is full with w)...
+    const withW = {
+      ...q,
+      maxChildren: 1,
+      exclude: ["x"],
+      nodes: [...nodes, node("w", holding("z"))],
+      assignments: [...q.assignments, assign("w", "z")],
+    };
+    expect(tree.chooseUpstream(withW)?.node.nodeId).toBe("w");
+    // ...and one under x only when nothing else is left (w lags the live edge).
+    const lagging = {
+      load: [{ streamId: "s", upstream: "z", liveEdgeSeq: EDGE - UPSTREAM_LAG_SEGMENTS - 1, viewers: 0 }],
+    };
+    const wLags = { ...withW, nodes: [...nodes, node("w", lagging)] };
+    expect(tree.chooseUpstream(wLags)?.node.nodeId).toBe("sib");
   });
 
   it("depthsOf survives a cycle in stale rows", () => {
