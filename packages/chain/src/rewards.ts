@@ -37,8 +37,12 @@ export function computePayout(
     if (v > 0n) amounts.set(who.toLowerCase(), (amounts.get(who.toLowerCase()) ?? 0n) + v);
   };
   const byStream = new Map<string, CreditWeight[]>();
-  for (const c of credits)
-    if (c.weight > 0) byStream.set(c.streamId, [...(byStream.get(c.streamId) ?? []), c]);
+  for (const c of credits) {
+    if (c.weight <= 0) continue;
+    const list = byStream.get(c.streamId);
+    if (list) list.push(c);
+    else byStream.set(c.streamId, [c]);
+  }
   for (const [streamId, list] of byStream) {
     const pot = drawable.get(streamId) ?? 0n;
     if (pot === 0n) continue;

@@ -78,7 +78,11 @@ export class CarryPlan {
     const now = this.now();
     const ix = recruitIndex(nodes, now, this.nodeTimeoutMs);
     const byStream = new Map<string, AssignmentRow[]>();
-    for (const a of assignments) byStream.set(a.streamId, [...(byStream.get(a.streamId) ?? []), a]);
+    for (const a of assignments) {
+      const list = byStream.get(a.streamId);
+      if (list) list.push(a);
+      else byStream.set(a.streamId, [a]);
+    }
     const byNode = new Map<string, Set<string>>();
     const live = new Map<string, StreamRow>();
     const add = (nodeId: string, streamId: string) => {

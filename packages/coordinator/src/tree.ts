@@ -55,7 +55,11 @@ export function childCounts(live: readonly AssignmentRow[]): Map<string, number>
  */
 export function depthsOf(ingest: readonly string[], live: readonly AssignmentRow[]): Map<string, number> {
   const children = new Map<string, string[]>();
-  for (const a of live) children.set(a.upstreamId, [...(children.get(a.upstreamId) ?? []), a.nodeId]);
+  for (const a of live) {
+    const list = children.get(a.upstreamId);
+    if (list) list.push(a.nodeId);
+    else children.set(a.upstreamId, [a.nodeId]);
+  }
   const depth = new Map<string, number>();
   const queue: string[] = [];
   for (const id of ingest) {
@@ -76,15 +80,19 @@ export function depthsOf(ingest: readonly string[], live: readonly AssignmentRow
 
 /** Nodes below `nodeId` in the stream's tree: never its upstream (no cycles). */
 export function descendantsOf(nodeId: string, assignments: readonly AssignmentRow[]): Set<string> {
+  const children = new Map<string, string[]>();
+  for (const a of assignments) {
+    const list = children.get(a.upstreamId);
+    if (list) list.push(a.nodeId);
+    else children.set(a.upstreamId, [a.nodeId]);
+  }
   const out = new Set<string>();
   const queue = [nodeId];
   while (queue.length > 0) {
-    const id = queue.pop() as string;
-    for (const a of assignments) {
-      if (a.upstreamId === id && !out.has(a.nodeId)) {
-        out.add(a.nodeId);
-        queue.push(a.nodeId);
-      }
+    for (const child of children.get(queue.pop() as string) ?? []) {
+      if (out.has(child)) continue;
+      out.add(child);
+      queue.push(child);
     }
   }
   return out;
@@ -197,7 +205,11 @@ export function recruitIndex(nodes: readonly NodeRow[], now: number, nodeTimeout
   const healthyIds = new Set(healthy.map((n) => n.nodeId));
   const holders = new Map<string, NodeRow[]>();
   for (const n of healthy) {
-    for (const l of n.load) holders.set(l.streamId, [...(holders.get(l.streamId) ?? []), n]);
+    for (const l of n.load) {
+      const list = holders.get(l.streamId);
+      if (list) list.push(n);
+      else holders.set(l.streamId, [n]);
+    }
   }
   return {
     byId: new Map(nodes.map((n) => [n.nodeId, n])),
