@@ -1,6 +1,6 @@
 /**
  * Glass-to-glass latency, measured: `npm run bench:latency`
- *   node --import tsx bench/latency.ts [--mode hls|llhls|both] [--duration 120] [--warmup 15]
+ *   node --import tsx bench/latency.ts [--mode hls|llhls|both] [--duration 120] [--warmup 8] [--joins 4]
  *
  * A Node source draws its own wall-clock time into every frame (a grid of
  * big black/white cells with a sync pattern and a CRC; bench/latency/time-code.ts)
@@ -15,7 +15,9 @@
  * times are read from the one machine clock (checked at start).
  *
  * For each mode: p50 / p95 latency and stalls (waiting → playing, as the browser
- * tests define them) over --duration seconds after --warmup, per hop count.
+ * tests define them) over --duration seconds per hop count, split over --joins
+ * fresh page loads (a player's join phase in the segment cycle sets its latency
+ * for the whole session), each measured after --warmup seconds of playback.
  * The reference, in the same run, is the ingest relay (0 hops): each hop's
  * cost is the difference. plain HLS's target: p50 <= 3 s.
  * LL-HLS needs parts in the relays' playlists and the player's low-latency
@@ -39,7 +41,8 @@ const { values } = parseArgs({
   options: {
     mode: { type: "string", default: "both" },
     duration: { type: "string", default: "120" },
-    warmup: { type: "string", default: "15" },
+    warmup: { type: "string", default: "8" },
+    joins: { type: "string", default: "4" },
   },
 });
 const MODES = { hls: ["hls"], llhls: ["llhls"], both: ["hls", "llhls"] } as const;
@@ -47,6 +50,7 @@ type Mode = "hls" | "llhls";
 const modes = MODES[values.mode as keyof typeof MODES] as readonly Mode[] | undefined;
 const DURATION_S = Number(values.duration);
 const WARMUP_S = Number(values.warmup);
+const JOINS = Number(values.joins);
 const PLAIN_HLS_TARGET_P50_MS = 3_000; // the issue's target for plain HLS
 const MIN_READABLE = 0.9; // of displayed frames: below this the ruler itself failed, and nothing is reported
 const MAX_CLOCK_OFFSET_MS = 50; // page vs bench clock: one machine, so only the round trip separates them
@@ -122,17 +126,36 @@ function figureOf(mode: Mode, relay: ChainRelay, r: WindowReading): Figure {
   };
 }
 
-/** One page per relay of the chain, all in one window of DURATION_S after the warm-up. */
-async function measureMode(mode: Mode, chain: Chain, browser: Browser): Promise<Figure[]> {
-  if (mode === "llhls") await requireLlHls(chain);
+/** Adds one join's reading to what a relay's viewers saw before. */
+function merge(a: WindowReading | undefined, b: WindowReading): WindowReading {
+  if (!a) return b;
+  return {
+    latencies: [...a.latencies, ...b.latencies],
+    unreadable: a.unreadable + b.unreadable,
+    stalls: [...a.stalls, ...b.stalls],
+    loaded: { segments: a.loaded.segments + b.loaded.segments, parts: a.loaded.parts + b.loaded.parts },
+    nodes: [...new Set([...a.nodes, ...b.nodes])],
+    fatalErrors: [...a.fatalErrors, ...b.fatalErrors],
+  };
+}
+
+/**
+ * One join: a fresh page per relay of the chain, all measured in one window
+ * of `seconds` after the warm-up. Where in the segment cycle a player joins
+ * fixes its latency for the whole session, so the window is split over
+ * several joins (--joins) rather than one long session.
+ */
+async function measureJoin(
+  mode: Mode,
+  chain: Chain,
+  browser: Browser,
+  seconds: number,
+): Promise<WindowReading[]> {
   const pages: Page[] = [];
   try {
     for (const r of chain.relays)
       pages.push(await openPinnedViewer(browser, chain.coordinator.url, chain.streamId, r, mode === "llhls"));
     const clock = await clockOffset(pages[0] as Page);
-    progress(
-      `${mode}: page clock − bench clock = ${clock.offsetMs.toFixed(1)} ms (round trip ${clock.roundTripMs} ms)`,
-    );
     if (Math.abs(clock.offsetMs) > MAX_CLOCK_OFFSET_MS + clock.roundTripMs)
       throw new CannotMeasure(`${mode}: the page's clock is ${clock.offsetMs} ms off the bench's`);
     await Promise.all(
@@ -145,30 +168,41 @@ async function measureMode(mode: Mode, chain: Chain, browser: Browser): Promise<
         ),
       ),
     );
-    progress(`${mode}: all ${pages.length} pages playing; warming up ${WARMUP_S} s`);
     await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
     await Promise.all(pages.map((p) => startWindow(p)));
     const started = Date.now();
-    const lateBefore = chain.source.late();
-    while (Date.now() - started < DURATION_S * 1000) {
-      await new Promise((r) => setTimeout(r, Math.min(15_000, DURATION_S * 1000 - (Date.now() - started))));
-      const now = await Promise.all(pages.map((p) => readWindow(p)));
-      const line = now
-        .map(
-          (w, i) =>
-            `${chain.relays[i]?.name} p50 ${Math.round(quantile(w.latencies, 0.5))} ms, ${w.stalls.length} stalls`,
-        )
-        .join("; ");
-      progress(`${mode}: ${Math.round((Date.now() - started) / 1000)}/${DURATION_S} s — ${line}`);
-    }
+    while (Date.now() - started < seconds * 1000)
+      await new Promise((r) => setTimeout(r, Math.max(0, seconds * 1000 - (Date.now() - started))));
     const readings = await Promise.all(pages.map((p) => readWindow(p)));
-    const late = chain.source.late() - lateBefore;
-    if (late > 0)
-      progress(`${mode}: the source wrote ${late} frames late (event loop busy); each carries its real time`);
-    return readings.map((r, i) => figureOf(mode, chain.relays[i] as ChainRelay, r));
+    progress(
+      `${mode}: page clock − bench clock ${clock.offsetMs.toFixed(1)} ms (round trip ${clock.roundTripMs} ms); ` +
+        readings
+          .map(
+            (w, i) =>
+              `${chain.relays[i]?.name} p50 ${Math.round(quantile(w.latencies, 0.5))} ms, ${w.stalls.length} stalls`,
+          )
+          .join("; "),
+    );
+    return readings;
   } finally {
     await Promise.all(pages.map((p) => p.close()));
   }
+}
+
+/** DURATION_S of measuring windows per relay of the chain, over JOINS joins. */
+async function measureMode(mode: Mode, chain: Chain, browser: Browser): Promise<Figure[]> {
+  if (mode === "llhls") await requireLlHls(chain);
+  const lateBefore = chain.source.late();
+  let total: Array<WindowReading | undefined> = chain.relays.map(() => undefined);
+  for (let j = 0; j < JOINS; j += 1) {
+    progress(`${mode}: join ${j + 1}/${JOINS}, ${WARMUP_S} s warm-up then ${DURATION_S / JOINS} s measured`);
+    const readings = await measureJoin(mode, chain, browser, DURATION_S / JOINS);
+    total = total.map((t, i) => merge(t, readings[i] as WindowReading));
+  }
+  const late = chain.source.late() - lateBefore;
+  if (late > 0)
+    progress(`${mode}: the source wrote ${late} frames late (event loop busy); each carries its real time`);
+  return total.map((r, i) => figureOf(mode, chain.relays[i] as ChainRelay, r as WindowReading));
 }
 
 function report(figures: Figure[]): void {
@@ -205,9 +239,9 @@ function report(figures: Figure[]): void {
 }
 
 async function main(): Promise<number> {
-  if (!modes || !(DURATION_S > 0) || !(WARMUP_S >= 0)) {
+  if (!modes || !(DURATION_S > 0) || !(WARMUP_S >= 0) || !Number.isInteger(JOINS) || JOINS < 1) {
     console.error(
-      "usage: bench/latency.ts [--mode hls|llhls|both] [--duration SECONDS>0] [--warmup SECONDS]",
+      "usage: bench/latency.ts [--mode hls|llhls|both] [--duration SECONDS>0] [--warmup SECONDS] [--joins N>=1]",
     );
     return 2;
   }
