@@ -18,6 +18,7 @@ export function relayTlsOf(config: NodeConfig): RelayTls | undefined {
       challengePort: config.acmeChallengePort,
       renewBeforeFraction,
       ...(config.acmeContact ? { contact: config.acmeContact } : {}),
+      ...(config.acmeProfile ? { profile: config.acmeProfile } : {}),
       ...(config.acmeCaFile ? { caPem: readFileSync(config.acmeCaFile, "utf8") } : {}),
     };
   return undefined;

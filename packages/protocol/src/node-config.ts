@@ -117,6 +117,14 @@ export const NodeConfigSchema = z
     acmeIdentifier: z
       .union([z.ipv4(), z.ipv6(), z.hostname().regex(/\./, "a fully qualified name")])
       .optional(),
+    /**
+     * The CA's certificate profile (ACME profiles draft), e.g. Let's Encrypt's
+     * "shortlived" (6-day certificates, the only ones it issues for IP addresses).
+     */
+    acmeProfile: z
+      .string()
+      .regex(/^[a-zA-Z0-9_-]{1,64}$/)
+      .optional(),
     /** The CA reaches the http-01 challenge here (plain HTTP, port 80 unless a proxy forwards it). */
     acmeChallengePort: z.coerce.number().int().min(1).max(65_535).default(80),
     /** Extra CA certificates (PEM file) to trust for the ACME directory's HTTPS: a private CA. */

@@ -53,6 +53,8 @@ export type RelayTls = (
       directoryUrl: string;
       /** Account contact, e.g. mailto:ops@example.com. */
       contact?: string;
+      /** The CA's certificate profile, e.g. Let's Encrypt's "shortlived" (needed for IP certificates). */
+      profile?: string;
       /** The relay's DNS name, or its public IP address (where the CA issues IP certificates). */
       identifier: string;
       /** Account key and certificate, 0600. */
@@ -578,6 +580,7 @@ function createCertificateManager(
               directoryUrl: tls.directoryUrl,
               identifier: tls.identifier,
               ...(tls.contact ? { contact: tls.contact } : {}),
+              ...(tls.profile ? { profile: tls.profile } : {}),
               ...(tls.caPem ? { caPem: tls.caPem } : {}),
               requestTimeoutMs: t.requestTimeoutMs,
               pollAttempts: t.pollAttempts,

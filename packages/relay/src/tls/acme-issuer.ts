@@ -11,6 +11,8 @@ export interface AcmeSettings {
   directoryUrl: string;
   /** The account's contact, e.g. mailto:ops@example.com; optional at most CAs. */
   contact?: string;
+  /** The CA's certificate profile (ACME profiles draft), e.g. "shortlived"; default the CA's. */
+  profile?: string;
   /** The name the certificate is for: a DNS name, or the relay's public IP address. */
   identifier: string;
   /** Extra CA certificates (PEM) trusted for the directory's own HTTPS: a private CA. */
@@ -80,9 +82,11 @@ export async function issueCertificate(
       ...(settings.contact ? { contact: [settings.contact] } : {}),
     });
     const type = isIP(settings.identifier) ? "ip" : "dns";
+    // acme-client's types know neither IP identifiers (RFC 8738) nor profiles; the CA gets them as sent.
     const order = await client.createOrder({
       identifiers: [{ type, value: settings.identifier }] as { type: "dns"; value: string }[],
-    });
+      ...(settings.profile ? { profile: settings.profile } : {}),
+    } as Parameters<typeof client.createOrder>[0]);
     for (const authz of await client.getAuthorizations(order)) {
       if (authz.status === "valid") continue; // reused by the CA
       const challenge = authz.challenges.find((c) => c.type === "http-01");
