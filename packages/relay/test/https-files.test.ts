@@ -1,6 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { connect as h2connect } from "node:http2";
 import { request } from "node:https";
+import { connect as tcpConnect } from "node:net";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import { createRelay } from "@streamrp2p/relay";
@@ -75,6 +77,58 @@ describe("relay HTTPS from files (an operator's certbot)", () => {
         return h.fingerprint !== first.fingerprint ? h : undefined;
       });
       expect(JSON.parse(swapped.body).tls).toMatchObject({ renewals: 1, fingerprint: swapped.fingerprint });
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it("survives what clients send the TLS port: silence, plaintext, a bad h2 path", async () => {
+    const dir = tempDir("srp-tls-attack-");
+    const pair = selfSigned(dir, "a");
+    const relay = createRelay(
+      {
+        tls: { mode: "files", keyFile: pair.key, certFile: pair.cert },
+        httpLimits: { headersTimeoutMs: 500 },
+      },
+      { account: newAccount(), log: silentLogger, directory: { signerOf: async () => undefined } },
+    );
+    await relay.start();
+    try {
+      const ca = [readFileSync(pair.cert, "utf8")];
+      const port = Number(new URL(relay.url).port);
+      // A client that opens TCP and never starts the handshake is cut (handshake bounded by headersTimeoutMs).
+      const silent = tcpConnect(port, "127.0.0.1");
+      let silentClosed = false;
+      silent.on("close", () => {
+        silentClosed = true;
+      });
+      silent.on("error", () => {});
+      await waitUntil(
+        "the silent connection to be closed",
+        () => (silentClosed ? true : undefined),
+        10_000,
+        50,
+      );
+      // Plain HTTP to the TLS port: the connection is dropped, the process goes on.
+      const plain = tcpConnect(port, "127.0.0.1", () =>
+        plain.write("GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n"),
+      );
+      plain.on("error", () => {});
+      await new Promise<void>((r) => plain.on("close", () => r()));
+      // An h2 request whose path percent-encoding is broken: a 400, not an exception.
+      const status = await new Promise<number>((resolve, reject) => {
+        const session = h2connect(relay.url, { ca });
+        session.on("error", reject);
+        const stream = session.request({ ":path": "/live/%zz/index.m3u8" });
+        stream.on("response", (h) => {
+          resolve(Number(h[":status"]));
+          session.close();
+        });
+        stream.on("error", reject);
+        stream.end();
+      });
+      expect(status).toBe(400);
+      expect(JSON.parse((await healthz(relay.url, ca)).body).ok).toBe(true);
     } finally {
       await relay.stop();
     }
