@@ -6,7 +6,8 @@
  * playlist as the relay serves it) under `--out` at the same paths, for nginx.
  * Prints the relay's base URL on stdout when ready.
  *
- * One stream is called "bench"; with more they are s0, s1, ...
+ * One stream is called "bench"; with more they are s0, s1, ... With
+ * `--tls-key`/`--tls-cert` the relay serves HTTPS (HTTP/2 and HTTP/1.1) with them.
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -24,6 +25,9 @@ const { values } = parseArgs({
     workers: { type: "string", default: "1" },
     streams: { type: "string", default: "1" },
     segments: { type: "string", default: "1" }, // per stream
+    // HTTPS with this key and chain (PEM files); the parent trusts it via NODE_EXTRA_CA_CERTS.
+    "tls-key": { type: "string" },
+    "tls-cert": { type: "string" },
   },
 });
 const size = Number(values.size);
@@ -31,7 +35,14 @@ const streamCount = Number(values.streams);
 const segments = Number(values.segments);
 const streamer = privateKeyToAccount(generatePrivateKey());
 const relay = createRelay(
-  { ingest: true, port: 0, workers: Number(values.workers) },
+  {
+    ingest: true,
+    port: 0,
+    workers: Number(values.workers),
+    ...(values["tls-key"] && values["tls-cert"]
+      ? { tls: { mode: "files" as const, keyFile: values["tls-key"], certFile: values["tls-cert"] } }
+      : {}),
+  },
   {
     account: privateKeyToAccount(generatePrivateKey()),
     log: silentLogger,

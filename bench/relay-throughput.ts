@@ -11,12 +11,19 @@
  *   node --import tsx bench/relay-throughput.ts [--size 1048576] [--connections 64] [--duration 8] [--rounds 3]
  *        [--streams 100] [--stream-segments 6] [--many-size 262144] [--many-connections 1000] [--cases 1,2,3]
  *
+ * With --tls (npm run bench:tls): case 1 over HTTPS, the relay and nginx
+ * (ssl) serving the same bytes with the same certificate and key (ECDSA
+ * P-256, made here with openssl), wrk over TLS with keep-alive (HTTP/1.1).
+ * Figures are named tls_*.
+ *
  * Installs nginx-light and wrk through apt when missing (scripts/setup.sh).
  * wrk runs one thread: the machine has two cores, which the server under test
  * and the load generator share (see docs/benchmarks.md).
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { get as httpGet } from "node:http";
+import { get as httpsGet } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,11 +41,14 @@ const { values } = parseArgs({
     "many-size": { type: "string", default: "262144" }, // bytes: 1 s of 2 Mbit/s video
     "many-connections": { type: "string", default: "1000" },
     cases: { type: "string", default: "1,2,3" },
+    tls: { type: "boolean", default: false },
   },
 });
 const duration = Number(values.duration);
 const rounds = Number(values.rounds);
-const cases = new Set(values.cases.split(",").map(Number));
+const tls = values.tls;
+// HTTPS needs a relay of one process (workers do not hold certificates): case 1 only.
+const cases = tls ? new Set([1]) : new Set(values.cases.split(",").map(Number));
 const say = (line: string) => console.log(`[bench] ${line}`);
 
 execFileSync("bash", ["scripts/setup.sh", "nginx-light", "wrk"], { stdio: "inherit" });
@@ -67,11 +77,40 @@ function stopper(proc: ChildProcess, signal: NodeJS.Signals): () => Promise<void
     });
 }
 
+interface Certificate {
+  key: string;
+  cert: string;
+  pem: string;
+}
+
+/** One self-signed ECDSA P-256 certificate for 127.0.0.1, which both servers present. */
+function makeCertificate(root: string): Certificate {
+  const key = join(root, "tls.key");
+  const cert = join(root, "tls.pem");
+  execFileSync(
+    "openssl",
+    [
+      ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"],
+      ...["-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=bench"],
+      ...["-addext", "subjectAltName=IP:127.0.0.1"],
+    ],
+    { stdio: "pipe" },
+  );
+  return { key, cert, pem: readFileSync(cert, "utf8") };
+}
+
 /** The relay process, holding the content it also writes under `root` for nginx. */
-function startRelay(root: string, args: string[]): Promise<Server> {
-  const proc = spawn(process.execPath, ["--import", "tsx", "bench/relay-server.ts", "--out", root, ...args], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+function startRelay(root: string, args: string[], cert?: Certificate): Promise<Server> {
+  const tlsArgs = cert ? ["--tls-key", cert.key, "--tls-cert", cert.cert] : [];
+  const proc = spawn(
+    process.execPath,
+    ["--import", "tsx", "bench/relay-server.ts", "--out", root, ...args, ...tlsArgs],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+      // Its own pushes go to its HTTPS URL.
+      env: cert ? { ...process.env, NODE_EXTRA_CA_CERTS: cert.cert } : process.env,
+    },
+  );
   return new Promise((resolve, reject) => {
     proc.once("exit", (code) => reject(new Error(`relay exited ${code}`)));
     createInterface({ input: proc.stdout as NodeJS.ReadableStream }).once("line", (base) =>
@@ -80,7 +119,7 @@ function startRelay(root: string, args: string[]): Promise<Server> {
   });
 }
 
-async function startNginx(root: string, workers: number): Promise<Server> {
+async function startNginx(root: string, workers: number, cert?: Certificate): Promise<Server> {
   const port = await freePort();
   const conf = join(root, `nginx-${workers}.conf`);
   writeFileSync(
@@ -91,13 +130,16 @@ events { worker_connections 4096; }
 http {
   access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
   client_body_temp_path ${root}; proxy_temp_path ${root}; fastcgi_temp_path ${root}; uwsgi_temp_path ${root}; scgi_temp_path ${root};
-  server { listen 127.0.0.1:${port}; root ${root}; location / { types { } default_type video/iso.segment; } }
+  server {
+    listen 127.0.0.1:${port}${cert ? " ssl" : ""}; root ${root}; location / { types { } default_type video/iso.segment; }
+    ${cert ? `ssl_certificate ${cert.cert}; ssl_certificate_key ${cert.key}; ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache shared:SSL:1m;` : ""}
+  }
 }
 `,
   );
   const proc = spawn("nginx", ["-c", conf, "-p", root], { stdio: "inherit" });
   await new Promise((r) => setTimeout(r, 500));
-  return { proc, base: `http://127.0.0.1:${port}`, stop: stopper(proc, "SIGQUIT") };
+  return { proc, base: `${cert ? "https" : "http"}://127.0.0.1:${port}`, stop: stopper(proc, "SIGQUIT") };
 }
 
 interface Result {
@@ -198,14 +240,24 @@ function compare(name: string, relay: Server, nginx: Server, load: Load) {
   return out;
 }
 
-async function checkSame(relay: Server, nginx: Server, path: string): Promise<void> {
-  const [a, b] = await Promise.all(
-    [relay, nginx].map(async (s) => {
-      const res = await fetch(`${s.base}${path}`);
-      if (res.status !== 200) throw new Error(`${s.base}${path}: HTTP ${res.status}`);
-      return Buffer.from(await res.arrayBuffer());
-    }),
-  );
+/** GET over HTTP or HTTPS (trusting `ca`): the body of a 200. */
+function get(url: string, ca?: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const req = (url.startsWith("https:") ? httpsGet : httpGet)(url, ca ? { ca } : {}, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () =>
+        res.statusCode === 200
+          ? resolve(Buffer.concat(chunks))
+          : reject(new Error(`${url}: HTTP ${res.statusCode}`)),
+      );
+    });
+    req.on("error", reject);
+  });
+}
+
+async function checkSame(relay: Server, nginx: Server, path: string, cert?: Certificate): Promise<void> {
+  const [a, b] = await Promise.all([relay, nginx].map((s) => get(`${s.base}${path}`, cert?.pem)));
   if (!a || !b || !a.equals(b)) throw new Error(`${path}: relay and nginx serve different bytes`);
 }
 
@@ -218,19 +270,29 @@ try {
     if (!cases.has(workers)) continue;
     const root = mkdtempSync(join(tmpdir(), "srp-bench-"));
     say(`case ${workers}: one ${size}-byte segment, ${connections} connections, ${workers} worker(s) each`);
-    const relay = await startRelay(root, ["--size", String(size), "--workers", String(workers)]);
+    const cert = tls ? makeCertificate(root) : undefined;
+    const relay = await startRelay(root, ["--size", String(size), "--workers", String(workers)], cert);
     servers.push(relay);
-    const nginx = await startNginx(root, workers);
+    const nginx = await startNginx(root, workers, cert);
     servers.push(nginx);
     const path = "/live/bench/seg-0.m4s";
-    await checkSame(relay, nginx, path);
-    const r = compare(`w${workers}`, relay, nginx, { path, connections, bodyBytes: size });
+    await checkSame(relay, nginx, path, cert);
+    const r = compare(`${tls ? "tls-" : ""}w${workers}`, relay, nginx, {
+      path,
+      connections,
+      bodyBytes: size,
+    });
     const tag = workers === 1 ? "relay" : "relay2";
+    const pre = tls ? "tls_" : "";
     figures.push(
-      [`${tag}_gbit_s`, r.relayG, "Gbit/s"],
-      [`nginx${workers === 1 ? "" : "2"}_gbit_s`, r.nginxG, "Gbit/s"],
-      [workers === 1 ? "relay_vs_nginx" : "relay2_vs_nginx2", r.relayG / r.nginxG, "ratio"],
-      [workers === 1 ? "relay_vs_nginx_per_core" : "relay2_vs_nginx2_per_core", r.relayE / r.nginxE, "ratio"],
+      [`${pre}${tag}_gbit_s`, r.relayG, "Gbit/s"],
+      [`${pre}nginx${workers === 1 ? "" : "2"}_gbit_s`, r.nginxG, "Gbit/s"],
+      [`${pre}${workers === 1 ? "relay_vs_nginx" : "relay2_vs_nginx2"}`, r.relayG / r.nginxG, "ratio"],
+      [
+        `${pre}${workers === 1 ? "relay_vs_nginx_per_core" : "relay2_vs_nginx2_per_core"}`,
+        r.relayE / r.nginxE,
+        "ratio",
+      ],
     );
     await relay.stop();
     await nginx.stop();

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what StreamrP2P needs on a fresh Debian/Ubuntu machine: Debian packages
-# that are missing (ffmpeg always; more when named as arguments) and the npm packages.
+# that are missing (ffmpeg always; more when named as arguments: scripts/test.sh adds chromium,
+# cloud-init, systemd, postgresql, and pebble, the ACME test CA the HTTPS tests run) and the npm packages.
 # Usage: scripts/setup.sh [extra-debian-package ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -3,7 +3,7 @@
 # Nothing is skipped: a test that needs ffmpeg installs it here or fails loudly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh chromium cloud-init systemd postgresql
+bash scripts/setup.sh chromium cloud-init systemd postgresql pebble
 
 echo "[test] lint (biome)"
 npx biome check .

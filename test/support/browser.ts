@@ -4,8 +4,8 @@ import { type Browser, chromium, type Page } from "playwright-core";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
-/** Debian's chromium, headless, with the flags this closed network needs; fails loudly when missing. */
-export async function launchChromium(): Promise<Browser> {
+/** Debian's chromium, headless, with the flags this closed network needs (and `extraArgs`); fails loudly when missing. */
+export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
     throw new Error(
       `chromium is required for browser tests and was not found at ${CHROMIUM}: run scripts/setup.sh chromium`,
@@ -22,6 +22,7 @@ export async function launchChromium(): Promise<Browser> {
       "--disable-component-update",
       "--disable-sync",
       "--autoplay-policy=no-user-gesture-required",
+      ...extraArgs,
     ],
   });
 }
@@ -35,8 +36,14 @@ export interface PageStats {
 }
 
 /** Opens the watch page and records stalls (waiting → playing) and fatal errors in the page. */
-export async function openWatchPage(browser: Browser, url: string): Promise<Page> {
+export async function openWatchPage(
+  browser: Browser,
+  url: string,
+  /** Called before the page loads (e.g. to record its requests from the first). */
+  before?: (page: Page) => void,
+): Promise<Page> {
   const page = await browser.newPage();
+  before?.(page);
   await page.addInitScript(() => {
     const w = window as unknown as { __stalls: number[]; __waitingSince: number | null };
     w.__stalls = [];

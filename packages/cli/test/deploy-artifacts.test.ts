@@ -1,7 +1,8 @@
-import { execFile, spawnSync } from "node:child_process";
+import { execFile, execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { loadNodeConfig } from "@streamrp2p/cli";
 import { NodeConfigSchema } from "@streamrp2p/protocol";
 import { validate as lintDockerfile } from "dockerfile-utils";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -83,6 +84,32 @@ describe("streamrp2p deploy: one-click node artifacts, validated by the real too
     );
     const commands = doc.runcmd.map((c) => c.join(" "));
     expect(commands).toContain("ufw allow 8443/tcp");
+    expect(commands).toContain("ufw allow 80/tcp"); // ACME http-01
+    // The boot command that names the VM's address, run here with a stand-in `hostname -I`:
+    // the relay it configures serves HTTPS with an ACME certificate for that IP, no manual step.
+    const envCmd = doc.runcmd.find((c) => c.join(" ").includes("SRP_TLS=acme"));
+    expect(envCmd).toBeDefined();
+    const vm = tempDir("deploy-env");
+    writeFileSync(join(vm, "hostname"), "#!/bin/sh\necho '203.0.113.7 10.0.0.2'\n", { mode: 0o755 });
+    const envFile = join(vm, "relay.env");
+    const script = (envCmd?.[2] ?? "").replace("/etc/default/streamrp2p-relay", envFile);
+    execFileSync("sh", ["-c", script], { env: { ...process.env, PATH: `${vm}:${process.env.PATH}` } });
+    const env = Object.fromEntries(
+      readFileSync(envFile, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => l.split("=", 2) as [string, string]),
+    );
+    const yamlFile = join(vm, "relay.yaml");
+    writeFileSync(yamlFile, relayYaml);
+    const { config: booted } = loadNodeConfig({ argv: ["--config", yamlFile], env });
+    expect(booted).toMatchObject({
+      tls: "acme",
+      acmeIdentifier: "203.0.113.7",
+      acmeProfile: "shortlived",
+      acmeChallengePort: 80,
+      publicUrl: "https://203.0.113.7:8443",
+    });
     expect(commands).toContain("systemctl enable --now streamrp2p-relay.service streamrp2p-update.timer");
   });
 
@@ -123,7 +150,7 @@ describe("streamrp2p deploy: one-click node artifacts, validated by the real too
     expect(text).toMatch(/^USER node$/m);
     expect(text).toMatch(/^HEALTHCHECK /m);
     expect(text).toMatch(/^ENTRYPOINT \["node", "packages\/cli\/bin\/streamrp2p.js", "relay"\]$/m);
-    expect(text).toMatch(/^EXPOSE 8443$/m);
+    expect(text).toMatch(/^EXPOSE 8443 80$/m);
     expect(read("docker/Dockerfile.dockerignore")).toMatch(/\*\*\/\*\.key/);
   });
 

@@ -120,4 +120,49 @@ describe("relay configuration: file < SRP_* env < flags, one schema", () => {
     ).toThrow(/support/);
     expect(() => loadNodeConfig({ argv: ["--coordinator", C, "--prot", "1"], env: {} })).toThrow(/prot/);
   });
+
+  it("HTTPS: off by default; acme needs an identifier, files needs both files, neither goes with workers", () => {
+    expect(loadNodeConfig({ argv: [], env: {} }).config).toMatchObject({
+      tls: "off",
+      acmeChallengePort: 80,
+      tlsRenewBeforeFraction: 1 / 3,
+    });
+    const { config } = loadNodeConfig({
+      argv: ["--tls", "acme", "--acme-identifier", "203.0.113.7", "--acme-contact", "mailto:ops@example.org"],
+      env: { SRP_TLS_RENEW_BEFORE_FRACTION: "0.5", SRP_ACME_PROFILE: "shortlived" },
+    });
+    expect(config).toMatchObject({
+      tls: "acme",
+      acmeIdentifier: "203.0.113.7",
+      acmeContact: "mailto:ops@example.org",
+      acmeProfile: "shortlived",
+      tlsRenewBeforeFraction: 0.5,
+      acmeDirectory: "https://acme-v02.api.letsencrypt.org/directory",
+    });
+    expect(
+      loadNodeConfig({ argv: ["--tls", "acme", "--acme-identifier", "relay.example.org"], env: {} }).config
+        .acmeIdentifier,
+    ).toBe("relay.example.org");
+    expect(() => loadNodeConfig({ argv: ["--tls", "acme"], env: {} })).toThrow(/acmeIdentifier/);
+    expect(() =>
+      loadNodeConfig({ argv: ["--tls", "acme", "--acme-identifier", "not a name!"], env: {} }),
+    ).toThrow(/acmeIdentifier/);
+    expect(() => loadNodeConfig({ argv: ["--tls", "files", "--tls-cert-file", "c.pem"], env: {} })).toThrow(
+      /tlsCertFile/,
+    );
+    expect(() =>
+      loadNodeConfig({
+        argv: ["--tls", "acme", "--acme-identifier", "203.0.113.7", "--workers", "2"],
+        env: {},
+      }),
+    ).toThrow(/workers/);
+    expect(() =>
+      loadNodeConfig({
+        argv: ["--tls", "acme", "--acme-identifier", "203.0.113.7", "--acme-contact", "ops"],
+        env: {},
+      }),
+    ).toThrow(/acmeContact/);
+    expect(() => loadNodeConfig({ argv: ["--tls-renew-before-fraction", "1"], env: {} })).toThrow(/tlsRenew/);
+    expect(() => loadNodeConfig({ argv: ["--tls", "maybe"], env: {} })).toThrow(/tls/);
+  });
 });

@@ -37,6 +37,10 @@ export const ERROR_STATUS = {
   /** The node is leaving: go to another one now. */
   DRAINING: 503,
   TIMEOUT: 504,
+  /** A certificate on disk that is unreadable, expired, for another name, or not for its key. */
+  CERTIFICATE_INVALID: 500,
+  /** The ACME CA refused, failed or answered nonsense; the relay retries with backoff. */
+  ACME_FAILED: 502,
   INTERNAL: 500,
 } as const;
 

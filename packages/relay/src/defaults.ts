@@ -50,4 +50,37 @@ export const RELAY_DEFAULTS = {
   workers: 1,
 } as const;
 
+/** HTTPS (RelayOptions.tls): certificate renewal timings. */
+export interface TlsTimings {
+  renewBeforeFraction: number;
+  checkIntervalMs: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+  startAttempts: number;
+  requestTimeoutMs: number;
+  pollAttempts: number;
+  pollMinMs: number;
+  pollMaxMs: number;
+  challengePort: number;
+}
+
+export const TLS_DEFAULTS: Readonly<TlsTimings> = {
+  /** Renew with this fraction of the lifetime left: 30 days of a 90-day certificate, 2 of a 6-day one. */
+  renewBeforeFraction: 1 / 3,
+  checkIntervalMs: 60_000, // ms
+  /** A failed renewal is retried after 1 min, doubling up to 1 h (a 6-day certificate renews with 2 days left). */
+  retryMinMs: 60_000, // ms
+  retryMaxMs: 3_600_000, // ms
+  /** Without a usable certificate at start: attempts before the relay gives up starting. */
+  startAttempts: 3,
+  /** One request to the CA; a frozen CA costs this much, then the backoff. */
+  requestTimeoutMs: 15_000, // ms
+  /** Polls while the CA validates the challenge and issues. */
+  pollAttempts: 10,
+  pollMinMs: 500, // ms
+  pollMaxMs: 5_000, // ms
+  /** The http-01 challenge listener: the CA asks port 80. */
+  challengePort: 80,
+} as const;
+
 export type RelayDefaults = typeof RELAY_DEFAULTS;

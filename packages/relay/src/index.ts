@@ -1,7 +1,7 @@
-export { RELAY_DEFAULTS } from "./defaults.ts";
+export { RELAY_DEFAULTS, TLS_DEFAULTS } from "./defaults.ts";
 export type { ServedBytes } from "./delivery-signer.ts";
 export { LiveStream } from "./live-stream.ts";
 export { MediaObject } from "./media-object.ts";
 export type { StreamDirectory, UpstreamResolver } from "./ports.ts";
 export { ReceiptStore, type StoredReceipt } from "./receipt-store.ts";
-export { createRelay, type Relay, type RelayComponents, type RelayOptions } from "./relay.ts";
+export { createRelay, type Relay, type RelayComponents, type RelayOptions, type RelayTls } from "./relay.ts";

@@ -10,6 +10,10 @@ export interface RelayMetrics {
   reparents: Counter;
   connections: Gauge;
   streams: Gauge;
+  tlsRenewals: Counter;
+  tlsFailures: Counter;
+  /** Seconds until the served certificate expires, read from the certificate manager at scrape time. */
+  tlsExpiry: { setCollector(read: () => number): void };
   /** Plain running totals for heartbeats (cheaper than reading counters back). */
   totals: { bytesServed: number };
 }
@@ -58,6 +62,34 @@ export function createRelayMetrics(): RelayMetrics {
       registers: [registry],
     }),
     streams: new Gauge({ name: "srp_relay_streams", help: "Streams held in memory", registers: [registry] }),
+    tlsRenewals: new Counter({
+      name: "srp_relay_tls_renewals_total",
+      help: "Certificates renewed (ACME) or reloaded (files) while serving",
+      registers: [registry],
+    }),
+    tlsFailures: new Counter({
+      name: "srp_relay_tls_renewal_failures_total",
+      help: "Failed certificate renewals or reloads (the current certificate stays served)",
+      registers: [registry],
+    }),
+    tlsExpiry: expiryGauge(registry),
     totals: { bytesServed: 0 },
+  };
+}
+
+function expiryGauge(registry: Registry): RelayMetrics["tlsExpiry"] {
+  let read: (() => number) | undefined;
+  new Gauge({
+    name: "srp_relay_tls_cert_expiry_seconds",
+    help: "Seconds until the served TLS certificate expires (absent without TLS)",
+    registers: [registry],
+    collect() {
+      if (read) this.set(read());
+    },
+  });
+  return {
+    setCollector(r) {
+      read = r;
+    },
   };
 }

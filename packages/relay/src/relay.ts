@@ -28,7 +28,7 @@ import {
 import type { LocalAccount } from "viem";
 import { CarryDemand } from "./carry-demand.ts";
 import { coordinatorDirectory, coordinatorResolver } from "./coordinator-ports.ts";
-import { RELAY_DEFAULTS } from "./defaults.ts";
+import { RELAY_DEFAULTS, TLS_DEFAULTS, type TlsTimings } from "./defaults.ts";
 import { DeliverySigner, type ServedBytes } from "./delivery-signer.ts";
 import { HeartbeatLoop } from "./heartbeat.ts";
 import { handleEnd, handlePut, type IngestContext } from "./ingest.ts";
@@ -41,7 +41,33 @@ import { ReceiptSubmitter } from "./receipt-submitter.ts";
 import { type ServeContext, serveMedia } from "./serve.ts";
 import { SessionLedger } from "./session-ledger.ts";
 import { StreamTable } from "./stream-table.ts";
+import { CertificateManager } from "./tls/certificate-manager.ts";
+import { CertificateStore } from "./tls/certificate-store.ts";
 import { createWorkerFront, type WorkerFront, workerCount } from "./workers/primary.ts";
+
+/** HTTPS for the relay: a certificate from files, or obtained and renewed over ACME (http-01). */
+export type RelayTls = (
+  | {
+      mode: "acme";
+      /** The CA's ACME directory URL. */
+      directoryUrl: string;
+      /** Account contact, e.g. mailto:ops@example.com. */
+      contact?: string;
+      /** The CA's certificate profile, e.g. Let's Encrypt's "shortlived" (needed for IP certificates). */
+      profile?: string;
+      /** The relay's DNS name, or its public IP address (where the CA issues IP certificates). */
+      identifier: string;
+      /** Account key and certificate, 0600. */
+      dir: string;
+      /** Extra CA certificates (PEM) to trust for the directory's own HTTPS (a private CA). */
+      caPem?: string;
+      /** Where the http-01 challenge listener binds; default the relay's host and port 80. */
+      challengeHost?: string;
+      challengePort?: number;
+    }
+  | { mode: "files"; keyFile: string; certFile: string }
+) &
+  Partial<Omit<TlsTimings, "challengePort">>;
 
 /** Receipts GET /v1/receipts lists at most (the newest). */
 const RECEIPTS_LISTED = 1_000;
@@ -82,6 +108,8 @@ export interface RelayOptions {
   httpLimits?: Partial<HttpServerLimits>;
   /** Processes serving viewers (see RELAY_DEFAULTS.workers); 1 = this process alone, 0 = one per CPU core. */
   workers: number;
+  /** HTTPS (HTTP/2 and HTTP/1.1); default plain HTTP. Needs workers: 1. */
+  tls?: RelayTls;
 }
 
 export interface RelayComponents {
@@ -134,9 +162,15 @@ export interface Relay {
 }
 
 /** The URL a server listening on host:port is reached at (a wildcard address: via loopback). */
-function listeningUrl(host: string, port: number): string {
+function listeningUrl(host: string, port: number, scheme = "http"): string {
   const h = host.includes(":") ? `[${host}]` : host;
-  return `http://${h === "0.0.0.0" ? "127.0.0.1" : h}:${port}`;
+  return `${scheme}://${h === "0.0.0.0" ? "127.0.0.1" : h}:${port}`;
+}
+
+/** An ACME relay's URL: its certificate's name (the default port left out). */
+function certificateUrl(identifier: string, port: number): string {
+  const h = identifier.includes(":") ? `[${identifier}]` : identifier;
+  return `https://${h}${port === 443 ? "" : `:${port}`}`;
 }
 
 /** Creates a relay node: HTTP serving, push ingest, pulling, heartbeats. Nothing runs until start(). */
@@ -207,6 +241,16 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
   /** Pullers finishing their objects in flight after the origin took the stream over (stopped on stop()). */
   const retiring = new Set<StreamPuller>();
   const demand = new CarryDemand(options.carryGraceMs, now);
+  const tls = options.tls;
+  if (tls && workers > 1)
+    throw new SrpError(
+      "BAD_REQUEST",
+      "HTTPS (tls) needs workers: 1; workers do not hold the certificate yet",
+    );
+  const certificates = tls
+    ? createCertificateManager(tls, now, log, metrics, (c) => http?.setCertificate(c))
+    : undefined;
+  let challengeHttp: RunningHttpServer | undefined;
   let http: RunningHttpServer | undefined;
   let heartbeat: HeartbeatLoop | undefined;
   let submitter: ReceiptSubmitter | undefined;
@@ -376,7 +420,10 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
     nodeId,
     get url() {
       if (!http) throw new SrpError("UNAVAILABLE", "relay not started");
-      return options.publicUrl ?? (front ? listeningUrl(options.host, front.port) : http.url);
+      if (options.publicUrl) return options.publicUrl;
+      if (front) return listeningUrl(options.host, front.port);
+      const identifier = certificates?.identifier;
+      return identifier ? certificateUrl(identifier, http.port) : http.url;
     },
     metrics,
     receipts,
@@ -403,7 +450,19 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
       for (const e of edges) pullers.get(e.streamId)?.observeLedgerEdge(e.liveEdgeSeq);
     },
     async start() {
+      let served: { key: string; cert: string } | undefined;
+      if (certificates && tls) {
+        if (tls.mode === "acme")
+          challengeHttp = await startChallengeServer(tls, certificates, log, () => relay.url);
+        try {
+          served = await certificates.start();
+        } catch (err) {
+          await challengeHttp?.close();
+          throw err;
+        }
+      }
       http = await startHttpService({
+        ...(served ? { tls: { key: served.key, cert: served.cert } } : {}),
         // With workers, they hold the public port; this process answers them on an internal one.
         host: front ? "127.0.0.1" : options.host,
         port: front ? 0 : options.port,
@@ -417,6 +476,7 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
           registered: heartbeat?.registered ?? false,
           draining,
           ...(front ? { workers: front.health() } : {}),
+          ...(certificates ? { tls: certificates.status() } : {}),
         }),
       });
       if (front) {
@@ -500,9 +560,87 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
       pullers.clear();
       retiring.clear();
       for (const s of streams.values()) s.wakeAll();
+      certificates?.stop();
       await front?.stop();
       await http?.close();
+      await challengeHttp?.close();
     },
   };
   return relay;
+}
+
+function createCertificateManager(
+  tls: RelayTls,
+  now: () => number,
+  log: Logger,
+  metrics: RelayMetrics,
+  onRenewed: (cert: { key: string; cert: string }) => void,
+): CertificateManager {
+  const t = { ...TLS_DEFAULTS, ...tls };
+  return new CertificateManager({
+    source:
+      tls.mode === "files"
+        ? { mode: "files", keyFile: tls.keyFile, certFile: tls.certFile }
+        : {
+            mode: "acme",
+            store: new CertificateStore(tls.dir),
+            acme: {
+              directoryUrl: tls.directoryUrl,
+              identifier: tls.identifier,
+              ...(tls.contact ? { contact: tls.contact } : {}),
+              ...(tls.profile ? { profile: tls.profile } : {}),
+              ...(tls.caPem ? { caPem: tls.caPem } : {}),
+              requestTimeoutMs: t.requestTimeoutMs,
+              pollAttempts: t.pollAttempts,
+              pollMinMs: t.pollMinMs,
+              pollMaxMs: t.pollMaxMs,
+            },
+          },
+    renewBeforeFraction: t.renewBeforeFraction,
+    retryMinMs: t.retryMinMs,
+    retryMaxMs: t.retryMaxMs,
+    checkIntervalMs: t.checkIntervalMs,
+    startAttempts: t.startAttempts,
+    now,
+    log: log.child("tls"),
+    metrics,
+    onRenewed,
+  });
+}
+
+/**
+ * The plain-HTTP listener the CA's http-01 validation reaches (port 80 in
+ * production): the token's key authorization while an order is open, 404
+ * for any other token; every other request is redirected to the relay's
+ * HTTPS URL (never to the client's Host: no open redirect).
+ */
+function startChallengeServer(
+  tls: Extract<RelayTls, { mode: "acme" }>,
+  certificates: CertificateManager,
+  log: Logger,
+  httpsUrl: () => string,
+): Promise<RunningHttpServer> {
+  const router = new Router(log)
+    .on("GET", "/.well-known/acme-challenge/:token", (_req, res, p) => {
+      const answer = certificates.challenge(p.token ?? "");
+      if (answer === undefined) throw new SrpError("NOT_FOUND", "no such challenge");
+      res.writeHead(200, { "content-type": "text/plain", "cache-control": "no-store" });
+      res.end(answer);
+    })
+    .otherwise((_req, res, _p, url) => {
+      let target: string;
+      try {
+        target = new URL(`${url.pathname}${url.search}`, httpsUrl()).toString();
+      } catch {
+        throw new SrpError("UNAVAILABLE", "HTTPS is not up yet");
+      }
+      res.writeHead(308, { location: target, "content-length": "0" });
+      res.end();
+    });
+  return startHttpService({
+    host: tls.challengeHost ?? "0.0.0.0",
+    port: tls.challengePort ?? TLS_DEFAULTS.challengePort,
+    router,
+    log: log.child("acme-challenge"),
+  });
 }

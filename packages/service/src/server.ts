@@ -1,5 +1,7 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer } from "node:http";
+import { createSecureServer, type Http2Session } from "node:http2";
+import type { AddressInfo, Server as NetServer, Socket } from "node:net";
+import type { SecureContextOptions } from "node:tls";
 import { SrpError } from "@streamrp2p/protocol";
 import type { Registry } from "prom-client";
 import { HTTP_SERVER_DEFAULTS, type HttpServerLimits } from "./defaults.ts";
@@ -22,11 +24,17 @@ export interface HttpServiceOptions {
   health?: () => Record<string, unknown>;
   /** Timeouts and size caps; each missing one is HTTP_SERVER_DEFAULTS'. */
   limits?: Partial<HttpServerLimits>;
+  /**
+   * Serve HTTPS (HTTP/2, and HTTP/1.1 for clients without ALPN h2) with this
+   * key and certificate chain (PEM); without, plain HTTP/1.1.
+   */
+  tls?: { key: string; cert: string };
 }
 
 export interface RunningHttpServer {
-  server: Server;
-  /** Base URL, e.g. http://127.0.0.1:8080 */
+  /** node:http's Server, or with `tls` node:http2's secure server (a tls.Server). */
+  server: NetServer;
+  /** Base URL, e.g. http://127.0.0.1:8080 (https:// with `tls`) */
   url: string;
   port: number;
   /**
@@ -35,6 +43,8 @@ export interface RunningHttpServer {
    * connection is cut now.
    */
   close(graceMs?: number): Promise<void>;
+  /** With `tls`: serves new connections with this key and chain (a renewed certificate); open ones keep theirs. */
+  setCertificate(tls: { key: string; cert: string }): void;
 }
 
 /** The defaults overlaid with `given`; BAD_REQUEST for a limit node:http would refuse or misread. */
@@ -66,6 +76,7 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Run
     });
   }
   const limits = httpServerLimits(options.limits);
+  if (options.tls) return startTls(options, options.tls, limits);
   const server = createServer(
     {
       headersTimeout: limits.headersTimeoutMs,
@@ -79,16 +90,8 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Run
   // Without a 'timeout' listener node:http destroys a socket idle for this long.
   server.timeout = limits.idleTimeoutMs;
   server.maxConnections = limits.maxConnections;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const host = options.host.includes(":") ? `[${options.host}]` : options.host;
-  const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
+  const port = await listen(server, options);
+  const url = baseUrl("http", options.host, port);
   options.log.info("listening", { url });
   return {
     server,
@@ -107,5 +110,94 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Run
         server.closeIdleConnections();
         if (graceMs <= 0) server.closeAllConnections();
       }),
+    setCertificate() {
+      throw new SrpError("BAD_REQUEST", "a plain HTTP server has no certificate");
+    },
+  };
+}
+
+async function listen(server: NetServer, options: HttpServiceOptions): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+function baseUrl(scheme: "http" | "https", host: string, port: number): string {
+  const h = host.includes(":") ? `[${host}]` : host;
+  return `${scheme}://${h === "0.0.0.0" ? "127.0.0.1" : h}:${port}`;
+}
+
+/** TLS material for node:tls, with the protocol floor every connection gets. */
+function secureOptions(tls: { key: string; cert: string }): SecureContextOptions {
+  return { key: tls.key, cert: tls.cert, minVersion: "TLSv1.2" };
+}
+
+/**
+ * HTTPS: node:http2's secure server with HTTP/1.1 fallback, so the same
+ * router answers h2 and HTTP/1.1 clients. node:http2 has no request or
+ * keep-alive timeouts of node:http's kind: a slow handshake is bounded by
+ * the headers timeout, an idle session or connection by the idle timeout.
+ */
+async function startTls(
+  options: HttpServiceOptions,
+  tls: { key: string; cert: string },
+  limits: HttpServerLimits,
+): Promise<RunningHttpServer> {
+  const server = createSecureServer(
+    {
+      ...secureOptions(tls),
+      allowHTTP1: true,
+      handshakeTimeout: limits.headersTimeoutMs,
+      maxSessionMemory: 32, // MB per h2 session; node's default of 10 throttles a fast viewer
+      settings: { maxHeaderListSize: limits.maxHeaderBytes },
+    },
+    // The compatibility API's request and response are used as node:http's by the router.
+    options.router.handle as unknown as (req: unknown, res: unknown) => void,
+  );
+  server.setTimeout(limits.idleTimeoutMs);
+  server.maxConnections = limits.maxConnections;
+  // For close(): h2 sessions close gracefully; HTTP/1.1 sockets are cut after the grace.
+  const sessions = new Set<Http2Session>();
+  const sockets = new Set<Socket>();
+  server.on("session", (s: Http2Session) => {
+    sessions.add(s);
+    s.once("close", () => sessions.delete(s));
+  });
+  server.on("secureConnection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+  const port = await listen(server, options);
+  const url = baseUrl("https", options.host, port);
+  options.log.info("listening", { url, tls: true });
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    url,
+    port,
+    close(graceMs = 0) {
+      closing ??= new Promise<void>((resolve) => {
+        const cut = () => {
+          for (const s of sessions) s.destroy();
+          for (const s of sockets) s.destroy();
+        };
+        const timer = setTimeout(cut, graceMs);
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        for (const s of sessions) s.close(); // no new streams; open ones finish
+        if (graceMs <= 0) cut();
+      });
+      return closing;
+    },
+    setCertificate(next) {
+      server.setSecureContext(secureOptions(next));
+    },
   };
 }

@@ -18,7 +18,7 @@ export interface CloudInitSlots {
  * cloud-init user-data for a fresh Debian 13 VM: Node.js (20.x from Debian)
  * and ffmpeg, the relay as a systemd service that restarts on failure,
  * daily self-updates plus unattended OS security upgrades, the relay port
- * open in ufw. The node key is made on first start, on the VM, and never
+ * and port 80 (ACME http-01) open in ufw, HTTPS with an IP certificate. The node key is made on first start, on the VM, and never
  * leaves it; its address is in `journalctl -u streamrp2p-relay`.
  */
 export function cloudInit(s: CloudInitSlots): string {
@@ -44,9 +44,16 @@ export function cloudInit(s: CloudInitSlots): string {
     runcmd: [
       ["git", "clone", "--depth", "1", "--branch", s.ref, s.repo, VM_PATHS.app],
       ["sh", "-c", `cd ${VM_PATHS.app} && npm ci --omit=dev --no-audit --no-fund`],
-      // The address viewers reach this VM at: its first (public) address.
-      ["sh", "-c", `echo "SRP_PUBLIC_URL=http://$(hostname -I | cut -d' ' -f1):${s.port}" > ${VM_PATHS.env}`],
+      // The address viewers reach this VM at: its first (public) address, over HTTPS with a
+      // certificate for that IP address from Let's Encrypt (its short-lived profile), obtained and
+      // renewed by the relay itself over http-01 on port 80: no domain and no manual step.
+      [
+        "sh",
+        "-c",
+        `ip=$(hostname -I | cut -d' ' -f1) && printf 'SRP_PUBLIC_URL=https://%s:${s.port}\\nSRP_TLS=acme\\nSRP_ACME_IDENTIFIER=%s\\nSRP_ACME_PROFILE=shortlived\\n' "$ip" "$ip" > ${VM_PATHS.env}`,
+      ],
       ["ufw", "allow", "22/tcp"],
+      ["ufw", "allow", "80/tcp"],
       ["ufw", "allow", `${s.port}/tcp`],
       ["ufw", "--force", "enable"],
       ["systemctl", "daemon-reload"],

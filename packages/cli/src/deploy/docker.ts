@@ -20,10 +20,11 @@ ENV SRP_HOST=0.0.0.0 \\
     SRP_DATA_DIR=/var/lib/streamrp2p
 VOLUME ["/var/lib/streamrp2p"]
 USER node
-EXPOSE ${port}
+# ${port}: the relay; 80: the ACME http-01 challenge with SRP_TLS=acme (SRP_ACME_IDENTIFIER: the public IP or name).
+EXPOSE ${port} 80
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=5s --retries=3 \\
-  CMD ["node", "-e", "fetch('http://127.0.0.1:${port}/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "const t = (process.env.SRP_TLS ?? 'off') !== 'off'; require(t ? 'node:https' : 'node:http').get('http' + (t ? 's' : '') + '://127.0.0.1:${port}/healthz', { rejectUnauthorized: false }, (r) => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))"]
 ENTRYPOINT ["node", "packages/cli/bin/streamrp2p.js", "relay"]
 `;
 }

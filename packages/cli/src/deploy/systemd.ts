@@ -34,6 +34,9 @@ KillSignal=SIGTERM
 TimeoutStopSec=60s
 StateDirectory=streamrp2p
 StateDirectoryMode=0700
+# Port 80 for the ACME http-01 challenge (and 443 if the relay serves there), nothing else.
+AmbientCapabilities=CAP_NET_BIND_SERVICE
+CapabilityBoundingSet=CAP_NET_BIND_SERVICE
 NoNewPrivileges=yes
 ProtectSystem=strict
 ProtectHome=yes

@@ -189,7 +189,7 @@ const budgetChecks = `  lifecycle {
 function outputs(server: string, p: ProviderSpec): string {
   return `output "public_url" {
   description = "Where viewers and relays reach the node."
-  value       = "http://\${${server}.ipv4_address}:\${var.port}"
+  value       = "https://\${${server}.ipv4_address}:\${var.port}"
 }
 
 output "monthly_price" {
@@ -243,6 +243,11 @@ resource "digitalocean_firewall" "relay" {
     port_range       = tostring(var.port)
     source_addresses = ${everywhere}
   }
+  inbound_rule {
+    protocol         = "tcp"
+    port_range       = "80"
+    source_addresses = ${everywhere}
+  }
   outbound_rule {
     protocol              = "tcp"
     port_range            = "1-65535"
@@ -276,6 +281,12 @@ resource "hcloud_firewall" "relay" {
     direction  = "in"
     protocol   = "tcp"
     port       = tostring(var.port)
+    source_ips = ${everywhere}
+  }
+  rule {
+    direction  = "in"
+    protocol   = "tcp"
+    port       = "80"
     source_ips = ${everywhere}
   }
 }

@@ -1,0 +1,114 @@
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { join } from "node:path";
+import { SrpError } from "@streamrp2p/protocol";
+
+/** A key and certificate chain the relay can serve, with what the renewal decision needs. */
+export interface ServedCertificate {
+  /** PEM, PKCS#8. */
+  key: string;
+  /** PEM: the leaf first, then the intermediates. */
+  cert: string;
+  notBefore: number; // ms since the Unix epoch
+  notAfter: number; // ms since the Unix epoch
+  /** Hex SHA-256 of the leaf (DER), for logs. */
+  fingerprint: string;
+}
+
+/** Writes a file readable by its owner only, atomically (a crash leaves the old file or the new one). */
+export function writeSecret(path: string, data: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, data, { mode: 0o600 });
+  chmodSync(tmp, 0o600); // the mode above is masked by umask
+  renameSync(tmp, path);
+}
+
+/**
+ * Checks a key and chain: parseable, for `identifier` (a DNS name or an IP
+ * address; skipped when undefined), matching the key, and valid at `now`.
+ * CERTIFICATE_INVALID says which check failed.
+ */
+export function validateCertificate(
+  key: string,
+  cert: string,
+  identifier: string | undefined,
+  now: number,
+): ServedCertificate {
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(cert);
+  } catch (err) {
+    throw new SrpError("CERTIFICATE_INVALID", "certificate is not a PEM X.509 certificate", { cause: err });
+  }
+  let privateKey: ReturnType<typeof createPrivateKey>;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch (err) {
+    throw new SrpError("CERTIFICATE_INVALID", "key is not a PEM private key", { cause: err });
+  }
+  if (!leaf.checkPrivateKey(privateKey))
+    throw new SrpError("CERTIFICATE_INVALID", "certificate is not for this key");
+  if (identifier !== undefined) {
+    const ok = isIP(identifier) ? leaf.checkIP(identifier) : leaf.checkHost(identifier);
+    if (ok === undefined) throw new SrpError("CERTIFICATE_INVALID", `certificate is not for ${identifier}`);
+  }
+  const notBefore = Date.parse(leaf.validFrom);
+  const notAfter = Date.parse(leaf.validTo);
+  if (!Number.isFinite(notBefore) || !Number.isFinite(notAfter) || notAfter <= notBefore)
+    throw new SrpError("CERTIFICATE_INVALID", "certificate has no usable validity period");
+  if (now >= notAfter)
+    throw new SrpError("CERTIFICATE_INVALID", `certificate expired at ${new Date(notAfter).toISOString()}`);
+  return {
+    key,
+    cert,
+    notBefore,
+    notAfter,
+    fingerprint: leaf.fingerprint256.replaceAll(":", "").toLowerCase(),
+  };
+}
+
+/**
+ * The relay's TLS directory: the ACME account key, and the served key and
+ * chain. Every file is written 0600 in a 0700 directory.
+ */
+export class CertificateStore {
+  readonly #dir: string;
+
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  #path(name: string): string {
+    return join(this.#dir, name);
+  }
+
+  #ensureDir(): void {
+    mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
+  }
+
+  /** The ACME account key (PEM), made by `create` on first use. */
+  accountKey(create: () => string): string {
+    const path = this.#path("account.key");
+    if (existsSync(path)) return readFileSync(path, "utf8");
+    this.#ensureDir();
+    const key = create();
+    writeSecret(path, key);
+    return key;
+  }
+
+  /** The stored key and chain when both files exist (unchecked). */
+  read(): { key: string; cert: string } | undefined {
+    const keyPath = this.#path("key.pem");
+    const certPath = this.#path("cert.pem");
+    if (!existsSync(keyPath) || !existsSync(certPath)) return undefined;
+    return { key: readFileSync(keyPath, "utf8"), cert: readFileSync(certPath, "utf8") };
+  }
+
+  /** Stores a new key and chain (the key first: a crash between leaves a mismatch, refused at load). */
+  write(key: string, cert: string): void {
+    this.#ensureDir();
+    writeSecret(this.#path("key.pem"), key);
+    writeSecret(this.#path("cert.pem"), cert);
+  }
+}
