@@ -19,3 +19,12 @@ export {
 } from "./profiles.ts";
 export { epochRewards, fromBaseUnits, type NodeCredit, type NodeReward, toBaseUnits } from "./reward.ts";
 export { type Scenario, type ScenarioInput, ScenarioSchema } from "./scenario.ts";
+export {
+  type BreakEvenRow,
+  breakEvenTable,
+  docTables,
+  fakeAudienceTable,
+  fillDoc,
+  TABLE_REWARDS_USD_PER_TB,
+  viewersTable,
+} from "./table.ts";

@@ -1,0 +1,21 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { docTables, fillDoc } from "../src/index.ts";
+
+const doc = readFileSync(fileURLToPath(new URL("../../../docs/economics.md", import.meta.url)), "utf8");
+
+describe("docs/economics.md", () => {
+  it("carries the tables the model generates today (npm run docs:economics)", () => {
+    expect(fillDoc(doc)).toBe(doc);
+  });
+
+  it("has a block for every generated table, and a stale block is noticed", () => {
+    const tables = docTables();
+    expect(Object.keys(tables).sort()).toEqual(["break-even", "fake-audience", "viewers"]);
+    const stale = doc.replace("| hetzner cx22 |", "| hetzner cx22 (typed in) |");
+    expect(stale).not.toBe(doc);
+    expect(fillDoc(stale)).toBe(doc);
+    expect(() => fillDoc("no markers")).toThrow(/no <!-- generated:break-even -->/);
+  });
+});
