@@ -153,6 +153,15 @@ describe("an operator's month", () => {
     expect(m.backerNetUsd).toBeCloseTo(17, 9);
   });
 
+  it("finds the first viewer count that pays, where each viewer adds cents", () => {
+    // cx22 at $4.0932; 5 tokens × 120 epochs shared with 5,000 other viewers:
+    // 34 viewers earn 600 × 34/5,034 = 4.052, 35 earn 600 × 35/5,035 = 4.171.
+    const s = ScenarioSchema.parse({ budgetPerEpoch: 5, otherViewers: 5_000 });
+    expect(operatorMonth(s).breakEven.viewers).toBe(35);
+    // Each epoch rounds down to a millionth of a token: within 120 × 1e-6.
+    expect(operatorNetAt(s, cx22, 34)).toBeCloseTo(600 * (34 / 5_034) - 4.0932, 3);
+  });
+
   it("finds no break-even when the budget cannot cover the instance", () => {
     const s = ScenarioSchema.parse({ budgetPerEpoch: 0.01, liveHoursPerMonth: 10, viewers: 5 });
     expect(operatorMonth(s).breakEven.viewers).toBeNull();

@@ -22,7 +22,7 @@ const scenario = fc
     liveHoursPerMonth: fc.integer({ min: 0, max: 720 }),
     bitrateMbps: fc.double({ min: 0.3, max: 12, noNaN: true }),
     viewers: fc.integer({ min: 0, max: 5_000 }),
-    otherViewers: fc.integer({ min: 0, max: 5_000 }),
+    otherViewers: fc.integer({ min: 0, max: 50_000 }),
     quality: fc.double({ min: 0, max: 1, noNaN: true }),
     otherQuality: fc.double({ min: 0, max: 1, noNaN: true }),
     relayChildren: fc.integer({ min: 0, max: 8 }),
