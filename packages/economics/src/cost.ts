@@ -1,5 +1,5 @@
 import { SrpError } from "@streamrp2p/protocol";
-import { DEFAULT_RATES, type Rates } from "./defaults.ts";
+import { DEFAULT_RATES, ECONOMICS_DEFAULTS, type Rates } from "./defaults.ts";
 import type { Currency, InstanceProfile } from "./profiles.ts";
 
 /** USD per unit of `currency` at the given rates. */
@@ -38,4 +38,27 @@ export function nodeMonthlyCostUsd(
 export function egressWithinBudgetGb(profile: InstanceProfile, monthlyBudget: number): number {
   if (monthlyBudget < profile.monthly) return 0;
   return profile.includedGb + (monthlyBudget - profile.monthly) / profile.overagePerGb;
+}
+
+/**
+ * One epoch of a node, USD, for a simulator that steps epoch by epoch: the
+ * epoch's share of the list price (a month is `ECONOMICS_DEFAULTS.hoursPerMonth`)
+ * plus the overage this epoch's egress adds to what the billing month already
+ * sent. A month of epochs sums to `nodeMonthlyCostUsd` of the month's egress.
+ */
+export function epochCostUsd(
+  profile: InstanceProfile,
+  egressGbBefore: number,
+  egressGbThisEpoch: number,
+  epochMinutes: number,
+  rates: Rates = DEFAULT_RATES,
+): number {
+  if (!(epochMinutes > 0))
+    throw new SrpError("VALIDATION_FAILED", `epoch length must be > 0 minutes (got ${epochMinutes})`);
+  checkGb(egressGbThisEpoch);
+  const share = epochMinutes / (ECONOMICS_DEFAULTS.hoursPerMonth * 60);
+  const overage =
+    egressCostUsd(profile, egressGbBefore + egressGbThisEpoch, rates) -
+    egressCostUsd(profile, egressGbBefore, rates);
+  return profile.monthly * usdPer(profile.currency, rates) * share + overage;
 }

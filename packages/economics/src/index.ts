@@ -1,6 +1,6 @@
 export { breakEvenGb, viewerGb } from "./break-even.ts";
 export { EPOCH_PARAMS, type FakeAudience, fakeAudienceCredit, subnetsToEscapeCollusionRule } from "./caps.ts";
-export { egressCostUsd, egressWithinBudgetGb, nodeMonthlyCostUsd, usdPer } from "./cost.ts";
+export { egressCostUsd, egressWithinBudgetGb, epochCostUsd, nodeMonthlyCostUsd, usdPer } from "./cost.ts";
 export { DEFAULT_RATES, ECONOMICS_DEFAULTS, type Rates } from "./defaults.ts";
 export {
   breakEvenViewers,

@@ -9,6 +9,7 @@ import {
   breakEvenGb,
   egressCostUsd,
   egressWithinBudgetGb,
+  epochCostUsd,
   epochRewards,
   fakeAudienceCredit,
   findProfile,
@@ -39,6 +40,19 @@ describe("costs", () => {
     expect(nodeMonthlyCostUsd(cx22, 25_000, { usdPerEur: 1 })).toBeCloseTo(3.79 + 5, 9);
     expect(nodeMonthlyCostUsd(do1, 1_500)).toBeCloseTo(6 + 500 * 0.01, 9); // USD: no conversion
     expect(egressCostUsd(do1, 999)).toBe(0);
+  });
+
+  it("steps a month epoch by epoch to the same total (for the simulator)", () => {
+    let sent = 0;
+    let total = 0;
+    for (let e = 0; e < 720; e++) {
+      total += epochCostUsd(do1, sent, 2, 60); // 1,440 GB over the month: 440 GB of overage
+      sent += 2;
+    }
+    expect(total).toBeCloseTo(nodeMonthlyCostUsd(do1, 1_440), 9); // $6 + $4.40
+    expect(epochCostUsd(cx22, 0, 0, 30)).toBeCloseTo(4.0932 / 1_440, 12);
+    expect(code(() => epochCostUsd(cx22, 0, -1, 60))).toMatch(/VALIDATION_FAILED/);
+    expect(code(() => epochCostUsd(cx22, 0, 1, 0))).toMatch(/epoch length/);
   });
 
   it("refuses negative or non-finite egress", () => {
