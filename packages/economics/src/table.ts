@@ -89,7 +89,17 @@ export function viewersTable(table: readonly InstanceProfile[] = defaultProfiles
  */
 export function fakeAudienceTable(): string {
   const honestViewers = 100;
-  const rows = [1, 2, 3, 5, 10, 34].map((subnets) => {
+  const held: Array<[number, string]> = [
+    [1, "1"],
+    [2, "2"],
+    [3, "3"],
+    [5, "5"],
+    [10, "10"],
+    [34, "34"],
+    // Caps key IPv6 on the /64: one /48 (a tunnel broker's or a VPS provider's routine grant) is 65,536 of them.
+    [65_536, "65,536 (one IPv6 /48)"],
+  ];
+  const rows = held.map(([subnets, label]) => {
     const best = [1, 2, 3, 4, 5, 10].reduce(
       (acc, per) => {
         const c = fakeAudienceCredit({ producedBytes: 1_000_000, subnets, sessionsPerSubnet: per });
@@ -102,7 +112,7 @@ export function fakeAudienceTable(): string {
       { nodeId: "fake", creditedBytes: best.credit, quality: 1 },
       { nodeId: "honest", creditedBytes: honestViewers * 1_000_000, quality: 1 },
     ]);
-    return `| ${subnets} | ${best.per} | ${worth} | ${(fake?.tokens ?? 0).toFixed(1)} % |`;
+    return `| ${label} | ${best.per} | ${worth.toLocaleString("en-US")} | ${(fake?.tokens ?? 0).toFixed(1)} % |`;
   });
   return [
     "| subnets held | best sessions per subnet | credited (viewers' worth) | share of the budget against 100 honest viewers |",
