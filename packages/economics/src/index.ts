@@ -25,6 +25,7 @@ export {
   docTables,
   fakeAudienceTable,
   fillDoc,
+  netCurveTable,
   TABLE_REWARDS_USD_PER_TB,
   viewersTable,
 } from "./table.ts";

@@ -2,7 +2,7 @@ import { breakEvenGb, viewerGb } from "./break-even.ts";
 import { fakeAudienceCredit } from "./caps.ts";
 import { nodeMonthlyCostUsd } from "./cost.ts";
 import { DEFAULT_RATES, ECONOMICS_DEFAULTS, type Rates } from "./defaults.ts";
-import { breakEvenViewers } from "./operator.ts";
+import { breakEvenViewers, operatorNetAt } from "./operator.ts";
 import { defaultProfiles, type InstanceProfile } from "./profiles.ts";
 import { epochRewards } from "./reward.ts";
 import { ScenarioSchema } from "./scenario.ts";
@@ -82,6 +82,36 @@ export function viewersTable(table: readonly InstanceProfile[] = defaultProfiles
   return [head, rule, ...body].join("\n");
 }
 
+const CURVE_VIEWERS = [0, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500] as const;
+
+/**
+ * The break-even curve: the operator's net a month against the audience on
+ * its node, for the viewers table's stream at 1 token an epoch. Rises while
+ * the node's share of the budget grows faster than its egress bill, then falls
+ * once overage outruns it.
+ */
+export function netCurveTable(table: readonly InstanceProfile[] = defaultProfiles): string {
+  const head = `| instance | ${CURVE_VIEWERS.map((v) => `${v} viewers`).join(" | ")} |`;
+  const rule = `|---|${CURVE_VIEWERS.map(() => "---").join("|")}|`;
+  const body = TABLE_SIZES.map((size) => {
+    const p = table.find((x) => x.size === size);
+    if (!p) throw new Error(`no profile ${size}`);
+    const s = ScenarioSchema.parse({
+      provider: p.provider,
+      size,
+      budgetPerEpoch: 1,
+      otherViewers: 100,
+      stake: 1_000,
+    });
+    const cells = CURVE_VIEWERS.map((v) => {
+      const net = operatorNetAt(s, p, v);
+      return `${net < 0 ? "−" : ""}$${Math.abs(net).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+    });
+    return `| ${p.provider} ${size} | ${cells.join(" | ")} |`;
+  });
+  return [head, rule, ...body].join("\n");
+}
+
 /**
  * The fake-audience attack: what an operator can be credited in an epoch for
  * viewers it fakes, by subnets held, and the share of a budget it takes from
@@ -126,6 +156,7 @@ export function docTables(): Record<string, string> {
   return {
     "break-even": breakEvenTable().markdown,
     viewers: viewersTable(),
+    "net-curve": netCurveTable(),
     "fake-audience": fakeAudienceTable(),
   };
 }

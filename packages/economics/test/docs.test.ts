@@ -12,7 +12,7 @@ describe("docs/economics.md", () => {
 
   it("has a block for every generated table, and a stale block is noticed", () => {
     const tables = docTables();
-    expect(Object.keys(tables).sort()).toEqual(["break-even", "fake-audience", "viewers"]);
+    expect(Object.keys(tables).sort()).toEqual(["break-even", "fake-audience", "net-curve", "viewers"]);
     const stale = doc.replace("| hetzner cx22 |", "| hetzner cx22 (typed in) |");
     expect(stale).not.toBe(doc);
     expect(fillDoc(stale)).toBe(doc);
