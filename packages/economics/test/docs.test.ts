@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { docTables, fillDoc } from "../src/index.ts";
+import { docTables, EPOCH_PARAMS, fillDoc } from "../src/index.ts";
 
 const doc = readFileSync(fileURLToPath(new URL("../../../docs/economics.md", import.meta.url)), "utf8");
 
@@ -17,5 +17,12 @@ describe("docs/economics.md", () => {
     expect(stale).not.toBe(doc);
     expect(fillDoc(stale)).toBe(doc);
     expect(() => fillDoc("no markers")).toThrow(/no <!-- generated:break-even -->/);
+  });
+
+  it("quotes the coordinator's cap parameters as they are", () => {
+    expect(doc).toContain(`\`maxSessionsPerSubnet\` = ${EPOCH_PARAMS.maxSessionsPerSubnet} |`);
+    expect(doc).toContain(
+      `\`collusionMinSessions\` = ${EPOCH_PARAMS.collusionMinSessions}, \`collusionMaxSubnets\` = ${EPOCH_PARAMS.collusionMaxSubnets} |`,
+    );
   });
 });
