@@ -130,16 +130,17 @@ export async function servePart(
       throw new SrpError("RELOAD_TIMEOUT", `part ${seq}.${index} did not appear in time`);
   }
   if (!part || part.failed) throw new SrpError("SEGMENT_NOT_FOUND", `part ${seq}.${index} not found`);
-  sendPart(ctx, req, res, part, session);
+  await sendPart(ctx, req, res, part, session);
 }
 
-function sendPart(
+async function sendPart(
   ctx: ServeContext,
   req: IncomingMessage,
   res: ServerResponse,
   part: PartObject,
   session: string | undefined,
-): void {
+): Promise<void> {
+  const served = await ctx.signer.servedPart?.(part);
   ctx.metrics.requests.inc({ kind: "part", status: "200" });
   // No delivery signature: fraud proofs judge whole segments (FraudProof.sol's Segment); a part's
   // bytes are still bound to the streamer's signature, which the player checks.
@@ -158,5 +159,5 @@ function sendPart(
   ctx.metrics.bytesServed.inc({ kind: "part" }, part.byteLength);
   ctx.metrics.totals.bytesServed += part.byteLength;
   if (session !== undefined) ctx.ledger.add(session, part.attestation.streamId, part.byteLength, 0);
-  streamBody(res, part, part.bytes);
+  streamBody(res, part, served ?? part.bytes);
 }

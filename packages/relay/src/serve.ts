@@ -13,6 +13,7 @@ import { sendError, sendJson } from "@streamrp2p/service";
 import type { Served } from "./delivery-signer.ts";
 import type { LiveStream } from "./live-stream.ts";
 import type { MediaObject } from "./media-object.ts";
+import type { PartObject } from "./part-window.ts";
 import { servePart, servePlaylist } from "./serve-ll.ts";
 import { streamBody } from "./stream-body.ts";
 
@@ -36,7 +37,11 @@ export interface ServeMetrics {
 
 export interface ServeContext {
   /** The node's delivery signature for an object (DeliverySigner; a worker's comes from its primary). */
-  signer: { served(obj: MediaObject): Promise<Served> };
+  signer: {
+    served(obj: MediaObject): Promise<Served>;
+    /** What is served for an LL-HLS part (undefined: its own bytes); absent where parts are not served. */
+    servedPart?(part: PartObject): Promise<Buffer | undefined>;
+  };
   /** Bytes per viewer session (SessionLedger; a worker's tally goes to its primary's). */
   ledger: { add(sessionId: string, streamId: string, bytes: number, segments: number): void };
   stream(streamId: string): LiveStream | undefined;
