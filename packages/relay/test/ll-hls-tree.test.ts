@@ -109,6 +109,28 @@ describe("LL-HLS through relay hops", () => {
     expect(proxyA.requests.get("part-2.0.m4s")).toBe(1);
   });
 
+  it("viewers blocked on a part when the upstream goes away get a 503 in 3 target durations, not a hang", async () => {
+    const { a, b, proxyA } = await chain();
+    for (let seq = 0; seq < 2; seq++) await pushSegment(a, seq);
+    b.carry(["demo"]);
+    await waitUntil("B holds segment 1", () => b.stream("demo")?.getSegment(1)?.isComplete || undefined);
+    const blocked = Array.from({ length: 20 }, (_, i) =>
+      fetch(
+        i % 2 ? `${b.url}/live/demo/part-2.0.m4s` : `${b.url}/live/demo/index.m3u8?_HLS_msn=2&_HLS_part=0`,
+      ),
+    );
+    await waitUntil("viewers blocked at B", () => (b.stream("demo")?.waiters ?? 0) >= 20 || undefined);
+    await proxyA.stop(); // B's upstream is gone
+    const answers = await Promise.all(blocked);
+    for (const r of answers) {
+      expect(r.status).toBe(503);
+      expect(((await r.json()) as { error: { code: string } }).error.code).toBe("RELOAD_TIMEOUT");
+    }
+    // B still answers: its window, and a playlist without directives.
+    expect((await fetch(`${b.url}/live/demo/index.m3u8`)).status).toBe(200);
+    expect(b.stream("demo")?.waiters).toBe(0);
+  });
+
   it("a pulled segment whose parts all arrived is assembled from them, not fetched again", async () => {
     const { a, b, proxyA } = await chain();
     await pushSegment(a, 0);
