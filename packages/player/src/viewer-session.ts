@@ -1,7 +1,7 @@
 import { CoordinatorEndpoints, withFailover } from "@streamrp2p/api-client/failover";
 import {
   AttestationVerifier,
-  BLOCK_TARGET_DURATIONS,
+  blockingWaitMs,
   bytesToHex,
   CoordinatorInfoSchema,
   checkAttestationFor,
@@ -328,7 +328,7 @@ export class ViewerSession {
   ) {
     const { path } = target;
     // A blocking reload or a preload-hinted part is held at the relay until it exists: that wait is no hang.
-    const blockMs = target.blocking ? BLOCK_TARGET_DURATIONS * this.#targetDurationS * 1000 : 0;
+    const blockMs = target.blocking ? blockingWaitMs(this.#targetDurationS) : 0;
     const timeoutMs = blockMs + (kind === "playlist" ? this.#o.playlistTimeoutMs : this.#o.segmentTimeoutMs);
     const timeout = AbortSignal.timeout(timeoutMs);
     // A body whose bytes stop coming (a relay whose own upstream hung) is given up long before the timeout.

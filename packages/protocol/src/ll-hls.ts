@@ -13,6 +13,18 @@ export const PART_HOLD_BACK_PARTS = 3;
 export const SKIP_UNTIL_TARGET_DURATIONS = 6;
 /** A blocking reload or a preload-hinted part waits at most this many target durations, then 503 (the spec's 3). */
 export const BLOCK_TARGET_DURATIONS = 3;
+/**
+ * The longest any blocked request waits (ms), whatever target duration a
+ * playlist claims: a huge TARGETDURATION (an origin's odd durations at a
+ * relay, a relay's lie at a player) must not park a request for minutes.
+ */
+export const MAX_BLOCK_MS = 30_000; // ms
+
+/** How long a blocked request (reload or hinted part) may wait for a playlist of `targetDurationS` (ms). */
+export function blockingWaitMs(targetDurationS: number): number {
+  return Math.min(MAX_BLOCK_MS, BLOCK_TARGET_DURATIONS * Math.max(1, targetDurationS) * 1000);
+}
+
 /** Parts a request may be ahead of the newest part before it is refused with 400 (the spec's Advance Part Limit). */
 export const ADVANCE_PART_LIMIT = 3;
 /** Segments a request may be ahead of the newest complete one before it is refused with 400 (the spec's 2). */

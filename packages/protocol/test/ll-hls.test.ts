@@ -1,6 +1,8 @@
 import {
   blockingReloadReady,
+  blockingWaitMs,
   type LiveEdge,
+  MAX_BLOCK_MS,
   parseLowLatency,
   parseMediaPlaylist,
   parsePlaylistRequest,
@@ -52,6 +54,13 @@ describe("LL-HLS delivery directives", () => {
     expect(ready(11)).toBe(false); // the whole segment 11
     expect(ready(12, 0)).toBe(false);
     expect(blockingReloadReady({ msn: 11, part: 2 }, { ...edge, ended: true })).toBe(true);
+  });
+
+  it("bound every blocked wait, whatever the target duration claims", () => {
+    expect(blockingWaitMs(1)).toBe(3_000);
+    expect(blockingWaitMs(4)).toBe(12_000);
+    expect(blockingWaitMs(99_999)).toBe(MAX_BLOCK_MS);
+    expect(blockingWaitMs(0)).toBe(3_000);
   });
 
   it("refuse requests too far ahead with BAD_REQUEST", () => {

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   ADVANCE_PART_LIMIT,
-  BLOCK_TARGET_DURATIONS,
   blockingReloadReady,
+  blockingWaitMs,
   bytesToBase64url,
   CONTENT_TYPE_PLAYLIST,
   CONTENT_TYPE_SEGMENT,
@@ -32,9 +32,9 @@ import { streamBody } from "./stream-body.ts";
 const LIVE_PLAYLIST = "public, max-age=1";
 const IMMUTABLE = "public, max-age=31536000, immutable";
 
-/** How long a blocked request may wait (ms): BLOCK_TARGET_DURATIONS target durations, then 503. */
+/** How long a blocked request may wait (ms): BLOCK_TARGET_DURATIONS target durations (capped), then 503. */
 function blockMs(stream: LiveStream): number {
-  return BLOCK_TARGET_DURATIONS * stream.targetDurationS() * 1000;
+  return blockingWaitMs(stream.targetDurationS());
 }
 
 /**
