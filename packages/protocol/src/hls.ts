@@ -4,7 +4,7 @@ import {
   listsPartsFrom,
   lowLatencyHeader,
   partLines,
-  preloadHintLine,
+  preloadHintLines,
   skippedSegments,
 } from "./ll-hls.ts";
 import { initFileName, segmentFileName } from "./wire.ts";
@@ -70,7 +70,7 @@ export function renderMediaPlaylist(input: PlaylistInput): string {
   if (next && !input.ended) {
     mapFor(next.init);
     lines.push(...partLines(next.seq, next.parts));
-    lines.push(preloadHintLine(next.seq, next.parts.length));
+    lines.push(...preloadHintLines(next.seq, next.parts.length));
   }
   if (input.ended) lines.push("#EXT-X-ENDLIST");
   return `${lines.join("\n")}\n`;

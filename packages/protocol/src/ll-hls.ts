@@ -1,4 +1,5 @@
 import { SrpError } from "./errors.ts";
+import { MAX_PARTS_PER_SEGMENT } from "./part-attestation.ts";
 import { partFileName } from "./wire.ts";
 
 /**
@@ -56,7 +57,7 @@ export interface LowLatencyInput {
 }
 
 /** `x.xxx` seconds from ms, as HLS attributes write durations. */
-export function seconds(ms: number): string {
+function seconds(ms: number): string {
   return (ms / 1000).toFixed(3);
 }
 
@@ -76,8 +77,11 @@ export function partLines(seq: number, parts: readonly PlaylistPart[]): string[]
   );
 }
 
-export function preloadHintLine(seq: number, part: number): string {
-  return `#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${partFileName(seq, part)}"`;
+/** The hint for the next part of segment `seq`; none once it has all the parts a segment may have. */
+export function preloadHintLines(seq: number, part: number): string[] {
+  return part < MAX_PARTS_PER_SEGMENT
+    ? [`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${partFileName(seq, part)}"`]
+    : [];
 }
 
 /**

@@ -119,6 +119,17 @@ describe("LL-HLS playlists", () => {
     expect(parsed.segments[0]?.uri).toBe("seg-106.m4s");
   });
 
+  it("no preload hint past the most parts a segment may have", () => {
+    const full = Array.from({ length: 64 }, () => ({ durationMs: 200, independent: false }));
+    const text = renderMediaPlaylist({
+      segments: segs,
+      ended: false,
+      lowLatency: { ...ll, inProgress: { seq: 112, init: 1, parts: full } },
+    });
+    expect(parseLowLatency(text).preloadHint).toBeUndefined();
+    expect(parseLowLatency(text).parts.at(-1)?.uri).toBe("part-112.63.m4s");
+  });
+
   it("an ended stream has no hint and no in-progress parts; plain HLS has no LL tags", () => {
     const ended = renderMediaPlaylist({ segments: segs, ended: true, lowLatency: ll });
     expect(parseLowLatency(ended).preloadHint).toBeUndefined();
