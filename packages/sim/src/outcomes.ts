@@ -16,6 +16,10 @@ export interface Outcomes {
   attackerRewardUsd: number;
   attackerCostUsd: number;
   attackerProfitUsd: number;
+  /** Rewards beyond the attacker's share of honest bytes (what the attack itself brought in), USD. */
+  attackGainUsd: number;
+  /** That gain minus what only the attack costs (address blocks for fake viewers, slashed stake). */
+  attackProfitUsd: number;
   /** Bytes credited to attacker nodes beyond what they served honest viewers. */
   attackerExcessCreditBytes: number;
   /** What the per-identity cap lets one address block be credited over the run. */
@@ -75,9 +79,10 @@ export function outcomesOf(sim: Simulation, stats: RunStats, costs: CostModel = 
   for (const e of stats.epochs) for (const c of e.credits) if (ids.has(c.nodeId)) credited += c.creditedBytes;
   const proven = sim.model.tamper.provenPairs();
   const provenNodes = new Set(proven.map(([n]) => n));
-  let cost = attackers.reduce((a, n) => a + nodeCostUsd(costs, s.durationMs, n.bytesSent), 0);
-  cost += attackers.filter((n) => provenNodes.has(n.id)).length * costs.stakeUsd; // slashed
-  if (s.attack.kind === "fake-viewers") cost += addressBlockCostUsd(costs, s.durationMs);
+  const slashed = attackers.filter((n) => provenNodes.has(n.id)).length * costs.stakeUsd;
+  const blocks = s.attack.kind === "fake-viewers" ? addressBlockCostUsd(costs, s.durationMs) : 0;
+  const cost =
+    attackers.reduce((a, n) => a + nodeCostUsd(costs, s.durationMs, n.bytesSent), 0) + slashed + blocks;
   const stream = sim.streams[0];
   const epochBytes = stream
     ? (stream.bitrateBps * (s.coordinator.epochMs + EPOCH_PARAMS.lookbackMs)) / 8000
@@ -94,16 +99,20 @@ export function outcomesOf(sim: Simulation, stats: RunStats, costs: CostModel = 
   }
   const per = (x: number) => x / Math.max(1, epochs);
   const rewardUsd = Number(attackerReward) / MICRO;
+  const honestShare = honestBytes === 0 ? 0 : attackerHonest / honestBytes;
+  const gain = rewardUsd - honestShare * (Number(totalReward) / MICRO);
   return {
     name: s.name,
     attack: s.attack.kind,
     nodes: sim.nodes.length,
     attackerNodes: attackers.length,
     attackerRewardShare: totalReward === 0n ? 0 : Number(attackerReward) / Number(totalReward),
-    attackerHonestByteShare: honestBytes === 0 ? 0 : attackerHonest / honestBytes,
+    attackerHonestByteShare: honestShare,
     attackerRewardUsd: rewardUsd,
     attackerCostUsd: cost,
     attackerProfitUsd: rewardUsd - cost,
+    attackGainUsd: gain,
+    attackProfitUsd: gain - slashed - blocks,
     attackerExcessCreditBytes: Math.max(0, credited - attackerHonest),
     identityCapBytes: EPOCH_PARAMS.maxSessionsPerSubnet * epochBytes * epochs,
     totalRewardUsd: Number(totalReward) / MICRO,

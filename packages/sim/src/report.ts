@@ -53,6 +53,8 @@ export async function writeReport(dir: string, o: Outcomes, stats: RunStats): Pr
     `| attacker rewards | ${usd(o.attackerRewardUsd)} of ${usd(o.totalRewardUsd)} paid |`,
     `| attacker costs (nodes, egress, stake yield, slashing, address blocks) | ${usd(o.attackerCostUsd)} |`,
     `| attacker profit after stake and costs | ${usd(o.attackerProfitUsd)} |`,
+    `| rewards beyond the attacker's share of honest bytes (the attack's gain) | ${usd(o.attackGainUsd)} |`,
+    `| the attack's own profit (gain minus address blocks and slashed stake) | ${usd(o.attackProfitUsd)} |`,
     `| credit to attacker nodes beyond bytes they served | ${(o.attackerExcessCreditBytes / 1e9).toFixed(3)} GB (identity cap for one address block: ${(o.identityCapBytes / 1e9).toFixed(2)} GB) |`,
     `| proven tamper (node, stream) pairs | ${o.provenTamperPairs} |`,
     ...(o.liarIngestShare === undefined

@@ -185,19 +185,31 @@ export class Simulation {
     }
   }
 
-  /** Arrival rate (per ms) at `t`: the day's mean, shaped by the evening peak. */
-  #rate(t: number): number {
+  /** The daily shape of arrivals at `t` (1 flat; peaks at `peakAtMs`). */
+  #shape(t: number): number {
     const v = this.s.viewers;
-    const mean = v.total / this.s.durationMs;
-    if (v.peakAtMs === undefined) return mean;
-    return mean * (1 + v.diurnalDepth * Math.cos((2 * Math.PI * (t - v.peakAtMs)) / 86_400_000));
+    if (v.peakAtMs === undefined) return 1;
+    return 1 + v.diurnalDepth * Math.cos((2 * Math.PI * (t - v.peakAtMs)) / 86_400_000);
+  }
+
+  /** The shape's mean over the run, so that `viewers.total` sessions arrive in expectation. */
+  #meanShape = -1;
+
+  /** Arrival rate (per ms) at `t`. */
+  #rate(t: number): number {
+    if (this.#meanShape < 0) {
+      let sum = 0;
+      for (let i = 0; i < 1000; i++) sum += this.#shape(((i + 0.5) / 1000) * this.s.durationMs);
+      this.#meanShape = sum / 1000;
+    }
+    return ((this.s.viewers.total / this.s.durationMs) * this.#shape(t)) / this.#meanShape;
   }
 
   /** Non-homogeneous Poisson arrivals by thinning, one event at a time (no list of a million). */
   #nextArrival(from: number): void {
     const v = this.s.viewers;
     if (v.total === 0) return;
-    const max = (v.total / this.s.durationMs) * (1 + v.diurnalDepth);
+    const max = this.#rate(v.peakAtMs ?? 0) * (1 + v.diurnalDepth);
     let t = from;
     for (;;) {
       t += this.#arrivals.exp(1 / max);
@@ -205,9 +217,20 @@ export class Simulation {
       if (this.#arrivals.next() * max <= this.#rate(t)) break;
     }
     this.queue.at(t, () => {
-      this.#join(this.streams[this.#pickStream()] as SimStream, this.#arrivals.exp(v.meanWatchMs));
+      const st = this.#liveStream();
+      if (st) this.#join(st, this.#arrivals.exp(v.meanWatchMs));
       this.#nextArrival(t);
     });
+  }
+
+  /** A stream by popularity among those already live (viewers come for what is on). */
+  #liveStream(): SimStream | undefined {
+    const now = this.queue.now();
+    for (let i = 0; i < 50; i++) {
+      const st = this.streams[this.#pickStream()] as SimStream;
+      if (st.startedAt <= now) return st;
+    }
+    return undefined;
   }
 
   #scheduleFlash(): void {
@@ -314,7 +337,8 @@ export class Simulation {
           return;
         }
         const ops = this.nodes.filter((n) => n.role === "fake-operator");
-        const st = this.streams[this.#pickStream()] as SimStream;
+        const st = this.#liveStream();
+        if (!st) return;
         const now = this.queue.now();
         const watch = rng.exp(this.s.viewers.meanWatchMs);
         const v: Viewer = {

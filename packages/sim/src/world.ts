@@ -190,8 +190,7 @@ export function buildStreams(s: Scenario, rng: Rng): SimStream[] {
       bitrateBps,
       segmentMs: s.streams.segmentMs,
       segmentBytes: Math.round((bitrateBps * s.streams.segmentMs) / 8000),
-      startedAt:
-        idx === 0 ? 0 : Math.floor(rng.next() * Math.min(s.streams.startWithinMs, s.durationMs / 10)),
+      startedAt: idx === 0 ? 0 : Math.floor(rng.next() * Math.min(s.streams.startWithinMs, s.durationMs / 2)),
       viewerMsEpoch: 0,
     };
   });
