@@ -1,6 +1,7 @@
 import { chainHelp, runClaim, runNode, runPool } from "./cmd-chain.ts";
 import { coordinatorHelp, runCoordinator } from "./cmd-coordinator.ts";
 import { deployHelp, runDeploy } from "./cmd-deploy.ts";
+import { economicsHelp, runEconomics } from "./cmd-economics.ts";
 import { originHelp, runOrigin } from "./cmd-origin.ts";
 import { relayHelp, runRelay } from "./cmd-relay.ts";
 import { runSim, simHelp } from "./cmd-sim.ts";
@@ -11,6 +12,7 @@ const commands: Record<string, { run: (argv: string[]) => Promise<void>; help: s
   coordinator: { run: runCoordinator, help: coordinatorHelp },
   relay: { run: runRelay, help: relayHelp },
   deploy: { run: runDeploy, help: deployHelp },
+  economics: { run: runEconomics, help: economicsHelp },
   origin: { run: runOrigin, help: originHelp },
   pool: { run: runPool, help: chainHelp },
   node: { run: runNode, help: chainHelp },

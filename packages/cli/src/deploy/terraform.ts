@@ -1,19 +1,35 @@
+import { type Currency, type Provider, profilesOf } from "@streamrp2p/economics";
 import { cloudInit } from "./cloud-init.ts";
 
 /** What the Terraform module for one provider needs to know. */
 export interface ProviderSpec {
-  name: "digitalocean" | "hetzner";
+  name: Provider;
   /** required_providers entry. */
   source: string;
   version: string;
-  currency: "USD" | "EUR";
+  currency: Currency;
   defaultRegion: string;
   defaultSize: string;
   defaultImage: string;
-  /** List prices per month and included egress (GB), as published when this was written. */
+  /** List prices per month and included egress (GB): the economic model's table (@streamrp2p/economics). */
   prices: Record<string, { monthly: number; includedGb: number }>;
   /** Price of egress beyond the included amount, per GB. */
   overagePerGb: number;
+}
+
+/** One provider's prices from the shared profile table; every size of a provider has one currency and overage price. */
+function pricesOf(name: Provider): Pick<ProviderSpec, "currency" | "prices" | "overagePerGb"> {
+  const rows = profilesOf(name);
+  const first = rows[0];
+  if (!first) throw new Error(`no priced profiles for ${name}`);
+  for (const r of rows)
+    if (r.currency !== first.currency || r.overagePerGb !== first.overagePerGb)
+      throw new Error(`${name} ${r.size}: a module has one currency and one overage price`);
+  return {
+    currency: first.currency,
+    prices: Object.fromEntries(rows.map((r) => [r.size, { monthly: r.monthly, includedGb: r.includedGb }])),
+    overagePerGb: first.overagePerGb,
+  };
 }
 
 export const PROVIDERS: Record<ProviderSpec["name"], ProviderSpec> = {
@@ -21,37 +37,19 @@ export const PROVIDERS: Record<ProviderSpec["name"], ProviderSpec> = {
     name: "digitalocean",
     source: "digitalocean/digitalocean",
     version: "~> 2.40",
-    currency: "USD",
     defaultRegion: "fra1",
     defaultSize: "s-1vcpu-1gb",
     defaultImage: "debian-13-x64",
-    prices: {
-      "s-1vcpu-512mb-10gb": { monthly: 4, includedGb: 500 },
-      "s-1vcpu-1gb": { monthly: 6, includedGb: 1000 },
-      "s-1vcpu-2gb": { monthly: 12, includedGb: 2000 },
-      "s-2vcpu-2gb": { monthly: 18, includedGb: 3000 },
-      "s-2vcpu-4gb": { monthly: 24, includedGb: 4000 },
-      "s-4vcpu-8gb": { monthly: 48, includedGb: 5000 },
-    },
-    overagePerGb: 0.01,
+    ...pricesOf("digitalocean"),
   },
   hetzner: {
     name: "hetzner",
     source: "hetznercloud/hcloud",
     version: "~> 1.48",
-    currency: "EUR",
     defaultRegion: "fsn1",
     defaultSize: "cx22",
     defaultImage: "debian-13",
-    prices: {
-      cx22: { monthly: 3.79, includedGb: 20_000 },
-      cx32: { monthly: 6.8, includedGb: 20_000 },
-      cx42: { monthly: 16.4, includedGb: 20_000 },
-      cpx11: { monthly: 4.35, includedGb: 20_000 },
-      cpx21: { monthly: 7.55, includedGb: 20_000 },
-      cax11: { monthly: 3.79, includedGb: 20_000 },
-    },
-    overagePerGb: 0.001,
+    ...pricesOf("hetzner"),
   },
 };
 

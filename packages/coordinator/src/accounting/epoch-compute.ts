@@ -229,10 +229,7 @@ export function computeEpoch(input: EpochInput): EpochOutput {
   }
   const withheld: EpochOutput["withheld"] = [];
   const credits: EpochCreditRow[] = [...agg.values()].map((a) => {
-    if (
-      a.sessions.size >= input.params.collusionMinSessions &&
-      a.subnets.size <= input.params.collusionMaxSubnets
-    ) {
+    if (fewViewerIdentities(a.sessions.size, a.subnets.size, input.params)) {
       // Many sessions, few subnets feeding one node: the receipt graph of an operator
       // watching itself. Its credit is withheld (forfeited: the cumulative credit
       // already counts it as consumed), not escrowed: nothing later makes it honest.
@@ -264,6 +261,26 @@ export function computeEpoch(input: EpochInput): EpochOutput {
   });
   credits.sort((x, y) => x.nodeId.localeCompare(y.nodeId) || x.streamId.localeCompare(y.streamId));
   return { credits, withheld, cumulative, sessions: checks, rejected };
+}
+
+/**
+ * Rule: many sessions from few subnets feeding one (node, stream) is the
+ * receipt graph of an operator watching itself; its credit is withheld.
+ * Exported (pure) so the economic model reckons with the same rule.
+ */
+export function fewViewerIdentities(sessions: number, subnets: number, p: EpochParams): boolean {
+  return sessions >= p.collusionMinSessions && subnets <= p.collusionMaxSubnets;
+}
+
+/**
+ * Rule: a subnet whose credit this epoch is worth `worth` concurrent sessions
+ * (credit over what the stream produced) keeps at most
+ * `maxSessionsPerSubnet` sessions' worth: each of its credits is scaled down
+ * to the cap, rounding down. Pure, shared with the economic model.
+ */
+export function subnetCappedCredit(credit: number, worth: number, p: EpochParams): number {
+  const cap = p.maxSessionsPerSubnet;
+  return worth > cap ? Math.floor((credit * cap) / worth) : credit;
 }
 
 type Delta = { session: SessionRow; delta: number };
@@ -307,10 +324,9 @@ function capPerSubnet(input: EpochInput, deltas: Delta[]): Set<string> {
         capped.add(subnet);
       }
     }
-    const cap = input.params.maxSessionsPerSubnet;
-    if (worth > cap) {
+    if (worth > input.params.maxSessionsPerSubnet) {
       capped.add(subnet);
-      for (const d of list) d.delta = Math.floor((d.delta * cap) / worth);
+      for (const d of list) d.delta = subnetCappedCredit(d.delta, worth, input.params);
     }
   }
   return capped;
