@@ -1,20 +1,18 @@
-/**
- * What running a node costs, for attacker profit. The figures belong to the
- * economics model (`@streamrp2p/economics`: instance profiles, egress
- * overage, stake yield); this file is the one place the simulator reads them
- * through, so switching to that package changes nothing else.
- */
-export interface CostProfile {
-  /** List price per month, USD. */
-  monthlyUsd: number;
-  /** Egress included per month, GB. */
-  includedGb: number;
-  /** USD per GB beyond the included amount. */
-  overageUsdPerGb: number;
-}
+import {
+  ECONOMICS_DEFAULTS,
+  findProfile,
+  type InstanceProfile,
+  nodeMonthlyCostUsd,
+} from "@streamrp2p/economics";
 
+/**
+ * What running a node costs, for attacker profit, from the economics model
+ * (`@streamrp2p/economics`: instance profiles with their included egress and
+ * overage, stake yield). The simulator adds only what that model leaves to a
+ * scenario: the stake per node and the price of an attacker's address block.
+ */
 export interface CostModel {
-  profile: CostProfile;
+  profile: InstanceProfile;
   /** USD staked per node. */
   stakeUsd: number;
   /** Opportunity cost of stake, per year. */
@@ -23,24 +21,25 @@ export interface CostModel {
   addressBlockMonthlyUsd: number;
 }
 
-/** Defaults: a 4 GB / 2 vCPU cloud instance with 4 TB included, 0.01 USD/GB past it; 100 USD stake. */
+/** A 2 vCPU / 4 GB DigitalOcean droplet (4 TB included), 100 USD stake, 50 USD a month per address block. */
 export const DEFAULT_COSTS: CostModel = {
-  profile: { monthlyUsd: 24, includedGb: 4_000, overageUsdPerGb: 0.01 },
+  profile: findProfile("digitalocean", "s-2vcpu-4gb"),
   stakeUsd: 100,
-  stakeYieldPerYear: 0.05,
+  stakeYieldPerYear: ECONOMICS_DEFAULTS.stakeYieldPerYear,
   addressBlockMonthlyUsd: 50,
 };
 
-const MONTH_MS = 30 * 24 * 60 * 60_000;
+const MONTH_MS = ECONOMICS_DEFAULTS.hoursPerMonth * 60 * 60_000;
 const YEAR_MS = 365 * 24 * 60 * 60_000;
 
-/** Cost of one node over `durationMs` that sent `bytes`: its month prorated, overage on the month's pace, stake yield. */
+/** Cost of one node over `durationMs` that sent `bytes`: its month (list price, overage at this pace) prorated, stake yield. */
 export function nodeCostUsd(c: CostModel, durationMs: number, bytes: number): number {
   const months = durationMs / MONTH_MS;
-  const gbPerMonth = bytes / 1e9 / Math.max(months, 1e-9);
-  const monthly =
-    c.profile.monthlyUsd + Math.max(0, gbPerMonth - c.profile.includedGb) * c.profile.overageUsdPerGb;
-  return monthly * months + c.stakeUsd * c.stakeYieldPerYear * (durationMs / YEAR_MS);
+  const gbPerMonth = bytes / ECONOMICS_DEFAULTS.bytesPerGb / Math.max(months, 1e-9);
+  return (
+    nodeMonthlyCostUsd(c.profile, gbPerMonth) * months +
+    c.stakeUsd * c.stakeYieldPerYear * (durationMs / YEAR_MS)
+  );
 }
 
 export function addressBlockCostUsd(c: CostModel, durationMs: number): number {

@@ -155,8 +155,11 @@ export class Simulation {
     }
     this.queue.run(end + 1);
     this.stats.ingestBytes = this.#tick.ingestBytes.value;
-    this.stats.originBytes =
-      (this.streams.length * 2 * (this.s.streams.bitrateMbps * 1e6 * (this.s.durationMs / 1000))) / 8;
+    // The origin pushes every segment to its two ingest relays from the stream's start.
+    this.stats.originBytes = this.streams.reduce(
+      (sum, st) => sum + (2 * st.bitrateBps * (Math.max(0, end - st.startedAt) / 1000)) / 8,
+      0,
+    );
     this.stats.wallMs = performance.now() - started;
     return this.stats;
   }

@@ -23,6 +23,7 @@ export function lineChart(title: string, xs: number[], ys: number[], yLabel: str
   const pts = xs.map((x, i) => `${px(x).toFixed(1)},${py(ys[i] ?? 0).toFixed(1)}`).join(" ");
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
+    `<title>${esc(title)}</title>`,
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
     `<text x="${PAD.l}" y="14" font-weight="bold">${esc(title)}</text>`,
     `<line x1="${PAD.l}" y1="${H - PAD.b}" x2="${W - PAD.r}" y2="${H - PAD.b}" stroke="#888"/>`,
@@ -55,6 +56,7 @@ export function shareBars(
   });
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${h}" viewBox="0 0 ${W} ${h}" font-family="sans-serif" font-size="11">`,
+    `<title>${esc(title)}</title>`,
     `<rect width="${W}" height="${h}" fill="#fff"/>`,
     `<text x="8" y="14" font-weight="bold">${esc(title)}</text>`,
     ...rows,
