@@ -82,4 +82,24 @@ describe("simulated attacks (direction of each outcome)", () => {
     expect(o.liarIngestShare).toBeDefined();
     expect(o.attackerRewardShare).toBeLessThanOrEqual(o.attackerHonestByteShare * 1.05 + 0.002);
   });
+
+  it("a flash crowd grows the stream's relay tree and every viewer is routed", async () => {
+    const s = small(
+      { kind: "none" },
+      {
+        durationMs: 8 * 60_000,
+        tickMs: 5_000,
+        nodes: ScenarioSchema.shape.nodes.parse({ count: 300, capacityMbps: { min: 100, max: 2_000 } }),
+        streams: ScenarioSchema.shape.streams.parse({ count: 3 }),
+        viewers: ScenarioSchema.shape.viewers.parse({ total: 100, meanWatchMs: 600_000 }),
+        flash: { from: 50, to: 3_000, atMs: 2 * 60_000, rampMs: 2 * 60_000 },
+      },
+    );
+    const { sim, stats } = await runScenario(s);
+    const carriers = (t: number) => stats.series.find((p) => p.t >= t)?.relays ?? 0;
+    expect(carriers(7 * 60_000)).toBeGreaterThan(carriers(60_000));
+    const flash = [...sim.book.live].filter((v) => v.stream.idx === 0);
+    expect(flash.length).toBeGreaterThan(2_500);
+    expect(flash.filter((v) => v.started).length / flash.length).toBeGreaterThan(0.99);
+  });
 });
