@@ -4,6 +4,7 @@ import { deployHelp, runDeploy } from "./cmd-deploy.ts";
 import { economicsHelp, runEconomics } from "./cmd-economics.ts";
 import { originHelp, runOrigin } from "./cmd-origin.ts";
 import { relayHelp, runRelay } from "./cmd-relay.ts";
+import { runSim, simHelp } from "./cmd-sim.ts";
 import { runUp, upHelp } from "./cmd-up.ts";
 
 const commands: Record<string, { run: (argv: string[]) => Promise<void>; help: string }> = {
@@ -16,6 +17,7 @@ const commands: Record<string, { run: (argv: string[]) => Promise<void>; help: s
   pool: { run: runPool, help: chainHelp },
   node: { run: runNode, help: chainHelp },
   claim: { run: runClaim, help: chainHelp },
+  sim: { run: runSim, help: simHelp },
 };
 
 const usage = `streamrp2p — decentralized live-video delivery ("restreaming as support")

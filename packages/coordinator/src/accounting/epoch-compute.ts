@@ -65,24 +65,72 @@ export interface EpochOutput {
   rejected: Array<{ sessionId: string; nodeId: string; reason: string }>;
 }
 
-function plausibility(input: EpochInput, session: SessionRow, rows: ReceiptRow[]): SessionCheck {
-  const lastAt = Math.max(...rows.map((r) => r.issuedAt));
-  const produced = (input.segments.get(session.streamId) ?? []).filter(
-    (s) => s.producedAt >= session.issuedAt - input.params.lookbackMs && s.producedAt <= lastAt,
+/**
+ * A stream's ledger sorted by production time with running byte sums, so a
+ * session's "segments produced during its lifetime" is two binary searches
+ * instead of a scan of the stream's ledger (an epoch has O(sessions) of them).
+ */
+interface ProducedIndex {
+  at: number[];
+  /** bytesUpTo[i]: bytes of the first i segments in `at` order. */
+  bytesUpTo: number[];
+}
+
+function producedIndex(segs: readonly SegmentRow[]): ProducedIndex {
+  const sorted = [...segs].sort((a, b) => a.producedAt - b.producedAt);
+  const bytesUpTo = [0];
+  for (const s of sorted) bytesUpTo.push((bytesUpTo[bytesUpTo.length - 1] ?? 0) + s.byteLength);
+  return { at: sorted.map((s) => s.producedAt), bytesUpTo };
+}
+
+/** First index whose time is >= t (`strict`: > t). */
+function searchAt(at: readonly number[], t: number, strict: boolean): number {
+  let lo = 0;
+  let hi = at.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = at[mid] as number;
+    if (v < t || (strict && v === t)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Segments (count, bytes) produced in [from, to], both inclusive. */
+function producedBetween(ix: ProducedIndex | undefined, from: number, to: number) {
+  if (!ix || to < from) return { count: 0, bytes: 0 };
+  const a = searchAt(ix.at, from, false);
+  const b = searchAt(ix.at, to, true);
+  if (b <= a) return { count: 0, bytes: 0 };
+  return { count: b - a, bytes: (ix.bytesUpTo[b] ?? 0) - (ix.bytesUpTo[a] ?? 0) };
+}
+
+function plausibility(
+  input: EpochInput,
+  ledger: Map<string, ProducedIndex>,
+  session: SessionRow,
+  rows: ReceiptRow[],
+): SessionCheck {
+  let lastAt = Number.NEGATIVE_INFINITY;
+  for (const r of rows) lastAt = Math.max(lastAt, r.issuedAt);
+  const produced = producedBetween(
+    ledger.get(session.streamId),
+    session.issuedAt - input.params.lookbackMs,
+    lastAt,
   );
   // One init per node used is legitimate: the player fetches it from each node it switches to.
   const initAllowance = (input.maxInitBytes.get(session.streamId) ?? 0) * rows.length;
-  const plausibleBytes = produced.reduce((n, s) => n + s.byteLength, 0) + initAllowance;
+  const plausibleBytes = produced.bytes + initAllowance;
   const claimedBytes = rows.reduce((n, r) => n + r.bytes, 0);
   const claimedSegments = rows.reduce((n, r) => n + r.segments, 0);
   const byBytes = claimedBytes === 0 ? 1 : plausibleBytes / claimedBytes;
-  const bySegments = claimedSegments === 0 ? 1 : produced.length / claimedSegments;
+  const bySegments = claimedSegments === 0 ? 1 : produced.count / claimedSegments;
   return {
     sessionId: session.sessionId,
     claimedBytes,
     plausibleBytes,
     claimedSegments,
-    producedSegments: produced.length,
+    producedSegments: produced.count,
     factor: Math.min(1, byBytes, bySegments),
   };
 }
@@ -115,6 +163,8 @@ export function computeEpoch(input: EpochInput): EpochOutput {
 
   const cumulative = new Map<string, number>();
   const checks: SessionCheck[] = [];
+  const factorOf = new Map<string, number>();
+  const ledger = new Map([...input.segments].map(([id, segs]) => [id, producedIndex(segs)]));
   // New credit per (session, node) this epoch, before identity caps.
   const deltas: Array<{
     session: SessionRow;
@@ -125,8 +175,9 @@ export function computeEpoch(input: EpochInput): EpochOutput {
   }> = [];
   for (const [sessionId, rows] of bySession) {
     const session = input.sessions.get(sessionId) as SessionRow;
-    const check = plausibility(input, session, rows);
+    const check = plausibility(input, ledger, session, rows);
     checks.push(check);
+    factorOf.set(sessionId, check.factor);
     for (const r of rows) {
       const key = creditKey(sessionId, r.nodeId);
       const before = input.creditedSoFar.get(key) ?? 0;
@@ -173,8 +224,7 @@ export function computeEpoch(input: EpochInput): EpochOutput {
     a.sessions.add(d.session.sessionId);
     a.subnets.add(d.session.subnet);
     if (identityCapped.has(d.session.subnet)) a.flags.add("identity-capped");
-    if ((checks.find((c) => c.sessionId === d.session.sessionId)?.factor ?? 1) < 1)
-      a.flags.add("implausible-claims-capped");
+    if ((factorOf.get(d.session.sessionId) ?? 1) < 1) a.flags.add("implausible-claims-capped");
     agg.set(key, a);
   }
   const withheld: EpochOutput["withheld"] = [];

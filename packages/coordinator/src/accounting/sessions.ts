@@ -6,7 +6,8 @@ import { subnetOf } from "./viewer-identity.ts";
 export { subnetOf } from "./viewer-identity.ts";
 
 export interface SessionIssuer {
-  store: AccountingStore;
+  /** Only where issued sessions are written: the simulator issues into its own table. */
+  store: Pick<AccountingStore, "insertSession">;
   ticketKey: () => Ed25519KeyPair;
   now: () => number;
   ticketTtlMs: number;
