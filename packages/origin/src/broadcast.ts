@@ -13,12 +13,6 @@ export interface BroadcastStats {
   lastSegmentAt: number | undefined;
 }
 
-export interface BroadcastTiming {
-  segmentTargetMs: number; // ms
-  /** Announced in every part attestation; fragments are cut about this long. */
-  partTargetMs: number; // ms
-}
-
 /** Sequence numbers reserved (durably) per write: one fsync per this many segments. */
 const SEQ_RESERVE_BLOCK = 100;
 
@@ -33,7 +27,7 @@ export class Broadcast {
   readonly streamId: string;
   readonly #publisher: IngestPublisher;
   readonly #log: Logger;
-  readonly #timing: BroadcastTiming;
+  readonly #segmentTargetMs: number;
   readonly #endGraceMs: number;
   readonly #state: BroadcastStateStore;
   #nextSeq: number;
@@ -51,7 +45,7 @@ export class Broadcast {
     streamId: string,
     publisher: IngestPublisher,
     log: Logger,
-    timing: BroadcastTiming,
+    segmentTargetMs: number,
     endGraceMs: number,
     state: BroadcastStateStore,
   ) {
@@ -63,7 +57,7 @@ export class Broadcast {
     this.#initVersion = start.initVersion;
     this.#publisher = publisher;
     this.#log = log;
-    this.#timing = timing;
+    this.#segmentTargetMs = segmentTargetMs;
     this.#endGraceMs = endGraceMs;
   }
 
@@ -103,22 +97,19 @@ export class Broadcast {
     clearTimeout(this.#endTimer);
     this.#live = ffmpeg;
     let initVersion = -1;
-    const { partTargetMs } = this.#timing;
-    const segmenter = new Segmenter(this.#timing.segmentTargetMs, {
+    const segmenter = new Segmenter(this.#segmentTargetMs, {
       onInit: (bytes) => {
         initVersion = ++this.#initVersion;
         this.#state.reserve(this.#seqLimit, initVersion);
         this.#enqueue(() => this.#publisher.publishInit(initVersion, bytes));
       },
-      // Parts belong to the segment in progress: its number is the next one, reserved before signing.
-      onPart: (part) => {
-        if (initVersion < 0) return;
-        const seq = this.#reserve(this.#nextSeq);
-        this.#enqueue(() => this.#publisher.publishPart(seq, initVersion, part, partTargetMs));
-      },
       onSegment: (seg) => {
         if (initVersion < 0) return;
-        const seq = this.#reserve(this.#nextSeq++);
+        const seq = this.#nextSeq++;
+        if (seq >= this.#seqLimit) {
+          this.#seqLimit = seq + SEQ_RESERVE_BLOCK;
+          this.#state.reserve(this.#seqLimit, this.#initVersion);
+        }
         this.#segments += 1;
         this.#lastSegmentAt = Date.now();
         this.#enqueue(() => this.#publisher.publishSegment(seq, initVersion, seg.bytes, seg.durationMs));
@@ -148,15 +139,6 @@ export class Broadcast {
       this.#scheduleEnd();
     });
     return true;
-  }
-
-  /** Makes sure `seq` is below the durably reserved limit before anything is signed with it. */
-  #reserve(seq: number): number {
-    if (seq >= this.#seqLimit) {
-      this.#seqLimit = seq + SEQ_RESERVE_BLOCK;
-      this.#state.reserve(this.#seqLimit, this.#initVersion);
-    }
-    return seq;
   }
 
   #scheduleEnd(): void {

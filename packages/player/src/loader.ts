@@ -39,9 +39,7 @@ export function createLoaderClass(session: ViewerSession): new (config: unknown)
       this.stats.loading.start = performance.now();
       const abort = new AbortController();
       this.#abort = abort;
-      // The query carries LL-HLS delivery directives (_HLS_msn, ...); the session passes on only those.
-      const url = new URL(context.url);
-      const path = `${url.pathname}${url.search}`;
+      const path = new URL(context.url).pathname;
       session.load(path, abort.signal).then(
         (result) => {
           if (abort.signal.aborted) return;

@@ -1,7 +1,6 @@
 import { type SigningDomain, sha256Hex, signDelivery } from "@streamrp2p/protocol";
 import type { LocalAccount } from "viem";
 import type { MediaObject } from "./media-object.ts";
-import type { PartObject } from "./part-window.ts";
 
 export interface Served {
   /**
@@ -19,7 +18,7 @@ export interface Served {
  * tests that attack the network; it is signed like any other, so it is exactly
  * the provable fraud those tests must catch.
  */
-export type ServedBytes = (obj: MediaObject | PartObject) => Promise<Buffer | undefined>;
+export type ServedBytes = (obj: MediaObject) => Promise<Buffer | undefined>;
 
 /**
  * Signs what this node serves, once per object (x-srp-node-sig): the digest
@@ -27,7 +26,6 @@ export type ServedBytes = (obj: MediaObject | PartObject) => Promise<Buffer | un
  */
 export class DeliverySigner {
   readonly #cache = new WeakMap<MediaObject, Promise<Served>>();
-  readonly #parts = new WeakMap<PartObject, Promise<Buffer | undefined>>();
 
   constructor(
     private readonly node: LocalAccount,
@@ -40,16 +38,6 @@ export class DeliverySigner {
     if (!p) {
       p = this.#sign(obj);
       this.#cache.set(obj, p);
-    }
-    return p;
-  }
-
-  /** What this node serves for an LL-HLS part (undefined: its verified bytes); parts carry no delivery signature. */
-  servedPart(part: PartObject): Promise<Buffer | undefined> {
-    let p = this.#parts.get(part);
-    if (!p) {
-      p = this.servedBytes(part);
-      this.#parts.set(part, p);
     }
     return p;
   }
