@@ -628,12 +628,14 @@ function startChallengeServer(
       res.end(answer);
     })
     .otherwise((_req, res, _p, url) => {
-      let target: string;
+      let base: string;
       try {
-        target = new URL(`${url.pathname}${url.search}`, httpsUrl()).toString();
+        base = new URL(httpsUrl()).origin;
       } catch {
         throw new SrpError("UNAVAILABLE", "HTTPS is not up yet");
       }
+      // Joined, never resolved: a path that collapses to "//host/..." must not name another host.
+      const target = `${base}/${url.pathname.replace(/^\/+/, "")}${url.search}`;
       res.writeHead(308, { location: target, "content-length": "0" });
       res.end();
     });

@@ -9,6 +9,9 @@ import type { Router } from "./http.ts";
 import { sendJson } from "./http.ts";
 import type { Logger } from "./logger.ts";
 
+/** Concurrent HTTP/2 streams one connection may open (a player needs a handful; a child relay a window's worth). */
+const MAX_H2_STREAMS = 128;
+
 export interface HttpServiceOptions {
   host: string;
   /** 0 picks a free port. */
@@ -154,7 +157,9 @@ async function startTls(
       allowHTTP1: true,
       handshakeTimeout: limits.headersTimeoutMs,
       maxSessionMemory: 32, // MB per h2 session; node's default of 10 throttles a fast viewer
-      settings: { maxHeaderListSize: limits.maxHeaderBytes },
+      // Streams per connection bounded like connections are: node's default (2^32-1) let one
+      // connection hold thousands of half-sent requests past maxConnections.
+      settings: { maxHeaderListSize: limits.maxHeaderBytes, maxConcurrentStreams: MAX_H2_STREAMS },
     },
     // The compatibility API's request and response are used as node:http's by the router.
     options.router.handle as unknown as (req: unknown, res: unknown) => void,

@@ -2,6 +2,7 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
+import { createSecureContext } from "node:tls";
 import { SrpError } from "@streamrp2p/protocol";
 
 /** A key and certificate chain the relay can serve, with what the renewal decision needs. */
@@ -49,6 +50,15 @@ export function validateCertificate(
   }
   if (!leaf.checkPrivateKey(privateKey))
     throw new SrpError("CERTIFICATE_INVALID", "certificate is not for this key");
+  try {
+    // What the TLS stack itself will load (every block of the chain, key size rules): a pair it
+    // refuses must never count as served or renewed.
+    createSecureContext({ key, cert });
+  } catch (err) {
+    throw new SrpError("CERTIFICATE_INVALID", `the TLS stack refuses this pair: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
   if (identifier !== undefined) {
     const ok = isIP(identifier) ? leaf.checkIP(identifier) : leaf.checkHost(identifier);
     if (ok === undefined) throw new SrpError("CERTIFICATE_INVALID", `certificate is not for ${identifier}`);
