@@ -1,6 +1,5 @@
 import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { startTestSource } from "@streamrp2p/cli";
 import { parseMediaPlaylist } from "@streamrp2p/protocol";
@@ -13,7 +12,7 @@ import {
   startOriginProcess,
   startRelayProcess,
 } from "../support/processes.ts";
-import { requireFfmpeg, tempDir, waitUntil } from "../support/tools.ts";
+import { freePort, requireFfmpeg, tempDir, waitUntil } from "../support/tools.ts";
 
 /**
  * Issue 11, finding 1 (the outage half): the origin restarted its sequence and
@@ -24,14 +23,6 @@ import { requireFfmpeg, tempDir, waitUntil } from "../support/tools.ts";
  * Every party is its own process; the origin dies by kill -9.
  */
 const STREAM = "demo";
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 async function playlistOf(url: string) {
   try {

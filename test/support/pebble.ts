@@ -1,9 +1,10 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
-import { createServer } from "node:net";
 import { join } from "node:path";
-import { tempDir } from "./tools.ts";
+import { freePort, tempDir } from "./tools.ts";
+
+export { freePort };
 
 /**
  * Pebble, Let's Encrypt's test ACME CA (Debian's `pebble`, installed by
@@ -32,17 +33,6 @@ export interface PebbleServer {
 }
 
 const BIN = "/usr/bin/pebble";
-
-export async function freePort(host = "127.0.0.1"): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, host, () => {
-      const a = s.address();
-      s.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 function getPem(url: string, ca: string): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -115,4 +116,26 @@ export async function waitUntil<T>(
   throw new Error(
     `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}`,
   );
+}
+
+/** Ports handed out for a later listen come from here: below Linux's ephemeral range (32768-60999). */
+const LOW_PORTS = { from: 20_000, count: 12_000 };
+
+/**
+ * A port free now, for a process or listener that binds it later. Not from the
+ * kernel's ephemeral range: an outgoing connection opened meanwhile (a fetch,
+ * Pebble's validation) could take such a port as its local one, and the later
+ * listen then fails with EADDRINUSE (seen in https-acme under CI).
+ */
+export async function freePort(host = "127.0.0.1"): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = LOW_PORTS.from + Math.floor(Math.random() * LOW_PORTS.count);
+    const free = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once("error", () => resolve(false));
+      s.listen(port, host, () => s.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error(`no free port in ${LOW_PORTS.from}-${LOW_PORTS.from + LOW_PORTS.count - 1}`);
 }
