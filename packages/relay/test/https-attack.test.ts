@@ -1,60 +1,14 @@
-/**
- * Attacks on relay HTTPS from its adversarial review: the findings fixed
- * (an open redirect off the challenge listener, a renewed pair the TLS stack
- * refuses reported as served) and attacks that held.
- */
-import { execFileSync } from "node:child_process";
 import { copyFileSync, readFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { connect as h2connect } from "node:http2";
-import { request } from "node:https";
 import { join } from "node:path";
-import type { TLSSocket } from "node:tls";
 import { createRelay, type Relay, type RelayTls } from "@streamrp2p/relay";
 import { silentLogger } from "@streamrp2p/service";
 import { afterEach, describe, expect, it } from "vitest";
 import { newAccount } from "../../../test/support/fixtures.ts";
 import { freePort } from "../../../test/support/pebble.ts";
+import { healthz, selfSigned } from "../../../test/support/tls-fixtures.ts";
 import { tempDir, waitUntil } from "../../../test/support/tools.ts";
-
-/** A self-signed certificate for 127.0.0.1 (key, cert paths); `newkey` as openssl's -newkey. */
-function selfSigned(
-  dir: string,
-  name: string,
-  newkey: string[] = ["ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"],
-) {
-  const key = join(dir, `${name}.key`);
-  const cert = join(dir, `${name}.pem`);
-  execFileSync(
-    "openssl",
-    [
-      ...["req", "-x509", "-newkey", ...newkey, "-nodes"],
-      ...["-keyout", key, "-out", cert, "-days", "2", "-subj", `/CN=${name}`],
-      ...["-addext", "subjectAltName=IP:127.0.0.1"],
-    ],
-    { stdio: "pipe" },
-  );
-  return { key, cert };
-}
-
-function healthz(url: string, ca: string[]): Promise<{ fingerprint: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${url}/healthz`, { ca, agent: false, timeout: 5_000 }, (res) => {
-      const fingerprint = (res.socket as TLSSocket)
-        .getPeerCertificate()
-        .fingerprint256.replaceAll(":", "")
-        .toLowerCase();
-      let body = "";
-      res.on("data", (d: Buffer) => {
-        body += d.toString();
-      });
-      res.on("end", () => resolve({ fingerprint, body }));
-    });
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-    req.end();
-  });
-}
 
 /** A raw GET with the request target sent byte for byte (fetch would normalize it). */
 function rawGet(

@@ -1,49 +1,13 @@
-import { execFileSync } from "node:child_process";
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { connect as h2connect } from "node:http2";
-import { request } from "node:https";
 import { connect as tcpConnect } from "node:net";
 import { join } from "node:path";
-import type { TLSSocket } from "node:tls";
 import { createRelay } from "@streamrp2p/relay";
 import { silentLogger } from "@streamrp2p/service";
 import { describe, expect, it } from "vitest";
 import { newAccount } from "../../../test/support/fixtures.ts";
+import { healthz, selfSigned } from "../../../test/support/tls-fixtures.ts";
 import { tempDir, waitUntil } from "../../../test/support/tools.ts";
-
-/** A self-signed ECDSA certificate for 127.0.0.1 (key, cert paths). */
-function selfSigned(dir: string, name: string): { key: string; cert: string } {
-  const key = join(dir, `${name}.key`);
-  const cert = join(dir, `${name}.pem`);
-  execFileSync(
-    "openssl",
-    [
-      ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"],
-      ...["-keyout", key, "-out", cert, "-days", "2", "-subj", `/CN=${name}`],
-      ...["-addext", "subjectAltName=IP:127.0.0.1"],
-    ],
-    { stdio: "pipe" },
-  );
-  return { key, cert };
-}
-
-function healthz(url: string, ca: string[]): Promise<{ fingerprint: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${url}/healthz`, { ca, agent: false }, (res) => {
-      const fingerprint = (res.socket as TLSSocket)
-        .getPeerCertificate()
-        .fingerprint256.replaceAll(":", "")
-        .toLowerCase();
-      let body = "";
-      res.on("data", (d: Buffer) => {
-        body += d.toString();
-      });
-      res.on("end", () => resolve({ fingerprint, body }));
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
 
 describe("relay HTTPS from files (an operator's certbot)", () => {
   it("serves the files, swaps in changed ones, and keeps the old ones when the new are broken", async () => {
