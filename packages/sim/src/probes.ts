@@ -33,7 +33,7 @@ export function probeOnce(
   const at = model.now();
   const carry = n.carried.get(st.id);
   const a = s.attack;
-  if (!n.alive || !carry) {
+  const failed = (error: string) =>
     model.addProbe({
       nodeId: n.id,
       streamId: st.id,
@@ -42,25 +42,17 @@ export function probeOnce(
       ttfbMs: null,
       throughputBps: null,
       edgeLag: null,
-      error: "unreachable",
+      error,
       via: null,
     });
+  if (!n.alive || !carry) {
+    failed("unreachable");
     return;
   }
   let rate = carry.avail;
   if (n.role === "gamer" && a.kind === "probe-gaming" && rng.next() >= a.detect) rate *= a.viewerRate;
   if (n.role === "tamper" && a.kind === "tamper" && rng.next() < a.rate) {
-    model.addProbe({
-      nodeId: n.id,
-      streamId: st.id,
-      at,
-      ok: false,
-      ttfbMs: null,
-      throughputBps: null,
-      edgeLag: null,
-      error: "hash mismatch",
-      via: null,
-    });
+    failed("hash mismatch");
     model.addEvidence(n.id, st.id, true);
     return;
   }
