@@ -53,13 +53,11 @@ export function childCounts(live: readonly AssignmentRow[]): Map<string, number>
  * assignments. A relay whose parent chain is broken (its upstream died and it
  * has not re-parented yet) has no depth, and nothing is attached below it.
  */
-export function depthsOf(ingest: readonly string[], live: readonly AssignmentRow[]): Map<string, number> {
-  const children = new Map<string, string[]>();
-  for (const a of live) {
-    const list = children.get(a.upstreamId);
-    if (list) list.push(a.nodeId);
-    else children.set(a.upstreamId, [a.nodeId]);
-  }
+export function depthsOf(
+  ingest: readonly string[],
+  live: readonly AssignmentRow[],
+  children: ReadonlyMap<string, readonly string[]> = childrenByUpstream(live),
+): Map<string, number> {
   const depth = new Map<string, number>();
   const queue: string[] = [];
   for (const id of ingest) {
@@ -78,16 +76,24 @@ export function depthsOf(ingest: readonly string[], live: readonly AssignmentRow
   return depth;
 }
 
-/** Nodes below `nodeId` in the stream's tree: never its upstream (no cycles). */
-export function descendantsOf(nodeId: string, assignments: readonly AssignmentRow[]): Set<string> {
+/** Each upstream's children in `assignments`. */
+export function childrenByUpstream(assignments: readonly AssignmentRow[]): Map<string, string[]> {
   const children = new Map<string, string[]>();
   for (const a of assignments) {
     const list = children.get(a.upstreamId);
     if (list) list.push(a.nodeId);
     else children.set(a.upstreamId, [a.nodeId]);
   }
+  return children;
+}
+
+/** Nodes below any of `roots` in the stream's tree: never an upstream of theirs (no cycles). */
+export function descendantsOf(
+  roots: readonly string[],
+  children: ReadonlyMap<string, readonly string[]>,
+): Set<string> {
   const out = new Set<string>();
-  const queue = [nodeId];
+  const queue = [...roots];
   while (queue.length > 0) {
     for (const child of children.get(queue.pop() as string) ?? []) {
       if (out.has(child)) continue;
@@ -133,12 +139,12 @@ export function chooseUpstream(q: UpstreamQuery): UpstreamChoice | undefined {
   const live = liveAssignments(streamId, q.assignments, q.nodes, q.now, q.nodeTimeoutMs).filter(
     (a) => a.nodeId !== q.nodeId,
   );
-  const below = descendantsOf(q.nodeId, live);
+  const tree = childrenByUpstream(live);
+  const below = descendantsOf([q.nodeId], tree);
   // A relay the requester left (stale, dead, lagging) also feeds its own subtree: moving to one
   // of its children is likely moving to the same stall one hop further down. Last resort only.
-  const underLeft = new Set<string>();
-  for (const left of q.exclude) for (const id of descendantsOf(left, live)) underLeft.add(id);
-  const depthOf = depthsOf(q.stream.ingest, live);
+  const underLeft = descendantsOf(q.exclude, tree);
+  const depthOf = depthsOf(q.stream.ingest, live, tree);
   const children = childCounts(live);
   const candidates = q.nodes.filter((n) => {
     if (n.nodeId === q.nodeId || q.exclude.includes(n.nodeId) || below.has(n.nodeId)) return false;
