@@ -1,5 +1,6 @@
 import { createWriteStream, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { describeLadder, parseLadderSpec } from "@streamrp2p/protocol";
 import { intFlag, parseFlags, stringFlag } from "./args.ts";
 import { stopOnSignal } from "./lifecycle.ts";
 import { LOCAL_NETWORK_DEFAULTS, startLocalNetwork } from "./local-network.ts";
@@ -7,10 +8,12 @@ import { startTestSource } from "./test-source.ts";
 
 export const upHelp = `streamrp2p up [--test-source] [--no-chain] [--epoch-seconds 30] [--data-dir .data/up] [--rtmp-port 1935] [--srt-port N]
               [--coordinator-port 7700] [--origin-http-port 8090] [--relay-port-base 8081] [--verbose]
+              [--ladder source,720p,480p,360p]
 
   The whole network on this machine: coordinator, origin, 2 ingest relays and 1 pulling relay, and
   (unless --no-chain) a local dev chain (anvil) with the contracts, the stream's pool funded, epochs settled.
-  --test-source also starts ffmpeg publishing a test pattern with a tone. Ctrl-C stops everything.`;
+  --test-source also starts ffmpeg publishing a test pattern with a tone. Ctrl-C stops everything.
+  --ladder: the adaptive-bitrate renditions (as for: streamrp2p origin --help); default: source only.`;
 
 export async function runUp(argv: string[]): Promise<void> {
   const flags = parseFlags(argv, {
@@ -24,7 +27,9 @@ export async function runUp(argv: string[]): Promise<void> {
     verbose: { type: "boolean" },
     "no-chain": { type: "boolean" },
     "epoch-seconds": { type: "string" },
+    ladder: { type: "string" },
   });
+  const ladder = parseLadderSpec(stringFlag(flags, "ladder", "source"));
   const dataDir = stringFlag(flags, "data-dir", LOCAL_NETWORK_DEFAULTS.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const logFile = join(dataDir, "network.log");
@@ -42,10 +47,12 @@ export async function runUp(argv: string[]): Promise<void> {
     relayPorts: [base, base + 1, base + 2],
     epochMs: intFlag(flags, "epoch-seconds", 30) * 1000,
     chain: flags["no-chain"] ? false : { disputeWindowSeconds: 10 },
+    ladder,
     logWrite: flags.verbose ? (l) => process.stderr.write(l) : (l) => logStream.write(l),
   });
   say(`coordinator   ${net.coordinator.url}`);
   say(`origin        ${net.origin.httpUrl}/healthz`);
+  say(`ladder        ${describeLadder(net.origin.ladder)}`);
 
   say(`publish RTMP  server ${net.origin.rtmpUrl()}  stream key ${net.streamKey}`);
   if (flags["srt-port"] !== undefined)

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { CoordinatorClient } from "@streamrp2p/api-client";
 import { type Coordinator, createCoordinator, SqliteStore } from "@streamrp2p/coordinator";
 import { createOrigin, FileBroadcastState, type Origin } from "@streamrp2p/origin";
+import { DEFAULT_LADDER, type Ladder } from "@streamrp2p/protocol";
 import { createRelay, type Relay, type RelayOptions, type ServedBytes } from "@streamrp2p/relay";
 import { createLogger, type Logger } from "@streamrp2p/service";
 import { privateKeyToAccount } from "viem/accounts";
@@ -30,6 +31,8 @@ export interface LocalNetworkOptions {
   relayOptions?: Array<Partial<RelayOptions>>;
   /** Per relay (by index): what it serves for an object, when a test makes one lie. */
   relayServedBytes?: Array<ServedBytes | undefined>;
+  /** The stream's adaptive-bitrate ladder (default: the source alone). */
+  ladder: Ladder;
   /** Where the services' JSON log lines go. */
   logWrite: (line: string) => void;
 }
@@ -49,6 +52,7 @@ export const LOCAL_NETWORK_DEFAULTS: LocalNetworkOptions = {
   probeIntervalMs: 5_000, // ms
   receiptSubmitIntervalMs: 2_000, // ms
   chain: false,
+  ladder: DEFAULT_LADDER,
   logWrite: (line) => process.stderr.write(line),
 };
 
@@ -140,6 +144,7 @@ export async function startLocalNetwork(init: Partial<LocalNetworkOptions> = {})
         rtmpPort: o.rtmpPort,
         httpPort: o.originHttpPort,
         ingestRefreshMs: o.heartbeatIntervalMs * 2,
+        ladder: o.ladder,
       },
       [{ streamId: o.streamId, streamKey, signingKey, srtPort: o.srtPort }],
       {

@@ -26,4 +26,11 @@ export const ORIGIN_DEFAULTS = {
    * loopback (one machine), else "public"; a LAN network sets "any".
    */
   relayAddresses: "auto" as "auto" | "public" | "any",
+  /**
+   * H.264 encoder for the transcoded rungs: "auto" uses a hardware encoder
+   * (VAAPI, NVENC) when one passes a trial encode, else libx264.
+   */
+  encoder: "auto" as VideoEncoderChoice,
 } as const;
+
+export type VideoEncoderChoice = "auto" | "libx264" | "h264_nvenc" | "h264_vaapi";

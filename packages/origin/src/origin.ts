@@ -2,6 +2,9 @@ import { timingSafeEqual } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { CoordinatorClient } from "@streamrp2p/api-client";
 import {
+  DEFAULT_LADDER,
+  type Ladder,
+  LadderSchema,
   type NodeInfo,
   OFF_CHAIN_DOMAIN,
   parseWith,
@@ -43,8 +46,11 @@ export interface OriginStreamConfig {
   srtPort?: number;
 }
 
-export type OriginOptions = Omit<Widen<typeof ORIGIN_DEFAULTS>, "relayAddresses"> & {
+export type OriginOptions = Omit<Widen<typeof ORIGIN_DEFAULTS>, "relayAddresses" | "encoder"> & {
   relayAddresses: (typeof ORIGIN_DEFAULTS)["relayAddresses"];
+  encoder: (typeof ORIGIN_DEFAULTS)["encoder"];
+  /** The adaptive-bitrate ladder every stream of this origin is packaged in (LadderSchema); default: the source alone. */
+  ladder: Ladder;
 };
 
 export interface OriginComponents {
@@ -73,6 +79,8 @@ export interface Origin {
   readonly httpUrl: string;
   rtmpUrl(): string;
   stats(streamId: string): BroadcastStats | undefined;
+  /** The ladder every stream is packaged in. */
+  readonly ladder: Ladder;
   /** Waits until every segment produced so far was pushed (or given up). */
   settled(streamId: string): Promise<unknown>;
   start(): Promise<void>;
@@ -91,7 +99,11 @@ export function createOrigin(
   streams: OriginStreamConfig[],
   components: OriginComponents,
 ): Origin {
-  const options: OriginOptions = { ...ORIGIN_DEFAULTS, ...init };
+  const options: OriginOptions = {
+    ...ORIGIN_DEFAULTS,
+    ...init,
+    ladder: parseWith(LadderSchema, init.ladder ?? DEFAULT_LADDER, "origin ladder"),
+  };
   const { log, coordinator } = components;
   for (const s of streams) parseWith(StreamIdSchema, s.streamId, "origin stream id");
   const resolveIngest =
@@ -249,6 +261,7 @@ export function createOrigin(
       return http.url;
     },
     rtmpUrl: () => `rtmp://${options.host}:${rtmp.port}/${options.app}`,
+    ladder: options.ladder,
     stats: (id) => broadcasts.get(id)?.stats,
     settled: (id) => broadcasts.get(id)?.settled() ?? Promise.resolve(),
     async start() {

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { SegmentAttestationSchema, SigningDomainSchema } from "./attestation.ts";
 import { AddressSchema, StreamIdSchema } from "./ids.ts";
 import { RegionSchema } from "./registration.ts";
+import { MAX_RUNGS, RungNameSchema } from "./rendition.ts";
 import { TicketSchema } from "./session.ts";
 import { StreamEndSchema } from "./stream-end.ts";
 
@@ -131,6 +132,12 @@ export const StreamWindowSchema = z.strictObject({
   inits: z.array(SegmentAttestationSchema).max(64),
   segments: z.array(WindowSegmentSchema).max(10_000),
   end: StreamEndSchema.nullable(),
+  /**
+   * The transcoded rungs this node holds (source window only): where a
+   * child finds their windows (`/live/:stream/:rung/window.json`). Not
+   * signed, and needs not be: every object in them is attested for its rung.
+   */
+  renditions: z.array(RungNameSchema).max(MAX_RUNGS).optional(),
 });
 export type StreamWindow = z.infer<typeof StreamWindowSchema>;
 

@@ -9,7 +9,8 @@ import {
   verifySegmentAttestation,
 } from "./attestation.ts";
 import { SrpError } from "./errors.ts";
-import { parseMediaFileName, RENDITION_INIT, RENDITION_MAIN } from "./wire.ts";
+import { renditionName, SOURCE_RUNG } from "./rendition.ts";
+import { parseMediaFileName } from "./wire.ts";
 
 /**
  * The trust rules for segment attestations, one function each, used by the
@@ -31,31 +32,42 @@ export interface AttestedObject {
   kind: "init" | "segment";
   /** The init version for an init, the media sequence number for a segment. */
   seq: number;
+  /** The ladder rung the object was asked for under (its path); default the source. */
+  rung?: string;
 }
 
 /**
  * Rule: "this attestation is the one for this path". The attestation must name
- * exactly the stream, the rendition and the number the file name says, or a
- * relay could answer one request with another object's signed bytes.
+ * exactly the stream, the rendition (the rung the path is under) and the
+ * number the file name says, or a relay could answer one request with
+ * another object's signed bytes, or one rung's segment with another's.
  * Throws NOT_FOUND for a file that is no init or segment, ATTESTATION_MISMATCH otherwise.
  */
-export function checkAttestationForFile(att: SegmentFacts, streamId: string, file: string): AttestedObject {
+export function checkAttestationForFile(
+  att: SegmentFacts,
+  streamId: string,
+  file: string,
+  rung: string = SOURCE_RUNG,
+): AttestedObject {
   const parsed = parseMediaFileName(file);
   if (!parsed || (parsed.kind !== "init" && parsed.kind !== "segment")) {
     throw new SrpError("NOT_FOUND", `${file} is not an init or media segment`);
   }
   const object: AttestedObject =
-    parsed.kind === "init" ? { kind: "init", seq: parsed.version } : { kind: "segment", seq: parsed.seq };
+    parsed.kind === "init"
+      ? { kind: "init", seq: parsed.version, rung }
+      : { kind: "segment", seq: parsed.seq, rung };
   checkAttestationFor(att, streamId, object);
   return object;
 }
 
 /**
  * Rule: the attestation names this stream and this object (see
- * checkAttestationForFile); an init names itself as its init version.
+ * checkAttestationForFile), under the rung it was asked for; an init names
+ * itself as its init version.
  */
 export function checkAttestationFor(att: SegmentFacts, streamId: string, object: AttestedObject): void {
-  const rendition = object.kind === "init" ? RENDITION_INIT : RENDITION_MAIN;
+  const rendition = renditionName(object.rung ?? SOURCE_RUNG, object.kind);
   if (att.streamId !== streamId || att.rendition !== rendition || att.seq !== object.seq) {
     throw new SrpError(
       "ATTESTATION_MISMATCH",

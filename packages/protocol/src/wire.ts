@@ -5,7 +5,7 @@ export const HEADER_STREAM_END = "x-srp-end";
 export const HEADER_NODE_ID = "x-srp-node";
 export const HEADER_NODE_SIG = "x-srp-node-sig";
 
-/** The one rendition packaged today; ABR renditions will add names. */
+/** The source rendition's attestation name (transcoded rungs use theirs: rendition.ts). */
 export const RENDITION_MAIN = "main";
 /** Init segments are attested with this rendition and `seq` = init version. */
 export const RENDITION_INIT = "init";
@@ -15,6 +15,8 @@ export const CONTENT_TYPE_SEGMENT = "video/iso.segment";
 export const CONTENT_TYPE_INIT = "video/mp4";
 
 export const PLAYLIST_FILE = "index.m3u8";
+/** The multivariant playlist of a stream's ladder (every rung, with bandwidth and resolution). */
+export const MASTER_PLAYLIST_FILE = "master.m3u8";
 export const WINDOW_FILE = "window.json";
 
 export function initFileName(version: number): string {
@@ -27,6 +29,7 @@ export function segmentFileName(seq: number): string {
 
 export type MediaFile =
   | { kind: "playlist" }
+  | { kind: "master" }
   | { kind: "window" }
   | { kind: "init"; version: number }
   | { kind: "segment"; seq: number };
@@ -37,6 +40,7 @@ const SEGMENT_RE = /^seg-(\d{1,15})\.m4s$/;
 /** Parses the file part of `/live/:stream/:file`; undefined for anything else. */
 export function parseMediaFileName(file: string): MediaFile | undefined {
   if (file === PLAYLIST_FILE) return { kind: "playlist" };
+  if (file === MASTER_PLAYLIST_FILE) return { kind: "master" };
   if (file === WINDOW_FILE) return { kind: "window" };
   const init = INIT_RE.exec(file);
   if (init?.[1] !== undefined) return { kind: "init", version: Number(init[1]) };
