@@ -55,6 +55,24 @@ export async function signedObject(
   };
 }
 
+/** A transcoded rung's signed init or segment (attested for that rung), as the origin pushes it under `rung/`. */
+export async function signedRungObject(
+  signer: LocalAccount,
+  streamId: string,
+  rung: string,
+  kind: "init" | "segment",
+  seq: number,
+  size = 20_000,
+  init = 0,
+): Promise<SignedObject> {
+  const o = await signedObject(signer, streamId, kind, seq, size, init);
+  const att = await signSegmentAttestation(signer, OFF_CHAIN_DOMAIN, {
+    ...o.att,
+    rendition: kind === "init" ? `${rung}.init` : rung,
+  });
+  return { ...o, att, file: `${rung}/${o.file}` };
+}
+
 export function putObject(
   relayUrl: string,
   streamId: string,

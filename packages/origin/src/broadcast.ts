@@ -1,8 +1,12 @@
 import type { ChildProcess } from "node:child_process";
+import type { Readable } from "node:stream";
+import type { TranscodedRung } from "@streamrp2p/protocol";
 import type { Logger } from "@streamrp2p/service";
 import type { BroadcastStateStore } from "./broadcast-state.ts";
+import { RUNG_FD } from "./ffmpeg.ts";
 import type { IngestPublisher } from "./publisher.ts";
-import { Segmenter } from "./segmenter.ts";
+import { RenditionAligner } from "./rendition-aligner.ts";
+import { type CutSegment, Segmenter } from "./segmenter.ts";
 
 export interface BroadcastStats {
   live: boolean;
@@ -11,10 +15,21 @@ export interface BroadcastStats {
   initVersion: number;
   segments: number;
   lastSegmentAt: number | undefined;
+  /** rung → segments published for it (transcoded rungs only). */
+  rungSegments: Record<string, number>;
 }
 
 /** Sequence numbers reserved (durably) per write: one fsync per this many segments. */
 const SEQ_RESERVE_BLOCK = 100;
+/**
+ * A rung's keyframe this close (ms) to the source's is the same frame. The
+ * outputs of one ffmpeg differ by a constant: AAC encoder priming shifts a
+ * rung's timeline (1024 samples: 21-23 ms), and timescales round. Source
+ * keyframes are far further apart than this.
+ */
+const ALIGN_TOLERANCE_MS = 150;
+/** GOPs or source boundaries a rung may be behind by before its oldest are given up. */
+const ALIGN_MAX_PENDING = 32;
 
 /**
  * One stream's broadcast state across publishes and origin restarts. Sequence
@@ -35,6 +50,8 @@ export class Broadcast {
   /** Numbers below this are reserved in the state store. */
   #seqLimit: number;
   #segments = 0;
+  readonly #rungs: readonly TranscodedRung[];
+  readonly #rungSegments = new Map<string, number>();
   #lastSegmentAt: number | undefined;
   #live: ChildProcess | undefined;
   #endTimer: NodeJS.Timeout | undefined;
@@ -48,8 +65,10 @@ export class Broadcast {
     segmentTargetMs: number,
     endGraceMs: number,
     state: BroadcastStateStore,
+    rungs: readonly TranscodedRung[] = [],
   ) {
     this.streamId = streamId;
+    this.#rungs = rungs;
     this.#state = state;
     const start = state.load();
     this.#nextSeq = start.nextSeq;
@@ -72,6 +91,7 @@ export class Broadcast {
       initVersion: this.#initVersion,
       segments: this.#segments,
       lastSegmentAt: this.#lastSegmentAt,
+      rungSegments: Object.fromEntries(this.#rungSegments),
     };
   }
 
@@ -97,11 +117,21 @@ export class Broadcast {
     clearTimeout(this.#endTimer);
     this.#live = ffmpeg;
     let initVersion = -1;
+    /** Rung inits that came before the source's (their version is the source's). */
+    const early = new Map<string, Buffer>();
+    const rungs = this.#rungs.map((rung, i) =>
+      this.#attachRung(ffmpeg, rung, RUNG_FD + i, (bytes) => {
+        if (initVersion < 0) early.set(rung.name, bytes);
+        else this.#publishRungInit(rung.name, initVersion, bytes);
+      }),
+    );
     const segmenter = new Segmenter(this.#segmentTargetMs, {
       onInit: (bytes) => {
         initVersion = ++this.#initVersion;
         this.#state.reserve(this.#seqLimit, initVersion);
         this.#enqueue(() => this.#publisher.publishInit(initVersion, bytes));
+        for (const [name, b] of early) this.#publishRungInit(name, initVersion, b);
+        early.clear();
       },
       onSegment: (seg) => {
         if (initVersion < 0) return;
@@ -113,6 +143,12 @@ export class Broadcast {
         this.#segments += 1;
         this.#lastSegmentAt = Date.now();
         this.#enqueue(() => this.#publisher.publishSegment(seq, initVersion, seg.bytes, seg.durationMs));
+        // Each rung's segment `seq` spans exactly this one (a rung that is ahead emits it now).
+        const boundary = { seq, startMs: seg.startMs, endMs: seg.startMs + seg.durationMs };
+        for (const r of rungs) {
+          r.init = initVersion;
+          r.aligner.addBoundary(boundary);
+        }
       },
     });
     const onData = (chunk: Buffer) => {
@@ -135,10 +171,68 @@ export class Broadcast {
       } catch (err) {
         this.#log.warn("last segment lost", { streamId: this.streamId, err });
       }
+      for (const r of rungs) r.close();
       this.#live = undefined;
       this.#scheduleEnd();
     });
     return true;
+  }
+
+  #publishRungInit(rung: string, version: number, bytes: Buffer): void {
+    this.#enqueue(() => this.#publisher.publishInit(version, bytes, rung));
+  }
+
+  /**
+   * Reads one transcoded rung from its pipe: its own segmenter cuts a GOP at
+   * every keyframe, and an aligner joins them into segments with the
+   * source's boundaries and sequence numbers (see RenditionAligner).
+   */
+  #attachRung(ffmpeg: ChildProcess, rung: TranscodedRung, fd: number, onInit: (bytes: Buffer) => void) {
+    const state = { init: -1, aligner: undefined as unknown as RenditionAligner, close: () => {} };
+    state.aligner = new RenditionAligner(
+      { toleranceMs: ALIGN_TOLERANCE_MS, maxPending: ALIGN_MAX_PENDING },
+      (s) => {
+        const init = state.init;
+        if (init < 0) return;
+        this.#rungSegments.set(rung.name, (this.#rungSegments.get(rung.name) ?? 0) + 1);
+        this.#enqueue(() => this.#publisher.publishSegment(s.seq, init, s.bytes, s.durationMs, rung.name));
+      },
+      (seq) =>
+        this.#log.warn("rung has no aligned segment; skipped", {
+          streamId: this.streamId,
+          rung: rung.name,
+          seq,
+        }),
+    );
+    const segmenter = new Segmenter(0, {
+      onInit: (bytes) => onInit(bytes),
+      onSegment: (gop: CutSegment) => state.aligner.addGop(gop),
+    });
+    const out = ffmpeg.stdio[fd] as Readable | null | undefined;
+    let broken = false;
+    out?.on("data", (chunk: Buffer) => {
+      if (broken) return;
+      try {
+        segmenter.push(chunk);
+      } catch (err) {
+        // One rung's bad output loses that rung, never the source.
+        broken = true;
+        this.#log.error("rung output is not fMP4; dropping this rung", {
+          streamId: this.streamId,
+          rung: rung.name,
+          err,
+        });
+      }
+    });
+    state.close = () => {
+      try {
+        if (!broken) segmenter.flush();
+        state.aligner.flush();
+      } catch (err) {
+        this.#log.warn("last rung segment lost", { streamId: this.streamId, rung: rung.name, err });
+      }
+    };
+    return state;
   }
 
   #scheduleEnd(): void {

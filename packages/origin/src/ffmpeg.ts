@@ -1,12 +1,45 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { SrpError } from "@streamrp2p/protocol";
+import { SrpError, type TranscodedRung } from "@streamrp2p/protocol";
 import type { Logger } from "@streamrp2p/service";
+import { encoderInputArgs, rungVideoArgs, type VideoEncoder } from "./encoder.ts";
 
-/** Fragmented MP4 on stdout, a fragment at every keyframe and at least every 0.5 s (-frag_duration is in µs). */
-const FMP4_OUTPUT = [
-  ..."-map 0:v:0? -map 0:a:0? -c copy -f mp4".split(" "),
-  ..."-movflags +frag_keyframe+empty_moov+default_base_moof -frag_duration 500000 pipe:1".split(" "),
-];
+/** Fragmented MP4, a fragment at every keyframe and at least every 0.5 s (-frag_duration is in µs). */
+const FMP4_MUX = "-f mp4 -movflags +frag_keyframe+empty_moov+default_base_moof -frag_duration 500000".split(
+  " ",
+);
+
+/** The source rendition: the streamer's encoding passed through, on stdout. */
+const FMP4_OUTPUT = [..."-map 0:v:0? -map 0:a:0? -c copy".split(" "), ...FMP4_MUX, "pipe:1"];
+
+/** The transcoded rungs of a ladder and the encoder that makes them. */
+export interface Transcode {
+  encoder: VideoEncoder;
+  rungs: TranscodedRung[];
+}
+
+/** The first file descriptor a rung's fMP4 is written to; rung i gets RUNG_FD + i. */
+export const RUNG_FD = 3;
+
+/**
+ * Every rung as one more output of the same ffmpeg (one decode, one process):
+ * rung i as fMP4 on file descriptor RUNG_FD + i, scaled and encoded with
+ * keyframes where the source has them, AAC at the rung's audio bitrate.
+ */
+function rungOutputs(t: Transcode | undefined): string[] {
+  return (t?.rungs ?? []).flatMap((rung, i) => [
+    ..."-map 0:v:0 -map 0:a:0?".split(" "),
+    ...rungVideoArgs(t?.encoder ?? "libx264", rung),
+    ..."-c:a aac -b:a".split(" "),
+    `${rung.audioKbps}k`,
+    ...FMP4_MUX,
+    `pipe:${RUNG_FD + i}`,
+  ]);
+}
+
+/** stdin, stdout (the source), stderr, then one pipe per rung. */
+function stdio(first: "pipe" | "ignore", t: Transcode | undefined): Array<"pipe" | "ignore"> {
+  return [first, "pipe", "pipe", ...(t?.rungs ?? []).map(() => "pipe" as const)];
+}
 
 /** Probing less than the default cuts ~1.3 s of start-up; the sequence headers come first anyway. */
 const FAST_PROBE = "-analyzeduration 300000 -probesize 65536".split(" ");
@@ -53,10 +86,15 @@ function watch(proc: ChildProcess, log: Logger, what: string, secrets: readonly 
   return proc;
 }
 
-/** ffmpeg remuxing an FLV byte stream on stdin (from our RTMP front end) to fMP4 on stdout. */
-export function spawnFlvRemux(ffmpegPath: string, log: Logger): ChildProcess {
-  const args = [...QUIET, ...FAST_PROBE, "-f", "flv", "-i", "pipe:0", ...FMP4_OUTPUT];
-  const proc = spawn(ffmpegPath, args, { stdio: ["pipe", "pipe", "pipe"] });
+/**
+ * ffmpeg remuxing an FLV byte stream on stdin (from our RTMP front end) to
+ * fMP4 on stdout, and transcoding the ladder's other rungs (`transcode`) to
+ * fMP4 on the pipes after stderr.
+ */
+export function spawnFlvRemux(ffmpegPath: string, log: Logger, transcode?: Transcode): ChildProcess {
+  const input = [...encoderInputArgs(transcode?.encoder ?? "libx264"), "-f", "flv", "-i", "pipe:0"];
+  const args = [...QUIET, ...FAST_PROBE, ...input, ...FMP4_OUTPUT, ...rungOutputs(transcode)];
+  const proc = spawn(ffmpegPath, args, { stdio: stdio("pipe", transcode) });
   proc.stdin?.on("error", () => {}); // EPIPE when ffmpeg exits first; its exit is reported instead
   return watch(proc, log, "flv-remux");
 }
@@ -75,12 +113,18 @@ export function spawnSrtListener(
   port: number,
   passphrase: string,
   log: Logger,
+  transcode?: Transcode,
 ): ChildProcess {
   const query = `mode=listener&passphrase=${encodeURIComponent(passphrase)}&pbkeylen=16&latency=120000`;
   // MPEG-TS carries AAC as ADTS; MP4 needs the raw form (Debian's ffmpeg 5.1 does not convert by itself).
-  const input = ["-f", "mpegts", "-i", `srt://${host}:${port}?${query}`, "-bsf:a", "aac_adtstoasc"];
-  const args = [...QUIET, "-nostdin", ...FAST_PROBE, ...input, ...FMP4_OUTPUT];
-  return watch(spawn(ffmpegPath, args, { stdio: ["ignore", "pipe", "pipe"] }), log, "srt-listener", [
+  const input = [
+    ...encoderInputArgs(transcode?.encoder ?? "libx264"),
+    ..."-f mpegts -i".split(" "),
+    `srt://${host}:${port}?${query}`,
+  ];
+  const output = [...FMP4_OUTPUT.slice(0, -1), "-bsf:a", "aac_adtstoasc", "pipe:1"];
+  const args = [...QUIET, "-nostdin", ...FAST_PROBE, ...input, ...output, ...rungOutputs(transcode)];
+  return watch(spawn(ffmpegPath, args, { stdio: stdio("ignore", transcode) }), log, "srt-listener", [
     passphrase,
   ]);
 }

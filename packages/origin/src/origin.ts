@@ -13,6 +13,7 @@ import {
   StreamIdSchema,
   signIngestFailure,
   signStreamRegistration,
+  transcodedRungs,
 } from "@streamrp2p/protocol";
 import {
   Counter,
@@ -32,7 +33,8 @@ import { privateKeyToAccount } from "viem/accounts";
 import { Broadcast, type BroadcastStats } from "./broadcast.ts";
 import { type BroadcastStateStore, MemoryBroadcastState } from "./broadcast-state.ts";
 import { ORIGIN_DEFAULTS } from "./defaults.ts";
-import { requireFfmpeg, spawnFlvRemux, spawnSrtListener } from "./ffmpeg.ts";
+import { chooseVideoEncoder, type VideoEncoder } from "./encoder.ts";
+import { requireFfmpeg, spawnFlvRemux, spawnSrtListener, type Transcode } from "./ffmpeg.ts";
 import { IngestPublisher } from "./publisher.ts";
 import { RtmpIngest } from "./rtmp-server.ts";
 
@@ -186,6 +188,7 @@ export function createOrigin(
         options.segmentTargetMs,
         options.endGraceMs,
         components.broadcastState?.(s.streamId) ?? new MemoryBroadcastState(),
+        transcodedRungs(options.ladder),
       ),
     );
   }
@@ -199,11 +202,16 @@ export function createOrigin(
     onPublish: (streamId) => {
       const broadcast = broadcasts.get(streamId);
       if (!broadcast || broadcast.live) return undefined;
-      const ffmpeg = spawnFlvRemux(options.ffmpegPath, log.child("ffmpeg"));
+      const ffmpeg = spawnFlvRemux(options.ffmpegPath, log.child("ffmpeg"), transcode());
       broadcast.attach(ffmpeg);
       return { write: (flv) => ffmpeg.stdin?.write(flv), end: () => ffmpeg.stdin?.end() };
     },
   });
+
+  /** Chosen at start (a trial encode), only when the ladder has rungs to transcode. */
+  let encoder: VideoEncoder | undefined;
+  const transcode = (): Transcode | undefined =>
+    encoder ? { encoder, rungs: transcodedRungs(options.ladder) } : undefined;
 
   let running = false;
   const srtLoops: Promise<void>[] = [];
@@ -218,6 +226,7 @@ export function createOrigin(
         s.srtPort,
         s.streamKey,
         log.child("ffmpeg"),
+        transcode(),
       );
       srtProcs.add(proc);
       let attached = false;
@@ -266,6 +275,8 @@ export function createOrigin(
     settled: (id) => broadcasts.get(id)?.settled() ?? Promise.resolve(),
     async start() {
       requireFfmpeg(options.ffmpegPath);
+      if (transcodedRungs(options.ladder).length > 0)
+        encoder = chooseVideoEncoder(options.ffmpegPath, options.encoder, log.child("encoder"));
       running = true;
       await registerStreams();
       await Promise.all(publishers.map((p) => p.start()));

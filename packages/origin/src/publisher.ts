@@ -6,10 +6,10 @@ import {
   HEADER_INIT_VERSION,
   initFileName,
   type NodeInfo,
-  RENDITION_INIT,
-  RENDITION_MAIN,
+  renditionName,
   type SegmentAttestation,
   type SigningDomain,
+  SOURCE_RUNG,
   SrpError,
   segmentFileName,
   sha256Hex,
@@ -62,6 +62,9 @@ const RETRY_DELAY_MS = 50; // ms between tries of one object, within its stall d
 const WATCHDOG_MS = 100; // ms between checks for stalled relays
 
 interface Pushed {
+  /** The ladder rung (SOURCE_RUNG for the passthrough). */
+  rung: string;
+  /** The path under `/live/:stream/`: `seg-5.m4s`, or `360p/seg-5.m4s` for a transcoded rung. */
   file: string;
   att: SegmentAttestation;
   bytes: Buffer;
@@ -75,7 +78,13 @@ interface Target {
   /** When each queued object was handed over (ms), oldest first: the watchdog reads the head. */
   pendingSince: number[];
   abort: AbortController;
-  initSent: number;
+  /** rung → the init version queued on this relay. */
+  initSent: Map<string, number>;
+}
+
+/** A rung's file path under the stream: the source's at the top, the others one folder down. */
+function rungFile(rung: string, file: string): string {
+  return rung === SOURCE_RUNG ? file : `${rung}/${file}`;
 }
 
 /**
@@ -93,9 +102,10 @@ export class IngestPublisher {
   readonly #targets = new Map<string, Target>();
   /** nodeId → until when (ms) it stays out of the push set. */
   readonly #dropped = new Map<string, number>();
-  #currentInit: Pushed | undefined;
-  /** The last few segments, for backfilling a new relay. */
-  #recent: Pushed[] = [];
+  /** rung → its current init. */
+  readonly #currentInit = new Map<string, Pushed>();
+  /** rung → its last few segments, for backfilling a new relay. */
+  readonly #recent = new Map<string, Pushed[]>();
   /** The newest segment published: a stream end names its attestation digest. */
   #lastSegment: SegmentAttestation | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -168,13 +178,15 @@ export class IngestPublisher {
       queue: Promise.resolve(),
       pendingSince: [],
       abort: new AbortController(),
-      initSent: -1,
+      initSent: new Map(),
     };
     this.#targets.set(n.nodeId, t);
     this.#d.log.info("pushing to ingest relay", { streamId: this.#d.streamId, nodeId: n.nodeId, url: n.url });
-    const init = this.#currentInit;
-    if (!init) return;
-    for (const seg of this.#recent.filter((s) => s.init === init.init)) this.#enqueuePut(t, seg);
+    for (const [rung, init] of this.#currentInit) {
+      const recent = this.#recent.get(rung) ?? [];
+      for (const seg of recent.filter((s) => s.init === init.init)) this.#enqueuePut(t, seg);
+      this.#enqueueInitIfNeeded(t, rung);
+    }
   }
 
   async #attest(
@@ -196,26 +208,36 @@ export class IngestPublisher {
     });
   }
 
-  /** Signs the init and queues it on every relay; returns without waiting for any. */
-  async publishInit(version: number, bytes: Buffer): Promise<SegmentAttestation> {
-    const att = await this.#attest(RENDITION_INIT, version, version, bytes, 0);
-    this.#currentInit = { file: initFileName(version), att, bytes, init: version };
-    this.#recent = [];
-    for (const t of this.#targets.values()) this.#enqueueInitIfNeeded(t);
+  /**
+   * Signs a rung's init (attested for that rung: a relay cannot serve it as
+   * another's) and queues it on every relay; returns without waiting for any.
+   */
+  async publishInit(version: number, bytes: Buffer, rung: string = SOURCE_RUNG): Promise<SegmentAttestation> {
+    const att = await this.#attest(renditionName(rung, "init"), version, version, bytes, 0);
+    this.#currentInit.set(rung, {
+      rung,
+      file: rungFile(rung, initFileName(version)),
+      att,
+      bytes,
+      init: version,
+    });
+    this.#recent.set(rung, []);
+    for (const t of this.#targets.values()) this.#enqueueInitIfNeeded(t, rung);
     return att;
   }
 
-  /** Signs a segment and queues it on every relay; returns without waiting for any. */
+  /** Signs a rung's segment and queues it on every relay; returns without waiting for any. */
   async publishSegment(
     seq: number,
     init: number,
     bytes: Buffer,
     durationMs: number,
+    rung: string = SOURCE_RUNG,
   ): Promise<SegmentAttestation> {
-    const att = await this.#attest(RENDITION_MAIN, seq, init, bytes, durationMs);
-    const obj: Pushed = { file: segmentFileName(seq), att, bytes, init };
-    this.#lastSegment = att;
-    this.#recent = [...this.#recent, obj].slice(-this.#o.backfillSegments);
+    const att = await this.#attest(renditionName(rung, "segment"), seq, init, bytes, durationMs);
+    const obj: Pushed = { rung, file: rungFile(rung, segmentFileName(seq)), att, bytes, init };
+    if (rung === SOURCE_RUNG) this.#lastSegment = att;
+    this.#recent.set(rung, [...(this.#recent.get(rung) ?? []), obj].slice(-this.#o.backfillSegments));
     for (const t of this.#targets.values()) this.#enqueuePut(t, obj);
     return att;
   }
@@ -239,21 +261,21 @@ export class IngestPublisher {
     await this.idle();
   }
 
-  #enqueueInitIfNeeded(t: Target): void {
-    const init = this.#currentInit;
-    if (!init || t.initSent === init.init) return;
-    t.initSent = init.init; // queued: later objects follow it in this relay's order
+  #enqueueInitIfNeeded(t: Target, rung: string): void {
+    const init = this.#currentInit.get(rung);
+    if (!init || t.initSent.get(rung) === init.init) return;
+    t.initSent.set(rung, init.init); // queued: later objects follow it in this relay's order
     this.#enqueue(t, async () => {
-      if ((await this.#put(t, init)) !== "ok") t.initSent = -1;
+      if ((await this.#put(t, init)) !== "ok") t.initSent.delete(rung);
     });
   }
 
   #enqueuePut(t: Target, obj: Pushed): void {
-    this.#enqueueInitIfNeeded(t);
+    this.#enqueueInitIfNeeded(t, obj.rung);
     this.#enqueue(t, async () => {
       if ((await this.#put(t, obj)) !== "init-missing") return;
       // The relay lost its state (restarted): the init first, then this object again.
-      const init = this.#currentInit;
+      const init = this.#currentInit.get(obj.rung);
       if (init && init.init === obj.init && (await this.#put(t, init)) === "ok") await this.#put(t, obj);
     });
   }

@@ -4,6 +4,8 @@ import { type Box, BoxReader, parseMoof, parseMoov, type TrackInfo } from "./fmp
 export interface CutSegment {
   bytes: Buffer;
   durationMs: number;
+  /** Decode time of its first sample, ms on the stream's clock: renditions of one ffmpeg share it. */
+  startMs: number;
   /** Fragment (moof+mdat) boundaries inside `bytes`, kept for low-latency parts. */
   fragmentOffsets: number[];
 }
@@ -29,7 +31,8 @@ export class Segmenter {
   #offsets: number[] = [];
   #size = 0;
   #duration = 0; // in the clock track's timescale
-  #pendingMoof: { box: Box; keyframe: boolean; duration: number } | undefined;
+  #start = 0; // decode time of the first fragment, in the clock track's timescale
+  #pendingMoof: { box: Box; keyframe: boolean; duration: number; decodeTime: number } | undefined;
 
   constructor(targetMs: number, events: SegmenterEvents) {
     this.#targetMs = targetMs;
@@ -65,6 +68,7 @@ export class Segmenter {
           box,
           keyframe: isVideo ? (info?.startsWithKeyframe ?? false) : true,
           duration: info?.duration ?? 0,
+          decodeTime: info?.baseDecodeTime ?? 0,
         };
         return;
       }
@@ -77,6 +81,7 @@ export class Segmenter {
           // A segment must start on a keyframe; fragments before the first one cannot be decoded alone.
           return;
         }
+        if (this.#size === 0) this.#start = moof.decodeTime;
         this.#offsets.push(this.#size);
         this.#parts.push(moof.box.bytes, box.bytes);
         this.#size += moof.box.bytes.length + box.bytes.length;
@@ -97,6 +102,7 @@ export class Segmenter {
     const segment = {
       bytes: Buffer.concat(this.#parts, this.#size),
       durationMs: Math.round(this.#durationMs()),
+      startMs: this.#clock ? (this.#start * 1000) / this.#clock.timescale : 0,
       fragmentOffsets: this.#offsets,
     };
     this.#parts = [];

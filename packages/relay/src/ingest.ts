@@ -10,6 +10,7 @@ import {
   HEADER_INIT_VERSION,
   parseWith,
   type SigningDomain,
+  SOURCE_RUNG,
   SrpError,
   StreamEndSchema,
   streamEndApplies,
@@ -52,16 +53,18 @@ function initVersionHeader(req: IncomingMessage): number | undefined {
 }
 
 /**
- * PUT /live/:stream/:file from an origin. Order matters: size, the
- * attestation names this file, the signature is the stream's, then the bytes
- * are the attested ones; no state is created, for the stream or the object,
- * unless all of them hold.
+ * PUT /live/:stream/:file (or /live/:stream/:rung/:file, a transcoded rung)
+ * from an origin. Order matters: size, the attestation names this file under
+ * this rung, the signature is the stream's, then the bytes are the attested
+ * ones; no state is created, for the stream, the rung or the object, unless
+ * all of them hold.
  */
 async function acceptPut(
   ctx: IngestContext,
   req: IncomingMessage,
   streamId: string,
   file: string,
+  rung: string,
 ): Promise<number> {
   if (!ctx.acceptsPush) throw new SrpError("FORBIDDEN", "this relay does not accept pushes");
   // Leaving: the origin drops this relay at once and the coordinator's next choice takes the stream.
@@ -71,7 +74,7 @@ async function acceptPut(
     throw new SrpError("PAYLOAD_TOO_LARGE", `segment of ${declared} bytes exceeds ${ctx.maxSegmentBytes}`);
   }
   const att = decodeAttestationHeader(req.headers[HEADER_ATTESTATION] as string | undefined);
-  const object = checkAttestationForFile(att, streamId, file);
+  const object = checkAttestationForFile(att, streamId, file, rung);
   const isInit = object.kind === "init";
   // The init a segment plays with is the one its attestation signs; a header that says otherwise is a lie.
   const claimed = isInit ? undefined : initVersionHeader(req);
@@ -88,7 +91,8 @@ async function acceptPut(
   const bytes = await readBody(req, att.byteLength);
   checkSegmentBytes(att, bytes);
 
-  const stream = ctx.openPushStream(streamId, signer);
+  const source = ctx.openPushStream(streamId, signer);
+  const stream = rung === SOURCE_RUNG ? source : source.openRendition(rung);
   const existing = isInit ? stream.getInit(object.seq) : stream.getSegment(object.seq);
   // Half-arrived from an upstream this relay pulled from: the pushed bytes (checked against the
   // same attestation) finish it, so readers waiting on it are not left hanging. Bytes the
@@ -119,15 +123,16 @@ export async function handlePut(
   res: ServerResponse,
   streamId: string,
   file: string,
+  rung: string = SOURCE_RUNG,
 ): Promise<void> {
   try {
-    const status = await acceptPut(ctx, req, streamId, file);
+    const status = await acceptPut(ctx, req, streamId, file, rung);
     sendJson(res, status, { ok: true });
   } catch (err) {
     if (!req.readableEnded) req.resume(); // drain what we refused, so the connection stays usable
     if (err instanceof SrpError) {
       ctx.metrics.rejectedPuts.inc({ code: err.code });
-      ctx.log.warn("push refused", { streamId, file, code: err.code, reason: err.message });
+      ctx.log.warn("push refused", { streamId, rung, file, code: err.code, reason: err.message });
     }
     throw err;
   }

@@ -1,11 +1,15 @@
 import {
+  MAX_RUNGS,
   type PlaylistSegment,
   renderMediaPlaylist,
+  rungPath,
+  SOURCE_RUNG,
   SrpError,
   type StreamEnd,
   type StreamWindow,
 } from "@streamrp2p/protocol";
 import type { MediaObject } from "./media-object.ts";
+import { renderLadder } from "./multivariant.ts";
 
 export interface LiveStreamOptions {
   maxSegments: number;
@@ -35,6 +39,12 @@ export interface WindowObserver {
 export class LiveStream {
   readonly streamId: string;
   readonly signer: string;
+  /** The ladder rung this window holds: SOURCE_RUNG for the stream itself. */
+  readonly rung: string;
+  /** The source's window, for a transcoded rung's (which ends when it ends). */
+  readonly #parent: LiveStream | undefined;
+  /** rung → its window (the source's window only): bounded by the ladder's size. */
+  readonly #renditions = new Map<string, LiveStream>();
   readonly #options: LiveStreamOptions;
   readonly #inits = new Map<number, MediaObject>();
   /** Ascending by seq. */
@@ -56,13 +66,52 @@ export class LiveStream {
     options: LiveStreamOptions,
     now: () => number = Date.now,
     observer?: WindowObserver,
+    rendition?: { rung: string; parent: LiveStream },
   ) {
     this.streamId = streamId;
     this.signer = signer;
+    this.rung = rendition?.rung ?? SOURCE_RUNG;
+    this.#parent = rendition?.parent;
     this.#options = options;
     this.#now = now;
     this.#lastChangeAt = now();
     this.#observer = observer;
+  }
+
+  /** Where this window's files are under `/live/`: the stream id, or `streamId/rung`. */
+  get path(): string {
+    return rungPath(this.streamId, this.rung);
+  }
+
+  /** A transcoded rung's window, if held (source window only). */
+  rendition(rung: string): LiveStream | undefined {
+    return this.#renditions.get(rung);
+  }
+
+  /** The rungs held besides the source, by name. */
+  get renditions(): ReadonlyMap<string, LiveStream> {
+    return this.#renditions;
+  }
+
+  /**
+   * A transcoded rung's window, created when new (once a verified object for
+   * it arrived, or a window named it). At most MAX_RUNGS - 1 per stream:
+   * junk rung names cannot grow a relay's state. Throws UNAVAILABLE beyond.
+   * Workers do not replicate rungs (no observer): a relay with workers serves
+   * them from its primary.
+   */
+  openRendition(rung: string): LiveStream {
+    if (this.#parent) throw new SrpError("BAD_REQUEST", "a rung has no rungs");
+    const held = this.#renditions.get(rung);
+    if (held) return held;
+    if (this.#renditions.size >= MAX_RUNGS - 1)
+      throw new SrpError("UNAVAILABLE", `stream ${this.streamId} already has ${MAX_RUNGS - 1} rungs`);
+    const w = new LiveStream(this.streamId, this.signer, this.#options, this.#now, undefined, {
+      rung,
+      parent: this,
+    });
+    this.#renditions.set(rung, w);
+    return w;
   }
 
   /** Inits by version, then segments by seq: everything held, in the order a copy must be built in. */
@@ -83,7 +132,7 @@ export class LiveStream {
   }
 
   get end(): StreamEnd | null {
-    return this.#end;
+    return this.#parent ? this.#parent.end : this.#end;
   }
 
   /** Newest seq held, or -1. */
@@ -242,8 +291,27 @@ export class LiveStream {
       listed.push({ seq: a.seq, durationMs: a.durationMs, init: obj.init, producedAt: a.producedAt });
     }
     const window = listed.slice(-this.#options.playlistSegments);
-    this.#playlist = renderMediaPlaylist({ segments: window, ended: this.#end !== null });
-    return this.#playlist;
+    // A rung's playlist is not cached: the source's end (which ends it too) does not pass through here.
+    const text = renderMediaPlaylist({ segments: window, ended: this.end !== null });
+    if (!this.#parent) this.#playlist = text;
+    return text;
+  }
+
+  /** The multivariant playlist of every rung held (source window only); undefined until the source plays. */
+  masterPlaylist(): string | undefined {
+    return renderLadder([this, ...this.#renditions.values()]);
+  }
+
+  /** Segments held, oldest first (their attestations say sizes and durations). */
+  segments(): IterableIterator<MediaObject> {
+    return this.#segments.values();
+  }
+
+  /** The newest init held whose bytes are all here. */
+  newestCompleteInit(): MediaObject | undefined {
+    let best: MediaObject | undefined;
+    for (const o of this.#inits.values()) if (o.isComplete && (!best || o.init > best.init)) best = o;
+    return best;
   }
 
   /** The relay-to-relay window, with every attestation; only segments after `afterSeq` when given. */
@@ -255,7 +323,8 @@ export class LiveStream {
       streamId: this.streamId,
       inits: [...this.#inits.values()].map((o) => o.attestation),
       segments,
-      end: this.#end,
+      end: this.end,
+      ...(this.#renditions.size > 0 ? { renditions: [...this.#renditions.keys()] } : {}),
     };
   }
 }

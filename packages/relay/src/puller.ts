@@ -10,6 +10,7 @@ import {
   type NodeInfo,
   type SegmentAttestation,
   type SigningDomain,
+  SOURCE_RUNG,
   SrpError,
   type StreamWindow,
   StreamWindowSchema,
@@ -91,6 +92,8 @@ export class StreamPuller {
   #laggingUpstream: string | undefined;
   /** In-flight object fetches by upstream: aborted when that upstream is left. */
   readonly #inFlight = new Map<string, Set<AbortController>>();
+  /** rung → the puller of that rung's window (source puller only), from the same upstream. */
+  readonly #rungs = new Map<string, StreamPuller>();
 
   constructor(deps: PullerDeps) {
     this.#d = deps;
@@ -115,6 +118,33 @@ export class StreamPuller {
   stop(): void {
     this.#running = false;
     this.#abort.abort();
+    for (const p of this.#rungs.values()) p.stop();
+  }
+
+  /**
+   * The upstream's source window names its transcoded rungs: each gets a
+   * puller of its own window from this puller's upstream (a rung follows
+   * the source's re-parenting). Bounded by the stream's rung limit.
+   */
+  #followRungs(names: readonly string[]): void {
+    if (this.#d.stream.rung !== SOURCE_RUNG) return;
+    for (const rung of names) {
+      if (this.#rungs.has(rung)) continue;
+      let stream: LiveStream;
+      try {
+        stream = this.#d.stream.openRendition(rung);
+      } catch {
+        return; // the stream holds its limit of rungs
+      }
+      const puller = new StreamPuller({
+        ...this.#d,
+        stream,
+        resolver: { resolve: () => this.#currentUpstream() },
+        log: this.#d.log,
+      });
+      this.#rungs.set(rung, puller);
+      puller.start();
+    }
   }
 
   /**
@@ -124,6 +154,7 @@ export class StreamPuller {
    * this stream here from the next segment on.
    */
   retire(): void {
+    for (const p of this.#rungs.values()) p.retire();
     if (!this.#running || this.#retiring) return;
     this.#retiring = true;
     this.#windowPoll?.abort();
@@ -269,7 +300,7 @@ export class StreamPuller {
   }
 
   async #pollWindow(upstream: NodeInfo, signal: AbortSignal): Promise<StreamWindow> {
-    const url = `${upstream.url}/live/${this.#d.stream.streamId}/${WINDOW_FILE}?after=${this.#lastSeq}&wait=1`;
+    const url = `${upstream.url}/live/${this.#d.stream.path}/${WINDOW_FILE}?after=${this.#lastSeq}&wait=1`;
     const longPollMs = this.#d.options.windowWaitMs + 4_000;
     const staleIn = this.#staleInMs();
     if (staleIn === undefined || staleIn >= longPollMs) {
@@ -292,6 +323,7 @@ export class StreamPuller {
     const { stream, options } = this.#d;
     if (win.streamId !== stream.streamId)
       throw new SrpError("UPSTREAM_FAILED", "upstream window names another stream");
+    if (win.renditions) this.#followRungs(win.renditions);
     for (const att of win.inits) {
       if (stream.hasInit(att.seq)) continue;
       await this.#verify(att, "init");
@@ -332,7 +364,7 @@ export class StreamPuller {
   }
 
   async #verify(att: SegmentAttestation, kind: "init" | "segment"): Promise<void> {
-    checkAttestationFor(att, this.#d.stream.streamId, { kind, seq: att.seq });
+    checkAttestationFor(att, this.#d.stream.streamId, { kind, seq: att.seq, rung: this.#d.stream.rung });
     await this.#d.attestations.verify(att, this.#d.stream.signer);
   }
 
@@ -385,7 +417,7 @@ export class StreamPuller {
 
   async #streamInto(obj: MediaObject, upstream: NodeInfo, isInit: boolean): Promise<void> {
     const file = isInit ? initFileName(obj.init) : segmentFileName(obj.attestation.seq);
-    const url = `${upstream.url}/live/${this.#d.stream.streamId}/${file}`;
+    const url = `${upstream.url}/live/${this.#d.stream.path}/${file}`;
     const controller = new AbortController();
     const onStop = () => controller.abort();
     this.#abort.signal.addEventListener("abort", onStop);

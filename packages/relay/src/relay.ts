@@ -2,6 +2,7 @@ import type { CoordinatorClient } from "@streamrp2p/api-client";
 import {
   AttestationVerifier,
   type CoordinatorInfo,
+  checkRungName,
   type Heartbeat,
   MAX_HEARTBEAT_STREAMS,
   OFF_CHAIN_DOMAIN,
@@ -326,6 +327,15 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
       }
     })
     .on("POST", "/live/:stream/end", (req, res, p) => handleEnd(ingestCtx, req, res, p.stream ?? ""))
+    // A transcoded rung of the stream's ladder: its own window, playlist and objects, one folder down.
+    .on("GET", "/live/:stream/:rung/:file", (req, res, p, url) => {
+      askedFor(p.stream ?? "");
+      return serveMedia(serveCtx, req, res, p.stream ?? "", p.file ?? "", url, p.rung ?? "");
+    })
+    .on("PUT", "/live/:stream/:rung/:file", async (req, res, p) => {
+      checkRungName(p.rung ?? "");
+      await handlePut(ingestCtx, req, res, p.stream ?? "", p.file ?? "", p.rung ?? "");
+    })
     .on("POST", "/v1/probe", (req, res) => handleProbeFetch(probeCtx, req, res))
     .on("POST", "/v1/receipts", async (req, res) => {
       const submission = parseWith(ReceiptSubmissionSchema, await readJson(req, 8 * 1024), "receipt");

@@ -10,6 +10,7 @@ import {
   HEADER_NODE_SIG,
   HEADER_STREAM_END,
   parseMediaFileName,
+  SOURCE_RUNG,
   SrpError,
   utf8,
 } from "@streamrp2p/protocol";
@@ -120,7 +121,29 @@ function fail(res: ServerResponse, metrics: ServeMetrics, kind: string, err: Srp
   sendError(res, err);
 }
 
-/** GET/HEAD /live/:stream/:file */
+/** GET /live/:stream/master.m3u8: every rung held, for hls.js to switch between by bandwidth. */
+function serveMaster(ctx: ServeContext, req: IncomingMessage, res: ServerResponse, stream: LiveStream): void {
+  const body = stream.masterPlaylist();
+  if (body === undefined) {
+    fail(
+      res,
+      ctx.metrics,
+      "master",
+      new SrpError("SEGMENT_NOT_FOUND", `stream ${stream.streamId} has no segments yet`),
+    );
+    return;
+  }
+  ctx.metrics.requests.inc({ kind: "master", status: "200" });
+  res.writeHead(200, {
+    "content-type": CONTENT_TYPE_PLAYLIST,
+    "content-length": Buffer.byteLength(body),
+    "cache-control": LIVE_PLAYLIST,
+    "access-control-allow-origin": "*",
+  });
+  res.end(req.method === "HEAD" ? undefined : body);
+}
+
+/** GET/HEAD /live/:stream/:file, or /live/:stream/:rung/:file for a transcoded rung. */
 export async function serveMedia(
   ctx: ServeContext,
   req: IncomingMessage,
@@ -128,19 +151,24 @@ export async function serveMedia(
   streamId: string,
   file: string,
   url: URL,
+  rung: string = SOURCE_RUNG,
 ): Promise<void> {
   const parsed = parseMediaFileName(file);
   if (ctx.draining()) return fail(res, ctx.metrics, parsed?.kind ?? "other", drainingError());
-  if (!parsed) return fail(res, ctx.metrics, "other", new SrpError("NOT_FOUND", `no such file ${file}`));
-  const stream = ctx.stream(streamId);
+  if (!parsed || (parsed.kind === "master" && rung !== SOURCE_RUNG))
+    return fail(res, ctx.metrics, "other", new SrpError("NOT_FOUND", `no such file ${file}`));
+  const source = ctx.stream(streamId);
+  const stream = rung === SOURCE_RUNG ? source : source?.rendition(rung);
   if (!stream)
     return fail(
       res,
       ctx.metrics,
       parsed.kind,
-      new SrpError("STREAM_NOT_FOUND", `stream ${streamId} is not on this relay`),
+      new SrpError("STREAM_NOT_FOUND", `stream ${streamId} (${rung}) is not on this relay`),
     );
   switch (parsed.kind) {
+    case "master":
+      return serveMaster(ctx, req, res, stream);
     case "playlist": {
       if (stream.liveEdgeSeq < 0)
         return fail(

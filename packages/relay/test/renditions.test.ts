@@ -1,0 +1,143 @@
+import { parseMediaPlaylist, parseMultivariantPlaylist } from "@streamrp2p/protocol";
+import type { Relay } from "@streamrp2p/relay";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  newAccount,
+  putObject,
+  type SignedObject,
+  signedObject,
+  signedRungObject,
+  startStaticRelay,
+} from "../../../test/support/fixtures.ts";
+import { waitUntil } from "../../../test/support/tools.ts";
+
+const streamer = newAccount();
+
+async function errorCode(res: Response): Promise<string> {
+  const body = (await res.json()) as { error?: { code?: string } };
+  return body.error?.code ?? `HTTP ${res.status}`;
+}
+
+describe("relay: an adaptive-bitrate ladder's renditions", () => {
+  const cleanup: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+
+  async function ingest(): Promise<Relay> {
+    const relay = await startStaticRelay({ demo: streamer.address });
+    cleanup.push(() => relay.stop());
+    return relay;
+  }
+
+  /** The source (100 kB segments) and a 360p rung (20 kB), segments 0..n-1, all under init 0. */
+  async function pushLadder(relay: Relay, n: number): Promise<Map<string, SignedObject>> {
+    const objects = new Map<string, SignedObject>();
+    const all = [
+      await signedObject(streamer, "demo", "init", 0, 2_000),
+      await signedRungObject(streamer, "demo", "360p", "init", 0, 1_000),
+    ];
+    for (let seq = 0; seq < n; seq++) {
+      all.push(await signedObject(streamer, "demo", "segment", seq, 100_000));
+      all.push(await signedRungObject(streamer, "demo", "360p", "segment", seq, 20_000));
+    }
+    for (const o of all) {
+      const res = await putObject(relay.url, "demo", o);
+      expect(res.status, o.file).toBe(201);
+      objects.set(o.file, o);
+    }
+    return objects;
+  }
+
+  it("holds each rung's window and serves its playlist, its objects and a multivariant playlist of all", async () => {
+    const relay = await ingest();
+    const objects = await pushLadder(relay, 3);
+    const rungList = parseMediaPlaylist(await (await fetch(`${relay.url}/live/demo/360p/index.m3u8`)).text());
+    expect(rungList.segments.map((s) => s.uri)).toEqual(["seg-0.m4s", "seg-1.m4s", "seg-2.m4s"]);
+    expect(rungList.segments[0]?.mapUri).toBe("init-0.mp4");
+    const seg = await fetch(`${relay.url}/live/demo/360p/seg-1.m4s`);
+    expect(seg.status).toBe(200);
+    expect(Buffer.from(await seg.arrayBuffer()).equals(objects.get("360p/seg-1.m4s")?.bytes as Buffer)).toBe(
+      true,
+    );
+    const master = await fetch(`${relay.url}/live/demo/master.m3u8`);
+    expect(master.headers.get("content-type")).toBe("application/vnd.apple.mpegurl");
+    const variants = parseMultivariantPlaylist(await master.text());
+    // Bandwidths are the attested sizes over the attested durations: 100 kB and 20 kB a second.
+    expect(variants.map((v) => [v.uri, v.bandwidth])).toEqual([
+      ["index.m3u8", 800_000],
+      ["360p/index.m3u8", 160_000],
+    ]);
+    const win = (await (await fetch(`${relay.url}/live/demo/window.json`)).json()) as {
+      renditions?: string[];
+    };
+    expect(win.renditions).toEqual(["360p"]);
+    expect((await fetch(`${relay.url}/live/demo/720p/index.m3u8`)).status).toBe(404);
+  });
+
+  it("attack: a segment signed for one rung is refused under another rung's path or the source's, and creates no state", async () => {
+    const relay = await ingest();
+    await pushLadder(relay, 1);
+    const low = await signedRungObject(streamer, "demo", "360p", "segment", 1, 20_000);
+    const main = await signedObject(streamer, "demo", "segment", 1, 20_000);
+    const cases: Array<[SignedObject, string]> = [
+      [low, "720p/seg-1.m4s"], // another rung
+      [low, "seg-1.m4s"], // the source
+      [main, "360p/seg-1.m4s"], // the source's segment as a rung's
+    ];
+    for (const [o, file] of cases) {
+      const res = await putObject(relay.url, "demo", o, { file });
+      expect(res.status, file).toBe(400);
+      expect(await errorCode(res)).toBe("ATTESTATION_MISMATCH");
+    }
+    expect(relay.stream("demo")?.rendition("720p")).toBeUndefined();
+    expect(relay.stream("demo")?.getSegment(1)).toBeUndefined();
+    expect(relay.stream("demo")?.rendition("360p")?.getSegment(1)).toBeUndefined();
+    // An init signed for the rung is not a segment of it either.
+    const init = await signedRungObject(streamer, "demo", "360p", "init", 1, 1_000);
+    const asSegment = await putObject(relay.url, "demo", init, { file: "360p/seg-1.m4s" });
+    expect(await errorCode(asSegment)).toBe("ATTESTATION_MISMATCH");
+    // Reserved or malformed rung names are no rung at all.
+    for (const rung of ["main", "init", "source", "UP", "a.b"]) {
+      const res = await putObject(relay.url, "demo", low, { file: `${rung}/seg-1.m4s` });
+      expect(res.status, rung).toBe(404);
+    }
+  });
+
+  it("bounds the rungs per stream", async () => {
+    const relay = await ingest();
+    await pushLadder(relay, 1);
+    for (const rung of ["a", "b", "c", "d"]) {
+      const o = await signedRungObject(streamer, "demo", rung, "init", 0, 500);
+      expect((await putObject(relay.url, "demo", o)).status, rung).toBe(201);
+    }
+    const sixth = await signedRungObject(streamer, "demo", "e", "init", 0, 500);
+    const res = await putObject(relay.url, "demo", sixth);
+    expect(res.status).toBe(503);
+    expect(relay.stream("demo")?.renditions.size).toBe(5);
+  });
+
+  it("flows down the tree: a pulling relay follows every rung its upstream holds, bytes verified", async () => {
+    const upstream = await ingest();
+    const objects = await pushLadder(upstream, 3);
+    const node = { nodeId: upstream.nodeId as `0x${string}`, url: upstream.url, region: "local" };
+    const child = await startStaticRelay(
+      { demo: streamer.address },
+      { ingest: false },
+      { resolve: async () => node },
+    );
+    cleanup.push(() => child.stop());
+    child.carry(["demo"]);
+    await waitUntil("the child holds the rung's segment 2", () =>
+      child.stream("demo")?.rendition("360p")?.getSegment(2)?.isComplete ? true : undefined,
+    );
+    const res = await fetch(`${child.url}/live/demo/360p/seg-2.m4s`);
+    expect(Buffer.from(await res.arrayBuffer()).equals(objects.get("360p/seg-2.m4s")?.bytes as Buffer)).toBe(
+      true,
+    );
+    const variants = parseMultivariantPlaylist(
+      await (await fetch(`${child.url}/live/demo/master.m3u8`)).text(),
+    );
+    expect(variants.map((v) => v.uri)).toEqual(["index.m3u8", "360p/index.m3u8"]);
+  });
+});
