@@ -141,8 +141,8 @@ describe("origin: an adaptive-bitrate ladder (real ffmpeg, x264)", () => {
         file,
         list.segments.reduce((n, s) => n + s.durationS, 0),
       );
-      console.log(
-        `RUNG ${rung} ${p.width}x${p.height} video ${p.videoKbps.toFixed(0)} kbit/s (target ${target.videoKbps})`,
+      process.stdout.write(
+        `RUNG ${rung} ${p.width}x${p.height} video ${p.videoKbps.toFixed(0)} kbit/s (target ${target.videoKbps})\n`,
       );
       expect(p.height).toBe(target.height);
       expect(p.width).toBe((target.height * 4) / 3);

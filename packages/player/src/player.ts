@@ -1,3 +1,4 @@
+import { MASTER_PLAYLIST_FILE } from "@streamrp2p/protocol";
 import Hls from "hls.js";
 import { createLoaderClass } from "./loader.ts";
 import {
@@ -107,7 +108,9 @@ export function attachPlayer(video: HTMLVideoElement, options: AttachOptions): P
       setStatus("error", `${data.type}: ${data.details}`);
       h.startLoad(); // the loader already tried every relay; keep trying rather than give up
     });
-    h.loadSource(`${first?.url}/live/${encodeURIComponent(options.streamId)}/index.m3u8`);
+    // The multivariant playlist: every rung of the stream's ladder (one, without transcoding); hls.js
+    // switches between them by measured bandwidth, and the loader verifies each rung's segments.
+    h.loadSource(`${first?.url}/live/${encodeURIComponent(options.streamId)}/${MASTER_PLAYLIST_FILE}`);
     h.attachMedia(video);
   };
   void start();

@@ -4,6 +4,7 @@ import {
   bytesToHex,
   CoordinatorInfoSchema,
   checkAttestationFor,
+  checkMultivariantPlaylist,
   decodeAttestationHeader,
   generateEd25519,
   HEADER_STREAM_END,
@@ -12,7 +13,9 @@ import {
   type SegmentAttestation,
   SessionGrantSchema,
   type SigningDomain,
+  SOURCE_RUNG,
   StreamInfoSchema,
+  splitMediaPath,
   type Ticket,
 } from "@streamrp2p/protocol";
 import { requestJson } from "@streamrp2p/service/client";
@@ -64,7 +67,8 @@ export type SessionEvent =
   | { type: "rejected"; nodeId: string; file: string; reason: string }
   | { type: "verified"; nodeId: string; file: string; bytes: number };
 
-type Kind = "playlist" | "init" | "segment";
+/** "master": the multivariant playlist of the stream's ladder; "playlist": one rung's media playlist. */
+type Kind = "master" | "playlist" | "init" | "segment";
 
 /**
  * Reads a response body whole, aborting `idle` when no bytes arrive for
@@ -245,25 +249,34 @@ export class ViewerSession {
     path: string,
     signal?: AbortSignal,
   ): Promise<Attempted<{ data: string | ArrayBuffer; timing: LoadTiming }>> {
-    const file = path.split("/").pop() ?? "";
+    const where = splitMediaPath(path);
+    const file = where?.file ?? path.split("/").pop() ?? "";
+    const rung = where?.rung ?? SOURCE_RUNG;
     const parsed = parseMediaFileName(file);
-    const kind: Kind = parsed?.kind === "init" ? "init" : parsed?.kind === "segment" ? "segment" : "playlist";
+    const kind: Kind =
+      parsed?.kind === "init" || parsed?.kind === "segment" || parsed?.kind === "master"
+        ? parsed.kind
+        : "playlist";
     let result: Attempted<{ data: string | ArrayBuffer; timing: LoadTiming }>;
     try {
-      result = await fetchWithFailover(this.pool, (node) => this.#attempt(node, path, kind, parsed, signal), {
-        penaltyMs: this.#o.penaltyMs,
-        signal,
-        onFailure: (node, err) => {
-          this.stats.failures += 1;
-          if (kind !== "playlist")
-            this.#emit({
-              type: "rejected",
-              nodeId: node.nodeId,
-              file,
-              reason: `${err.kind}: ${err.message}`,
-            });
+      result = await fetchWithFailover(
+        this.pool,
+        (node) => this.#attempt(node, path, kind, parsed, rung, signal),
+        {
+          penaltyMs: this.#o.penaltyMs,
+          signal,
+          onFailure: (node, err) => {
+            this.stats.failures += 1;
+            if (kind !== "playlist" && kind !== "master")
+              this.#emit({
+                type: "rejected",
+                nodeId: node.nodeId,
+                file,
+                reason: `${err.kind}: ${err.message}`,
+              });
+          },
         },
-      });
+      );
     } catch (err) {
       // Every node stale: the stream itself paused. Keep the last playlist; it is not any node's lie.
       const stale = this.#lastStale;
@@ -290,9 +303,11 @@ export class ViewerSession {
     path: string,
     kind: Kind,
     parsed: ReturnType<typeof parseMediaFileName>,
+    rung: string,
     signal?: AbortSignal,
   ) {
-    const timeoutMs = kind === "playlist" ? this.#o.playlistTimeoutMs : this.#o.segmentTimeoutMs;
+    const isPlaylist = kind === "playlist" || kind === "master";
+    const timeoutMs = isPlaylist ? this.#o.playlistTimeoutMs : this.#o.segmentTimeoutMs;
     const timeout = AbortSignal.timeout(timeoutMs);
     // A body whose bytes stop coming (a relay whose own upstream hung) is given up long before the timeout.
     const idle = new AbortController();
@@ -319,12 +334,19 @@ export class ViewerSession {
     let data: string | ArrayBuffer;
     try {
       const body = await readBody(res, this.#o.bodyIdleTimeoutMs, idle);
-      data = kind === "playlist" ? new TextDecoder().decode(body) : body;
+      data = isPlaylist ? new TextDecoder().decode(body) : body;
     } catch (err) {
       const kindOf = timeout.aborted || idle.signal.aborted ? "timeout" : "network";
       throw new AttemptError(kindOf, `body: ${idle.signal.aborted ? "no bytes for too long" : String(err)}`);
     }
     const end = performance.now();
+    if (kind === "master") {
+      try {
+        checkMultivariantPlaylist(data as string);
+      } catch (err) {
+        throw new AttemptError("tampered", `multivariant playlist: ${String(err)}`);
+      }
+    }
     if (kind === "playlist") {
       try {
         await this.#playlists.check(node.nodeId, data as string, res.headers.get(HEADER_STREAM_END));
@@ -334,9 +356,9 @@ export class ViewerSession {
         throw err;
       }
     }
-    if (kind !== "playlist" && parsed && (parsed.kind === "init" || parsed.kind === "segment")) {
+    if (parsed && (parsed.kind === "init" || parsed.kind === "segment")) {
       const seq = parsed.kind === "init" ? parsed.version : parsed.seq;
-      await this.#verify(node, res, data as ArrayBuffer, kind, seq, path);
+      await this.#verify(node, res, data as ArrayBuffer, parsed.kind, seq, rung, path);
       this.#receipts.record(node, (data as ArrayBuffer).byteLength, kind === "segment" ? seq : -1);
       this.stats.bytesReceived += (data as ArrayBuffer).byteLength;
       if (kind === "segment") this.stats.verifiedSegments += 1;
@@ -355,8 +377,9 @@ export class ViewerSession {
     node: PoolNode,
     res: Response,
     data: ArrayBuffer,
-    kind: Kind,
+    kind: "init" | "segment",
     seq: number,
+    rung: string,
     path: string,
   ): Promise<void> {
     let att: SegmentAttestation;
@@ -367,7 +390,8 @@ export class ViewerSession {
       throw new AttemptError("unverifiable", `attestation: ${String(err)}`);
     }
     try {
-      checkAttestationFor(att, this.ticket.streamId, { kind: kind === "init" ? "init" : "segment", seq });
+      // The rung is the one the path names: a segment of another rung (or the source) is a lie.
+      checkAttestationFor(att, this.ticket.streamId, { kind, seq, rung });
     } catch (err) {
       this.stats.rejectedSegments += 1;
       throw new AttemptError("tampered", `${path}: ${String(err)}`);

@@ -1,5 +1,5 @@
 import { SrpError } from "./errors.ts";
-import { MAX_RUNGS, SOURCE_RUNG } from "./rendition.ts";
+import { MAX_RUNGS, RungNameSchema, SOURCE_RUNG } from "./rendition.ts";
 import { PLAYLIST_FILE } from "./wire.ts";
 
 /** One rung as a multivariant playlist lists it. */
@@ -71,6 +71,28 @@ export function parseMultivariantPlaylist(text: string): ParsedVariant[] {
   });
   if (pending) throw bad(lines.length, "EXT-X-STREAM-INF without a URI (truncated?)");
   if (variants.length === 0) throw bad(lines.length, "no variants");
+  return variants;
+}
+
+/**
+ * Rule: a multivariant playlist may send a player only to the stream's own
+ * rungs, next to it: `index.m3u8` (the source) or `<rung>/index.m3u8`. Any
+ * other URI (another stream, another host, a path up) is a node's lie.
+ * Parses as parseMultivariantPlaylist; throws MALFORMED_PLAYLIST.
+ */
+export function checkMultivariantPlaylist(text: string): ParsedVariant[] {
+  const variants = parseMultivariantPlaylist(text);
+  for (const v of variants) {
+    const [rung, file, ...rest] = v.uri.split("/");
+    const ok =
+      v.uri === PLAYLIST_FILE ||
+      (rest.length === 0 && file === PLAYLIST_FILE && RungNameSchema.safeParse(rung).success);
+    if (!ok)
+      throw new SrpError(
+        "MALFORMED_PLAYLIST",
+        `variant ${v.uri.slice(0, 80)} is not one of the stream's rungs`,
+      );
+  }
   return variants;
 }
 
