@@ -226,6 +226,75 @@ describe("proof of restreaming: adversarial receipts and caps", () => {
     expect((await closeOne()).credits[0]?.creditedBytes).toBe(2 * SEG);
   });
 
+  /** `n` segments of a three-rung ladder (by default source SEG, 720p SEG/2, 360p SEG/4), one a second. */
+  async function produceLadder(
+    n: number,
+    rungs: Array<[string, number]> = [
+      ["main", SEG],
+      ["720p", SEG / 2],
+      ["360p", SEG / 4],
+    ],
+  ): Promise<void> {
+    const rows = rungs.flatMap(([rendition, size]) =>
+      Array.from({ length: n }, (_, i) => ({
+        streamId: "show",
+        rendition,
+        seq: nextSeq + i,
+        byteLength: size,
+        durationMs: 1000,
+        producedAt: t + i * 1000 + (rendition === "main" ? 0 : 300), // rungs are signed a little later
+      })),
+    );
+    nextSeq += n;
+    await store.accounting.upsertSegments(rows);
+  }
+
+  it("attack: a colluding viewer that fetches every rung of every segment and signs for all is credited one rung's worth", async () => {
+    await freshEpoch();
+    const s = await session();
+    await produceLadder(10);
+    t += 10_000;
+    // Every rung of all 10 segments: 10 x (SEG + SEG/2 + SEG/4) bytes, 30 segments.
+    const all = 10 * (SEG + SEG / 2 + SEG / 4);
+    await submit([
+      { ticket: s.ticket, receipt: await receipt(s, { bytes: all, segments: 30, lastSeq: nextSeq - 1 }) },
+    ]);
+    const closed = (await closeOne()) as Awaited<ReturnType<typeof closeOne>> & {
+      inputs: {
+        sessionChecks: Array<{ sessionId: string; plausibleBytes: number; producedSegments: number }>;
+      };
+    };
+    const check = closed.inputs.sessionChecks.find((c) => c.sessionId === s.ticket.sessionId);
+    // The yardstick is one row per second, the largest rung's: the source here.
+    expect(check?.producedSegments).toBe(10);
+    expect(check?.plausibleBytes).toBeLessThanOrEqual(10 * SEG + 2_000); // + the init allowance (none held here)
+    const credit = closed.credits[0];
+    expect(credit?.creditedBytes).toBeLessThanOrEqual(10 * SEG);
+    expect(credit?.creditedBytes).toBeGreaterThan(0);
+    expect(credit?.flags).toContain("implausible-claims-capped");
+  });
+
+  it("credits a viewer switching rungs in full, even on a rung larger than the source: any one rendition per second is plausible", async () => {
+    await freshEpoch();
+    const s = await session();
+    // A streamer sending little (SEG/2) with a 720p rung configured above it (SEG).
+    await produceLadder(10, [
+      ["main", SEG / 2],
+      ["720p", SEG],
+      ["360p", SEG / 4],
+    ]);
+    t += 10_000;
+    // 7 seconds at 720p, 3 at 360p: each second once, more than the source alone could have been.
+    const bytes = 7 * SEG + 3 * (SEG / 4);
+    expect(bytes).toBeGreaterThan(10 * (SEG / 2));
+    await submit([
+      { ticket: s.ticket, receipt: await receipt(s, { bytes, segments: 10, lastSeq: nextSeq - 1 }) },
+    ]);
+    const closed = await closeOne();
+    expect(closed.credits[0]?.creditedBytes).toBe(bytes);
+    expect(closed.credits[0]?.flags).not.toContain("implausible-claims-capped");
+  });
+
   it("caps one viewer identity and flags credit that comes from few viewer identities", async () => {
     await freshEpoch();
     // Eight sessions from one address (127.0.0.1), each claiming every one of the 20 segments produced.

@@ -4,7 +4,13 @@ import { SegmentRecorder, SqliteStore } from "@streamrp2p/coordinator";
 import { OFF_CHAIN_DOMAIN } from "@streamrp2p/protocol";
 import type { Relay } from "@streamrp2p/relay";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newAccount, putObject, signedObject, startStaticRelay } from "../../../test/support/fixtures.ts";
+import {
+  newAccount,
+  putObject,
+  signedObject,
+  signedRungObject,
+  startStaticRelay,
+} from "../../../test/support/fixtures.ts";
 import { tempDir } from "../../../test/support/tools.ts";
 
 /**
@@ -64,6 +70,43 @@ describe("attack: an ingest relay hides segments from the segment ledger", () =>
       expect(await store.accounting.segmentsBetween("show", 0, Date.now() + 1_000)).toEqual([]);
     } finally {
       await liar.stop();
+    }
+  });
+});
+
+describe("segment ledger: an adaptive-bitrate ladder", () => {
+  it("records every rung's window (each verified for its rung); the cap's yardstick is the largest rung per seq", async () => {
+    const streamer = newAccount();
+    const relay = await startStaticRelay({ show: streamer.address });
+    try {
+      await putObject(relay.url, "show", await signedObject(streamer, "show", "init", 0, 100));
+      await putObject(relay.url, "show", await signedRungObject(streamer, "show", "720p", "init", 0, 100));
+      for (let seq = 0; seq < 3; seq++) {
+        await putObject(relay.url, "show", await signedObject(streamer, "show", "segment", seq, 1000));
+        // A rung above the source (a low-bitrate streamer): it, not the source, bounds a second's credit.
+        await putObject(
+          relay.url,
+          "show",
+          await signedRungObject(streamer, "show", "720p", "segment", seq, 3000),
+        );
+      }
+      const store = new SqliteStore(tempDir("ledger-ladder"));
+      await store.migrate();
+      const recorder = new SegmentRecorder(store.accounting, OFF_CHAIN_DOMAIN);
+      expect(
+        await recorder.record([
+          { streamId: "show", signer: streamer.address.toLowerCase(), urls: [relay.url] },
+        ]),
+      ).toBe(3);
+      const rows = await store.accounting.segmentsBetween("show", 0, Date.now() + 1_000);
+      expect(rows.map((r) => [r.seq, r.byteLength])).toEqual([
+        [0, 3000],
+        [1, 3000],
+        [2, 3000],
+      ]);
+      expect(recorder.edgeOf("show")).toBe(2);
+    } finally {
+      await relay.stop();
     }
   });
 });

@@ -10,6 +10,7 @@ export * from "./ids.ts";
 export * from "./ingest-failure.ts";
 export * from "./init-info.ts";
 export * from "./ladder.ts";
+export * from "./ladder-credit.ts";
 export * from "./multivariant.ts";
 export * from "./node-config.ts";
 export * from "./probe-task.ts";

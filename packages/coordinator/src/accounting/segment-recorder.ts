@@ -1,7 +1,10 @@
 import {
   AttestationVerifier,
   checkAttestationFor,
+  RENDITION_MAIN,
+  rungPath,
   type SigningDomain,
+  SOURCE_RUNG,
   StreamWindowSchema,
   WINDOW_FILE,
 } from "@streamrp2p/protocol";
@@ -25,6 +28,9 @@ const MAX_POSITIONS = 10_000;
  * hides segments cannot shrink the ledger (and with it every honest node's
  * plausible credit) while another one serves them. It is the yardstick for
  * plausibility caps and for how far from the live edge a probed node is.
+ * A stream with an adaptive-bitrate ladder has every rung in it (each rung's
+ * window, read where the source's names it): the cap counts the largest
+ * rung per second (protocol creditYardstick).
  */
 export class SegmentRecorder {
   /** `${streamId} ${url}` → the newest media seq read from that relay: each is read from its own position. */
@@ -56,9 +62,10 @@ export class SegmentRecorder {
       await Promise.all(
         t.urls.map(async (url) => {
           try {
-            const got = await this.#readFrom(t, url);
-            for (const row of got.rows) rows.set(`${row.rendition} ${row.seq}`, row);
-            read.set(`${t.streamId} ${url}`, got.newest);
+            for (const got of await this.#readAll(t, url)) {
+              for (const row of got.rows) rows.set(`${row.rendition} ${row.seq}`, row);
+              read.set(got.key, got.newest);
+            }
           } catch {
             // that ingest relay is down or lying: the others' windows still count
           }
@@ -80,24 +87,42 @@ export class SegmentRecorder {
           this.#positions.delete(this.#positions.keys().next().value as string);
       }
       for (const r of rows.values()) {
-        if (r.rendition === "init" || r.seq <= (this.#edges.get(t.streamId) ?? -1)) continue;
+        if (r.rendition !== RENDITION_MAIN || r.seq <= (this.#edges.get(t.streamId) ?? -1)) continue;
         this.#edges.delete(t.streamId);
         this.#edges.set(t.streamId, r.seq);
       }
       if (this.#edges.size > MAX_POSITIONS) this.#edges.delete(this.#edges.keys().next().value as string);
-      added += [...rows.values()].filter((r) => r.rendition !== "init").length;
+      added += [...rows.values()].filter((r) => r.rendition === RENDITION_MAIN).length;
     }
     if (failure !== undefined) throw failure;
     return added;
   }
 
-  /** The verified rows after this reader's position, and the newest media seq among them. */
-  async #readFrom(t: RecorderTarget, base: string): Promise<{ rows: SegmentRow[]; newest: number }> {
-    const key = `${t.streamId} ${base}`;
+  /** The source's window from one relay, then the window of every rung it names there. */
+  async #readAll(t: RecorderTarget, base: string) {
+    const source = await this.#readFrom(t, base, SOURCE_RUNG);
+    const out = [source];
+    for (const rung of source.renditions) {
+      try {
+        out.push(await this.#readFrom(t, base, rung));
+      } catch {
+        // a rung this relay cannot show now is read next time; the source's rows still count
+      }
+    }
+    return out;
+  }
+
+  /** The verified rows of one rung's window after this reader's position, and the newest media seq among them. */
+  async #readFrom(
+    t: RecorderTarget,
+    base: string,
+    rung: string,
+  ): Promise<{ key: string; rows: SegmentRow[]; newest: number; renditions: string[] }> {
+    const key = `${rungPath(t.streamId, rung)} ${base}`;
     const after = this.#positions.get(key) ?? -1;
     const win = await requestJson(
       this.fetchImpl,
-      `${base}/live/${encodeURIComponent(t.streamId)}/${WINDOW_FILE}?after=${after}`,
+      `${base}/live/${rungPath(encodeURIComponent(t.streamId), rung)}/${WINDOW_FILE}?after=${after}`,
       StreamWindowSchema,
     );
     const rows: SegmentRow[] = [];
@@ -107,7 +132,7 @@ export class SegmentRecorder {
       ...win.segments.map((s) => ({ a: s.attestation, kind: "segment" as const })),
     ];
     for (const { a, kind } of listed) {
-      checkAttestationFor(a, t.streamId, { kind, seq: a.seq });
+      checkAttestationFor(a, t.streamId, { kind, seq: a.seq, rung });
       await this.#attestations.verify(a, t.signer);
       rows.push({
         streamId: a.streamId,
@@ -119,6 +144,6 @@ export class SegmentRecorder {
       });
       if (kind === "segment") newest = Math.max(newest, a.seq);
     }
-    return { rows, newest };
+    return { key, rows, newest, renditions: rung === SOURCE_RUNG ? (win.renditions ?? []) : [] };
   }
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { creditYardstick } from "@streamrp2p/protocol";
 import { type Kysely, sql } from "kysely";
 import {
   type AccountingStore,
@@ -172,18 +173,22 @@ export class SqlAccountingStore implements AccountingStore {
       .selectFrom("segments")
       .selectAll()
       .where("stream_id", "=", streamId)
-      .where("rendition", "=", "main")
+      .where("rendition", "!=", "init")
+      .where("rendition", "not like", "%.init")
       .where("produced_at", ">=", from)
       .where("produced_at", "<=", to)
       .execute();
-    return rows.map((r) => ({
-      streamId: r.stream_id,
-      rendition: r.rendition,
-      seq: Number(r.seq),
-      byteLength: r.byte_length,
-      durationMs: r.duration_ms,
-      producedAt: Number(r.produced_at),
-    }));
+    // Every rung of a ladder is in the ledger: one row per seq, the largest rung's (protocol's rule).
+    return creditYardstick(
+      rows.map((r) => ({
+        streamId: r.stream_id,
+        rendition: r.rendition,
+        seq: Number(r.seq),
+        byteLength: r.byte_length,
+        durationMs: r.duration_ms,
+        producedAt: Number(r.produced_at),
+      })),
+    );
   }
 
   async latestSeq(streamId: string): Promise<number> {
@@ -201,7 +206,8 @@ export class SqlAccountingStore implements AccountingStore {
       .selectFrom("segments")
       .select(sql<number>`max(byte_length)`.as("m"))
       .where("stream_id", "=", streamId)
-      .where("rendition", "=", "init")
+      // Every rung's inits: a player switching rungs fetches each one's.
+      .where((eb) => eb.or([eb("rendition", "=", "init"), eb("rendition", "like", "%.init")]))
       .executeTakeFirst();
     return Number(r?.m ?? 0);
   }
@@ -291,11 +297,12 @@ export class SqlAccountingStore implements AccountingStore {
       const sessions = n(
         await tx.deleteFrom("sessions").where("expires_at", "<", cut.sessionsEndedBefore).execute(),
       );
-      // Init segments stay: few, and maxInitBytes reads them.
+      // Init segments stay: few, and maxInitBytes reads them. Media segments of every rung go.
       const segments = n(
         await tx
           .deleteFrom("segments")
-          .where("rendition", "=", "main")
+          .where("rendition", "!=", "init")
+          .where("rendition", "not like", "%.init")
           .where("produced_at", "<", cut.segmentsBefore)
           .execute(),
       );
