@@ -5,6 +5,7 @@ import {
   type LocalNetworkOptions,
   startLocalNetwork,
   startTestSource,
+  type TestSourceOptions,
 } from "@streamrp2p/cli";
 import { requireFfmpeg, tempDir, waitUntil } from "./tools.ts";
 
@@ -22,6 +23,8 @@ export async function startLiveTestNetwork(
   name: string,
   extra: Partial<LocalNetworkOptions> = {},
   waitLive = true,
+  /** The test source's picture (default 640x360 at 30 fps). */
+  sourceOptions: Omit<TestSourceOptions, "url"> = {},
 ): Promise<LiveTestNetwork> {
   requireFfmpeg();
   const net = await startLocalNetwork({
@@ -33,7 +36,7 @@ export async function startLiveTestNetwork(
     logWrite: () => {},
     ...extra,
   });
-  const source = startTestSource({ url: net.rtmpPublishUrl });
+  const source = startTestSource({ ...sourceOptions, url: net.rtmpPublishUrl });
   const stop = async () => {
     source.kill("SIGKILL");
     await net.stop();

@@ -35,7 +35,10 @@ export function createLoaderClass(session: ViewerSession): new (config: unknown)
       callbacks: LoaderCallbacks<LoaderContext>,
     ): void {
       this.context = context;
-      this.stats = freshStats();
+      // Reset in place: hls.js holds this very object (frag.stats = loader.stats, before load()) and its
+      // bandwidth estimator reads the fragment's timings from it; a new object would leave it zeros and
+      // adaptive bitrate could never measure a faster network (it stayed on the lowest rung).
+      Object.assign(this.stats, freshStats(), { retry: this.stats.retry });
       this.stats.loading.start = performance.now();
       const abort = new AbortController();
       this.#abort = abort;
@@ -43,6 +46,7 @@ export function createLoaderClass(session: ViewerSession): new (config: unknown)
       session.load(path, abort.signal).then(
         (result) => {
           if (abort.signal.aborted) return;
+          this.#abort = undefined; // done: a later abort() or destroy() is no abort of this load
           const { data, timing } = result.value;
           const size = typeof data === "string" ? data.length : data.byteLength;
           this.stats.loading = { start: timing.start, first: timing.first, end: timing.end };
@@ -54,6 +58,7 @@ export function createLoaderClass(session: ViewerSession): new (config: unknown)
         },
         (err: unknown) => {
           if (abort.signal.aborted) return;
+          this.#abort = undefined;
           this.stats.loading.end = performance.now();
           const text = err instanceof AllNodesFailed ? err.message : String(err);
           callbacks.onError({ code: 503, text }, context, null, this.stats);
@@ -61,9 +66,17 @@ export function createLoaderClass(session: ViewerSession): new (config: unknown)
       );
     }
 
+    /**
+     * Cuts the load in flight. A load already done is left as it is: hls.js
+     * aborts and destroys loaders after success too, and a finished
+     * fragment marked aborted is left out of its bandwidth estimate.
+     */
     abort(): void {
+      const inFlight = this.#abort;
+      if (!inFlight) return;
+      this.#abort = undefined;
       this.stats.aborted = true;
-      this.#abort?.abort();
+      inFlight.abort();
     }
 
     destroy(): void {

@@ -16,7 +16,17 @@ export interface PlayerHandle {
   /** Fatal hls.js errors seen (each was recovered from or retried). */
   fatalErrors: string[];
   stats(): (SessionStats & { receiptTotals: Record<string, number> }) | undefined;
+  /** The adaptive-bitrate state: the rung playing, hls.js's bandwidth estimate (bit/s), the rungs. */
+  abr(): AbrState | undefined;
   destroy(): Promise<void>;
+}
+
+export interface AbrState {
+  /** Index into `levels` of the rung playing (-1 before the first). */
+  level: number;
+  estimateBps: number;
+  auto: boolean;
+  levels: Array<{ bitrate: number; height: number }>;
 }
 
 export interface AttachOptions extends ViewerSessionOptions {
@@ -45,6 +55,15 @@ export function attachPlayer(video: HTMLVideoElement, options: AttachOptions): P
       return {
         ...s.stats,
         receiptTotals: s.receiptTotals(),
+      };
+    },
+    abr() {
+      if (!hls) return undefined;
+      return {
+        level: hls.currentLevel,
+        estimateBps: hls.bandwidthEstimate,
+        auto: hls.autoLevelEnabled,
+        levels: hls.levels.map((l) => ({ bitrate: l.bitrate, height: l.height })),
       };
     },
     async destroy() {
