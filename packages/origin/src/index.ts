@@ -5,8 +5,9 @@ export {
   FileBroadcastState,
   MemoryBroadcastState,
 } from "./broadcast-state.ts";
-export { ORIGIN_DEFAULTS } from "./defaults.ts";
-export { redact, requireFfmpeg, spawnSrtListener } from "./ffmpeg.ts";
+export { ORIGIN_DEFAULTS, type VideoEncoderChoice } from "./defaults.ts";
+export { chooseVideoEncoder, type VideoEncoder } from "./encoder.ts";
+export { RUNG_FD, redact, requireFfmpeg, spawnFlvRemux, spawnSrtListener, type Transcode } from "./ffmpeg.ts";
 export { BoxReader, parseMoof, parseMoov, type TrackInfo } from "./fmp4.ts";
 export {
   createOrigin,
@@ -16,4 +17,5 @@ export {
   type OriginStreamConfig,
 } from "./origin.ts";
 export { IngestPublisher } from "./publisher.ts";
+export { type AlignedSegment, type Boundary, RenditionAligner } from "./rendition-aligner.ts";
 export { type CutSegment, Segmenter } from "./segmenter.ts";
