@@ -135,6 +135,8 @@ export function startOriginProcess(
   streamId: string,
   keyDir: string,
   rtmpPort = 0,
+  /** More flags (e.g. `--ladder …`). */
+  extra: string[] = [],
 ): Promise<ServiceProcess> {
   return startCli(
     "origin",
@@ -150,6 +152,7 @@ export function startOriginProcess(
       "0",
       "--key-dir",
       keyDir,
+      ...extra,
     ],
     /publish with OBS: server (rtmp:\/\/\S+) /,
   );

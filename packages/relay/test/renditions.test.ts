@@ -140,4 +140,51 @@ describe("relay: an adaptive-bitrate ladder's renditions", () => {
     );
     expect(variants.map((v) => v.uri)).toEqual(["index.m3u8", "360p/index.m3u8"]);
   });
+
+  it("failover: when its upstream stops, a pulling relay's rungs follow the source to the next upstream", async () => {
+    const a = await ingest();
+    const b = await ingest();
+    // Both ingest relays get the same signed objects, as the origin pushes them.
+    const objects = [
+      await signedObject(streamer, "demo", "init", 0, 2_000),
+      await signedRungObject(streamer, "demo", "360p", "init", 0, 1_000),
+    ];
+    const segment = async (seq: number) => [
+      await signedObject(streamer, "demo", "segment", seq, 50_000),
+      await signedRungObject(streamer, "demo", "360p", "segment", seq, 10_000),
+    ];
+    for (let seq = 0; seq < 3; seq++) objects.push(...(await segment(seq)));
+    for (const relay of [a, b])
+      for (const o of objects) expect((await putObject(relay.url, "demo", o)).status).toBe(201);
+    const nodes = [a, b].map((r) => ({ nodeId: r.nodeId as `0x${string}`, url: r.url, region: "local" }));
+    const child = await startStaticRelay(
+      { demo: streamer.address },
+      { ingest: false, upstreamFailuresBeforeReparent: 1 },
+      {
+        resolve: async (_id, exclude) => {
+          const next = nodes.find((n) => !exclude.includes(n.nodeId));
+          if (!next) throw new Error("none left");
+          return next;
+        },
+      },
+    );
+    cleanup.push(() => child.stop());
+    child.carry(["demo"]);
+    await waitUntil("the child holds the rung's segment 2", () =>
+      child.stream("demo")?.rendition("360p")?.getSegment(2)?.isComplete ? true : undefined,
+    );
+    expect(child.stream("demo")?.source).toBe(a.nodeId);
+    await a.stop(); // a clean stop (drains); the tree's process tests cover kill -9 and SIGSTOP of the source's path
+    const later: SignedObject[] = [];
+    for (let seq = 3; seq < 6; seq++) later.push(...(await segment(seq)));
+    for (const o of later) expect((await putObject(b.url, "demo", o)).status).toBe(201);
+    await waitUntil(
+      "the child holds the rung's segment 5, from the other upstream",
+      () => (child.stream("demo")?.rendition("360p")?.getSegment(5)?.isComplete ? true : undefined),
+      20_000,
+    );
+    expect(child.stream("demo")?.rendition("360p")?.source).toBe(b.nodeId);
+    const res = await fetch(`${child.url}/live/demo/360p/seg-5.m4s`);
+    expect(Buffer.from(await res.arrayBuffer()).equals(later.at(-1)?.bytes as Buffer)).toBe(true);
+  });
 });
