@@ -1,6 +1,7 @@
 import {
   checkAttestationFor,
   checkAttestationForFile,
+  creditYardstick,
   DEFAULT_LADDER,
   describeLadder,
   isInitRendition,
@@ -170,5 +171,22 @@ describe("multivariant playlists", () => {
     ]) {
       expect(codeOf(() => parseMultivariantPlaylist(text))).toBe("MALFORMED_PLAYLIST");
     }
+  });
+});
+
+describe("credit yardstick (one rendition per second)", () => {
+  it("keeps, per segment number, the largest rendition's size at the source's time, and leaves inits out", () => {
+    const rows = [
+      { rendition: "main", seq: 1, byteLength: 100, producedAt: 10 },
+      { rendition: "720p", seq: 1, byteLength: 300, producedAt: 12 },
+      { rendition: "360p", seq: 1, byteLength: 50, producedAt: 11 },
+      { rendition: "720p.init", seq: 1, byteLength: 9_999, producedAt: 1 },
+      { rendition: "init", seq: 1, byteLength: 9_999, producedAt: 1 },
+      { rendition: "360p", seq: 2, byteLength: 40, producedAt: 21 },
+    ];
+    expect(creditYardstick(rows).map((r) => [r.seq, r.byteLength, r.producedAt])).toEqual([
+      [1, 300, 10],
+      [2, 40, 21],
+    ]);
   });
 });
