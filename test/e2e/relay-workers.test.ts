@@ -10,7 +10,13 @@ import {
   verifySegmentAttestation,
 } from "@streamrp2p/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newAccount, putObject, type SignedObject, signedObject } from "../support/fixtures.ts";
+import {
+  newAccount,
+  putObject,
+  type SignedObject,
+  signedObject,
+  signedRungObject,
+} from "../support/fixtures.ts";
 import { type ServiceProcess, startCoordinatorProcess, startRelayProcess } from "../support/processes.ts";
 import { SimulatedViewer } from "../support/sim-viewer.ts";
 import { tempDir, waitUntil } from "../support/tools.ts";
@@ -154,6 +160,29 @@ describe("a relay on two worker processes", () => {
     await edge?.stop();
     await ingest?.stop();
     await coordinator?.stop();
+  });
+
+  it("serves a ladder's rungs through the workers: the multivariant playlist and rung objects come from the primary", async () => {
+    for (const o of [
+      await signedRungObject(streamer, streamId, "360p", "init", 0, 1_000),
+      await signedRungObject(streamer, streamId, "360p", "segment", nextSeq - 1, 20_000),
+    ]) {
+      held.set(o.file, o);
+      expect((await putObject(ingest.url, streamId, o)).status).toBe(201);
+    }
+    const master = await getSpread(ingest, `/live/${streamId}/master.m3u8`, 6);
+    expect(master.pids.size).toBeGreaterThanOrEqual(2); // answered by more than one worker
+    for (const b of master.bodies) {
+      expect(b.status).toBe(200);
+      expect(b.body.toString()).toContain("360p/index.m3u8");
+    }
+    const file = `360p/seg-${nextSeq - 1}.m4s`;
+    const seg = await getSpread(ingest, `/live/${streamId}/${file}`, 4);
+    for (const b of seg.bodies) {
+      expect(b.status).toBe(200);
+      expect(decodeAttestationHeader(b.att).rendition).toBe("360p");
+      expect(b.body.equals(held.get(file)?.bytes as Buffer)).toBe(true);
+    }
   });
 
   it("serves pushed and pulled segments from both workers, bytes as attested", async () => {

@@ -5,6 +5,7 @@
  * from its primary only (SIGINT/SIGTERM are the primary's to act on) and
  * exits when the primary goes.
  */
+import { MASTER_PLAYLIST_FILE } from "@streamrp2p/protocol";
 import { createLogger, Router, type RunningHttpServer, startHttpService } from "@streamrp2p/service";
 import { type ServeContext, serveMedia } from "../serve.ts";
 import type { FromWorker, ToWorker, WorkerConfig } from "./messages.ts";
@@ -48,6 +49,8 @@ async function listen(c: WorkerConfig, r: WindowReplica, t: WorkerTally): Promis
     draining: () => draining,
   };
   const router = new Router(log)
+    // The ladder's multivariant playlist lists rungs, which workers do not replicate: the primary's.
+    .on("GET", `/live/:stream/${MASTER_PLAYLIST_FILE}`, proxyToPrimary(c.primaryUrl))
     .on("GET", "/live/:stream/:file", (req, res, p, url) => {
       t.ask(p.stream ?? ""); // demand for the primary: keeps a stream, or starts a pull
       return serveMedia(serveCtx, req, res, p.stream ?? "", p.file ?? "", url);
