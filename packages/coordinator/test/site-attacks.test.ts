@@ -1,4 +1,5 @@
-import { generateEd25519 } from "@streamrp2p/protocol";
+import { request } from "node:http";
+import { generateEd25519, type Ticket } from "@streamrp2p/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { computeEpoch, EPOCH_PARAMS, type EpochParams } from "../src/accounting/epoch-compute.ts";
 import { issueSession } from "../src/accounting/sessions.ts";
@@ -228,5 +229,67 @@ describe("recomputability: an epoch published before the site rule", () => {
       return; // refusing an input of another rule version is an honest answer
     }
     expect(out.credits[0]?.creditedBytes).toBe(0);
+  });
+});
+
+/** POSTs a session request from loopback `from`, with an X-Forwarded-For header. */
+function sessionVia(baseUrl: string, from: string, forwardedFor: string): Promise<Viewer> {
+  return generateEd25519().then(
+    (keys) =>
+      new Promise<Viewer>((resolve, reject) => {
+        const data = JSON.stringify({ viewerKey: keys.publicKey });
+        const req = request(
+          new URL("/v1/streams/show/sessions", baseUrl),
+          {
+            method: "POST",
+            localAddress: from,
+            headers: {
+              "content-type": "application/json",
+              "content-length": Buffer.byteLength(data),
+              "x-forwarded-for": forwardedFor,
+            },
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (c: Buffer) => chunks.push(c));
+            res.on("end", () => {
+              const body = JSON.parse(Buffer.concat(chunks).toString()) as { ticket: Ticket };
+              if (res.statusCode !== 201) reject(new Error(`session refused: ${res.statusCode}`));
+              else resolve({ ticket: body.ticket, key: keys.privateKey, publicKey: keys.publicKey });
+            });
+          },
+        );
+        req.on("error", reject);
+        req.end(data);
+      }),
+  );
+}
+
+describe("a coordinator behind its trusted proxy: whose address is a session's site", () => {
+  const h = new AccountingHarness();
+  beforeAll(() => h.start({ trustedProxies: ["127.0.0.1"] }, ["show"]));
+  afterAll(() => h.stop());
+
+  it("keys sessions on the viewer the proxy names, and ignores the header from anyone else", async () => {
+    await h.closeEpoch();
+    // Six viewers in six /24s, all through the proxy at 127.0.0.1.
+    const viewers = await Promise.all(
+      [1, 2, 3, 4, 5, 6].map((i) => sessionVia(h.coordinator.url, "127.0.0.1", `203.0.113.9, 198.51.${i}.7`)),
+    );
+    const rows = await h.store.accounting.getSessions(viewers.map((v) => v.ticket.sessionId));
+    expect(rows.map((r) => r.site).sort()).toEqual([1, 2, 3, 4, 5, 6].map((i) => `198.51.${i}.0/24`));
+    await h.produce(20);
+    h.t += 20_000;
+    for (const v of viewers) {
+      const r = await h.receipt(v, { bytes: 20 * SEG, segments: 20, lastSeq: 1_000_000 });
+      expect(await h.submit([{ ticket: v.ticket, receipt: r }])).toEqual(["stored"]);
+    }
+    const e = await h.closeEpoch();
+    // Keyed on the proxy, they were one site: 6 sessions from 1 site, all withheld.
+    expect(credited(e)).toBe(6 * 20 * SEG);
+    // A client that is not the proxy cannot pick its own site with the header.
+    const direct = await sessionVia(h.coordinator.url, "127.0.0.2", "198.51.99.7");
+    const [row] = await h.store.accounting.getSessions([direct.ticket.sessionId]);
+    expect(row?.site).toBe("127.0.0.0/24");
   });
 });
