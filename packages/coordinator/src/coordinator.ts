@@ -285,6 +285,7 @@ export function createCoordinator(
     requireStream,
     rank,
     onEvidence: (proven) => evidenceCounter.inc({ proven: String(proven) }),
+    trustedProxies: options.trustedProxies,
   });
   addWebRoutes(router, { webDir: components.webDir, replicaUrls: options.replicaUrls });
   addRegistryRoutes(router, {

@@ -37,7 +37,8 @@ export const COORDINATOR_DEFAULTS = {
   viewerIngestCutoff: 3,
   /**
    * Peers (load balancers, reverse proxies) whose X-Forwarded-For names the
-   * viewer for routing by region; from anyone else the header is ignored.
+   * viewer: for routing by region, and for the address its tickets, rate
+   * limits and credit caps key on. From anyone else the header is ignored.
    */
   trustedProxies: [] as string[],
   /** Children one node feeds per stream (bounded fan-out keeps ingest relays from being swamped). */

@@ -14,6 +14,7 @@ import { checkTicketMatchesSession } from "./accounting/receipt-intake.ts";
 import { issueSession, type SessionIssuer } from "./accounting/sessions.ts";
 import { subnetOf, viewerAddressKey } from "./accounting/viewer-identity.ts";
 import { RateLimiter } from "./rate-limiter.ts";
+import { viewerAddress } from "./routing/geo.ts";
 import type { ViewerCandidate } from "./routing/viewer-index.ts";
 import type { CoordinatorStore, StreamRow } from "./store.ts";
 
@@ -49,6 +50,12 @@ export interface ViewerRoutesContext {
   /** Candidates for a viewer; `assign`: it takes a ticket for the first, so count it there. */
   rank(stream: StreamRow, viewer: ViewerPlace, assign: boolean): ViewerCandidate[];
   onEvidence(proven: boolean): void;
+  /**
+   * Peers whose X-Forwarded-For names the viewer (`trustedProxies`). Caps,
+   * rate limits and sites key on the viewer's address, not the proxy's:
+   * behind a proxy every viewer was one site.
+   */
+  trustedProxies: readonly string[];
 }
 
 /** Viewer-facing API: session tickets (rate-limited) and tamper evidence (ticket-bound, rate-limited). */
@@ -67,7 +74,7 @@ export function addViewerRoutes(router: Router, ctx: ViewerRoutesContext): void 
   router.on("POST", "/v1/streams/:id/sessions", async (req, res, p) => {
     const stream = await ctx.requireStream(p.id);
     const body = parseWith(SessionRequestSchema, await readJson(req, ctx.maxBodyBytes), "session request");
-    const client = req.socket.remoteAddress ?? "unknown";
+    const client = viewerAddress(req, ctx.trustedProxies) ?? "unknown";
     // Keyed without the stream: one client's tickets for many streams are one budget.
     if (!ctx.limiter.take(viewerAddressKey(client)) || !ctx.subnetLimiter.take(subnetOf(client))) {
       throw new SrpError(
@@ -86,7 +93,7 @@ export function addViewerRoutes(router: Router, ctx: ViewerRoutesContext): void 
   router.on("POST", "/v1/evidence", async (req, res) => {
     const report = parseWith(EvidenceReportSchema, await readJson(req, ctx.maxBodyBytes), "evidence");
     const { ticket, ...e } = report;
-    if (!evidencePerSubnet.take(subnetOf(req.socket.remoteAddress ?? "unknown")))
+    if (!evidencePerSubnet.take(subnetOf(viewerAddress(req, ctx.trustedProxies) ?? "unknown")))
       throw new SrpError("RATE_LIMITED", "too many tamper reports from this subnet");
     await verifyTicket(ticket, ctx.ticketKey().publicKey, ctx.now(), { verify: verifyEd25519Native });
     const [session] = await ctx.store.accounting.getSessions([ticket.sessionId]);
