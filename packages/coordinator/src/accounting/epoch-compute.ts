@@ -1,3 +1,4 @@
+import { SrpError } from "@streamrp2p/protocol";
 import type { EpochCreditRow, ReceiptRow, SegmentRow, SessionRow } from "./store.ts";
 import { creditKey } from "./store.ts";
 
@@ -154,6 +155,7 @@ function plausibility(
  * identity, minus what earlier epochs already credited.
  */
 export function computeEpoch(input: EpochInput): EpochOutput {
+  checkRuleInputs(input);
   const rejected: EpochOutput["rejected"] = [];
   const bySession = new Map<string, ReceiptRow[]>();
   for (const r of input.receipts) {
@@ -280,6 +282,33 @@ export function computeEpoch(input: EpochInput): EpochOutput {
   });
   credits.sort((x, y) => x.nodeId.localeCompare(y.nodeId) || x.streamId.localeCompare(y.streamId));
   return { credits, withheld, cumulative, sessions: checks, rejected };
+}
+
+const RULE_PARAMS = [
+  "lookbackMs",
+  "maxSessionsPerSubnet",
+  "maxSessionsPerSite",
+  "collusionMaxSites",
+  "collusionMinSessions",
+] as const satisfies ReadonlyArray<keyof EpochParams>;
+
+/**
+ * Inputs published under an earlier rule (an epoch closed before the site cap
+ * has no `site` and `collusionMaxSubnets`) would compute silently different
+ * credits: an undefined cap caps nothing. Refused instead, so a recomputation
+ * either matches or says why it cannot.
+ */
+function checkRuleInputs(input: EpochInput): void {
+  const p = input.params as unknown as Record<string, unknown>;
+  for (const k of RULE_PARAMS)
+    if (typeof p[k] !== "number" || !Number.isFinite(p[k]))
+      throw new SrpError("VALIDATION_FAILED", `epoch params lack ${k}: inputs of another rule version`);
+  for (const s of input.sessions.values())
+    if (typeof s.subnet !== "string" || typeof s.site !== "string")
+      throw new SrpError(
+        "VALIDATION_FAILED",
+        `session ${s.sessionId} lacks its subnet or site: inputs of another rule version`,
+      );
 }
 
 /**
