@@ -56,8 +56,10 @@ export const COORDINATOR_DEFAULTS = {
   /** …and per minute after that. */
   ticketsPerMinute: 20,
   /**
-   * Node and stream registrations one subnet (IPv4 /24, IPv6 /48) may make in a burst, and per
+   * Node and stream registrations one site (IPv4 /24, IPv6 /48) may make in a burst, and per
    * minute after that: each costs a signature check and a registry row, and keys are free.
+   * An operator that registers many relays or streams from one network raises them
+   * (`--registration-burst`, `--registrations-per-minute`).
    */
   registrationBurst: 60,
   registrationsPerMinute: 30,

@@ -18,7 +18,7 @@ import {
 } from "@streamrp2p/protocol";
 import { type Counter, type Logger, type Router, readJson, sendJson } from "@streamrp2p/service";
 import type { AccountingService } from "../accounting/accounting-service.ts";
-import { subnetOf } from "../accounting/viewer-identity.ts";
+import { siteOf } from "../accounting/viewer-identity.ts";
 import type { CarryPlan } from "../carry-plan.ts";
 import type { CoordinatorOptions } from "../coordinator.ts";
 import type { IngestChoice } from "../ingest-choice.ts";
@@ -110,7 +110,7 @@ export function addRegistryRoutes(router: Router, d: RegistryRouteDeps): void {
   } = d;
   /** Before any signature check: a flood from one network costs it 429s, not us CPU and rows. */
   const limitRegistrations = (req: IncomingMessage) => {
-    if (!registrations.take(subnetOf(req.socket.remoteAddress ?? "unknown"))) {
+    if (!registrations.take(siteOf(req.socket.remoteAddress ?? "unknown"))) {
       throw new SrpError("RATE_LIMITED", "too many registrations from this network; try again in a minute");
     }
   };
