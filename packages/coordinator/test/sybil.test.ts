@@ -23,6 +23,23 @@ function ipv6Issuer(h: AccountingHarness): (addr: string) => Promise<Viewer> {
   };
 }
 
+/**
+ * An epoch in which `streams` each produce `n` segments and every viewer claims all `n` of its
+ * stream's; returns the closed epoch.
+ */
+function watcher(h: AccountingHarness, streams: string[]) {
+  return async (viewers: Viewer[], n = 20): Promise<EpochBody & Withheld> => {
+    for (const s of streams) await h.produce(n, s);
+    h.t += n * 1000;
+    for (const v of viewers) {
+      const r = await h.receipt(v, { bytes: n * SEG, segments: n, lastSeq: 1_000_000 });
+      expect(await h.submit([{ ticket: v.ticket, receipt: r }])).toEqual(["stored"]);
+    }
+    return (await h.closeEpoch()) as EpochBody & Withheld;
+  };
+}
+const total = (e: EpochBody) => e.credits.reduce((n, c) => n + c.creditedBytes, 0);
+
 type Withheld = {
   inputs: { withheld: Array<{ nodeId: string; streamId: string; bytes: number; reason: string }> };
 };
@@ -32,18 +49,7 @@ describe("attack: cheap fake viewers (issue 10, finding 2)", () => {
   beforeAll(() => h.start({}, ["show", "other"]));
   afterAll(() => h.stop());
 
-  /** Each viewer claims every one of the `n` segments produced on its stream after it joined. */
-  async function watchAll(viewers: Viewer[], n = 20): Promise<EpochBody & Withheld> {
-    await h.produce(n, "show");
-    await h.produce(n, "other");
-    h.t += n * 1000;
-    for (const v of viewers) {
-      const r = await h.receipt(v, { bytes: n * SEG, segments: n, lastSeq: 1_000_000 });
-      expect(await h.submit([{ ticket: v.ticket, receipt: r }])).toEqual(["stored"]);
-    }
-    return (await h.closeEpoch()) as EpochBody & Withheld;
-  }
-  const total = (e: EpochBody) => e.credits.reduce((n, c) => n + c.creditedBytes, 0);
+  const watchAll = watcher(h, ["show", "other"]);
 
   it("caps credit per IPv4 /24 across streams, whatever the addresses inside it", async () => {
     await h.closeEpoch(); // a fresh epoch, nothing pending
@@ -155,16 +161,7 @@ describe("attack: one IPv6 /48 as thousands of viewers (issue 13)", () => {
   beforeAll(() => h.start({}, ["show"]));
   afterAll(() => h.stop());
 
-  async function watchAll(viewers: Viewer[], n = 20): Promise<EpochBody & Withheld> {
-    await h.produce(n, "show");
-    h.t += n * 1000;
-    for (const v of viewers) {
-      const r = await h.receipt(v, { bytes: n * SEG, segments: n, lastSeq: 1_000_000 });
-      expect(await h.submit([{ ticket: v.ticket, receipt: r }])).toEqual(["stored"]);
-    }
-    return (await h.closeEpoch()) as EpochBody & Withheld;
-  }
-  const total = (e: EpochBody) => e.credits.reduce((n, c) => n + c.creditedBytes, 0);
+  const watchAll = watcher(h, ["show"]);
   /** `count` addresses, each in its own /64 of the /48 `2001:db8:<site>::/48`. */
   const slash64s = (site: number, count: number) =>
     Array.from({ length: count }, (_, i) => `2001:db8:${site.toString(16)}:${i.toString(16)}::1`);

@@ -110,7 +110,9 @@ function searchAt(at: readonly number[], t: number, strict: boolean): number {
 
 /** Segments (count, bytes) produced in [from, to], both inclusive. */
 function producedBetween(ix: ProducedIndex | undefined, from: number, to: number) {
-  if (!ix || to < from) return { count: 0, bytes: 0 };
+  // `!(from <= to)`, not `to < from`: a NaN bound (a corrupt timestamp) must mean nothing produced,
+  // never the binary searches' "everything".
+  if (!ix || !(from <= to)) return { count: 0, bytes: 0 };
   const a = searchAt(ix.at, from, false);
   const b = searchAt(ix.at, to, true);
   if (b <= a) return { count: 0, bytes: 0 };
