@@ -60,3 +60,42 @@ describe("attack: a flood of registrations from one network", () => {
     expect(await registered()).toBe(4);
   });
 });
+
+describe("registrations through the coordinator's trusted proxy", () => {
+  let coordinator: Coordinator;
+  const t = Date.now();
+  beforeAll(async () => {
+    const dataDir = join(tempDir("registration-proxy"), "db");
+    coordinator = createCoordinator(
+      { port: 0, dataDir, registrationBurst: 3, registrationsPerMinute: 2, trustedProxies: ["127.0.0.1"] },
+      { store: new SqliteStore(dataDir), log: silentLogger, now: () => t },
+    );
+    await coordinator.start();
+  });
+  afterAll(() => coordinator?.stop());
+
+  const register = async (forwardedFor: string) => {
+    const body = await signNodeRegistration(newAccount(), {
+      url: "http://127.0.0.1:9",
+      region: "eu",
+      capacityMbps: 100,
+      ingest: false,
+      streams: [],
+      issuedAt: t,
+    });
+    const res = await fetch(`${coordinator.url}/v1/nodes`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-forwarded-for": forwardedFor },
+      body: JSON.stringify(body),
+    });
+    return res.status;
+  };
+
+  it("limits each client network the proxy names, not the proxy as one network", async () => {
+    // Five networks, one registration each: keyed on the proxy they were one bucket of 3.
+    for (let i = 1; i <= 5; i++) expect(await register(`198.51.${i}.7`)).toBe(201);
+    // One network still gets its burst of 3 and no more.
+    for (let i = 0; i < 3; i++) expect(await register(`203.0.113.${i + 1}`)).toBe(201);
+    expect(await register("203.0.113.99")).toBe(429);
+  });
+});
