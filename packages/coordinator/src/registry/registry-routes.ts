@@ -29,6 +29,7 @@ import { nodeStatus } from "../node-status.ts";
 import { checkNodeUrl, type effectivePolicy } from "../node-url.ts";
 import type { NodeView } from "../node-view.ts";
 import type { RateLimiter } from "../rate-limiter.ts";
+import { viewerAddress } from "../routing/geo.ts";
 import type { ViewerIndex } from "../routing/viewer-index.ts";
 import { isHealthy } from "../routing.ts";
 import type { Settler } from "../settlement/settler.ts";
@@ -108,9 +109,12 @@ export function addRegistryRoutes(router: Router, d: RegistryRouteDeps): void {
     believable,
     rank,
   } = d;
-  /** Before any signature check: a flood from one network costs it 429s, not us CPU and rows. */
+  /**
+   * Before any signature check: a flood from one network costs it 429s, not us CPU and rows.
+   * The network is the client's a trusted proxy names, not the proxy's (one bucket for all).
+   */
   const limitRegistrations = (req: IncomingMessage) => {
-    if (!registrations.take(siteOf(req.socket.remoteAddress ?? "unknown"))) {
+    if (!registrations.take(siteOf(viewerAddress(req, options.trustedProxies) ?? "unknown"))) {
       throw new SrpError("RATE_LIMITED", "too many registrations from this network; try again in a minute");
     }
   };
