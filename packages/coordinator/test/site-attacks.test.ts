@@ -112,16 +112,17 @@ describe("attack: IPv6 forms that embed an IPv4 address are that address's site"
 
 /**
  * A mobile carrier seats each phone on its own /64 out of a shared /48 (so do
- * campuses and offices). Before issue 13 the few-identities rule counted
- * /64s; now it counts /48s, so honest phones of one carrier are one identity.
+ * campuses and offices). The per-site cap makes them one identity for credit;
+ * the few-identities rule still counts /64s (counted by /48, as first built,
+ * it withheld honest phones of one carrier wholesale).
  */
-describe("griefing: honest viewers sharing a /48 are one identity", () => {
+describe("griefing: honest viewers sharing a /48", () => {
   const carrierPhone = (i: number) => `2607:fb90:1:${(0x100 + i).toString(16)}::1`;
 
   describe("few-viewer-identities", () => {
     const { h, watchAll } = harness(["show"]);
 
-    it("five honest phones of one carrier watching through one node are paid (were, keyed by /64)", async () => {
+    it("five honest phones of one carrier watching through one node are paid, to the site cap", async () => {
       await h.closeEpoch();
       const issue = ipv6Issuer(h);
       const phones = await Promise.all([0, 1, 2, 3, 4].map((i) => issue(carrierPhone(i))));
@@ -131,12 +132,13 @@ describe("griefing: honest viewers sharing a /48 are one identity", () => {
       expect(e.credits[0]?.flags).not.toContain("few-viewer-identities");
     });
 
-    it("one griefer session tips four honest phones into withheld credit", async () => {
+    it("one griefer session cannot tip four honest phones into withheld credit", async () => {
       const issue = ipv6Issuer(h);
       const phones = await Promise.all([0, 1, 2, 3].map((i) => issue(carrierPhone(10 + i))));
       const griefer = await h.viewer("show", "127.0.66.1"); // any one address elsewhere
       const e = await watchAll([...phones, griefer]);
-      // 5 sessions, 2 sites: all of the node's credit on the stream is forfeited, honest phones' included.
+      // 5 sessions from 2 sites but 5 subnets: counted by site (as first built) all of the node's credit
+      // on the stream was forfeited, honest phones' included.
       expect(credited(e)).toBeGreaterThanOrEqual(4 * 20 * SEG - 5);
       expect(e.credits[0]?.flags).not.toContain("few-viewer-identities");
     });
@@ -156,8 +158,11 @@ describe("griefing: honest viewers sharing a /48 are one identity", () => {
       const e = await watchAll([...honest, ...griefer]);
       // Keyed by /64 (before issue 13) the honest phones were paid in full. Now the griefer's /64 is
       // capped to 3 sessions' worth, then the /48 to 3 in all: the honest phones keep half (k griefer
-      // /64s: 1/(1 + k)), and the griefer's own node takes the rest.
-      expect(credited(e, "show")).toBe(3 * 20 * SEG);
+      // /64s: 1/(1 + k)), and the griefer's own node takes the rest. The accepted trade (as behind one
+      // CGNAT /24): the site never gets more than 3 sessions' worth, whoever in it spends them.
+      expect(credited(e, "show")).toBeGreaterThanOrEqual(1.5 * 20 * SEG - 3);
+      expect(credited(e, "show")).toBeLessThanOrEqual(1.5 * 20 * SEG);
+      expect(credited(e, "show") + credited(e, "other")).toBeLessThanOrEqual(3 * 20 * SEG);
     });
   });
 });

@@ -21,7 +21,7 @@ export interface FakeAudience {
  * (receipts it signs itself), under the coordinator's own rules: each session
  * is capped at what the stream produced (plausibility), each subnet at
  * `maxSessionsPerSubnet` sessions' worth, each site at `maxSessionsPerSite`,
- * and a (node, stream) fed by many sessions from few sites is withheld
+ * and a (node, stream) fed by many sessions from few subnets is withheld
  * entirely.
  */
 export function fakeAudienceCredit(a: FakeAudience, p: EpochParams = EPOCH_PARAMS): number {
@@ -31,7 +31,7 @@ export function fakeAudienceCredit(a: FakeAudience, p: EpochParams = EPOCH_PARAM
   const sessionsPerSite = subnetsPerSite * perSubnet;
   const sessions = sites * sessionsPerSite;
   if (sessions === 0 || a.producedBytes <= 0) return 0;
-  if (fewViewerIdentities(sessions, sites, p)) return 0;
+  if (fewViewerIdentities(sessions, sites * subnetsPerSite, p)) return 0;
   const produced = Math.floor(a.producedBytes); // plausibility: no session gets more than was produced
   // The subnet cap, then the site cap on what it left, each session scaled as computeEpoch scales it.
   const afterSubnet = identityCappedCredit(produced, perSubnet, p.maxSessionsPerSubnet);
@@ -40,9 +40,9 @@ export function fakeAudienceCredit(a: FakeAudience, p: EpochParams = EPOCH_PARAM
   return sites * sessionsPerSite * afterSite;
 }
 
-/** The sites an attacker needs to escape the few-identities rule. */
-export function sitesToEscapeCollusionRule(p: EpochParams = EPOCH_PARAMS): number {
-  return p.collusionMaxSites + 1;
+/** The subnets an attacker needs to escape the few-identities rule. */
+export function subnetsToEscapeCollusionRule(p: EpochParams = EPOCH_PARAMS): number {
+  return p.collusionMaxSubnets + 1;
 }
 
 export { EPOCH_PARAMS, type EpochParams };

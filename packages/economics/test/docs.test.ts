@@ -23,7 +23,7 @@ describe("docs/economics.md", () => {
     expect(doc).toContain(`\`maxSessionsPerSubnet\` = ${EPOCH_PARAMS.maxSessionsPerSubnet} |`);
     expect(doc).toContain(`\`maxSessionsPerSite\` = ${EPOCH_PARAMS.maxSessionsPerSite} |`);
     expect(doc).toContain(
-      `\`collusionMinSessions\` = ${EPOCH_PARAMS.collusionMinSessions}, \`collusionMaxSites\` = ${EPOCH_PARAMS.collusionMaxSites} |`,
+      `\`collusionMinSessions\` = ${EPOCH_PARAMS.collusionMinSessions}, \`collusionMaxSubnets\` = ${EPOCH_PARAMS.collusionMaxSubnets} |`,
     );
   });
 });

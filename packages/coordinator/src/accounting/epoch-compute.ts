@@ -21,11 +21,14 @@ export interface EpochParams {
    */
   maxSessionsPerSite: number;
   /**
-   * A (node, stream) whose credit comes from this few sites or fewer, over
+   * A (node, stream) whose credit comes from this few subnets or fewer, over
    * many sessions, is flagged `few-viewer-identities` and its credit
-   * withheld. Sites, not subnets: one /48's /64s are one identity.
+   * withheld. Subnets, not sites: carriers and campuses seat each device on
+   * its own /64 of one shared /48, and counted by /48 five honest phones
+   * (or four and one griefer anywhere) lost their node's whole credit. One
+   * /48 spread over many /64s escapes this rule but not the site cap.
    */
-  collusionMaxSites: number;
+  collusionMaxSubnets: number;
   collusionMinSessions: number;
 }
 
@@ -33,7 +36,7 @@ export const EPOCH_PARAMS: EpochParams = {
   lookbackMs: 30_000, // ms
   maxSessionsPerSubnet: 3,
   maxSessionsPerSite: 3,
-  collusionMaxSites: 2,
+  collusionMaxSubnets: 2,
   collusionMinSessions: 5,
 };
 
@@ -223,7 +226,6 @@ export function computeEpoch(input: EpochInput): EpochOutput {
       claimed: number;
       sessions: Set<string>;
       subnets: Set<string>;
-      sites: Set<string>;
       flags: Set<string>;
     }
   >();
@@ -237,14 +239,12 @@ export function computeEpoch(input: EpochInput): EpochOutput {
       claimed: 0,
       sessions: new Set(),
       subnets: new Set(),
-      sites: new Set(),
       flags: new Set(),
     };
     a.credited += d.delta;
     a.claimed += d.claimed;
     a.sessions.add(d.session.sessionId);
     a.subnets.add(d.session.subnet);
-    a.sites.add(d.session.site);
     if (cappedSubnets.has(d.session.subnet) || cappedSites.has(d.session.site))
       a.flags.add("identity-capped");
     if ((factorOf.get(d.session.sessionId) ?? 1) < 1) a.flags.add("implausible-claims-capped");
@@ -252,8 +252,8 @@ export function computeEpoch(input: EpochInput): EpochOutput {
   }
   const withheld: EpochOutput["withheld"] = [];
   const credits: EpochCreditRow[] = [...agg.values()].map((a) => {
-    if (fewViewerIdentities(a.sessions.size, a.sites.size, input.params)) {
-      // Many sessions, few sites feeding one node: the receipt graph of an operator
+    if (fewViewerIdentities(a.sessions.size, a.subnets.size, input.params)) {
+      // Many sessions, few subnets feeding one node: the receipt graph of an operator
       // watching itself. Its credit is withheld (forfeited: the cumulative credit
       // already counts it as consumed), not escrowed: nothing later makes it honest.
       a.flags.add("few-viewer-identities");
@@ -290,7 +290,7 @@ const RULE_PARAMS = [
   "lookbackMs",
   "maxSessionsPerSubnet",
   "maxSessionsPerSite",
-  "collusionMaxSites",
+  "collusionMaxSubnets",
   "collusionMinSessions",
 ] as const satisfies ReadonlyArray<keyof EpochParams>;
 
@@ -314,14 +314,21 @@ function checkRuleInputs(input: EpochInput): void {
 }
 
 /**
- * Rule: many sessions from few sites (IPv4 /24, IPv6 /48) feeding one
+ * Rule: many sessions from few subnets (IPv4 /24, IPv6 /64) feeding one
  * (node, stream) is the receipt graph of an operator watching itself; its
  * credit is withheld. Exported (pure) so the economic model reckons with the
  * same rule.
  */
-export function fewViewerIdentities(sessions: number, sites: number, p: EpochParams): boolean {
-  return sessions >= p.collusionMinSessions && sites <= p.collusionMaxSites;
+export function fewViewerIdentities(sessions: number, subnets: number, p: EpochParams): boolean {
+  return sessions >= p.collusionMinSessions && subnets <= p.collusionMaxSubnets;
 }
+
+/**
+ * Worth is a sum of fractions: an identity at exactly its cap can sum to
+ * 3.0000000000000013 and lose a byte a delta to a cap it did not exceed.
+ * Over by less than this is at the cap (< 1 byte per GB produced).
+ */
+const WORTH_TOLERANCE = 1e-9;
 
 /**
  * Rule: an identity (a subnet or a site) whose credit this epoch is worth
@@ -330,7 +337,7 @@ export function fewViewerIdentities(sessions: number, sites: number, p: EpochPar
  * cap, rounding down. Pure, shared with the economic model.
  */
 export function identityCappedCredit(credit: number, worth: number, cap: number): number {
-  return worth > cap ? Math.floor((credit * cap) / worth) : credit;
+  return worth > cap + WORTH_TOLERANCE ? Math.floor((credit * cap) / worth) : credit;
 }
 
 type Delta = { session: SessionRow; delta: number };
@@ -384,7 +391,7 @@ function capPerIdentity(
         capped.add(identity);
       }
     }
-    if (worth > cap) {
+    if (worth > cap + WORTH_TOLERANCE) {
       capped.add(identity);
       for (const d of list) d.delta = identityCappedCredit(d.delta, worth, cap);
     }
