@@ -15,6 +15,7 @@ export {
   type SessionRow,
 } from "./accounting/store.ts";
 export { TamperIndex } from "./accounting/tamper.ts";
+export { TicketLimits } from "./accounting/ticket-limits.ts";
 export { UptimeTracker } from "./accounting/uptime.ts";
 export { viewerAddressKey } from "./accounting/viewer-identity.ts";
 export {

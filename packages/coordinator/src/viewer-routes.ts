@@ -12,7 +12,8 @@ import { type Logger, type Router, readJson, sendJson, verifyEd25519Native } fro
 import { recordEvidence } from "./accounting/evidence.ts";
 import { checkTicketMatchesSession } from "./accounting/receipt-intake.ts";
 import { issueSession, type SessionIssuer } from "./accounting/sessions.ts";
-import { subnetOf, viewerAddressKey } from "./accounting/viewer-identity.ts";
+import type { TicketLimits } from "./accounting/ticket-limits.ts";
+import { subnetOf } from "./accounting/viewer-identity.ts";
 import { RateLimiter } from "./rate-limiter.ts";
 import { viewerAddress } from "./routing/geo.ts";
 import type { ViewerCandidate } from "./routing/viewer-index.ts";
@@ -41,10 +42,8 @@ export interface ViewerRoutesContext {
   ticketKey: () => Ed25519KeyPair;
   /** The deployment segment attestations and delivery signatures are bound to. */
   domain: SigningDomain;
-  /** Tickets per viewer address (an IPv4 address, an IPv6 /64), across streams. */
-  limiter: RateLimiter;
-  /** Tickets per subnet (/24, IPv6 /64), across streams: a subnet of fake viewers runs dry too. */
-  subnetLimiter: RateLimiter;
+  /** Tickets per viewer address, subnet and site, across streams. */
+  ticketLimits: TicketLimits;
   issuer: SessionIssuer;
   requireStream(id: string | undefined): Promise<StreamRow>;
   /** Candidates for a viewer; `assign`: it takes a ticket for the first, so count it there. */
@@ -75,11 +74,10 @@ export function addViewerRoutes(router: Router, ctx: ViewerRoutesContext): void 
     const stream = await ctx.requireStream(p.id);
     const body = parseWith(SessionRequestSchema, await readJson(req, ctx.maxBodyBytes), "session request");
     const client = viewerAddress(req, ctx.trustedProxies) ?? "unknown";
-    // Keyed without the stream: one client's tickets for many streams are one budget.
-    if (!ctx.limiter.take(viewerAddressKey(client)) || !ctx.subnetLimiter.take(subnetOf(client))) {
+    if (!ctx.ticketLimits.take(client)) {
       throw new SrpError(
         "RATE_LIMITED",
-        "too many sessions from this address or its subnet; try again later",
+        "too many sessions from this address or its network; try again later",
       );
     }
     const ticket = await issueSession(ctx.issuer, stream.streamId, body.viewerKey, client, false);

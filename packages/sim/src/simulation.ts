@@ -2,12 +2,11 @@ import {
   COORDINATOR_DEFAULTS,
   checkTicketMatchesSession,
   issueSession,
-  RateLimiter,
   ReceiptVerifier,
   type SessionRow,
   siteOf,
   subnetOf,
-  viewerAddressKey,
+  TicketLimits,
 } from "@streamrp2p/coordinator";
 import { type Ed25519KeyPair, generateEd25519, signReceipt } from "@streamrp2p/protocol";
 import { CoordinatorModel } from "./coordinator-model.ts";
@@ -81,8 +80,7 @@ export class Simulation {
   readonly #pickStream: () => number;
   #ticketKey: Ed25519KeyPair | undefined;
   #verifier: ReceiptVerifier | undefined;
-  readonly #limiter: RateLimiter;
-  readonly #subnetLimiter: RateLimiter;
+  readonly #ticketLimits: TicketLimits;
   #pendingCrypto: Viewer[] = [];
   #realJobs: DeliveryStats["realReceipts"] = [];
   #sessionSeq = 0;
@@ -98,16 +96,7 @@ export class Simulation {
     this.#arrivals = this.rng.fork();
     this.#pickStream = zipfSampler(s.streams.count, s.streams.zipfS, this.rng.fork());
     const now = this.queue.now;
-    this.#limiter = new RateLimiter(
-      COORDINATOR_DEFAULTS.ticketBurst,
-      COORDINATOR_DEFAULTS.ticketsPerMinute / 60_000,
-      now,
-    );
-    this.#subnetLimiter = new RateLimiter(
-      COORDINATOR_DEFAULTS.ticketBurst * 4,
-      (COORDINATOR_DEFAULTS.ticketsPerMinute * 4) / 60_000,
-      now,
-    );
+    this.#ticketLimits = new TicketLimits(COORDINATOR_DEFAULTS, now);
     this.stats = {
       series: [],
       epochs: [],
@@ -295,7 +284,7 @@ export class Simulation {
   #join(st: SimStream, watchMs: number): void {
     const now = this.queue.now();
     const addr = randomIPv4(this.#arrivals);
-    if (!this.#limiter.take(viewerAddressKey(addr)) || !this.#subnetLimiter.take(subnetOf(addr))) return;
+    if (!this.#ticketLimits.take(addr)) return;
     const v: Viewer = {
       session: this.#newSession(st, addr),
       stream: st,
@@ -337,7 +326,7 @@ export class Simulation {
           a.addressing === "ipv4-24"
             ? `198.51.100.${1 + rng.int(254)}`
             : `2001:db8:beef:${rng.int(65536).toString(16)}::${(1 + rng.int(65535)).toString(16)}`;
-        if (!this.#limiter.take(viewerAddressKey(addr)) || !this.#subnetLimiter.take(subnetOf(addr))) {
+        if (!this.#ticketLimits.take(addr)) {
           this.stats.fakeTicketsRefused++;
           return;
         }
