@@ -21,6 +21,13 @@ export interface PlayerHandle {
 export interface AttachOptions extends ViewerSessionOptions {
   onStatus?: (status: PlayerStatus, detail?: string) => void;
   onEvent?: (e: SessionEvent) => void;
+  /**
+   * hls.js low-latency mode (LL-HLS parts and blocking reloads, where relays
+   * serve them), every part verified like a segment. Off by default for now:
+   * a relay signs no delivery for a part, so a part it tampers with is
+   * refused and failed over, but yields no fraud proof (docs: issue 14).
+   */
+  lowLatency?: boolean; // default false
   /** Retry interval while the stream is offline. */
   offlineRetryMs?: number; // ms, default 3_000
 }
@@ -74,6 +81,8 @@ export function attachPlayer(video: HTMLVideoElement, options: AttachOptions): P
     const h = new Hls({
       loader: createLoaderClass(session) as never,
       liveSyncDurationCount: 3,
+      // LL-HLS where relays serve it (parts, blocking reload): every part is verified in the loader too.
+      lowLatencyMode: options.lowLatency ?? false,
       // Failover happens inside the loader, so hls.js-level retries are a last resort.
       fragLoadPolicy: {
         default: {

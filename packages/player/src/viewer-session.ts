@@ -1,12 +1,17 @@
 import { CoordinatorEndpoints, withFailover } from "@streamrp2p/api-client/failover";
 import {
   AttestationVerifier,
+  blockingWaitMs,
   bytesToHex,
   CoordinatorInfoSchema,
   checkAttestationFor,
+  checkPartAttestationFor,
   decodeAttestationHeader,
+  decodePartAttestationHeader,
   generateEd25519,
+  HEADER_PART_ATTESTATION,
   HEADER_STREAM_END,
+  type PartAttestation,
   parseMediaFileName,
   RankedNodesSchema,
   type SegmentAttestation,
@@ -50,6 +55,9 @@ export interface SessionStats {
   currentNode: string | undefined;
   verifiedSegments: number;
   rejectedSegments: number;
+  /** LL-HLS parts verified against the streamer's part attestations, and refused. */
+  verifiedParts: number;
+  rejectedParts: number;
   bytesReceived: number;
   switches: number;
   receiptsSent: number;
@@ -64,7 +72,16 @@ export type SessionEvent =
   | { type: "rejected"; nodeId: string; file: string; reason: string }
   | { type: "verified"; nodeId: string; file: string; bytes: number };
 
-type Kind = "playlist" | "init" | "segment";
+type Kind = "playlist" | "init" | "segment" | "part";
+
+/** The LL-HLS delivery directives a playlist request may carry to a relay; nothing else of hls.js's URL is. */
+const DIRECTIVES = ["_HLS_msn", "_HLS_part", "_HLS_skip"] as const;
+
+function kindOf(parsed: ReturnType<typeof parseMediaFileName>): Kind {
+  return parsed?.kind === "init" || parsed?.kind === "segment" || parsed?.kind === "part"
+    ? parsed.kind
+    : "playlist";
+}
 
 /**
  * Reads a response body whole, aborting `idle` when no bytes arrive for
@@ -117,6 +134,8 @@ export class ViewerSession {
   /** Signature checks remembered by the digest of everything signed (see AttestationVerifier). */
   readonly #attestations: AttestationVerifier;
   readonly #playlists: PlaylistGuard;
+  /** The playlist's target duration (s): blocked requests (LL-HLS) may wait 3 of these at a relay. */
+  #targetDurationS = 1;
   /** The newest playlist a node served that was refused only as stale: used when every node is stale. */
   #lastStale: { node: PoolNode; data: string; timing: LoadTiming } | undefined;
   readonly #listeners = new Set<(e: SessionEvent) => void>();
@@ -147,6 +166,8 @@ export class ViewerSession {
       currentNode: undefined,
       verifiedSegments: 0,
       rejectedSegments: 0,
+      verifiedParts: 0,
+      rejectedParts: 0,
       bytesReceived: 0,
       switches: 0,
       receiptsSent: 0,
@@ -245,25 +266,38 @@ export class ViewerSession {
     path: string,
     signal?: AbortSignal,
   ): Promise<Attempted<{ data: string | ArrayBuffer; timing: LoadTiming }>> {
-    const file = path.split("/").pop() ?? "";
+    const [pathname = "", search = ""] = path.split("?", 2);
+    const file = pathname.split("/").pop() ?? "";
     const parsed = parseMediaFileName(file);
-    const kind: Kind = parsed?.kind === "init" ? "init" : parsed?.kind === "segment" ? "segment" : "playlist";
+    const kind = kindOf(parsed);
+    const query = new URLSearchParams(search);
+    const directives = new URLSearchParams();
+    for (const d of DIRECTIVES) {
+      const v = query.get(d);
+      if (v !== null && kind === "playlist") directives.set(d, v);
+    }
+    const blocking = kind === "part" || directives.has("_HLS_msn");
     let result: Attempted<{ data: string | ArrayBuffer; timing: LoadTiming }>;
     try {
-      result = await fetchWithFailover(this.pool, (node) => this.#attempt(node, path, kind, parsed, signal), {
-        penaltyMs: this.#o.penaltyMs,
-        signal,
-        onFailure: (node, err) => {
-          this.stats.failures += 1;
-          if (kind !== "playlist")
-            this.#emit({
-              type: "rejected",
-              nodeId: node.nodeId,
-              file,
-              reason: `${err.kind}: ${err.message}`,
-            });
+      const target = { path: pathname, directives, blocking };
+      result = await fetchWithFailover(
+        this.pool,
+        (node) => this.#attempt(node, target, kind, parsed, signal),
+        {
+          penaltyMs: this.#o.penaltyMs,
+          signal,
+          onFailure: (node, err) => {
+            this.stats.failures += 1;
+            if (kind !== "playlist")
+              this.#emit({
+                type: "rejected",
+                nodeId: node.nodeId,
+                file,
+                reason: `${err.kind}: ${err.message}`,
+              });
+          },
         },
-      });
+      );
     } catch (err) {
       // Every node stale: the stream itself paused. Keep the last playlist; it is not any node's lie.
       const stale = this.#lastStale;
@@ -281,18 +315,21 @@ export class ViewerSession {
       this.#emit({ type: "switch", from: previous, to: result.node.nodeId });
       void this.flushReceipts(); // the node we left gets its final tally now
     }
-    this.stats.currentNode = result.node.nodeId;
+    this.stats.currentNode = this.pool.current?.nodeId ?? result.node.nodeId;
     return result;
   }
 
   async #attempt(
     node: PoolNode,
-    path: string,
+    target: { path: string; directives: URLSearchParams; blocking: boolean },
     kind: Kind,
     parsed: ReturnType<typeof parseMediaFileName>,
     signal?: AbortSignal,
   ) {
-    const timeoutMs = kind === "playlist" ? this.#o.playlistTimeoutMs : this.#o.segmentTimeoutMs;
+    const { path } = target;
+    // A blocking reload or a preload-hinted part is held at the relay until it exists: that wait is no hang.
+    const blockMs = target.blocking ? blockingWaitMs(this.#targetDurationS) : 0;
+    const timeoutMs = blockMs + (kind === "playlist" ? this.#o.playlistTimeoutMs : this.#o.segmentTimeoutMs);
     const timeout = AbortSignal.timeout(timeoutMs);
     // A body whose bytes stop coming (a relay whose own upstream hung) is given up long before the timeout.
     const idle = new AbortController();
@@ -300,13 +337,25 @@ export class ViewerSession {
     const start = performance.now();
     let res: Response;
     // No answer at all for this long: the node (or its upstream) is hung; the next node is tried.
-    const noAnswer = setTimeout(() => idle.abort(), this.#o.firstByteTimeoutMs);
+    const noAnswer = setTimeout(() => idle.abort(), blockMs + this.#o.firstByteTimeoutMs);
+    const query = new URLSearchParams(target.directives);
+    query.set("session", this.ticket.sessionId);
     try {
-      res = await (this.#o.fetch ?? fetch)(`${node.url}${path}?session=${this.ticket.sessionId}`, {
+      res = await (this.#o.fetch ?? fetch)(`${node.url}${path}?${query}`, {
         signal: combined,
       });
+      if (res.status === 400 && target.directives.has("_HLS_msn")) {
+        // A relay a little behind the one the last playlist came from refuses a reload "too far
+        // ahead" (the spec's 400): it is not broken; its plain playlist lets hls.js catch up.
+        await res.body?.cancel().catch(() => {});
+        res = await (this.#o.fetch ?? fetch)(`${node.url}${path}?session=${this.ticket.sessionId}`, {
+          signal: combined,
+        });
+      }
     } catch (err) {
-      const why = idle.signal.aborted ? `no answer in ${this.#o.firstByteTimeoutMs} ms` : String(err);
+      const why = idle.signal.aborted
+        ? `no answer in ${blockMs + this.#o.firstByteTimeoutMs} ms`
+        : String(err);
       throw new AttemptError(timeout.aborted || idle.signal.aborted ? "timeout" : "network", why);
     } finally {
       clearTimeout(noAnswer);
@@ -326,6 +375,8 @@ export class ViewerSession {
     }
     const end = performance.now();
     if (kind === "playlist") {
+      const target = /#EXT-X-TARGETDURATION:(\d{1,4})/.exec(data as string)?.[1];
+      if (target !== undefined) this.#targetDurationS = Math.max(1, Number(target));
       try {
         await this.#playlists.check(node.nodeId, data as string, res.headers.get(HEADER_STREAM_END));
       } catch (err) {
@@ -334,9 +385,9 @@ export class ViewerSession {
         throw err;
       }
     }
-    if (kind !== "playlist" && parsed && (parsed.kind === "init" || parsed.kind === "segment")) {
+    if (parsed && (parsed.kind === "init" || parsed.kind === "segment")) {
       const seq = parsed.kind === "init" ? parsed.version : parsed.seq;
-      await this.#verify(node, res, data as ArrayBuffer, kind, seq, path);
+      await this.#verify(node, res, data as ArrayBuffer, parsed.kind, seq, path);
       this.#receipts.record(node, (data as ArrayBuffer).byteLength, kind === "segment" ? seq : -1);
       this.stats.bytesReceived += (data as ArrayBuffer).byteLength;
       if (kind === "segment") this.stats.verifiedSegments += 1;
@@ -347,7 +398,53 @@ export class ViewerSession {
         bytes: (data as ArrayBuffer).byteLength,
       });
     }
+    if (parsed?.kind === "part") {
+      await this.#verifyPart(res, data as ArrayBuffer, parsed.seq, parsed.part, path);
+      this.#receipts.record(node, (data as ArrayBuffer).byteLength, -1);
+      this.stats.bytesReceived += (data as ArrayBuffer).byteLength;
+      this.stats.verifiedParts += 1;
+      this.#emit({
+        type: "verified",
+        nodeId: node.nodeId,
+        file: path,
+        bytes: (data as ArrayBuffer).byteLength,
+      });
+    }
     return { data, timing: { start, first, end } };
+  }
+
+  /**
+   * Checks a part against the streamer's part attestation for exactly this
+   * part of this segment of this stream (never a segment's, never another
+   * part's). A lie fails this node over; a relay signs no delivery for a
+   * part, so there is no fraud proof to send, only the rejection event.
+   */
+  async #verifyPart(
+    res: Response,
+    data: ArrayBuffer,
+    seq: number,
+    index: number,
+    path: string,
+  ): Promise<void> {
+    const reject = (kind: "unverifiable" | "tampered", why: string) => {
+      this.stats.rejectedParts += 1;
+      return new AttemptError(kind, why);
+    };
+    let att: PartAttestation;
+    try {
+      att = decodePartAttestationHeader(res.headers.get(HEADER_PART_ATTESTATION) ?? undefined);
+    } catch (err) {
+      throw reject("unverifiable", `part attestation: ${String(err)}`);
+    }
+    try {
+      checkPartAttestationFor(att, this.ticket.streamId, seq, index);
+      await this.#attestations.verifyPart(att, this.signer);
+    } catch (err) {
+      throw reject("tampered", `${path}: ${String(err)}`);
+    }
+    const served = await sha256Hex(data);
+    if (served !== att.sha256 || data.byteLength !== att.byteLength)
+      throw reject("tampered", `${path}: SHA-256 differs from the streamer's part attestation`);
   }
 
   /** Checks bytes against the streamer's attestation for exactly this file; tampering is reported. */

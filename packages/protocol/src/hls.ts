@@ -1,4 +1,12 @@
 import { SrpError } from "./errors.ts";
+import {
+  type LowLatencyInput,
+  listsPartsFrom,
+  lowLatencyHeader,
+  partLines,
+  preloadHintLines,
+  skippedSegments,
+} from "./ll-hls.ts";
 import { initFileName, segmentFileName } from "./wire.ts";
 
 export interface PlaylistSegment {
@@ -13,35 +21,56 @@ export interface PlaylistSegment {
 export interface PlaylistInput {
   segments: readonly PlaylistSegment[];
   ended: boolean;
+  /** Render a Low-Latency HLS playlist (parts, preload hint, server control); plain HLS without. */
+  lowLatency?: LowLatencyInput;
 }
 
 /**
  * Renders a standard fMP4 HLS media playlist (version 7) that any player can
- * play. The discontinuity sequence is the first listed segment's init version:
- * origins bump the version exactly once per reconnect, so every relay agrees.
+ * play; with `lowLatency`, version 9 with the LL-HLS tags, which players
+ * without LL support ignore. The discontinuity sequence is the first listed
+ * segment's init version: origins bump the version exactly once per
+ * reconnect, so every relay agrees.
  */
 export function renderMediaPlaylist(input: PlaylistInput): string {
   const { segments } = input;
+  const ll = input.lowLatency;
   const first = segments[0];
   const maxMs = segments.reduce((m, s) => Math.max(m, s.durationMs), 1000);
+  const targetDurationS = Math.ceil(maxMs / 1000);
   const lines = [
     "#EXTM3U",
-    "#EXT-X-VERSION:7",
-    `#EXT-X-TARGETDURATION:${Math.ceil(maxMs / 1000)}`,
-    `#EXT-X-MEDIA-SEQUENCE:${first?.seq ?? 0}`,
-    `#EXT-X-DISCONTINUITY-SEQUENCE:${first?.init ?? 0}`,
+    `#EXT-X-VERSION:${ll ? 9 : 7}`,
+    `#EXT-X-TARGETDURATION:${targetDurationS}`,
+    ...(ll ? lowLatencyHeader(ll.partTargetMs, targetDurationS) : []),
+    `#EXT-X-MEDIA-SEQUENCE:${first?.seq ?? ll?.inProgress?.seq ?? 0}`,
+    `#EXT-X-DISCONTINUITY-SEQUENCE:${first?.init ?? ll?.inProgress?.init ?? 0}`,
     "#EXT-X-INDEPENDENT-SEGMENTS",
   ];
+  const durations = segments.map((s) => s.durationMs);
+  const skip = ll?.skip ? skippedSegments(durations, targetDurationS) : 0;
+  if (ll?.skip) lines.push(`#EXT-X-SKIP:SKIPPED-SEGMENTS=${skip}`);
+  const partsFrom = ll ? listsPartsFrom(durations, targetDurationS) : segments.length;
   let currentInit = -1;
-  for (const s of segments) {
-    if (s.init !== currentInit) {
-      if (currentInit !== -1) lines.push("#EXT-X-DISCONTINUITY");
-      lines.push(`#EXT-X-MAP:URI="${initFileName(s.init)}"`);
-      currentInit = s.init;
-    }
+  const mapFor = (init: number) => {
+    if (init === currentInit) return;
+    if (currentInit !== -1) lines.push("#EXT-X-DISCONTINUITY");
+    lines.push(`#EXT-X-MAP:URI="${initFileName(init)}"`);
+    currentInit = init;
+  };
+  segments.forEach((s, i) => {
+    if (i < skip) return;
+    mapFor(s.init);
     lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(s.producedAt - s.durationMs).toISOString()}`);
+    if (ll && i >= partsFrom) lines.push(...partLines(s.seq, ll.parts.get(s.seq) ?? []));
     lines.push(`#EXTINF:${(s.durationMs / 1000).toFixed(3)},`);
     lines.push(segmentFileName(s.seq));
+  });
+  const next = ll?.inProgress;
+  if (next && !input.ended) {
+    mapFor(next.init);
+    lines.push(...partLines(next.seq, next.parts));
+    lines.push(...preloadHintLines(next.seq, next.parts.length));
   }
   if (input.ended) lines.push("#EXT-X-ENDLIST");
   return `${lines.join("\n")}\n`;
@@ -97,6 +126,7 @@ export function parseMediaPlaylist(text: string): ParsedPlaylist {
   let pendingDuration: number | undefined;
   let pendingDiscontinuity = false;
   let mapUri: string | undefined;
+  let skipped = 0; // a delta update (EXT-X-SKIP) numbers its first segment after the skipped ones
   const segments: ParsedSegment[] = [];
   lines.forEach((raw, i) => {
     const line = raw.trim();
@@ -107,7 +137,7 @@ export function parseMediaPlaylist(text: string): ParsedPlaylist {
       segments.push({
         uri: line,
         durationS: pendingDuration,
-        mediaSequence: mediaSequence + segments.length,
+        mediaSequence: mediaSequence + skipped + segments.length,
         discontinuity: pendingDiscontinuity,
         mapUri,
       });
@@ -138,6 +168,12 @@ export function parseMediaPlaylist(text: string): ParsedPlaylist {
         const m = /URI="([^"]+)"/.exec(value);
         if (!m?.[1]) throw malformed(n, "#EXT-X-MAP without URI");
         mapUri = m[1];
+        break;
+      }
+      case "#EXT-X-SKIP": {
+        const m = /SKIPPED-SEGMENTS=(\d{1,9})/.exec(value);
+        if (!m?.[1]) throw malformed(n, "#EXT-X-SKIP without SKIPPED-SEGMENTS");
+        skipped = Number(m[1]);
         break;
       }
       case "#EXT-X-ENDLIST":

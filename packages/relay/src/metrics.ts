@@ -5,6 +5,7 @@ export interface RelayMetrics {
   bytesServed: Counter<"kind">;
   requests: Counter<"kind" | "status">;
   segmentsIngested: Counter<"source">;
+  partsIngested: Counter<"source">;
   rejectedPuts: Counter<"code">;
   upstreamFailures: Counter;
   reparents: Counter;
@@ -37,6 +38,12 @@ export function createRelayMetrics(): RelayMetrics {
     segmentsIngested: new Counter({
       name: "srp_relay_segments_ingested_total",
       help: "Verified segments added to the cache",
+      labelNames: ["source"],
+      registers: [registry],
+    }),
+    partsIngested: new Counter({
+      name: "srp_relay_parts_ingested_total",
+      help: "Verified LL-HLS parts added to the cache",
       labelNames: ["source"],
       registers: [registry],
     }),
