@@ -284,8 +284,8 @@ export class LiveStream {
    * Resolves once a segment with seq >= minSeq exists, the stream ends, or after
    * timeoutMs. Throws UNAVAILABLE when the stream already has its limit of waiters.
    */
-  async waitFor(minSeq: number, timeoutMs: number): Promise<void> {
-    await this.waitUntil(() => this.liveEdgeSeq >= minSeq, timeoutMs);
+  async waitFor(minSeq: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    await this.waitUntil(() => this.liveEdgeSeq >= minSeq, timeoutMs, signal);
   }
 
   /**
@@ -293,25 +293,27 @@ export class LiveStream {
    * or after timeoutMs; true when it holds. All of a stream's blocked
    * requests (long polls, blocking playlist reloads, preload-hinted parts)
    * share the one bounded set of waiters. Throws UNAVAILABLE when the stream
-   * already has its limit of waiters.
+   * already has its limit of waiters. `signal` (the client hung up) gives the
+   * place back at once: a client looping connect-block-close must not hold
+   * the set full for the whole wait.
    */
-  waitUntil(ready: () => boolean, timeoutMs: number): Promise<boolean> {
+  waitUntil(ready: () => boolean, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     if (ready() || this.#end) return Promise.resolve(ready());
+    if (signal?.aborted) return Promise.resolve(false);
     if (this.#waiters.size >= this.#options.maxWaitersPerStream) {
       return Promise.reject(new SrpError("UNAVAILABLE", "too many requests waiting on this stream"));
     }
     return new Promise((resolve) => {
-      const waiter: Waiter = {
-        ready,
-        wake: () => {
-          clearTimeout(timer);
-          resolve(ready());
-        },
-      };
-      const timer = setTimeout(() => {
+      const done = (value: boolean) => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
         this.#waiters.delete(waiter);
-        resolve(ready());
-      }, timeoutMs);
+        resolve(value);
+      };
+      const onAbort = () => done(false);
+      const waiter: Waiter = { ready, wake: () => done(ready()) };
+      const timer = setTimeout(() => done(ready()), timeoutMs);
+      signal?.addEventListener("abort", onAbort, { once: true });
       this.#waiters.add(waiter);
     });
   }

@@ -43,6 +43,13 @@ function blockMs(stream: LiveStream): number {
  * advanced directives, RELOAD_TIMEOUT (503) when the asked segment or part
  * did not appear in time, SEGMENT_NOT_FOUND before any segment without a block.
  */
+/** Aborts when the client goes away before its response is done: its blocked wait gives its place back. */
+export function hungUp(res: ServerResponse): AbortSignal {
+  const c = new AbortController();
+  res.once("close", () => c.abort());
+  return c.signal;
+}
+
 export async function servePlaylist(
   ctx: ServeContext,
   req: IncomingMessage,
@@ -52,7 +59,7 @@ export async function servePlaylist(
 ): Promise<void> {
   const request: PlaylistRequest = parsePlaylistRequest(url.searchParams);
   if (!blockingReloadReady(request.block, stream.liveEdge())) {
-    const arrived = await stream.waitUntil(() => reloadReady(stream, request), blockMs(stream));
+    const arrived = await stream.waitUntil(() => reloadReady(stream, request), blockMs(stream), hungUp(res));
     if (ctx.draining()) throw new SrpError("DRAINING", "this node is leaving the network; use another node");
     if (!arrived) {
       throw new SrpError(
@@ -123,6 +130,7 @@ export async function servePart(
     const arrived = await stream.waitUntil(
       () => stream.getPart(seq, index) !== undefined || stream.liveEdgeSeq >= seq,
       blockMs(stream),
+      hungUp(res),
     );
     if (ctx.draining()) throw new SrpError("DRAINING", "this node is leaving the network; use another node");
     part = stream.getPart(seq, index);

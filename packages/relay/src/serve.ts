@@ -14,7 +14,7 @@ import type { Served } from "./delivery-signer.ts";
 import type { LiveStream } from "./live-stream.ts";
 import type { MediaObject } from "./media-object.ts";
 import type { PartObject } from "./part-window.ts";
-import { servePart, servePlaylist } from "./serve-ll.ts";
+import { hungUp, servePart, servePlaylist } from "./serve-ll.ts";
 import { streamBody } from "./stream-body.ts";
 
 const SESSION_RE = /^[0-9a-f]{32}$/;
@@ -171,7 +171,7 @@ export async function serveMedia(
       if (parts === null)
         return fail(res, ctx.metrics, "window", new SrpError("BAD_REQUEST", "parts must be SEQ.PART"));
       if (url.searchParams.get("wait") === "1")
-        await stream.waitUntil(() => stream.hasNewerThan(after, parts), ctx.windowWaitMs);
+        await stream.waitUntil(() => stream.hasNewerThan(after, parts), ctx.windowWaitMs, hungUp(res));
       // Woken by a drain: the child relay re-parents now rather than after its next poll.
       if (ctx.draining()) return fail(res, ctx.metrics, "window", drainingError());
       ctx.metrics.requests.inc({ kind: "window", status: "200" });
@@ -194,7 +194,7 @@ export async function serveMedia(
       const edge = stream.liveEdgeSeq;
       // A player a little ahead of this relay waits for the segment instead of failing.
       if (!obj && !stream.end && edge >= 0 && parsed.seq > edge && parsed.seq <= edge + 2) {
-        await stream.waitFor(parsed.seq, ctx.segmentWaitMs);
+        await stream.waitFor(parsed.seq, ctx.segmentWaitMs, hungUp(res));
         if (ctx.draining()) return fail(res, ctx.metrics, "segment", drainingError());
         obj = stream.getSegment(parsed.seq);
       }
