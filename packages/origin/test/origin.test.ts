@@ -128,7 +128,7 @@ describe("origin ingest (real ffmpeg)", () => {
     const src = startTestSource({ url: `${origin.rtmpUrl()}/${streamKey}`, durationS: 30 });
     sources.push(src);
     const live = await waitUntil("an LL playlist with a complete segment's parts", async () => {
-      const res = await fetch(`${relay.url}/live/demo/index.m3u8`);
+      const res = await fetch(`${relay.url}/live/demo/index.m3u8?ll=1`);
       if (res.status !== 200) return undefined;
       const text = await res.text();
       const ll = parseLowLatency(text);

@@ -1,3 +1,4 @@
+import { LL_PLAYLIST_PARAM } from "@streamrp2p/protocol";
 import Hls from "hls.js";
 import { createLoaderClass } from "./loader.ts";
 import {
@@ -116,7 +117,9 @@ export function attachPlayer(video: HTMLVideoElement, options: AttachOptions): P
       setStatus("error", `${data.type}: ${data.details}`);
       h.startLoad(); // the loader already tried every relay; keep trying rather than give up
     });
-    h.loadSource(`${first?.url}/live/${encodeURIComponent(options.streamId)}/index.m3u8`);
+    // The LL-HLS playlist is asked for (`?ll=1`); without it relays serve plain HLS.
+    const query = options.lowLatency ? `?${LL_PLAYLIST_PARAM}=1` : "";
+    h.loadSource(`${first?.url}/live/${encodeURIComponent(options.streamId)}/index.m3u8${query}`);
     h.attachMedia(video);
   };
   void start();

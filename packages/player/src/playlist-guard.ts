@@ -9,6 +9,14 @@ import {
 } from "@streamrp2p/protocol";
 import { AttemptError } from "./fetch-with-failover.ts";
 
+/**
+ * Fetches and verifies the streamer's attestation of segment `seq` from the
+ * node whose playlist is being checked (a HEAD of the segment): the signed
+ * fact that makes a jump in numbers believable. undefined when the node has
+ * no such signed segment.
+ */
+export type ProveSegment = (seq: number) => Promise<{ durationMs: number; initVersion: number } | undefined>;
+
 /** A live playlist that has not advanced for this many target durations is a frozen node… */
 const STALE_TARGET_DURATIONS = 3;
 /** …and never sooner than this. */
@@ -58,8 +66,13 @@ export class PlaylistGuard {
       this.#signedInit.delete(this.#signedInit.keys().next().value as number);
   }
 
-  /** Throws AttemptError ("unverifiable", "tampered" or "stale") unless the playlist can be trusted now. */
-  async check(nodeId: string, text: string, endHeader: string | null): Promise<void> {
+  /**
+   * Throws AttemptError ("unverifiable", "tampered" or "stale") unless the
+   * playlist can be trusted now. `prove` lets a playlist whose edge lies
+   * beyond what could exist (an origin restart jumps to its next reserved
+   * numbers) show the streamer's signature for that edge instead.
+   */
+  async check(nodeId: string, text: string, endHeader: string | null, prove?: ProveSegment): Promise<void> {
     let playlist: ReturnType<typeof parseMediaPlaylist>;
     try {
       playlist = parseMediaPlaylist(text);
@@ -68,7 +81,7 @@ export class PlaylistGuard {
     }
     const edge = playlist.segments.at(-1)?.mediaSequence ?? -1;
     const now = this.now();
-    this.#checkEdgePlausible(edge, now);
+    await this.#checkEdgePlausible(edge, now, prove);
     this.#checkInits(playlist.segments);
     if (playlist.ended) {
       await this.#checkEnd(edge, endHeader);
@@ -113,17 +126,22 @@ export class PlaylistGuard {
    * it arrived (our clock: no skew with the origin's) and some slack. Made-up
    * sequence numbers that keep a frozen node looking fresh are a lie.
    */
-  #checkEdgePlausible(edge: number, now: number): void {
+  async #checkEdgePlausible(edge: number, now: number, prove: ProveSegment | undefined): Promise<void> {
     const v = this.#verified;
     if (!v || v.durationMs <= 0) return;
     const possible =
       v.seq + Math.max(0, Math.floor((now - v.arrivedAt) / v.durationMs)) + EDGE_SLACK_SEGMENTS;
-    if (edge > possible) {
-      throw new AttemptError(
-        "tampered",
-        `playlist lists segment ${edge}; at most ${possible} can exist by now`,
-      );
+    if (edge <= possible) return;
+    // A restarted origin numbers from its next reserved block: the signed edge segment proves the jump.
+    const signed = await prove?.(edge).catch(() => undefined);
+    if (signed) {
+      this.verified(edge, signed.durationMs, signed.initVersion);
+      return;
     }
+    throw new AttemptError(
+      "tampered",
+      `playlist lists segment ${edge}; at most ${possible} can exist by now`,
+    );
   }
 
   async #checkEnd(edge: number, header: string | null): Promise<void> {

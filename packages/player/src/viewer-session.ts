@@ -11,6 +11,7 @@ import {
   generateEd25519,
   HEADER_PART_ATTESTATION,
   HEADER_STREAM_END,
+  LL_PLAYLIST_PARAM,
   type PartAttestation,
   parseMediaFileName,
   RankedNodesSchema,
@@ -18,6 +19,7 @@ import {
   SessionGrantSchema,
   type SigningDomain,
   StreamInfoSchema,
+  segmentFileName,
   type Ticket,
 } from "@streamrp2p/protocol";
 import { requestJson } from "@streamrp2p/service/client";
@@ -74,8 +76,8 @@ export type SessionEvent =
 
 type Kind = "playlist" | "init" | "segment" | "part";
 
-/** The LL-HLS delivery directives a playlist request may carry to a relay; nothing else of hls.js's URL is. */
-const DIRECTIVES = ["_HLS_msn", "_HLS_part", "_HLS_skip"] as const;
+/** What a playlist request may carry to a relay (LL-HLS asked for, delivery directives); nothing else of hls.js's URL is. */
+const DIRECTIVES = [LL_PLAYLIST_PARAM, "_HLS_msn", "_HLS_part", "_HLS_skip"] as const;
 
 function kindOf(parsed: ReturnType<typeof parseMediaFileName>): Kind {
   return parsed?.kind === "init" || parsed?.kind === "segment" || parsed?.kind === "part"
@@ -348,9 +350,10 @@ export class ViewerSession {
         // A relay a little behind the one the last playlist came from refuses a reload "too far
         // ahead" (the spec's 400): it is not broken; its plain playlist lets hls.js catch up.
         await res.body?.cancel().catch(() => {});
-        res = await (this.#o.fetch ?? fetch)(`${node.url}${path}?session=${this.ticket.sessionId}`, {
-          signal: combined,
-        });
+        const plain = new URLSearchParams({ session: this.ticket.sessionId });
+        const ll = target.directives.get(LL_PLAYLIST_PARAM);
+        if (ll !== null) plain.set(LL_PLAYLIST_PARAM, ll);
+        res = await (this.#o.fetch ?? fetch)(`${node.url}${path}?${plain}`, { signal: combined });
       }
     } catch (err) {
       const why = idle.signal.aborted
@@ -378,7 +381,9 @@ export class ViewerSession {
       const target = /#EXT-X-TARGETDURATION:(\d{1,4})/.exec(data as string)?.[1];
       if (target !== undefined) this.#targetDurationS = Math.max(1, Number(target));
       try {
-        await this.#playlists.check(node.nodeId, data as string, res.headers.get(HEADER_STREAM_END));
+        await this.#playlists.check(node.nodeId, data as string, res.headers.get(HEADER_STREAM_END), (seq) =>
+          this.#proveSegment(node, path, seq, combined),
+        );
       } catch (err) {
         if (err instanceof AttemptError && err.kind === "stale")
           this.#lastStale = { node, data: data as string, timing: { start, first, end } };
@@ -445,6 +450,26 @@ export class ViewerSession {
     const served = await sha256Hex(data);
     if (served !== att.sha256 || data.byteLength !== att.byteLength)
       throw reject("tampered", `${path}: SHA-256 differs from the streamer's part attestation`);
+  }
+
+  /**
+   * The streamer's verified attestation of segment `seq` as `node` holds it
+   * (a HEAD next to the playlist at `playlistPath`), or undefined: what a
+   * jump in a playlist's numbers (an origin restart) must show.
+   */
+  async #proveSegment(
+    node: PoolNode,
+    playlistPath: string,
+    seq: number,
+    signal: AbortSignal,
+  ): Promise<SegmentAttestation | undefined> {
+    const url = `${node.url}${playlistPath.replace(/[^/]*$/, segmentFileName(seq))}?session=${this.ticket.sessionId}`;
+    const res = await (this.#o.fetch ?? fetch)(url, { method: "HEAD", signal });
+    if (res.status !== 200) return undefined;
+    const att = decodeAttestationHeader(res.headers.get("x-srp-attestation") ?? undefined);
+    checkAttestationFor(att, this.ticket.streamId, { kind: "segment", seq });
+    await this.#attestations.verify(att, this.signer);
+    return att;
   }
 
   /** Checks bytes against the streamer's attestation for exactly this file; tampering is reported. */

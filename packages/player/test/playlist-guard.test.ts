@@ -53,6 +53,53 @@ describe("PlaylistGuard (issue 10, finding 9; review findings 3 and 4)", () => {
     await expect(guard.check("a", playlist(1204, 1209), null)).resolves.toBeUndefined();
   });
 
+  it("believes a jump in numbers (an origin restart's next reserved block) only with the edge segment's signature", async () => {
+    let t = 0;
+    const guard = new PlaylistGuard("demo", streamer.address, () => t);
+    guard.verified(9, 1000, 0);
+    t += 3_000;
+    const restarted = playlist(100, 101, false, () => 1);
+    const asked: number[] = [];
+    // The node cannot show a signed segment 101: the jump is a lie.
+    await expect(
+      guard.check("a", restarted, null, async (seq) => {
+        asked.push(seq);
+        return undefined;
+      }),
+    ).rejects.toMatchObject({ kind: "tampered" });
+    await expect(guard.check("a", restarted, null)).rejects.toMatchObject({ kind: "tampered" });
+    // A proof that fails (a bad signature throws) is no proof either.
+    await expect(
+      guard.check("a", restarted, null, async () => {
+        throw new Error("attestation signature: wrong signer");
+      }),
+    ).rejects.toMatchObject({ kind: "tampered" });
+    await expect(
+      guard.check("a", restarted, null, async (seq) => {
+        asked.push(seq);
+        return { durationMs: 1000, initVersion: 1 };
+      }),
+    ).resolves.toBeUndefined();
+    expect(asked).toEqual([101, 101]);
+    // Proven: the next playlists of the new broadcast need no proof; its init is now the signed one.
+    await expect(
+      guard.check(
+        "b",
+        playlist(100, 102, false, () => 1),
+        null,
+      ),
+    ).resolves.toBeUndefined();
+    await expect(
+      guard.check(
+        "c",
+        playlist(100, 101, false, () => 0),
+        null,
+      ),
+    ).rejects.toMatchObject({
+      kind: "tampered",
+    });
+  });
+
   it("calls a playlist that stops advancing stale after three target durations", async () => {
     let t = 0;
     const guard = new PlaylistGuard("demo", streamer.address, () => t);

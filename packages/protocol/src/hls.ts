@@ -18,11 +18,50 @@ export interface PlaylistSegment {
   producedAt: number;
 }
 
+/** A playlist entry: a held segment, or a missing one of the same broadcast listed as `EXT-X-GAP`. */
+export type PlaylistEntry = PlaylistSegment & { gap?: true };
+
 export interface PlaylistInput {
+  /** Held segments, ascending by seq; what is listed of them is `playlistRun`'s rule. */
   segments: readonly PlaylistSegment[];
   ended: boolean;
   /** Render a Low-Latency HLS playlist (parts, preload hint, server control); plain HLS without. */
   lowLatency?: LowLatencyInput;
+}
+
+/**
+ * Missing segments inside one broadcast listed as gaps at most (more: the
+ * playlist starts after them). A relay's window misses a segment only while
+ * it refetches one that failed, so a long run of gaps is not worth listing.
+ */
+export const MAX_GAP_SEGMENTS = 3;
+
+/**
+ * Rule: which held segments a playlist lists. A media playlist numbers its
+ * segments implicitly (EXT-X-MEDIA-SEQUENCE + position), so the entries must
+ * be consecutive seqs. The origin jumps its seq on a restart (numbers are
+ * reserved in blocks and never reused), so a window holding both broadcasts
+ * (seq 8, then 100) lists only the newest one from its first segment: listing
+ * both would number seg-100 as 9, and a player that saw segment 9 (hls.js
+ * keeps the preload-hinted part's segment) then finds another file and
+ * another discontinuity under that number. A segment missing inside one
+ * broadcast (refetched after a failure) is an `EXT-X-GAP`: the numbers of
+ * the others stay right and the sequence never moves backwards.
+ */
+export function playlistRun(segments: readonly PlaylistSegment[]): PlaylistEntry[] {
+  const last = segments.at(-1);
+  if (!last) return [];
+  const run: PlaylistEntry[] = [last];
+  let next = last;
+  for (let i = segments.length - 2; i >= 0; i--) {
+    const s = segments[i] as PlaylistSegment;
+    const missing = next.seq - s.seq - 1;
+    if (missing < 0 || (missing > 0 && (s.init !== next.init || missing > MAX_GAP_SEGMENTS))) break;
+    for (let seq = next.seq - 1; seq > s.seq; seq--) run.push({ ...s, seq, gap: true });
+    run.push(s);
+    next = s;
+  }
+  return run.reverse();
 }
 
 /**
@@ -33,9 +72,15 @@ export interface PlaylistInput {
  * reconnect, so every relay agrees.
  */
 export function renderMediaPlaylist(input: PlaylistInput): string {
-  const { segments } = input;
+  const segments = playlistRun(input.segments);
   const ll = input.lowLatency;
   const first = segments[0];
+  const lastSeq = segments.at(-1)?.seq;
+  // The segment in progress is listed only where it is the next number (never across a restart's jump).
+  const next =
+    ll?.inProgress && (lastSeq === undefined || ll.inProgress.seq === lastSeq + 1)
+      ? ll.inProgress
+      : undefined;
   const maxMs = segments.reduce((m, s) => Math.max(m, s.durationMs), 1000);
   const targetDurationS = Math.ceil(maxMs / 1000);
   const lines = [
@@ -43,30 +88,36 @@ export function renderMediaPlaylist(input: PlaylistInput): string {
     `#EXT-X-VERSION:${ll ? 9 : 7}`,
     `#EXT-X-TARGETDURATION:${targetDurationS}`,
     ...(ll ? lowLatencyHeader(ll.partTargetMs, targetDurationS) : []),
-    `#EXT-X-MEDIA-SEQUENCE:${first?.seq ?? ll?.inProgress?.seq ?? 0}`,
-    `#EXT-X-DISCONTINUITY-SEQUENCE:${first?.init ?? ll?.inProgress?.init ?? 0}`,
+    `#EXT-X-MEDIA-SEQUENCE:${first?.seq ?? next?.seq ?? 0}`,
+    `#EXT-X-DISCONTINUITY-SEQUENCE:${first?.init ?? next?.init ?? 0}`,
     "#EXT-X-INDEPENDENT-SEGMENTS",
   ];
   const durations = segments.map((s) => s.durationMs);
   const skip = ll?.skip ? skippedSegments(durations, targetDurationS) : 0;
   if (ll?.skip) lines.push(`#EXT-X-SKIP:SKIPPED-SEGMENTS=${skip}`);
   const partsFrom = ll ? listsPartsFrom(durations, targetDurationS) : segments.length;
-  let currentInit = -1;
+  // A delta update still marks a discontinuity between the last skipped segment and the first listed one.
+  let currentInit = skip > 0 ? (segments[skip - 1]?.init ?? -1) : -1;
+  let mapped = false;
   const mapFor = (init: number) => {
-    if (init === currentInit) return;
-    if (currentInit !== -1) lines.push("#EXT-X-DISCONTINUITY");
+    if (init === currentInit && mapped) return;
+    if (currentInit !== -1 && init !== currentInit) lines.push("#EXT-X-DISCONTINUITY");
     lines.push(`#EXT-X-MAP:URI="${initFileName(init)}"`);
     currentInit = init;
+    mapped = true;
   };
   segments.forEach((s, i) => {
     if (i < skip) return;
     mapFor(s.init);
+    if (s.gap) {
+      lines.push("#EXT-X-GAP", `#EXTINF:${(s.durationMs / 1000).toFixed(3)},`, segmentFileName(s.seq));
+      return;
+    }
     lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(s.producedAt - s.durationMs).toISOString()}`);
     if (ll && i >= partsFrom) lines.push(...partLines(s.seq, ll.parts.get(s.seq) ?? []));
     lines.push(`#EXTINF:${(s.durationMs / 1000).toFixed(3)},`);
     lines.push(segmentFileName(s.seq));
   });
-  const next = ll?.inProgress;
   if (next && !input.ended) {
     mapFor(next.init);
     lines.push(...partLines(next.seq, next.parts));
@@ -81,6 +132,8 @@ export interface ParsedSegment {
   durationS: number;
   mediaSequence: number;
   discontinuity: boolean;
+  /** `EXT-X-GAP`: the segment is missing; a player must not load it. */
+  gap: boolean;
   mapUri: string | undefined;
 }
 
@@ -125,6 +178,7 @@ export function parseMediaPlaylist(text: string): ParsedPlaylist {
   let ended = false;
   let pendingDuration: number | undefined;
   let pendingDiscontinuity = false;
+  let pendingGap = false;
   let mapUri: string | undefined;
   let skipped = 0; // a delta update (EXT-X-SKIP) numbers its first segment after the skipped ones
   const segments: ParsedSegment[] = [];
@@ -139,10 +193,12 @@ export function parseMediaPlaylist(text: string): ParsedPlaylist {
         durationS: pendingDuration,
         mediaSequence: mediaSequence + skipped + segments.length,
         discontinuity: pendingDiscontinuity,
+        gap: pendingGap,
         mapUri,
       });
       pendingDuration = undefined;
       pendingDiscontinuity = false;
+      pendingGap = false;
       return;
     }
     const colon = line.indexOf(":");
@@ -163,6 +219,9 @@ export function parseMediaPlaylist(text: string): ParsedPlaylist {
         break;
       case "#EXT-X-DISCONTINUITY":
         pendingDiscontinuity = true;
+        break;
+      case "#EXT-X-GAP":
+        pendingGap = true;
         break;
       case "#EXT-X-MAP": {
         const m = /URI="([^"]+)"/.exec(value);

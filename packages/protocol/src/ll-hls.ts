@@ -112,8 +112,19 @@ export function listsPartsFrom(durationsMs: readonly number[], targetDurationS: 
   return i;
 }
 
-/** What a playlist request asks for: a blocking reload and/or a delta update. */
+/**
+ * The query parameter (`index.m3u8?ll=1`) by which a client asks for the
+ * LL-HLS playlist. Without it a relay serves plain HLS: the LL tags are
+ * meant to be ignorable, but hls.js outside its low-latency mode still
+ * counts a preload-hinted segment as listed, and plain clients gain nothing
+ * from parts. A request with an `_HLS_` directive asks for LL too.
+ */
+export const LL_PLAYLIST_PARAM = "ll";
+
+/** What a playlist request asks for: the LL-HLS playlist, a blocking reload and/or a delta update. */
 export interface PlaylistRequest {
+  /** `ll=1`, or any delivery directive: the client plays LL-HLS. */
+  lowLatency: boolean;
   /** `_HLS_msn` (and `_HLS_part`): answer once the playlist holds that segment (part). */
   block: { msn: number; part: number | undefined } | undefined;
   /** `_HLS_skip=YES` or `v2`. */
@@ -138,7 +149,10 @@ export function parsePlaylistRequest(params: URLSearchParams): PlaylistRequest {
   if (part !== null && msn === null) throw new SrpError("BAD_REQUEST", "_HLS_part needs _HLS_msn");
   if (skip !== null && skip !== "YES" && skip !== "v2")
     throw new SrpError("BAD_REQUEST", "_HLS_skip must be YES or v2");
+  const ll = params.get(LL_PLAYLIST_PARAM);
+  if (ll !== null && ll !== "1") throw new SrpError("BAD_REQUEST", `${LL_PLAYLIST_PARAM} must be 1`);
   return {
+    lowLatency: ll !== null || msn !== null || skip !== null,
     block: msn === null ? undefined : { msn: Number(msn), part: part === null ? undefined : Number(part) },
     skip: skip !== null,
   };

@@ -22,10 +22,19 @@ function code(f: () => unknown): string | undefined {
 }
 
 describe("LL-HLS delivery directives", () => {
-  it("parse _HLS_msn, _HLS_part, _HLS_skip", () => {
-    expect(q("")).toEqual({ block: undefined, skip: false });
-    expect(q("_HLS_msn=5&_HLS_part=2&_HLS_skip=YES")).toEqual({ block: { msn: 5, part: 2 }, skip: true });
-    expect(q("_HLS_msn=5&_HLS_skip=v2")).toEqual({ block: { msn: 5, part: undefined }, skip: true });
+  it("parse ll=1, _HLS_msn, _HLS_part, _HLS_skip; only ll=1 or a directive asks for LL-HLS", () => {
+    expect(q("")).toEqual({ lowLatency: false, block: undefined, skip: false });
+    expect(q("ll=1")).toEqual({ lowLatency: true, block: undefined, skip: false });
+    expect(q("_HLS_msn=5&_HLS_part=2&_HLS_skip=YES")).toEqual({
+      lowLatency: true,
+      block: { msn: 5, part: 2 },
+      skip: true,
+    });
+    expect(q("ll=1&_HLS_msn=5&_HLS_skip=v2")).toEqual({
+      lowLatency: true,
+      block: { msn: 5, part: undefined },
+      skip: true,
+    });
   });
 
   it("refuse malformed directives with BAD_REQUEST (400)", () => {
@@ -35,6 +44,8 @@ describe("LL-HLS delivery directives", () => {
       "_HLS_msn=1e3",
       "_HLS_msn=1&_HLS_part=x",
       "_HLS_skip=NO",
+      "ll=0",
+      "ll=",
     ]) {
       expect(code(() => q(bad))).toBe("BAD_REQUEST");
     }
@@ -117,6 +128,29 @@ describe("LL-HLS playlists", () => {
     expect(parseLowLatency(text).skipped).toBe(6);
     expect(parsed.segments.map((s) => s.mediaSequence)).toEqual([106, 107, 108, 109, 110, 111]);
     expect(parsed.segments[0]?.uri).toBe("seg-106.m4s");
+  });
+
+  it("a delta update keeps the discontinuity between the last skipped segment and the first listed one", () => {
+    const mixed = segs.map((s) => ({ ...s, init: s.seq >= 106 ? 2 : 1 }));
+    const text = renderMediaPlaylist({
+      segments: mixed,
+      ended: false,
+      lowLatency: { ...ll, skip: true, inProgress: { seq: 112, init: 2, parts: [] } },
+    });
+    const parsed = parseMediaPlaylist(text);
+    expect(parseLowLatency(text).skipped).toBe(6);
+    expect(parsed.discontinuitySequence).toBe(1);
+    expect(parsed.segments[0]).toMatchObject({
+      uri: "seg-106.m4s",
+      discontinuity: true,
+      mapUri: "init-2.mp4",
+    });
+    // Same init on both sides of the boundary: the map again, no discontinuity.
+    const same = renderMediaPlaylist({ segments: segs, ended: false, lowLatency: { ...ll, skip: true } });
+    expect(parseMediaPlaylist(same).segments[0]).toMatchObject({
+      discontinuity: false,
+      mapUri: "init-1.mp4",
+    });
   });
 
   it("no preload hint past the most parts a segment may have", () => {

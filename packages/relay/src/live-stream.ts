@@ -46,8 +46,8 @@ export class LiveStream {
   /** Ascending by seq. */
   readonly #segments = new Map<number, MediaObject>();
   #end: StreamEnd | null = null;
-  /** Rendered playlists, full and delta (`_HLS_skip`); dropped on every change. */
-  readonly #playlists = new Map<"full" | "skip", string>();
+  /** Rendered playlists: plain, LL-HLS, and the LL delta update (`_HLS_skip`); dropped on every change. */
+  readonly #playlists = new Map<"plain" | "ll" | "ll-skip", string>();
   readonly #parts = new PartWindow();
   /** A set: a timed-out waiter leaves in O(1), a change wakes the ready ones in one pass. */
   readonly #waiters = new Set<Waiter>();
@@ -327,12 +327,15 @@ export class LiveStream {
 
   /**
    * The viewer playlist; cached until the window changes. Lists in-flight
-   * segments and parts: they stream as they arrive. Low-Latency HLS once the
-   * origin sends parts; `skip` renders the delta update (`_HLS_skip`).
+   * segments: they stream as they arrive. Plain HLS unless the client asked
+   * for `lowLatency` (and the origin sends parts): then LL-HLS with parts,
+   * and `skip` renders the delta update (`_HLS_skip`). A client that did not
+   * ask never sees a part or a preload hint (hls.js counts a hinted part's
+   * segment as listed even outside its low-latency mode).
    */
-  playlist(skip = false): string {
-    const lowLatency = this.#lowLatency(skip);
-    const key = lowLatency?.skip ? "skip" : "full";
+  playlist(options: { lowLatency?: boolean; skip?: boolean } = {}): string {
+    const lowLatency = options.lowLatency ? this.#lowLatency(options.skip ?? false) : undefined;
+    const key = lowLatency ? (lowLatency.skip ? "ll-skip" : "ll") : "plain";
     const cached = this.#playlists.get(key);
     if (cached !== undefined) return cached;
     const text = renderMediaPlaylist({ segments: this.#listed(), ended: this.#end !== null, lowLatency });

@@ -58,6 +58,7 @@ export async function servePlaylist(
   url: URL,
 ): Promise<void> {
   const request: PlaylistRequest = parsePlaylistRequest(url.searchParams);
+  const lowLatency = request.lowLatency && stream.partTargetMs !== undefined;
   if (!blockingReloadReady(request.block, stream.liveEdge())) {
     const arrived = await stream.waitUntil(() => reloadReady(stream, request), blockMs(stream), hungUp(res));
     if (ctx.draining()) throw new SrpError("DRAINING", "this node is leaving the network; use another node");
@@ -68,10 +69,10 @@ export async function servePlaylist(
       );
     }
   }
-  if (stream.liveEdgeSeq < 0 && stream.partTargetMs === undefined) {
+  if (stream.liveEdgeSeq < 0 && !lowLatency) {
     throw new SrpError("SEGMENT_NOT_FOUND", `stream ${stream.streamId} has no segments yet`);
   }
-  const body = stream.playlist(request.skip && stream.partTargetMs !== undefined);
+  const body = stream.playlist({ lowLatency, skip: request.skip });
   ctx.metrics.requests.inc({ kind: "playlist", status: "200" });
   res.writeHead(200, {
     "content-type": CONTENT_TYPE_PLAYLIST,

@@ -77,7 +77,9 @@ describe("LL-HLS through relay hops", () => {
       "C holds segment 1 with its parts",
       () => c.stream("demo")?.listedParts(1).length === PARTS || undefined,
     );
-    const hint = parseLowLatency(await (await fetch(`${c.url}/live/demo/index.m3u8`)).text()).preloadHint;
+    const hint = parseLowLatency(
+      await (await fetch(`${c.url}/live/demo/index.m3u8?ll=1`)).text(),
+    ).preloadHint;
     expect(hint).toBe("part-2.0.m4s");
 
     // 500 viewers: half block on the hinted part, half on the playlist that will list it.

@@ -41,9 +41,11 @@ describe("LL-HLS at a relay", () => {
     expect((await putObject(relay.url, "demo", segment)).status).toBe(201);
   }
 
-  const get = (relay: Relay, q: string) => fetch(`${relay.url}/live/demo/index.m3u8${q}`);
+  /** The LL-HLS playlist (`ll=1`) with more of the query `q` (e.g. `&_HLS_msn=2`). */
+  const get = (relay: Relay, q: string) =>
+    fetch(`${relay.url}/live/demo/index.m3u8?ll=1${q.replace(/^\?/, "&")}`);
 
-  it("plain HLS until parts arrive; then server control, part info, parts and a preload hint", async () => {
+  it("plain HLS until parts arrive, and always to a client that did not ask for LL; then server control, part info, parts and a preload hint", async () => {
     const relay = await relayWith(0);
     const seg = await signedObject(streamer, "demo", "segment", 0, 1000);
     await putObject(relay.url, "demo", seg);
@@ -54,6 +56,11 @@ describe("LL-HLS at a relay", () => {
 
     await pushSegment(relay, 1);
     await putPart(relay.url, "demo", await signedPart(streamer, "demo", 2, 0));
+    const notAsked = await (await fetch(`${relay.url}/live/demo/index.m3u8`)).text();
+    expect(notAsked).toContain("#EXT-X-VERSION:7");
+    for (const tag of ["#EXT-X-PART", "SERVER-CONTROL", "PRELOAD-HINT", "part-"])
+      expect(notAsked).not.toContain(tag);
+    expect((await fetch(`${relay.url}/live/demo/index.m3u8?ll=yes`)).status).toBe(400);
     const text = await (await get(relay, "")).text();
     const ll = parseLowLatency(text);
     expect(ll.serverControl).toEqual({
