@@ -47,6 +47,8 @@ export class PlaylistGuard {
   #highestEdge = -1;
   /** seq → the init version its attestation signs, for the newest verified segments (bounded). */
   readonly #signedInit = new Map<number, number>();
+  /** seq → the init the last accepted playlist maps it to (its segments, in-progress parts, preload hint). */
+  #mappedInit = new Map<number, number>();
 
   constructor(
     private readonly streamId: string,
@@ -88,6 +90,7 @@ export class PlaylistGuard {
       return;
     }
     this.#highestEdge = Math.max(this.#highestEdge, edge);
+    this.#mappedInit = mappedInits(text);
     const seen = this.#edges.get(nodeId);
     if (!seen || edge > seen.edge) {
       this.#edges.delete(nodeId);
@@ -98,6 +101,22 @@ export class PlaylistGuard {
     const staleMs = Math.max(MIN_STALE_MS, STALE_TARGET_DURATIONS * playlist.targetDurationS * 1000);
     if (now - seen.since > staleMs) {
       throw new AttemptError("stale", `playlist has not advanced past ${edge} for ${now - seen.since} ms`);
+    }
+  }
+
+  /**
+   * A part is decoded with the init the playlist maps its segment to: a part
+   * whose signed init is another (a relay mixing broadcasts, or a playlist
+   * mapping the segment in progress to the wrong init) is refused like a
+   * tampered one. Throws AttemptError "tampered".
+   */
+  checkPartInit(seq: number, part: number, initVersion: number): void {
+    const mapped = this.#mappedInit.get(seq);
+    if (mapped !== undefined && mapped !== initVersion) {
+      throw new AttemptError(
+        "tampered",
+        `part ${seq}.${part} is signed for init ${initVersion}; the playlist maps segment ${seq} to init ${mapped}`,
+      );
     }
   }
 
@@ -168,4 +187,19 @@ export class PlaylistGuard {
       throw new AttemptError("tampered", `ENDLIST: ${String(err)}`);
     }
   }
+}
+
+/** seq → init version, as a playlist's EXT-X-MAP lines map its segments, parts and preload hint. */
+function mappedInits(text: string): Map<number, number> {
+  const out = new Map<number, number>();
+  let init: number | undefined;
+  for (const line of text.split(/\r?\n/)) {
+    const uri = /URI="([^"]+)"/.exec(line)?.[1] ?? (line.startsWith("#") ? undefined : line.trim());
+    if (!uri) continue;
+    const file = parseMediaFileName(uri);
+    if (line.startsWith("#EXT-X-MAP:")) init = file?.kind === "init" ? file.version : undefined;
+    else if (init !== undefined && (file?.kind === "segment" || file?.kind === "part"))
+      out.set(file.seq, init);
+  }
+  return out;
 }

@@ -76,6 +76,9 @@ export type SessionEvent =
 
 type Kind = "playlist" | "init" | "segment" | "part";
 
+/** Verified segments whose signed durations set the target duration: about a playlist's window. */
+const RECENT_DURATIONS_KEPT = 8;
+
 /** What a playlist request may carry to a relay (LL-HLS asked for, delivery directives); nothing else of hls.js's URL is. */
 const DIRECTIVES = [LL_PLAYLIST_PARAM, "_HLS_msn", "_HLS_part", "_HLS_skip"] as const;
 
@@ -137,7 +140,15 @@ export class ViewerSession {
   readonly #attestations: AttestationVerifier;
   readonly #playlists: PlaylistGuard;
   /** The playlist's target duration (s): blocked requests (LL-HLS) may wait 3 of these at a relay. */
+  /**
+   * The target duration blocked requests wait BLOCK_TARGET_DURATIONS of (s):
+   * from the streamer's signed durations of the recent segments, never from a
+   * relay's playlist (a relay claiming a huge TARGETDURATION must not make
+   * the player wait on it for longer). 1 until a segment is verified.
+   */
   #targetDurationS = 1;
+  /** Signed durations of the newest verified segments (ms), bounded. */
+  readonly #recentDurationsMs: number[] = [];
   /** The newest playlist a node served that was refused only as stale: used when every node is stale. */
   #lastStale: { node: PoolNode; data: string; timing: LoadTiming } | undefined;
   readonly #listeners = new Set<(e: SessionEvent) => void>();
@@ -378,8 +389,6 @@ export class ViewerSession {
     }
     const end = performance.now();
     if (kind === "playlist") {
-      const target = /#EXT-X-TARGETDURATION:(\d{1,4})/.exec(data as string)?.[1];
-      if (target !== undefined) this.#targetDurationS = Math.max(1, Number(target));
       try {
         await this.#playlists.check(node.nodeId, data as string, res.headers.get(HEADER_STREAM_END), (seq) =>
           this.#proveSegment(node, path, seq, combined),
@@ -444,6 +453,7 @@ export class ViewerSession {
     try {
       checkPartAttestationFor(att, this.ticket.streamId, seq, index);
       await this.#attestations.verifyPart(att, this.signer);
+      this.#playlists.checkPartInit(seq, index, att.initVersion);
     } catch (err) {
       throw reject("tampered", `${path}: ${String(err)}`);
     }
@@ -470,6 +480,12 @@ export class ViewerSession {
     checkAttestationFor(att, this.ticket.streamId, { kind: "segment", seq });
     await this.#attestations.verify(att, this.signer);
     return att;
+  }
+
+  #signedDurationMs(durationMs: number): void {
+    this.#recentDurationsMs.push(durationMs);
+    if (this.#recentDurationsMs.length > RECENT_DURATIONS_KEPT) this.#recentDurationsMs.shift();
+    this.#targetDurationS = Math.max(1, Math.ceil(Math.max(...this.#recentDurationsMs) / 1000));
   }
 
   /** Checks bytes against the streamer's attestation for exactly this file; tampering is reported. */
@@ -502,7 +518,10 @@ export class ViewerSession {
     }
     const served = await sha256Hex(data);
     if (served === att.sha256 && data.byteLength === att.byteLength) {
-      if (kind === "segment") this.#playlists.verified(att.seq, att.durationMs, att.initVersion);
+      if (kind === "segment") {
+        this.#playlists.verified(att.seq, att.durationMs, att.initVersion);
+        this.#signedDurationMs(att.durationMs);
+      }
       if (att.durationMs > 0)
         this.stats.bitrateBps = Math.round((att.byteLength * 8 * 1000) / att.durationMs);
       return;

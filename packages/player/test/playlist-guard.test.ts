@@ -100,6 +100,27 @@ describe("PlaylistGuard (issue 10, finding 9; review findings 3 and 4)", () => {
     });
   });
 
+  it("refuses a part signed for another init than the one the playlist maps its segment to (review, LOW)", async () => {
+    const guard = new PlaylistGuard("demo", streamer.address, () => 0);
+    const segments = [8, 9].map((seq) => ({ seq, durationMs: 1000, init: 2, producedAt: 1_000_000 + seq }));
+    const text = renderMediaPlaylist({
+      segments,
+      ended: false,
+      lowLatency: {
+        partTargetMs: 250,
+        parts: new Map([[9, [{ durationMs: 250, independent: true }]]]),
+        inProgress: { seq: 10, init: 3, parts: [{ durationMs: 250, independent: true }] },
+        skip: false,
+      },
+    });
+    await guard.check("a", text, null);
+    expect(() => guard.checkPartInit(9, 0, 2)).not.toThrow();
+    expect(() => guard.checkPartInit(10, 0, 3)).not.toThrow();
+    expect(() => guard.checkPartInit(10, 1, 3)).not.toThrow(); // the preload hint
+    expect(() => guard.checkPartInit(10, 0, 2)).toThrow(/maps segment 10 to init 3/);
+    expect(() => guard.checkPartInit(9, 0, 3)).toThrow(/tampered|maps segment 9 to init 2/);
+  });
+
   it("calls a playlist that stops advancing stale after three target durations", async () => {
     let t = 0;
     const guard = new PlaylistGuard("demo", streamer.address, () => t);

@@ -170,27 +170,42 @@ export interface LiveEdge {
 }
 
 /**
- * Rule: is the playlist that `block` waits for there yet? true: answer now;
- * false: wait. Throws BAD_REQUEST for a request too far ahead of `edge`
- * (more than ADVANCE_SEGMENT_LIMIT segments, or ADVANCE_PART_LIMIT parts):
- * waiting for it would only tie a connection up.
+ * Rule: is the playlist that `block` waits for there yet? "ready": answer
+ * now; "wait": block; "too-far": a request too far ahead of `edge` (more
+ * than ADVANCE_SEGMENT_LIMIT segments, or ADVANCE_PART_LIMIT parts), which
+ * waiting would only tie a connection up for. Never throws: blocked
+ * requests re-check it on every change of the window.
  */
-export function blockingReloadReady(block: PlaylistRequest["block"], edge: LiveEdge): boolean {
-  if (!block || edge.ended) return true;
+export function blockingReloadState(
+  block: PlaylistRequest["block"],
+  edge: LiveEdge,
+): "ready" | "wait" | "too-far" {
+  if (!block || edge.ended) return "ready";
   const { msn, part } = block;
-  if (msn > edge.lastMsn + ADVANCE_SEGMENT_LIMIT) {
-    throw new SrpError("BAD_REQUEST", `_HLS_msn=${msn} is too far ahead of segment ${edge.lastMsn}`);
-  }
-  if (msn === edge.lastMsn + 1 && part !== undefined && part >= edge.partsOfNext + ADVANCE_PART_LIMIT) {
-    throw new SrpError("BAD_REQUEST", `_HLS_part=${part} is too far ahead of part ${edge.partsOfNext - 1}`);
-  }
-  if (msn < edge.lastMsn) return true;
+  if (msn > edge.lastMsn + ADVANCE_SEGMENT_LIMIT) return "too-far";
+  if (msn === edge.lastMsn + 1 && part !== undefined && part >= edge.partsOfNext + ADVANCE_PART_LIMIT)
+    return "too-far";
+  if (msn < edge.lastMsn) return "ready";
   if (msn === edge.lastMsn) {
     // A part index past the segment's last part means part 0 of the next one (the spec's rule).
-    return part === undefined || part < edge.partsOfLast || edge.partsOfNext > 0;
+    return part === undefined || part < edge.partsOfLast || edge.partsOfNext > 0 ? "ready" : "wait";
   }
-  if (msn === edge.lastMsn + 1) return part !== undefined && part < edge.partsOfNext;
-  return false;
+  return msn === edge.lastMsn + 1 && part !== undefined && part < edge.partsOfNext ? "ready" : "wait";
+}
+
+/**
+ * `blockingReloadState` for a request as it arrives: true: answer now;
+ * false: wait. Throws BAD_REQUEST (400) for a request too far ahead.
+ */
+export function blockingReloadReady(block: PlaylistRequest["block"], edge: LiveEdge): boolean {
+  const state = blockingReloadState(block, edge);
+  if (state === "too-far") {
+    throw new SrpError(
+      "BAD_REQUEST",
+      `_HLS_msn=${block?.msn}${block?.part === undefined ? "" : ` _HLS_part=${block.part}`} is too far ahead of segment ${edge.lastMsn} (part ${edge.partsOfNext - 1} of the next)`,
+    );
+  }
+  return state === "ready";
 }
 
 /** Parsed LL-HLS tags of a media playlist (conformance tests, the player's checks). */

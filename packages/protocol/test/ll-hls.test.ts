@@ -1,5 +1,6 @@
 import {
   blockingReloadReady,
+  blockingReloadState,
   blockingWaitMs,
   type LiveEdge,
   MAX_BLOCK_MS,
@@ -54,6 +55,16 @@ describe("LL-HLS delivery directives", () => {
   });
 
   const edge: LiveEdge = { lastMsn: 10, partsOfLast: 5, partsOfNext: 2, ended: false };
+  it("blockingReloadState never throws: what a blocked request re-checks on every change", () => {
+    const state = (msn: number, part?: number) => blockingReloadState({ msn, part }, edge);
+    expect(state(13)).toBe("too-far");
+    expect(state(11, 5)).toBe("too-far");
+    expect(state(11, 1)).toBe("ready");
+    expect(state(11, 2)).toBe("wait");
+    expect(state(12)).toBe("wait");
+    expect(blockingReloadState({ msn: 99, part: undefined }, { ...edge, ended: true })).toBe("ready");
+  });
+
   it("answer when the asked segment or part is there, wait otherwise", () => {
     const ready = (msn: number, part?: number) => blockingReloadReady({ msn, part }, edge);
     expect(ready(9)).toBe(true);

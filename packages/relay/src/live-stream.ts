@@ -49,6 +49,8 @@ export class LiveStream {
   /** Rendered playlists: plain, LL-HLS, and the LL delta update (`_HLS_skip`); dropped on every change. */
   readonly #playlists = new Map<"plain" | "ll" | "ll-skip", string>();
   readonly #parts = new PartWindow();
+  /** liveEdge(), until the window changes. */
+  #edge: LiveEdge | undefined;
   /** A set: a timed-out waiter leaves in O(1), a change wakes the ready ones in one pass. */
   readonly #waiters = new Set<Waiter>();
   readonly #now: () => number;
@@ -163,15 +165,20 @@ export class LiveStream {
     return this.#parts.completeSet(seq, byteLength);
   }
 
-  /** Where the stream is, for the blocking-reload rules. */
+  /**
+   * Where the stream is, for the blocking-reload rules; computed once per
+   * change of the window (every blocked request re-checks it on each).
+   */
   liveEdge(): LiveEdge {
+    if (this.#edge) return this.#edge;
     const edge = this.liveEdgeSeq;
-    return {
+    this.#edge = {
       lastMsn: edge,
       partsOfLast: edge >= 0 ? this.listedParts(edge).length : 0,
       partsOfNext: this.#parts.contiguous(edge + 1).length,
       ended: this.#end !== null,
     };
+    return this.#edge;
   }
 
   /** The target duration of the playlist (s): blocking requests wait 3 of these. */
@@ -270,6 +277,7 @@ export class LiveStream {
 
   #changed(): void {
     this.#playlists.clear();
+    this.#edge = undefined;
     this.#lastChangeAt = this.#now();
     if (this.#waiters.size === 0) return;
     for (const w of this.#waiters) {

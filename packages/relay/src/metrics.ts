@@ -6,6 +6,8 @@ export interface RelayMetrics {
   requests: Counter<"kind" | "status">;
   segmentsIngested: Counter<"source">;
   partsIngested: Counter<"source">;
+  /** Parts a pulled window announced, by what was done: verified, skipped (no signature check), deferred (over the budget). */
+  partAnnouncements: Counter<"result">;
   rejectedPuts: Counter<"code">;
   upstreamFailures: Counter;
   reparents: Counter;
@@ -45,6 +47,12 @@ export function createRelayMetrics(): RelayMetrics {
       name: "srp_relay_parts_ingested_total",
       help: "Verified LL-HLS parts added to the cache",
       labelNames: ["source"],
+      registers: [registry],
+    }),
+    partAnnouncements: new Counter({
+      name: "srp_relay_part_announcements_total",
+      help: "LL-HLS parts announced by upstream windows: verified, skipped before any signature check, deferred",
+      labelNames: ["result"],
       registers: [registry],
     }),
     rejectedPuts: new Counter({

@@ -9,6 +9,7 @@ import {
   checkSegmentBytes,
   initFileName,
   isSrpError,
+  MAX_PARTS_PER_SEGMENT,
   type NodeInfo,
   type PartAttestation,
   partFileName,
@@ -35,6 +36,8 @@ export interface PullerOptions {
   upstreamIdleTimeoutMs: number;
   upstreamFailuresBeforeReparent: number;
   playlistSegments: number;
+  /** The largest object (segment or part) taken, bytes: a bigger announced part is a lying upstream. */
+  maxSegmentBytes: number;
   /** How long one object may take, across upstreams, before it is given up. */
   objectDeadlineMs?: number;
 }
@@ -66,6 +69,13 @@ export interface PullerDeps {
 }
 
 const RETRY_DELAY_MS = 250;
+/**
+ * Part signatures one window answer may cost: two segments of the most parts
+ * a segment may have. An honest answer holds the parts since the last poll
+ * (a few), or the kept ones on a join (PARTS_KEPT_SEGMENTS + 1 segments, far
+ * fewer than this at a 200-333 ms part target).
+ */
+export const MAX_PART_SIGNATURES_PER_WINDOW = 2 * MAX_PARTS_PER_SEGMENT;
 /** Listeners on the stop signal: objects of a full window in flight, inits, and the window poll. */
 const MAX_CONCURRENT_FETCHES = 256;
 
@@ -348,24 +358,60 @@ export class StreamPuller {
   /**
    * Verifies and adds the announced LL-HLS parts this relay does not hold,
    * and fetches each at once (cut-through: viewers blocked on it get bytes as
-   * they come). A part for a segment no longer near the edge is skipped.
+   * they come). Check order: the cheap checks (stream and path rule, size,
+   * duplicates, already held, too old or too far from the live edge), then
+   * at most MAX_PART_SIGNATURES_PER_WINDOW signatures. An upstream that
+   * replays hundreds of old genuine parts in one answer costs a loop over
+   * them, not a second of signature recovery; parts past the budget wait for
+   * the next poll, which asks after the last one verified.
    */
   async #applyParts(parts: readonly PartAttestation[]): Promise<number> {
-    const { stream } = this.#d;
+    const { stream, metrics } = this.#d;
     let added = 0;
+    let budget = MAX_PART_SIGNATURES_PER_WINDOW;
+    const seen = new Set<string>();
     const sorted = [...parts].sort((a, b) => a.seq - b.seq || a.part - b.part);
     for (const att of sorted) {
       checkPartAttestationFor(att, stream.streamId, att.seq, att.part);
-      await this.#d.attestations.verifyPart(att, stream.signer);
-      if (att.seq > this.#lastPart.seq || (att.seq === this.#lastPart.seq && att.part > this.#lastPart.part))
-        this.#lastPart = { seq: att.seq, part: att.part };
-      if (stream.getPart(att.seq, att.part) || att.seq <= this.#lastSeq - 1) continue;
+      if (att.byteLength > this.#d.options.maxSegmentBytes)
+        throw new SrpError(
+          "UPSTREAM_FAILED",
+          `announced part ${att.seq}.${att.part} of ${att.byteLength} bytes`,
+        );
+      const key = `${att.seq}.${att.part}`;
+      if (seen.has(key)) {
+        metrics.partAnnouncements.inc({ result: "skipped" });
+        continue;
+      }
+      seen.add(key);
+      // Held (verified when it came) or older than this relay's own verified edge: moving past it
+      // costs nothing and cannot move the poll ahead of what is signed.
+      if (stream.getPart(att.seq, att.part) || att.seq <= this.#lastSeq - 1) {
+        this.#passPart(att);
+        metrics.partAnnouncements.inc({ result: "skipped" });
+        continue;
+      }
+      let near = true;
       try {
         stream.checkNewPart(att);
       } catch (err) {
-        if (isSrpError(err, "CONFLICT")) continue; // too old or too far ahead for this window
-        throw err;
+        if (!isSrpError(err, "CONFLICT")) throw err;
+        near = false;
       }
+      if (!near && att.seq < stream.liveEdgeSeq) {
+        metrics.partAnnouncements.inc({ result: "skipped" }); // too old for this window: not worth a signature
+        continue;
+      }
+      if (budget === 0) {
+        // This one and every later one: the next poll asks after the last part passed.
+        metrics.partAnnouncements.inc({ result: "deferred" }, sorted.length - sorted.indexOf(att));
+        break;
+      }
+      budget -= 1;
+      await this.#d.attestations.verifyPart(att, stream.signer);
+      metrics.partAnnouncements.inc({ result: "verified" });
+      this.#passPart(att);
+      if (!near) continue; // too far ahead for this window: the poll moves past it, nothing is kept
       const obj = new MediaObject(att, att.initVersion);
       stream.putPart(obj);
       this.#lastProgressAt = Date.now();
@@ -373,6 +419,12 @@ export class StreamPuller {
       void this.#fillPart(obj);
     }
     return added;
+  }
+
+  /** The window long poll asks for parts after this one from now on. */
+  #passPart(att: PartAttestation): void {
+    if (att.seq > this.#lastPart.seq || (att.seq === this.#lastPart.seq && att.part > this.#lastPart.part))
+      this.#lastPart = { seq: att.seq, part: att.part };
   }
 
   /** A segment's bytes from its held parts, when they are all here, complete and hash to its attestation. */

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   ADVANCE_PART_LIMIT,
   blockingReloadReady,
+  blockingReloadState,
   blockingWaitMs,
   bytesToBase64url,
   CONTENT_TYPE_PLAYLIST,
@@ -90,13 +91,13 @@ export async function servePlaylist(
   res.end(req.method === "HEAD" ? undefined : body);
 }
 
-/** The blocking rule, where a request too far ahead counts as not ready (it was checked on arrival). */
+/**
+ * The blocking rule, re-checked on every change of the window for every
+ * blocked request: no throw, and the edge is computed once per change. A
+ * request too far ahead counts as not ready (it was checked on arrival).
+ */
 function reloadReady(stream: LiveStream, request: PlaylistRequest): boolean {
-  try {
-    return blockingReloadReady(request.block, stream.liveEdge());
-  } catch {
-    return false;
-  }
+  return blockingReloadState(request.block, stream.liveEdge()) === "ready";
 }
 
 /**
