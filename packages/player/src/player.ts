@@ -1,5 +1,6 @@
 import { LL_PLAYLIST_PARAM } from "@streamrp2p/protocol";
 import Hls from "hls.js";
+import { PLAYER_DEFAULTS } from "./defaults.ts";
 import { createLoaderClass } from "./loader.ts";
 import {
   type SessionEvent,
@@ -81,9 +82,10 @@ export function attachPlayer(video: HTMLVideoElement, options: AttachOptions): P
     const first = session.pool.order()[0];
     const h = new Hls({
       loader: createLoaderClass(session) as never,
-      liveSyncDurationCount: 3,
       // LL-HLS where relays serve it (parts, blocking reload): every part is verified in the loader too.
       lowLatencyMode: options.lowLatency ?? false,
+      // Plain HLS only: any liveSync setting overrides the PART-HOLD-BACK hls.js plays LL-HLS at.
+      ...(options.lowLatency ? {} : { liveSyncDurationCount: PLAYER_DEFAULTS.liveSyncSegments }),
       // Failover happens inside the loader, so hls.js-level retries are a last resort.
       fragLoadPolicy: {
         default: {

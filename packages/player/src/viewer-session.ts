@@ -21,6 +21,7 @@ import {
   StreamInfoSchema,
   segmentFileName,
   type Ticket,
+  targetDurationOf,
 } from "@streamrp2p/protocol";
 import { requestJson } from "@streamrp2p/service/client";
 import { z } from "zod";
@@ -147,6 +148,8 @@ export class ViewerSession {
    * the player wait on it for longer). 1 until a segment is verified.
    */
   #targetDurationS = 1;
+  /** The part target of the newest verified part (ms, signed by the streamer); undefined before one. */
+  #partTargetMs: number | undefined;
   /** Signed durations of the newest verified segments (ms), bounded. */
   readonly #recentDurationsMs: number[] = [];
   /** The newest playlist a node served that was refused only as stale: used when every node is stale. */
@@ -350,7 +353,13 @@ export class ViewerSession {
     const start = performance.now();
     let res: Response;
     // No answer at all for this long: the node (or its upstream) is hung; the next node is tried.
-    const noAnswer = setTimeout(() => idle.abort(), blockMs + this.#o.firstByteTimeoutMs);
+    // A blocked request waits for the next part (the streamer's signed part target), not 3 target durations.
+    const heldMs =
+      target.blocking && this.#partTargetMs !== undefined
+        ? Math.min(blockMs, this.#o.blockedAnswerParts * this.#partTargetMs)
+        : blockMs;
+    const noAnswerMs = heldMs + this.#o.firstByteTimeoutMs;
+    const noAnswer = setTimeout(() => idle.abort(), noAnswerMs);
     const query = new URLSearchParams(target.directives);
     query.set("session", this.ticket.sessionId);
     try {
@@ -367,9 +376,7 @@ export class ViewerSession {
         res = await (this.#o.fetch ?? fetch)(`${node.url}${path}?${plain}`, { signal: combined });
       }
     } catch (err) {
-      const why = idle.signal.aborted
-        ? `no answer in ${blockMs + this.#o.firstByteTimeoutMs} ms`
-        : String(err);
+      const why = idle.signal.aborted ? `no answer in ${noAnswerMs} ms` : String(err);
       throw new AttemptError(timeout.aborted || idle.signal.aborted ? "timeout" : "network", why);
     } finally {
       clearTimeout(noAnswer);
@@ -454,6 +461,7 @@ export class ViewerSession {
       checkPartAttestationFor(att, this.ticket.streamId, seq, index);
       await this.#attestations.verifyPart(att, this.signer);
       this.#playlists.checkPartInit(seq, index, att.initVersion);
+      this.#partTargetMs = att.partTargetMs;
     } catch (err) {
       throw reject("tampered", `${path}: ${String(err)}`);
     }
@@ -485,7 +493,7 @@ export class ViewerSession {
   #signedDurationMs(durationMs: number): void {
     this.#recentDurationsMs.push(durationMs);
     if (this.#recentDurationsMs.length > RECENT_DURATIONS_KEPT) this.#recentDurationsMs.shift();
-    this.#targetDurationS = Math.max(1, Math.ceil(Math.max(...this.#recentDurationsMs) / 1000));
+    this.#targetDurationS = targetDurationOf(this.#recentDurationsMs);
   }
 
   /** Checks bytes against the streamer's attestation for exactly this file; tampering is reported. */

@@ -65,6 +65,19 @@ export function playlistRun(segments: readonly PlaylistSegment[]): PlaylistEntry
 }
 
 /**
+ * EXT-X-TARGETDURATION for segments of these durations (s): the longest,
+ * rounded to the nearest integer (RFC 8216 4.3.3.1 asks that every EXTINF
+ * rounded so be at most the target), and at least 1. Not rounded up: 1.021 s
+ * segments (an encoder's timestamps) would make it 2, and players sit that
+ * many target durations behind the live edge (hls.js: liveSyncDurationCount).
+ */
+export function targetDurationOf(durationsMs: Iterable<number>): number {
+  let maxMs = 0;
+  for (const d of durationsMs) maxMs = Math.max(maxMs, d);
+  return Math.max(1, Math.round(maxMs / 1000));
+}
+
+/**
  * Renders a standard fMP4 HLS media playlist (version 7) that any player can
  * play; with `lowLatency`, version 9 with the LL-HLS tags, which players
  * without LL support ignore. The discontinuity sequence is the first listed
@@ -81,8 +94,7 @@ export function renderMediaPlaylist(input: PlaylistInput): string {
     ll?.inProgress && (lastSeq === undefined || ll.inProgress.seq === lastSeq + 1)
       ? ll.inProgress
       : undefined;
-  const maxMs = segments.reduce((m, s) => Math.max(m, s.durationMs), 1000);
-  const targetDurationS = Math.ceil(maxMs / 1000);
+  const targetDurationS = targetDurationOf(segments.map((s) => s.durationMs));
   const lines = [
     "#EXTM3U",
     `#EXT-X-VERSION:${ll ? 9 : 7}`,

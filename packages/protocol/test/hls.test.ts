@@ -5,6 +5,7 @@ import {
   playlistRun,
   renderMediaPlaylist,
   SrpError,
+  targetDurationOf,
 } from "@streamrp2p/protocol";
 import { describe, expect, it } from "vitest";
 
@@ -29,6 +30,17 @@ describe("media playlists", () => {
       ["seg-7.m4s", 1.5, 7],
     ]);
     expect(p.ended).toBe(false);
+  });
+
+  it("take the target duration as the longest segment rounded to the nearest second (RFC 8216 4.3.3.1), not up", () => {
+    expect(targetDurationOf([1000, 1021, 980])).toBe(1);
+    expect(targetDurationOf([1000, 1500])).toBe(2);
+    expect(targetDurationOf([])).toBe(1);
+    const p = parseMediaPlaylist(
+      renderMediaPlaylist({ segments: [seg(1, 0, 1021), seg(2, 0, 990)], ended: false }),
+    );
+    expect(p.targetDurationS).toBe(1);
+    for (const s of p.segments) expect(Math.round(s.durationS)).toBeLessThanOrEqual(p.targetDurationS);
   });
 
   it("mark a reconnect as a discontinuity with the new init", () => {

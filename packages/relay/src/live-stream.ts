@@ -9,6 +9,7 @@ import {
   SrpError,
   type StreamEnd,
   type StreamWindow,
+  targetDurationOf,
 } from "@streamrp2p/protocol";
 import type { MediaObject } from "./media-object.ts";
 import { PARTS_KEPT_SEGMENTS, type PartObject, PartWindow } from "./part-window.ts";
@@ -183,9 +184,7 @@ export class LiveStream {
 
   /** The target duration of the playlist (s): blocking requests wait 3 of these. */
   targetDurationS(): number {
-    let maxMs = 1000;
-    for (const o of this.#segments.values()) maxMs = Math.max(maxMs, o.attestation.durationMs);
-    return Math.ceil(maxMs / 1000);
+    return targetDurationOf([...this.#segments.values()].map((o) => o.attestation.durationMs));
   }
 
   hasInit(version: number): boolean {
