@@ -13,6 +13,12 @@ export interface BroadcastStats {
   lastSegmentAt: number | undefined;
 }
 
+export interface BroadcastTiming {
+  segmentTargetMs: number; // ms
+  /** Announced in every part attestation; fragments are cut about this long. */
+  partTargetMs: number; // ms
+}
+
 /** Sequence numbers reserved (durably) per write: one fsync per this many segments. */
 const SEQ_RESERVE_BLOCK = 100;
 
@@ -27,7 +33,7 @@ export class Broadcast {
   readonly streamId: string;
   readonly #publisher: IngestPublisher;
   readonly #log: Logger;
-  readonly #segmentTargetMs: number;
+  readonly #timing: BroadcastTiming;
   readonly #endGraceMs: number;
   readonly #state: BroadcastStateStore;
   #nextSeq: number;
@@ -45,7 +51,7 @@ export class Broadcast {
     streamId: string,
     publisher: IngestPublisher,
     log: Logger,
-    segmentTargetMs: number,
+    timing: BroadcastTiming,
     endGraceMs: number,
     state: BroadcastStateStore,
   ) {
@@ -57,7 +63,7 @@ export class Broadcast {
     this.#initVersion = start.initVersion;
     this.#publisher = publisher;
     this.#log = log;
-    this.#segmentTargetMs = segmentTargetMs;
+    this.#timing = timing;
     this.#endGraceMs = endGraceMs;
   }
 
@@ -97,19 +103,22 @@ export class Broadcast {
     clearTimeout(this.#endTimer);
     this.#live = ffmpeg;
     let initVersion = -1;
-    const segmenter = new Segmenter(this.#segmentTargetMs, {
+    const { partTargetMs } = this.#timing;
+    const segmenter = new Segmenter(this.#timing.segmentTargetMs, {
       onInit: (bytes) => {
         initVersion = ++this.#initVersion;
         this.#state.reserve(this.#seqLimit, initVersion);
         this.#enqueue(() => this.#publisher.publishInit(initVersion, bytes));
       },
+      // Parts belong to the segment in progress: its number is the next one, reserved before signing.
+      onPart: (part) => {
+        if (initVersion < 0) return;
+        const seq = this.#reserve(this.#nextSeq);
+        this.#enqueue(() => this.#publisher.publishPart(seq, initVersion, part, partTargetMs));
+      },
       onSegment: (seg) => {
         if (initVersion < 0) return;
-        const seq = this.#nextSeq++;
-        if (seq >= this.#seqLimit) {
-          this.#seqLimit = seq + SEQ_RESERVE_BLOCK;
-          this.#state.reserve(this.#seqLimit, this.#initVersion);
-        }
+        const seq = this.#reserve(this.#nextSeq++);
         this.#segments += 1;
         this.#lastSegmentAt = Date.now();
         this.#enqueue(() => this.#publisher.publishSegment(seq, initVersion, seg.bytes, seg.durationMs));
@@ -139,6 +148,15 @@ export class Broadcast {
       this.#scheduleEnd();
     });
     return true;
+  }
+
+  /** Makes sure `seq` is below the durably reserved limit before anything is signed with it. */
+  #reserve(seq: number): number {
+    if (seq >= this.#seqLimit) {
+      this.#seqLimit = seq + SEQ_RESERVE_BLOCK;
+      this.#state.reserve(this.#seqLimit, this.#initVersion);
+    }
+    return seq;
   }
 
   #scheduleEnd(): void {

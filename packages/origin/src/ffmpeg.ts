@@ -2,11 +2,29 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { SrpError } from "@streamrp2p/protocol";
 import type { Logger } from "@streamrp2p/service";
 
-/** Fragmented MP4 on stdout, a fragment at every keyframe and at least every 0.5 s (-frag_duration is in µs). */
-const FMP4_OUTPUT = [
-  ..."-map 0:v:0? -map 0:a:0? -c copy -f mp4".split(" "),
-  ..."-movflags +frag_keyframe+empty_moov+default_base_moof -frag_duration 500000 pipe:1".split(" "),
-];
+/**
+ * ffmpeg cuts a fragment at the first frame at or past -frag_duration, so a
+ * fragment overshoots what was asked by up to one frame (and by FLV's
+ * millisecond timestamps). Asking this much less keeps every fragment (an
+ * LL-HLS part) within the announced part target, as the spec requires, at
+ * 20 fps and above (measured: 254 ms fragments when 240 ms were asked).
+ */
+const FRAGMENT_SLACK_MS = 50; // ms
+
+/**
+ * Fragmented MP4 on stdout, a fragment at every keyframe and about every
+ * `fragmentMs` (-frag_duration is in µs): each fragment is one LL-HLS part.
+ */
+function fmp4Output(fragmentMs: number): string[] {
+  const fragmentUs = Math.max(1, fragmentMs - FRAGMENT_SLACK_MS) * 1000;
+  return [
+    ..."-map 0:v:0? -map 0:a:0? -c copy -f mp4".split(" "),
+    ..."-movflags +frag_keyframe+empty_moov+default_base_moof".split(" "),
+    ..."-frag_duration".split(" "),
+    String(fragmentUs),
+    "pipe:1",
+  ];
+}
 
 /** Probing less than the default cuts ~1.3 s of start-up; the sequence headers come first anyway. */
 const FAST_PROBE = "-analyzeduration 300000 -probesize 65536".split(" ");
@@ -54,8 +72,8 @@ function watch(proc: ChildProcess, log: Logger, what: string, secrets: readonly 
 }
 
 /** ffmpeg remuxing an FLV byte stream on stdin (from our RTMP front end) to fMP4 on stdout. */
-export function spawnFlvRemux(ffmpegPath: string, log: Logger): ChildProcess {
-  const args = [...QUIET, ...FAST_PROBE, "-f", "flv", "-i", "pipe:0", ...FMP4_OUTPUT];
+export function spawnFlvRemux(ffmpegPath: string, fragmentMs: number, log: Logger): ChildProcess {
+  const args = [...QUIET, ...FAST_PROBE, "-f", "flv", "-i", "pipe:0", ...fmp4Output(fragmentMs)];
   const proc = spawn(ffmpegPath, args, { stdio: ["pipe", "pipe", "pipe"] });
   proc.stdin?.on("error", () => {}); // EPIPE when ffmpeg exits first; its exit is reported instead
   return watch(proc, log, "flv-remux");
@@ -74,12 +92,13 @@ export function spawnSrtListener(
   host: string,
   port: number,
   passphrase: string,
+  fragmentMs: number,
   log: Logger,
 ): ChildProcess {
   const query = `mode=listener&passphrase=${encodeURIComponent(passphrase)}&pbkeylen=16&latency=120000`;
   // MPEG-TS carries AAC as ADTS; MP4 needs the raw form (Debian's ffmpeg 5.1 does not convert by itself).
   const input = ["-f", "mpegts", "-i", `srt://${host}:${port}?${query}`, "-bsf:a", "aac_adtstoasc"];
-  const args = [...QUIET, "-nostdin", ...FAST_PROBE, ...input, ...FMP4_OUTPUT];
+  const args = [...QUIET, "-nostdin", ...FAST_PROBE, ...input, ...fmp4Output(fragmentMs)];
   return watch(spawn(ffmpegPath, args, { stdio: ["ignore", "pipe", "pipe"] }), log, "srt-listener", [
     passphrase,
   ]);

@@ -1,4 +1,4 @@
-export { Broadcast, type BroadcastStats } from "./broadcast.ts";
+export { Broadcast, type BroadcastStats, type BroadcastTiming } from "./broadcast.ts";
 export {
   type BroadcastPosition,
   type BroadcastStateStore,
@@ -16,4 +16,4 @@ export {
   type OriginStreamConfig,
 } from "./origin.ts";
 export { IngestPublisher } from "./publisher.ts";
-export { type CutSegment, Segmenter } from "./segmenter.ts";
+export { type CutPart, type CutSegment, Segmenter } from "./segmenter.ts";

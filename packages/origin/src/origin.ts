@@ -2,6 +2,8 @@ import { timingSafeEqual } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { CoordinatorClient } from "@streamrp2p/api-client";
 import {
+  MAX_PART_TARGET_MS,
+  MIN_PART_TARGET_MS,
   type NodeInfo,
   OFF_CHAIN_DOMAIN,
   parseWith,
@@ -26,6 +28,7 @@ import {
 } from "@streamrp2p/service";
 import type { Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { z } from "zod";
 import { Broadcast, type BroadcastStats } from "./broadcast.ts";
 import { type BroadcastStateStore, MemoryBroadcastState } from "./broadcast-state.ts";
 import { ORIGIN_DEFAULTS } from "./defaults.ts";
@@ -46,6 +49,18 @@ export interface OriginStreamConfig {
 export type OriginOptions = Omit<Widen<typeof ORIGIN_DEFAULTS>, "relayAddresses"> & {
   relayAddresses: (typeof ORIGIN_DEFAULTS)["relayAddresses"];
 };
+
+/**
+ * The origin's timings: a part target players and relays can live with (it
+ * is signed into every part and announced by every relay), shorter than a
+ * segment.
+ */
+const OriginTimingSchema = z
+  .object({
+    segmentTargetMs: z.number().int().min(100).max(30_000),
+    partTargetMs: z.number().int().min(MIN_PART_TARGET_MS).max(MAX_PART_TARGET_MS),
+  })
+  .refine((o) => o.partTargetMs < o.segmentTargetMs, "partTargetMs must be shorter than segmentTargetMs");
 
 export interface OriginComponents {
   log: Logger;
@@ -92,6 +107,7 @@ export function createOrigin(
   components: OriginComponents,
 ): Origin {
   const options: OriginOptions = { ...ORIGIN_DEFAULTS, ...init };
+  parseWith(OriginTimingSchema, options, "origin timing");
   const { log, coordinator } = components;
   for (const s of streams) parseWith(StreamIdSchema, s.streamId, "origin stream id");
   const resolveIngest =
@@ -171,7 +187,7 @@ export function createOrigin(
         s.streamId,
         publisher,
         log.child("broadcast"),
-        options.segmentTargetMs,
+        { segmentTargetMs: options.segmentTargetMs, partTargetMs: options.partTargetMs },
         options.endGraceMs,
         components.broadcastState?.(s.streamId) ?? new MemoryBroadcastState(),
       ),
@@ -187,7 +203,7 @@ export function createOrigin(
     onPublish: (streamId) => {
       const broadcast = broadcasts.get(streamId);
       if (!broadcast || broadcast.live) return undefined;
-      const ffmpeg = spawnFlvRemux(options.ffmpegPath, log.child("ffmpeg"));
+      const ffmpeg = spawnFlvRemux(options.ffmpegPath, options.partTargetMs, log.child("ffmpeg"));
       broadcast.attach(ffmpeg);
       return { write: (flv) => ffmpeg.stdin?.write(flv), end: () => ffmpeg.stdin?.end() };
     },
@@ -205,6 +221,7 @@ export function createOrigin(
         options.host,
         s.srtPort,
         s.streamKey,
+        options.partTargetMs,
         log.child("ffmpeg"),
       );
       srtProcs.add(proc);

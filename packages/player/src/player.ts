@@ -1,4 +1,6 @@
+import { LL_PLAYLIST_PARAM } from "@streamrp2p/protocol";
 import Hls from "hls.js";
+import { PLAYER_DEFAULTS } from "./defaults.ts";
 import { createLoaderClass } from "./loader.ts";
 import {
   type SessionEvent,
@@ -21,6 +23,13 @@ export interface PlayerHandle {
 export interface AttachOptions extends ViewerSessionOptions {
   onStatus?: (status: PlayerStatus, detail?: string) => void;
   onEvent?: (e: SessionEvent) => void;
+  /**
+   * hls.js low-latency mode (LL-HLS parts and blocking reloads, where relays
+   * serve them), every part verified like a segment. Off by default for now:
+   * a relay signs no delivery for a part, so a part it tampers with is
+   * refused and failed over, but yields no fraud proof (docs: issue 14).
+   */
+  lowLatency?: boolean; // default false
   /** Retry interval while the stream is offline. */
   offlineRetryMs?: number; // ms, default 3_000
 }
@@ -73,7 +82,10 @@ export function attachPlayer(video: HTMLVideoElement, options: AttachOptions): P
     const first = session.pool.order()[0];
     const h = new Hls({
       loader: createLoaderClass(session) as never,
-      liveSyncDurationCount: 3,
+      // LL-HLS where relays serve it (parts, blocking reload): every part is verified in the loader too.
+      lowLatencyMode: options.lowLatency ?? false,
+      // Plain HLS only: any liveSync setting overrides the PART-HOLD-BACK hls.js plays LL-HLS at.
+      ...(options.lowLatency ? {} : { liveSyncDurationCount: PLAYER_DEFAULTS.liveSyncSegments }),
       // Failover happens inside the loader, so hls.js-level retries are a last resort.
       fragLoadPolicy: {
         default: {
@@ -107,7 +119,9 @@ export function attachPlayer(video: HTMLVideoElement, options: AttachOptions): P
       setStatus("error", `${data.type}: ${data.details}`);
       h.startLoad(); // the loader already tried every relay; keep trying rather than give up
     });
-    h.loadSource(`${first?.url}/live/${encodeURIComponent(options.streamId)}/index.m3u8`);
+    // The LL-HLS playlist is asked for (`?ll=1`); without it relays serve plain HLS.
+    const query = options.lowLatency ? `?${LL_PLAYLIST_PARAM}=1` : "";
+    h.loadSource(`${first?.url}/live/${encodeURIComponent(options.streamId)}/index.m3u8${query}`);
     h.attachMedia(video);
   };
   void start();

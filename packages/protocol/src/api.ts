@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { SegmentAttestationSchema, SigningDomainSchema } from "./attestation.ts";
 import { AddressSchema, StreamIdSchema } from "./ids.ts";
+import { MAX_PARTS_PER_SEGMENT, PartAttestationSchema } from "./part-attestation.ts";
 import { RegionSchema } from "./registration.ts";
 import { TicketSchema } from "./session.ts";
 import { StreamEndSchema } from "./stream-end.ts";
@@ -131,6 +132,11 @@ export const StreamWindowSchema = z.strictObject({
   inits: z.array(SegmentAttestationSchema).max(64),
   segments: z.array(WindowSegmentSchema).max(10_000),
   end: StreamEndSchema.nullable(),
+  /** LL-HLS parts after the ones the downstream said it has; only when it asked (`parts=`). */
+  parts: z
+    .array(PartAttestationSchema)
+    .max(MAX_PARTS_PER_SEGMENT * 8)
+    .optional(),
 });
 export type StreamWindow = z.infer<typeof StreamWindowSchema>;
 

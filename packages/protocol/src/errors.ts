@@ -33,6 +33,8 @@ export const ERROR_STATUS = {
   /** The upstream is alive but more than UPSTREAM_LAG_SEGMENTS behind the stream's live edge. */
   UPSTREAM_LAGGING: 504,
   NO_UPSTREAM: 503,
+  /** A blocking playlist reload (LL-HLS `_HLS_msn`) whose segment or part did not appear in 3 target durations. */
+  RELOAD_TIMEOUT: 503,
   UNAVAILABLE: 503,
   /** The node is leaving: go to another one now. */
   DRAINING: 503,
