@@ -1,5 +1,5 @@
 import { copyFileSync, readFileSync } from "node:fs";
-import { request as httpRequest } from "node:http";
+import { createServer, request as httpRequest } from "node:http";
 import { constants, connect as h2connect } from "node:http2";
 import { join } from "node:path";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
@@ -318,11 +318,70 @@ describe("relay HTTPS under attack", () => {
     expect(h.tls.renewals).toBe(0);
   });
 
-  // FINDING (MEDIUM): the same gap at start. A stored chain whose leaf matches key and identifier
-  // but which node:tls refuses (here a broken second PEM block, as a CA could send) passes
-  // #loadStored, so it is not "logged and replaced": createSecureServer throws an untyped
-  // OpenSSL error and the relay cannot start until an operator deletes the file. The failed start
-  // also leaves the challenge listener bound (relay.ts closes it only if certificates.start() throws).
+  /** True when `port` on 127.0.0.1 can be bound now (and is released again). */
+  const bindable = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once("error", () => resolve(false));
+      s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+    });
+
+  it("a failed HTTPS start releases the challenge port and the rest; a retry on the same ports starts", async () => {
+    const dir = tempDir("srp-tls-rv-");
+    const pair = selfSigned(dir, "a");
+    copyFileSync(pair.key, join(dir, "key.pem"));
+    copyFileSync(pair.cert, join(dir, "cert.pem"));
+    const [challengePort, port] = [await freePort(), await freePort()];
+    // Someone else holds the HTTPS port: the start fails after the challenge listener and the certificate.
+    const squatter = createServer();
+    await new Promise<void>((r) => squatter.listen(port, "127.0.0.1", () => r()));
+    const relay = createRelay(
+      {
+        port,
+        tls: {
+          mode: "acme",
+          directoryUrl: "http://127.0.0.1:9/directory",
+          identifier: "127.0.0.1",
+          dir,
+          challengeHost: "127.0.0.1",
+          challengePort,
+        },
+      },
+      components(),
+    );
+    cleanup.push(() => relay.stop());
+    await expect(relay.start()).rejects.toMatchObject({ code: "EADDRINUSE" });
+    expect(await bindable(challengePort)).toBe(true);
+    await new Promise<void>((r) => squatter.close(() => r()));
+    // The same relay, the same ports: it starts and serves both.
+    await relay.start();
+    expect(relay.url).toBe(`https://127.0.0.1:${port}`);
+    expect(JSON.parse((await healthz(relay.url, [readFileSync(pair.cert, "utf8")])).body).ok).toBe(true);
+    expect((await rawGet(challengePort, "/.well-known/acme-challenge/nope")).status).toBe(404);
+  });
+
+  it("held: a start that gets no certificate (CA down) releases the challenge port", async () => {
+    const challengePort = await freePort();
+    const relay = createRelay(
+      {
+        tls: {
+          mode: "acme",
+          directoryUrl: `http://127.0.0.1:${await freePort()}/directory`, // nothing listens
+          identifier: "127.0.0.1",
+          dir: tempDir("srp-tls-rv-"),
+          challengeHost: "127.0.0.1",
+          challengePort,
+          startAttempts: 1,
+          requestTimeoutMs: 1_000,
+        },
+      },
+      components(),
+    );
+    cleanup.push(() => relay.stop());
+    await expect(relay.start()).rejects.toMatchObject({ code: "ACME_FAILED" });
+    expect(await bindable(challengePort)).toBe(true);
+  });
+
   it("held: TLS with workers > 1 is refused at creation", () => {
     const tls: RelayTls = { mode: "files", keyFile: "/nonexistent", certFile: "/nonexistent" };
     expect(() => createRelay({ tls, workers: 2 }, components())).toThrow(/workers: 1/);
