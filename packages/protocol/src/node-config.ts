@@ -135,6 +135,12 @@ export const NodeConfigSchema = z
       .optional(),
     /** The CA reaches the http-01 challenge here (plain HTTP, port 80 unless a proxy forwards it). */
     acmeChallengePort: z.coerce.number().int().min(1).max(65_535).default(80),
+    /**
+     * One request to the ACME CA, connect to last byte (ms): a frozen CA or one trickling its
+     * answer fails the attempt after this; the current certificate stays served and the attempt
+     * is retried with backoff (1 min doubling to 1 h).
+     */
+    acmeRequestTimeoutMs: z.coerce.number().int().min(1_000).max(300_000).default(15_000),
     /** Extra CA certificates (PEM file) to trust for the ACME directory's HTTPS: a private CA. */
     acmeCaFile: z.string().min(1).optional(),
     /** ACME account key and certificate (0600); default `<dataDir>/tls`. */

@@ -604,6 +604,7 @@ function createCertificateManager(
               ...(tls.profile ? { profile: tls.profile } : {}),
               ...(tls.caPem ? { caPem: tls.caPem } : {}),
               requestTimeoutMs: t.requestTimeoutMs,
+              maxResponseBytes: t.maxResponseBytes,
               pollAttempts: t.pollAttempts,
               pollMinMs: t.pollMinMs,
               pollMaxMs: t.pollMaxMs,
