@@ -174,12 +174,6 @@ export const NodeConfigSchema = z
         path: ["headersTimeoutMs"],
         message: "headersTimeoutMs must not exceed requestTimeoutMs",
       });
-    if (c.tls !== "off" && c.workers !== 1)
-      ctx.addIssue({
-        code: "custom",
-        path: ["workers"],
-        message: "tls needs workers: 1 (workers do not hold the certificate yet)",
-      });
   });
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;
 export type NodeConfigInput = z.input<typeof NodeConfigSchema>;

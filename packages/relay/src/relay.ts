@@ -108,7 +108,7 @@ export interface RelayOptions {
   httpLimits?: Partial<HttpServerLimits>;
   /** Processes serving viewers (see RELAY_DEFAULTS.workers); 1 = this process alone, 0 = one per CPU core. */
   workers: number;
-  /** HTTPS (HTTP/2 and HTTP/1.1); default plain HTTP. Needs workers: 1. */
+  /** HTTPS (HTTP/2 and HTTP/1.1); default plain HTTP. With workers, they serve it and get each renewal. */
   tls?: RelayTls;
 }
 
@@ -242,13 +242,11 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
   const retiring = new Set<StreamPuller>();
   const demand = new CarryDemand(options.carryGraceMs, now);
   const tls = options.tls;
-  if (tls && workers > 1)
-    throw new SrpError(
-      "BAD_REQUEST",
-      "HTTPS (tls) needs workers: 1; workers do not hold the certificate yet",
-    );
+  // With workers, they serve HTTPS on the public port; this process's internal port stays plain.
   const certificates = tls
-    ? createCertificateManager(tls, now, log, metrics, (c) => http?.setCertificate(c))
+    ? createCertificateManager(tls, now, log, metrics, (c) =>
+        front ? front.setCertificate(c) : http?.setCertificate(c),
+      )
     : undefined;
   let challengeHttp: RunningHttpServer | undefined;
   let http: RunningHttpServer | undefined;
@@ -421,9 +419,10 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
     get url() {
       if (!http) throw new SrpError("UNAVAILABLE", "relay not started");
       if (options.publicUrl) return options.publicUrl;
-      if (front) return listeningUrl(options.host, front.port);
       const identifier = certificates?.identifier;
-      return identifier ? certificateUrl(identifier, http.port) : http.url;
+      if (identifier) return certificateUrl(identifier, front ? front.port : http.port);
+      if (front) return listeningUrl(options.host, front.port, tls ? "https" : "http");
+      return http.url;
     },
     metrics,
     receipts,
@@ -500,8 +499,9 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
         challengeHttp = await startChallengeServer(tls, certificates, log, () => relay.url);
       served = await certificates.start();
     }
+    const servedTls = served ? { key: served.key, cert: served.cert } : undefined;
     http = await startHttpService({
-      ...(served ? { tls: { key: served.key, cert: served.cert } } : {}),
+      ...(servedTls && !front ? { tls: servedTls } : {}),
       // With workers, they hold the public port; this process answers them on an internal one.
       host: front ? "127.0.0.1" : options.host,
       port: front ? 0 : options.port,
@@ -518,7 +518,7 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
         ...(certificates ? { tls: certificates.status() } : {}),
       }),
     });
-    if (front) await front.start(http.url);
+    if (front) await front.start(http.url, servedTls);
     http.server.on("connection", (socket) => {
       connections += 1;
       metrics.connections.set(connections);

@@ -3,7 +3,7 @@ import { createServer, request as httpRequest } from "node:http";
 import { constants, connect as h2connect } from "node:http2";
 import { join } from "node:path";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
-import { createRelay, type Relay, type RelayTls } from "@streamrp2p/relay";
+import { createRelay, type Relay } from "@streamrp2p/relay";
 import { silentLogger } from "@streamrp2p/service";
 import { afterEach, describe, expect, it } from "vitest";
 import { newAccount } from "../../../test/support/fixtures.ts";
@@ -382,8 +382,5 @@ describe("relay HTTPS under attack", () => {
     expect(await bindable(challengePort)).toBe(true);
   });
 
-  it("held: TLS with workers > 1 is refused at creation", () => {
-    const tls: RelayTls = { mode: "files", keyFile: "/nonexistent", certFile: "/nonexistent" };
-    expect(() => createRelay({ tls, workers: 2 }, components())).toThrow(/workers: 1/);
-  });
+  // HTTPS with workers > 1 (refused at creation until the workers held the certificate): https-workers.test.ts.
 });
