@@ -1,4 +1,5 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { TLSSocket } from "node:tls";
 import {
   bytesToBase64url,
   CONTENT_TYPE_INIT,
@@ -49,6 +50,8 @@ export interface ServeContext {
   draining(): boolean;
 }
 
+/** A TLS record's plaintext at most: a body this small costs less to copy than a record of its own. */
+const TLS_RECORD_BYTES = 16 * 1024;
 const IMMUTABLE = "public, max-age=31536000, immutable";
 /** Live playlists change every segment; a second of caching still collapses bursts at a CDN. */
 const LIVE_PLAYLIST = "public, max-age=1";
@@ -99,6 +102,10 @@ export async function sendObject(
     ctx.ledger.add(session, obj.attestation.streamId, obj.byteLength, isInit ? 0 : 1);
   const bytes = served.bytes ?? obj.bytes;
   if (bytes) {
+    // HTTP/1.1 over TLS: node copies a head and body written together into one new buffer before
+    // encrypting (TLSWrap concatenates a multi-buffer write); sent apart, the body is not copied.
+    if (bytes.length > TLS_RECORD_BYTES && req.httpVersionMajor === 1 && (req.socket as TLSSocket).encrypted)
+      res.flushHeaders();
     res.end(bytes);
     return;
   }

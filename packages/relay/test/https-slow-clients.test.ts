@@ -12,6 +12,7 @@ import {
   HEADER_ATTESTATION,
   HEADER_INIT_VERSION,
   type SegmentAttestation,
+  sha256Hex,
 } from "@streamrp2p/protocol";
 import { createRelay, type Relay, type RelayOptions } from "@streamrp2p/relay";
 import { silentLogger } from "@streamrp2p/service";
@@ -123,10 +124,14 @@ describe("relay HTTPS against slow and never-finishing clients", () => {
     };
     await put(await signedObject(streamer, "demo", "init", 0, 1000));
     await put(await signedObject(streamer, "demo", "segment", 0, 5000));
-    pushNext = async (seq) => put(await signedObject(streamer, "demo", "segment", seq, 5000));
+    pushNext = async (seq, size = 5000) => {
+      const o = await signedObject(streamer, "demo", "segment", seq, size);
+      await put(o);
+      return o;
+    };
     return { relay, ca };
   }
-  let pushNext: (seq: number) => Promise<void> = async () => {};
+  let pushNext: (seq: number, size?: number) => Promise<SignedObject | undefined> = async () => undefined;
 
   async function session_(relay: Relay, ca: string[]): Promise<ClientHttp2Session> {
     const s = h2connect(relay.url, { ca });
@@ -223,6 +228,43 @@ describe("relay HTTPS against slow and never-finishing clients", () => {
     await new Promise((r) => setTimeout(r, 2_000));
     expect(session.closed).toBe(false);
     expect((await h2(session, { ":path": "/healthz" })).status).toBe(200);
+  });
+
+  // serve.ts sends a large body apart from its head over HTTP/1.1 + TLS (no copy): it must still arrive whole.
+  it("a 1 MiB segment arrives whole with its attestation over HTTP/1.1 and HTTP/2", async () => {
+    const { relay, ca } = await start();
+    const seg = await pushNext(1, 1024 * 1024);
+    const h1 = await new Promise<{ status: number; body: Buffer; att: unknown; length: unknown }>(
+      (resolve, reject) => {
+        const req = httpsRequest(`${relay.url}/live/demo/seg-1.m4s`, { ca, agent: false }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              body: Buffer.concat(chunks),
+              att: res.headers[HEADER_ATTESTATION],
+              length: res.headers["content-length"],
+            }),
+          );
+        });
+        req.on("error", reject);
+        req.end();
+      },
+    );
+    expect(h1.status).toBe(200);
+    expect(h1.length).toBe(String(1024 * 1024));
+    expect(h1.att).toBe(encodeAttestationHeader(seg?.att as SegmentAttestation));
+    expect(sha256Hex(h1.body)).toBe(seg?.att.sha256);
+    const session = await session_(relay, ca);
+    const h2answer = await new Promise<Buffer>((resolve, reject) => {
+      const s = session.request({ ":path": "/live/demo/seg-1.m4s" });
+      const chunks: Buffer[] = [];
+      s.on("data", (c: Buffer) => chunks.push(c));
+      s.on("end", () => resolve(Buffer.concat(chunks)));
+      s.on("error", reject);
+    });
+    expect(sha256Hex(h2answer)).toBe(seg?.att.sha256);
   });
 
   it("long polls and blocking segment requests longer than every request deadline are answered (h2 and HTTP/1.1)", async () => {
