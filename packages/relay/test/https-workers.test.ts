@@ -184,7 +184,7 @@ describe("relay HTTPS with workers", () => {
     expect(workers).toContain(got.pid);
   });
 
-  it("a renewal reaches every worker, and a worker that replaces a killed one serves the renewed certificate", async () => {
+  it("a renewal reaches every worker, and workers that replace a killed (-9) and a frozen (SIGSTOP) one serve the renewed certificate", async () => {
     const before = await health();
     expect(before.tls.fingerprint).toBe(storedFingerprint);
     clock.frozen = Date.parse(before.tls.renewAt) + 1_000;
@@ -213,5 +213,29 @@ describe("relay HTTPS with workers", () => {
     expect([...replaced.fingerprints]).toEqual([renewed.tls.fingerprint]);
     expect(replaced.pids.size).toBe(2);
     expect(replaced.pids.has(victim)).toBe(false);
+    // A frozen (SIGSTOP) worker is replaced too, and its replacement also serves the renewed one.
+    const [frozen] = workerPids();
+    process.kill(frozen ?? 0, "SIGSTOP");
+    try {
+      await waitUntil(
+        "the frozen worker replaced",
+        async () => {
+          const now = workerPids();
+          return now.length === 2 && !now.includes(frozen ?? 0) && (await health()).workers.running === 2
+            ? true
+            : undefined;
+        },
+        30_000,
+      );
+    } finally {
+      try {
+        process.kill(frozen ?? 0, "SIGCONT");
+      } catch {
+        // already gone (killed by the pool): nothing to thaw
+      }
+    }
+    const afterFreeze = await spread(6);
+    expect([...afterFreeze.fingerprints]).toEqual([renewed.tls.fingerprint]);
+    expect(afterFreeze.pids.has(frozen)).toBe(false);
   });
 });
