@@ -26,6 +26,8 @@ export const ERROR_STATUS = {
 
   STREAM_ENDED: 410,
   PAYLOAD_TOO_LARGE: 413,
+  /** A request's header list over the server's cap (HTTP/2; HTTP/1.1's parser answers 431 itself). */
+  HEADERS_TOO_LARGE: 431,
   UNSUPPORTED_MEDIA_TYPE: 415,
   UPSTREAM_FAILED: 502,
   /** The upstream answers but announces nothing new while the stream is live. */
