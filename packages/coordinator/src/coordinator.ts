@@ -288,6 +288,7 @@ export function createCoordinator(
   });
   addWebRoutes(router, { webDir: components.webDir, replicaUrls: options.replicaUrls });
   addRegistryRoutes(router, {
+    registrations: new RateLimiter(options.registrationBurst, options.registrationsPerMinute / 60_000, now),
     store,
     options,
     log,

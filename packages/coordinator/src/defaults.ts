@@ -55,6 +55,14 @@ export const COORDINATOR_DEFAULTS = {
   ticketBurst: 20,
   /** …and per minute after that. */
   ticketsPerMinute: 20,
+  /**
+   * Node and stream registrations one site (IPv4 /24, IPv6 /48) may make in a burst, and per
+   * minute after that: each costs a signature check and a registry row, and keys are free.
+   * An operator that registers many relays or streams from one network raises them
+   * (`--registration-burst`, `--registrations-per-minute`).
+   */
+  registrationBurst: 60,
+  registrationsPerMinute: 30,
   ticketTtlMs: 2 * 60 * 60_000, // ms a viewing session lasts
   ticketGraceMs: 5 * 60_000, // ms after expiry a session's last receipt is still taken
   epochMs: 60 * 60_000, // ms per reward epoch

@@ -5,7 +5,7 @@ export { checkTicketMatchesSession } from "./accounting/receipt-intake.ts";
 export { ReceiptVerifier } from "./accounting/receipt-verifier.ts";
 export { REPUTATION_PARAMS, reputation } from "./accounting/reputation.ts";
 export { SegmentRecorder } from "./accounting/segment-recorder.ts";
-export { issueSession, type SessionIssuer, subnetOf } from "./accounting/sessions.ts";
+export { issueSession, type SessionIssuer, siteOf, subnetOf } from "./accounting/sessions.ts";
 export {
   creditKey,
   type EpochCreditRow,

@@ -1,5 +1,5 @@
 export { breakEvenGb, viewerGb } from "./break-even.ts";
-export { EPOCH_PARAMS, type FakeAudience, fakeAudienceCredit, subnetsToEscapeCollusionRule } from "./caps.ts";
+export { EPOCH_PARAMS, type FakeAudience, fakeAudienceCredit, sitesToEscapeCollusionRule } from "./caps.ts";
 export { egressCostUsd, egressWithinBudgetGb, epochCostUsd, nodeMonthlyCostUsd, usdPer } from "./cost.ts";
 export { DEFAULT_RATES, ECONOMICS_DEFAULTS, type Rates } from "./defaults.ts";
 export {

@@ -5,6 +5,7 @@ import {
   RateLimiter,
   ReceiptVerifier,
   type SessionRow,
+  siteOf,
   subnetOf,
   viewerAddressKey,
 } from "@streamrp2p/coordinator";
@@ -283,6 +284,7 @@ export class Simulation {
       viewerKey: null,
       clientAddr: addr,
       subnet: subnetOf(addr),
+      site: siteOf(addr),
       issuedAt: now,
       // The ticket's lifetime, as issued; a watch longer than it ends with it (receipts past it are refused).
       expiresAt: now + COORDINATOR_DEFAULTS.ticketTtlMs,

@@ -54,6 +54,15 @@ describe("simulated attacks (direction of each outcome)", () => {
     expect(o.attackProfitUsd).toBeLessThan(0);
   });
 
+  it("fake viewers from one IPv6 /48, each in its own /64, are one identity: capped, and lose money", async () => {
+    const { outcomes: o } = await runScenario(
+      small({ kind: "fake-viewers", nodes: 5, sessionsPerEpoch: 150, addressing: "ipv6-48" }),
+    );
+    expect(o.fakeSessions).toBeGreaterThan(0);
+    expect(o.attackerExcessCreditBytes).toBeLessThanOrEqual(o.identityCapBytes);
+    expect(o.attackProfitUsd).toBeLessThan(0);
+  });
+
   it("nodes that serve probes well and viewers badly lose viewers and earn by what viewers signed for", async () => {
     const { outcomes: o } = await runScenario(
       small({ kind: "probe-gaming", share: 0.1, detect: 1, viewerRate: 0.6 }),

@@ -11,17 +11,28 @@ export interface EpochParams {
    */
   maxSessionsPerSubnet: number;
   /**
-   * A (node, stream) whose credit comes from this few subnets or fewer, over
-   * many sessions, is flagged `few-viewer-identities` and its credit withheld.
+   * The same, per site (IPv4 /24, IPv6 /48): one /48 holds 65,536 /64s, so
+   * without it one cheaply held /48 was 65,536 capped audiences. A /48 is
+   * cheaper to hold than an IPv4 /24 (tunnel brokers grant one free), so it
+   * is capped no more generously. For IPv4 the site is the subnet. Kept
+   * apart from the subnet cap so an operator can be more generous to
+   * carriers that seat many phones, each on its own /64, in one /48.
    */
-  collusionMaxSubnets: number;
+  maxSessionsPerSite: number;
+  /**
+   * A (node, stream) whose credit comes from this few sites or fewer, over
+   * many sessions, is flagged `few-viewer-identities` and its credit
+   * withheld. Sites, not subnets: one /48's /64s are one identity.
+   */
+  collusionMaxSites: number;
   collusionMinSessions: number;
 }
 
 export const EPOCH_PARAMS: EpochParams = {
   lookbackMs: 30_000, // ms
   maxSessionsPerSubnet: 3,
-  collusionMaxSubnets: 2,
+  maxSessionsPerSite: 3,
+  collusionMaxSites: 2,
   collusionMinSessions: 5,
 };
 
@@ -98,7 +109,9 @@ function searchAt(at: readonly number[], t: number, strict: boolean): number {
 
 /** Segments (count, bytes) produced in [from, to], both inclusive. */
 function producedBetween(ix: ProducedIndex | undefined, from: number, to: number) {
-  if (!ix || to < from) return { count: 0, bytes: 0 };
+  // `!(from <= to)`, not `to < from`: a NaN bound (a corrupt timestamp) must mean nothing produced,
+  // never the binary searches' "everything".
+  if (!ix || !(from <= to)) return { count: 0, bytes: 0 };
   const a = searchAt(ix.at, from, false);
   const b = searchAt(ix.at, to, true);
   if (b <= a) return { count: 0, bytes: 0 };
@@ -194,7 +207,11 @@ export function computeEpoch(input: EpochInput): EpochOutput {
     }
   }
 
-  const identityCapped = capPerSubnet(input, deltas);
+  // Two caps, the narrower key first: each /64 to its share, then each /48 (holding up to
+  // 65,536 of them) to its own. For IPv4 both keys are the /24 and the subnet cap binds.
+  const produced = producedThisEpoch(input);
+  const cappedSubnets = capPerIdentity(deltas, produced, (s) => s.subnet, input.params.maxSessionsPerSubnet);
+  const cappedSites = capPerIdentity(deltas, produced, (s) => s.site, input.params.maxSessionsPerSite);
   const agg = new Map<
     string,
     {
@@ -204,6 +221,7 @@ export function computeEpoch(input: EpochInput): EpochOutput {
       claimed: number;
       sessions: Set<string>;
       subnets: Set<string>;
+      sites: Set<string>;
       flags: Set<string>;
     }
   >();
@@ -217,20 +235,23 @@ export function computeEpoch(input: EpochInput): EpochOutput {
       claimed: 0,
       sessions: new Set(),
       subnets: new Set(),
+      sites: new Set(),
       flags: new Set(),
     };
     a.credited += d.delta;
     a.claimed += d.claimed;
     a.sessions.add(d.session.sessionId);
     a.subnets.add(d.session.subnet);
-    if (identityCapped.has(d.session.subnet)) a.flags.add("identity-capped");
+    a.sites.add(d.session.site);
+    if (cappedSubnets.has(d.session.subnet) || cappedSites.has(d.session.site))
+      a.flags.add("identity-capped");
     if ((factorOf.get(d.session.sessionId) ?? 1) < 1) a.flags.add("implausible-claims-capped");
     agg.set(key, a);
   }
   const withheld: EpochOutput["withheld"] = [];
   const credits: EpochCreditRow[] = [...agg.values()].map((a) => {
-    if (fewViewerIdentities(a.sessions.size, a.subnets.size, input.params)) {
-      // Many sessions, few subnets feeding one node: the receipt graph of an operator
+    if (fewViewerIdentities(a.sessions.size, a.sites.size, input.params)) {
+      // Many sessions, few sites feeding one node: the receipt graph of an operator
       // watching itself. Its credit is withheld (forfeited: the cumulative credit
       // already counts it as consumed), not escrowed: nothing later makes it honest.
       a.flags.add("few-viewer-identities");
@@ -264,56 +285,66 @@ export function computeEpoch(input: EpochInput): EpochOutput {
 }
 
 /**
- * Rule: many sessions from few subnets feeding one (node, stream) is the
- * receipt graph of an operator watching itself; its credit is withheld.
- * Exported (pure) so the economic model reckons with the same rule.
+ * Rule: many sessions from few sites (IPv4 /24, IPv6 /48) feeding one
+ * (node, stream) is the receipt graph of an operator watching itself; its
+ * credit is withheld. Exported (pure) so the economic model reckons with the
+ * same rule.
  */
-export function fewViewerIdentities(sessions: number, subnets: number, p: EpochParams): boolean {
-  return sessions >= p.collusionMinSessions && subnets <= p.collusionMaxSubnets;
+export function fewViewerIdentities(sessions: number, sites: number, p: EpochParams): boolean {
+  return sessions >= p.collusionMinSessions && sites <= p.collusionMaxSites;
 }
 
 /**
- * Rule: a subnet whose credit this epoch is worth `worth` concurrent sessions
- * (credit over what the stream produced) keeps at most
- * `maxSessionsPerSubnet` sessions' worth: each of its credits is scaled down
- * to the cap, rounding down. Pure, shared with the economic model.
+ * Rule: an identity (a subnet or a site) whose credit this epoch is worth
+ * `worth` concurrent sessions (credit over what the stream produced) keeps
+ * at most `cap` sessions' worth: each of its credits is scaled down to the
+ * cap, rounding down. Pure, shared with the economic model.
  */
-export function subnetCappedCredit(credit: number, worth: number, p: EpochParams): number {
-  const cap = p.maxSessionsPerSubnet;
+export function identityCappedCredit(credit: number, worth: number, cap: number): number {
   return worth > cap ? Math.floor((credit * cap) / worth) : credit;
 }
 
 type Delta = { session: SessionRow; delta: number };
 
-/**
- * Per subnet (IPv4 /24, IPv6 /64), across every stream: no more than
- * `maxSessionsPerSubnet` concurrent sessions' worth. A session's worth is its
- * new credit over what its stream produced in the epoch (with the lookback
- * before it: sessions start a few segments behind the edge). Over the cap,
- * every delta of the subnet is scaled down to it; the excess is forfeited,
- * not deferred (cumulative credit keeps the whole claim as consumed, so later
- * epochs cannot pay it out bit by bit). Returns the capped subnets.
- */
-function capPerSubnet(input: EpochInput, deltas: Delta[]): Set<string> {
+/** Bytes each stream produced in the epoch, with the lookback before it (sessions start behind the edge). */
+function producedThisEpoch(input: EpochInput): Map<string, number> {
   const produced = new Map<string, number>();
   for (const [streamId, segs] of input.segments) {
-    produced.set(
-      streamId,
-      segs
-        .filter(
-          (s) => s.producedAt >= input.startsAt - input.params.lookbackMs && s.producedAt < input.endsAt,
-        )
-        .reduce((n, s) => n + s.byteLength, 0),
-    );
+    let bytes = 0;
+    for (const s of segs) {
+      if (s.producedAt >= input.startsAt - input.params.lookbackMs && s.producedAt < input.endsAt) {
+        bytes += s.byteLength;
+      }
+    }
+    produced.set(streamId, bytes);
   }
-  const bySubnet = new Map<string, Delta[]>();
+  return produced;
+}
+
+/**
+ * Per identity (`keyOf` a session: its subnet or its site), across every
+ * stream: no more than `cap` concurrent sessions' worth. A session's worth
+ * is its new credit over what its stream produced in the epoch. Over the
+ * cap, every delta of the identity is scaled down to it; the excess is
+ * forfeited, not deferred (cumulative credit keeps the whole claim as
+ * consumed, so later epochs cannot pay it out bit by bit). Returns the
+ * capped identities.
+ */
+function capPerIdentity(
+  deltas: Delta[],
+  produced: Map<string, number>,
+  keyOf: (s: SessionRow) => string,
+  cap: number,
+): Set<string> {
+  const byIdentity = new Map<string, Delta[]>();
   for (const d of deltas) {
-    const list = bySubnet.get(d.session.subnet) ?? [];
-    list.push(d);
-    bySubnet.set(d.session.subnet, list);
+    const key = keyOf(d.session);
+    const list = byIdentity.get(key);
+    if (list) list.push(d);
+    else byIdentity.set(key, [d]);
   }
   const capped = new Set<string>();
-  for (const [subnet, list] of bySubnet) {
+  for (const [identity, list] of byIdentity) {
     let worth = 0; // in concurrent sessions' worth
     for (const d of list) {
       const p = produced.get(d.session.streamId) ?? 0;
@@ -321,12 +352,12 @@ function capPerSubnet(input: EpochInput, deltas: Delta[]): Set<string> {
       if (p > 0) worth += d.delta / p;
       else if (d.delta > 0) {
         d.delta = 0;
-        capped.add(subnet);
+        capped.add(identity);
       }
     }
-    if (worth > input.params.maxSessionsPerSubnet) {
-      capped.add(subnet);
-      for (const d of list) d.delta = subnetCappedCredit(d.delta, worth, input.params);
+    if (worth > cap) {
+      capped.add(identity);
+      for (const d of list) d.delta = identityCappedCredit(d.delta, worth, cap);
     }
   }
   return capped;

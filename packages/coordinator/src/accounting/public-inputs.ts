@@ -15,9 +15,9 @@ export function subnetHasher(secret: string, epoch: number): (subnet: string) =>
   return (subnet) => createHmac("sha256", key).update(subnet).digest("hex").slice(0, 32);
 }
 
-/** A session as published and as computed on: no client address, no viewer key, its subnet hashed. */
+/** A session as published and as computed on: no client address, no viewer key, its subnet and site hashed. */
 export function publicSession(s: SessionRow, hash: (subnet: string) => string): SessionRow {
-  return { ...s, viewerKey: null, clientAddr: "", subnet: hash(s.subnet) };
+  return { ...s, viewerKey: null, clientAddr: "", subnet: hash(s.subnet), site: hash(s.site) };
 }
 
 /**

@@ -52,3 +52,17 @@ export function subnetOf(addr: string): string {
   const g = ipv6Groups(addr);
   return g ? `${hex4(g.slice(0, 4))}::/64` : `other:${addr}`;
 }
+
+/**
+ * What one operator of fake viewers holds as cheaply as one subnet: the /24
+ * of an IPv4 address (the same as its subnet), the /48 of an IPv6 one. A /48
+ * is a tunnel broker's free grant and a routine allocation to one customer,
+ * and holds 65,536 /64s: capping /64s alone let one /48 be credited as
+ * 65,536 audiences. The second credit cap keys on it.
+ */
+export function siteOf(addr: string): string {
+  const v4 = ipv4Of(addr);
+  if (v4) return `${v4.split(".").slice(0, 3).join(".")}.0/24`;
+  const g = ipv6Groups(addr);
+  return g ? `${hex4(g.slice(0, 3))}::/48` : `other:${addr}`;
+}
