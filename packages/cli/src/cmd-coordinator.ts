@@ -17,6 +17,7 @@ export const coordinatorHelp = `streamrp2p coordinator [--host 127.0.0.1] [--por
                        [--node-urls auto|public|any] [--epoch-ms N] [--probe-interval-ms N] [--lease-ttl-ms N]
                        [--settlement FILE] [--replica-urls URL,URL...] [--max-children 4] [--min-relays-per-stream 8]
                        [--registration-burst 60] [--registrations-per-minute 30]
+                       [--probe-each-node-ms 1200000] [--max-probes-per-second 20]
   Runs the coordinator (registry, routing, accounting, epochs). Embedded SQLite under --data-dir by
   default; with --postgres (or SRP_POSTGRES_URL) several replicas share one PostgreSQL database:
   any replica answers any request, one at a time (the epoch lease holder) closes and settles epochs.
@@ -29,6 +30,9 @@ export const coordinatorHelp = `streamrp2p coordinator [--host 127.0.0.1] [--por
   --max-children: relays one node feeds per stream (the relay tree's fan-out).
   --min-relays-per-stream: relays beyond the ingest relays kept carrying each live stream without
   viewers or children of their own (warm standbys); the others carry a stream only on demand.
+  --probe-interval-ms: the built-in prober probes at least this often (0: off); --probe-each-node-ms:
+  each node carrying a stream is probed about this often, however many there are, within
+  --max-probes-per-second for the whole network.
   --registration-burst, --registrations-per-minute: node and stream registrations one network
   (IPv4 /24, IPv6 /48) may make at once and per minute after that (429 RATE_LIMITED beyond).
   --node-urls: which relay URLs may register. public: routable hosts only (the coordinator and
@@ -45,6 +49,8 @@ export async function runCoordinator(argv: string[]): Promise<void> {
     "replica-id": { type: "string" },
     "epoch-ms": { type: "string" },
     "probe-interval-ms": { type: "string" },
+    "probe-each-node-ms": { type: "string" },
+    "max-probes-per-second": { type: "string" },
     "lease-ttl-ms": { type: "string" },
     settlement: { type: "string" },
     "replica-urls": { type: "string" },
@@ -72,6 +78,8 @@ export async function runCoordinator(argv: string[]): Promise<void> {
       nodeUrls: stringFlag(flags, "node-urls", COORDINATOR_DEFAULTS.nodeUrls),
       epochMs: intFlag(flags, "epoch-ms", COORDINATOR_DEFAULTS.epochMs),
       probeIntervalMs: intFlag(flags, "probe-interval-ms", COORDINATOR_DEFAULTS.probeIntervalMs),
+      probeEachNodeMs: intFlag(flags, "probe-each-node-ms", COORDINATOR_DEFAULTS.probeEachNodeMs),
+      maxProbesPerSecond: intFlag(flags, "max-probes-per-second", COORDINATOR_DEFAULTS.maxProbesPerSecond),
       leaseTtlMs: intFlag(flags, "lease-ttl-ms", COORDINATOR_DEFAULTS.leaseTtlMs),
       replicaUrls:
         flags["replica-urls"] === undefined

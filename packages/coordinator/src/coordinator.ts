@@ -229,6 +229,8 @@ export function createCoordinator(
     {
       epochMs: options.epochMs,
       probeIntervalMs: options.probeIntervalMs,
+      probeEachNodeMs: options.probeEachNodeMs,
+      maxProbesPerSecond: options.maxProbesPerSecond,
       recordIntervalMs: options.recordIntervalMs,
       ticketGraceMs: options.ticketGraceMs,
       nodeTimeoutMs: options.nodeTimeoutMs,

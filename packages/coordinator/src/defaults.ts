@@ -67,8 +67,16 @@ export const COORDINATOR_DEFAULTS = {
   ticketTtlMs: 2 * 60 * 60_000, // ms a viewing session lasts
   ticketGraceMs: 5 * 60_000, // ms after expiry a session's last receipt is still taken
   epochMs: 60 * 60_000, // ms per reward epoch
-  /** One probe of a random (node, stream) this often; 0 turns the built-in prober off. */
+  /** The built-in prober probes at least once this often; 0 turns it off. */
   probeIntervalMs: 30_000, // ms
+  /**
+   * Each node carrying a stream is probed about this often, however many nodes there are
+   * (least recently probed first): three times an epoch, so that every node's reputation
+   * rests on probes in every epoch…
+   */
+  probeEachNodeMs: 20 * 60_000, // ms
+  /** …within this budget for the whole network (10,000 nodes need 8.3/s). */
+  maxProbesPerSecond: 20, // probes/s
   /** How often the segment ledger reads ingest relays' windows. */
   recordIntervalMs: 2_000, // ms
   /**

@@ -1,5 +1,6 @@
 export { AccountingService } from "./accounting/accounting-service.ts";
 export { computeEpoch, EPOCH_PARAMS, type EpochParams } from "./accounting/epoch-compute.ts";
+export { PICK_AMONG, ProbeSchedule, type ProbeScheduleOptions } from "./accounting/probe-schedule.ts";
 export { VIEWER_HEADERS } from "./accounting/prober.ts";
 export { checkTicketMatchesSession } from "./accounting/receipt-intake.ts";
 export { ReceiptVerifier } from "./accounting/receipt-verifier.ts";

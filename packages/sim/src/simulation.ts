@@ -2,6 +2,7 @@ import {
   COORDINATOR_DEFAULTS,
   checkTicketMatchesSession,
   issueSession,
+  ProbeSchedule,
   ReceiptVerifier,
   type SessionRow,
   siteOf,
@@ -21,7 +22,7 @@ import {
 import { closeSimEpoch, type EpochBook, type EpochResult } from "./epochs.ts";
 import { EventQueue } from "./event-queue.ts";
 import { pickWeighted, randomIPv4 } from "./net.ts";
-import { probeOnce } from "./probes.ts";
+import { probeDue } from "./probes.ts";
 import { Rng, zipfSampler } from "./rng.ts";
 import type { Scenario } from "./scenario.ts";
 import { buildNodes, buildStreams, type SimNode, type SimStream, type Viewer } from "./world.ts";
@@ -158,8 +159,19 @@ export class Simulation {
     const { s, queue } = this;
     const end = s.durationMs;
     queue.every(0, s.tickMs, end, () => this.#onTick());
-    queue.every(s.coordinator.probeIntervalMs, s.coordinator.probeIntervalMs, end, () =>
-      probeOnce(this.model, this.nodes, this.streams, this.#tick.rng, s),
+    const probeRng = this.rng.fork();
+    // The prober's schedule, called once a tick (so a tick's worth of probes is owed per call).
+    const probes = new ProbeSchedule(
+      {
+        probeIntervalMs: s.coordinator.probeIntervalMs,
+        probeEachNodeMs: s.coordinator.probeEachNodeMs,
+        maxProbesPerSecond: s.coordinator.maxProbesPerSecond,
+        maxCatchUpMs: s.tickMs,
+      },
+      () => probeRng.next(),
+    );
+    queue.every(0, s.tickMs, end, () =>
+      probeDue(probes, this.model, this.nodes, this.streams, this.#tick.rng, s),
     );
     for (let e = 0; e * s.coordinator.epochMs < end; e++) {
       const closeAt = Math.min(end, (e + 1) * s.coordinator.epochMs) + 1;
