@@ -81,14 +81,14 @@ function quantile(xs: number[], q: number): number {
 /** LL-HLS needs parts in the relays' playlists: without them there is nothing to measure. */
 async function requireLlHls(chain: Chain): Promise<void> {
   for (const r of chain.relays) {
-    const res = await fetch(`${r.url}/live/${chain.streamId}/index.m3u8`, {
+    const res = await fetch(`${r.url}/live/${chain.streamId}/index.m3u8?ll=1`, {
       signal: AbortSignal.timeout(5_000),
     });
     const text = res.ok ? await res.text() : "";
     if (!text.includes("#EXT-X-PART-INF"))
       throw new CannotMeasure(
         `LL-HLS is not available: ${r.name}'s playlist has no #EXT-X-PART-INF (HTTP ${res.status}); ` +
-          "the relays do not serve parts in this tree (LL-HLS is built on the llhls branch). No figure is reported.",
+          "the relays do not serve parts in this tree. No figure is reported.",
       );
   }
 }

@@ -19,7 +19,14 @@ import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { RenditionAligner, RUNG_FD, Segmenter, spawnFlvRemux, type Transcode } from "@streamrp2p/origin";
+import {
+  ORIGIN_DEFAULTS,
+  RenditionAligner,
+  RUNG_FD,
+  Segmenter,
+  spawnFlvRemux,
+  type Transcode,
+} from "@streamrp2p/origin";
 import { LADDER_PRESETS, type TranscodedRung } from "@streamrp2p/protocol";
 import { silentLogger } from "@streamrp2p/service";
 import { tempDir } from "../test/support/tools.ts";
@@ -85,7 +92,7 @@ async function speedRun(
   transcode: Transcode | undefined,
 ): Promise<{ wall: number; cpu: number }> {
   const start = performance.now();
-  const proc = spawnFlvRemux("ffmpeg", silentLogger, transcode);
+  const proc = spawnFlvRemux("ffmpeg", ORIGIN_DEFAULTS.partTargetMs, silentLogger, transcode);
   let cpu = 0;
   const poll = setInterval(() => {
     cpu = cpuOf(proc.pid ?? -1) ?? cpu;
@@ -111,7 +118,10 @@ async function latencyRun(flvPath: string, rungs: TranscodedRung[]) {
     ["-hide_banner", "-loglevel", "error", "-re", "-i", flvPath, "-c", "copy", "-f", "flv", "pipe:1"],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
-  const proc = spawnFlvRemux("ffmpeg", silentLogger, { encoder: "libx264", rungs });
+  const proc = spawnFlvRemux("ffmpeg", ORIGIN_DEFAULTS.partTargetMs, silentLogger, {
+    encoder: "libx264",
+    rungs,
+  });
   pacer.stdout?.pipe(proc.stdin as NodeJS.WritableStream);
   const sourceAt = new Map<number, number>();
   const rungAt = rungs.map(() => new Map<number, number>());

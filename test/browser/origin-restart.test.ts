@@ -108,6 +108,7 @@ describe("origin killed with kill -9 mid-stream and restarted", () => {
     );
     const oldEdge = Math.max(...oldLists.map((p) => p.segments.at(-1)?.mediaSequence ?? -1));
     const oldInit = oldLists[0]?.segments.at(-1)?.mapUri;
+    const oldDisc = Math.max(...oldLists.map((p) => p.discontinuitySequence));
     expect(oldEdge).toBeGreaterThan(2);
 
     // kill -9: no end marker, nothing flushed, the publisher's connection drops.
@@ -126,13 +127,13 @@ describe("origin killed with kill -9 mid-stream and restarted", () => {
             if (servedAt[r.name] !== undefined) return;
             const text = await playlistOf(r.url);
             if (!text) return;
-            const last = parseMediaPlaylist(text).segments.at(-1);
-            if (
-              last &&
-              last.mapUri !== oldInit &&
-              last.mediaSequence > oldEdge &&
-              text.includes("#EXT-X-DISCONTINUITY")
-            )
+            const p = parseMediaPlaylist(text);
+            const last = p.segments.at(-1);
+            // The new broadcast is a discontinuity: marked before its first segment, or counted in
+            // EXT-X-DISCONTINUITY-SEQUENCE once the old broadcast's segments are no longer listed.
+            const discontinuous =
+              p.segments.some((s) => s.discontinuity) || p.discontinuitySequence > oldDisc;
+            if (last && last.mapUri !== oldInit && last.mediaSequence > oldEdge && discontinuous)
               servedAt[r.name] = Date.now() - reconnectedAt;
           }),
         );

@@ -41,7 +41,9 @@ describe("attack: junk streams cannot take an ingest relay out of the network", 
 
   beforeAll(async () => {
     const dir = tempDir("attack-ingest");
-    coordinator = await startCoordinatorProcess(dir);
+    // The attacker registers 2 × 1001 streams from 127.0.0.1: raise the per-network registration
+    // limit, as an operator running many streams from one network would.
+    coordinator = await startCoordinatorProcess(dir, ["--registration-burst", "5000"]);
     relay = await startRelayProcess("relay", coordinator.url, dir, {
       ingest: true,
       args: ["--heartbeat-interval-ms", "500", "--log-level", "error"],

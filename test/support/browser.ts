@@ -35,7 +35,7 @@ export interface PageStats {
   stalls: number[];
 }
 
-/** Opens the watch page and records stalls (waiting → playing) and fatal errors in the page. */
+/** Opens the watch page, records stalls (waiting → playing) and fatal errors in it, and returns once its player exists. */
 export async function openWatchPage(
   browser: Browser,
   url: string,
@@ -65,6 +65,10 @@ export async function openWatchPage(
     );
   });
   await page.goto(url);
+  // The page publishes its player (`window.__srp`) only after its config request (GET
+  // /v1/watch-config) answers, which may be after the load event on a busy machine: a test
+  // reading the player at once found it undefined (ll-player failed so once in the full CI).
+  await page.waitForFunction(() => "__srp" in window, undefined, { timeout: 15_000 });
   return page;
 }
 

@@ -16,6 +16,8 @@ export const coordinatorHelp = `streamrp2p coordinator [--host 127.0.0.1] [--por
                        [--postgres postgres://user@host/db] [--ticket-key FILE] [--replica-id NAME]
                        [--node-urls auto|public|any] [--epoch-ms N] [--probe-interval-ms N] [--lease-ttl-ms N]
                        [--settlement FILE] [--replica-urls URL,URL...] [--max-children 4] [--min-relays-per-stream 8]
+                       [--registration-burst 60] [--registrations-per-minute 30]
+                       [--probe-each-node-ms 1200000] [--max-probes-per-second 20]
   Runs the coordinator (registry, routing, accounting, epochs). Embedded SQLite under --data-dir by
   default; with --postgres (or SRP_POSTGRES_URL) several replicas share one PostgreSQL database:
   any replica answers any request, one at a time (the epoch lease holder) closes and settles epochs.
@@ -28,6 +30,11 @@ export const coordinatorHelp = `streamrp2p coordinator [--host 127.0.0.1] [--por
   --max-children: relays one node feeds per stream (the relay tree's fan-out).
   --min-relays-per-stream: relays beyond the ingest relays kept carrying each live stream without
   viewers or children of their own (warm standbys); the others carry a stream only on demand.
+  --probe-interval-ms: the built-in prober probes at least this often (0: off); --probe-each-node-ms:
+  each node carrying a stream is probed about this often, however many there are, within
+  --max-probes-per-second for the whole network.
+  --registration-burst, --registrations-per-minute: node and stream registrations one network
+  (IPv4 /24, IPv6 /48) may make at once and per minute after that (429 RATE_LIMITED beyond).
   --node-urls: which relay URLs may register. public: routable hosts only (the coordinator and
   origins fetch them); any; auto (default): any on a loopback-only coordinator, public otherwise.`;
 
@@ -42,11 +49,15 @@ export async function runCoordinator(argv: string[]): Promise<void> {
     "replica-id": { type: "string" },
     "epoch-ms": { type: "string" },
     "probe-interval-ms": { type: "string" },
+    "probe-each-node-ms": { type: "string" },
+    "max-probes-per-second": { type: "string" },
     "lease-ttl-ms": { type: "string" },
     settlement: { type: "string" },
     "replica-urls": { type: "string" },
     "max-children": { type: "string" },
     "min-relays-per-stream": { type: "string" },
+    "registration-burst": { type: "string" },
+    "registrations-per-minute": { type: "string" },
   });
   const settlementFile = stringFlag(flags, "settlement", "");
   const log = createLogger("coordinator");
@@ -67,6 +78,8 @@ export async function runCoordinator(argv: string[]): Promise<void> {
       nodeUrls: stringFlag(flags, "node-urls", COORDINATOR_DEFAULTS.nodeUrls),
       epochMs: intFlag(flags, "epoch-ms", COORDINATOR_DEFAULTS.epochMs),
       probeIntervalMs: intFlag(flags, "probe-interval-ms", COORDINATOR_DEFAULTS.probeIntervalMs),
+      probeEachNodeMs: intFlag(flags, "probe-each-node-ms", COORDINATOR_DEFAULTS.probeEachNodeMs),
+      maxProbesPerSecond: intFlag(flags, "max-probes-per-second", COORDINATOR_DEFAULTS.maxProbesPerSecond),
       leaseTtlMs: intFlag(flags, "lease-ttl-ms", COORDINATOR_DEFAULTS.leaseTtlMs),
       replicaUrls:
         flags["replica-urls"] === undefined
@@ -74,6 +87,12 @@ export async function runCoordinator(argv: string[]): Promise<void> {
           : coordinatorUrlsFlag(flags, "", "replica-urls"),
       maxChildren: intFlag(flags, "max-children", COORDINATOR_DEFAULTS.maxChildren),
       minRelaysPerStream: intFlag(flags, "min-relays-per-stream", COORDINATOR_DEFAULTS.minRelaysPerStream),
+      registrationBurst: intFlag(flags, "registration-burst", COORDINATOR_DEFAULTS.registrationBurst),
+      registrationsPerMinute: intFlag(
+        flags,
+        "registrations-per-minute",
+        COORDINATOR_DEFAULTS.registrationsPerMinute,
+      ),
     },
     {
       store: await openStore(postgres || undefined, dataDir),

@@ -66,6 +66,8 @@ export async function runRelay(argv: string[]): Promise<void> {
       tls: relayTlsOf(config),
       httpLimits: {
         headersTimeoutMs: config.headersTimeoutMs,
+        requestTimeoutMs: config.requestTimeoutMs,
+        keepAliveTimeoutMs: config.keepAliveTimeoutMs,
         idleTimeoutMs: config.idleTimeoutMs,
         maxConnections: config.maxConnections,
       },

@@ -16,6 +16,7 @@ export function relayTlsOf(config: NodeConfig): RelayTls | undefined {
       dir: config.tlsDir ?? join(config.dataDir, "tls"),
       challengeHost: config.host,
       challengePort: config.acmeChallengePort,
+      requestTimeoutMs: config.acmeRequestTimeoutMs,
       renewBeforeFraction,
       ...(config.acmeContact ? { contact: config.acmeContact } : {}),
       ...(config.acmeProfile ? { profile: config.acmeProfile } : {}),

@@ -121,7 +121,7 @@ describe("relay configuration: file < SRP_* env < flags, one schema", () => {
     expect(() => loadNodeConfig({ argv: ["--coordinator", C, "--prot", "1"], env: {} })).toThrow(/prot/);
   });
 
-  it("HTTPS: off by default; acme needs an identifier, files needs both files, neither goes with workers", () => {
+  it("HTTPS: off by default; acme needs an identifier, files needs both files; goes with workers; timings", () => {
     expect(loadNodeConfig({ argv: [], env: {} }).config).toMatchObject({
       tls: "off",
       acmeChallengePort: 80,
@@ -150,12 +150,31 @@ describe("relay configuration: file < SRP_* env < flags, one schema", () => {
     expect(() => loadNodeConfig({ argv: ["--tls", "files", "--tls-cert-file", "c.pem"], env: {} })).toThrow(
       /tlsCertFile/,
     );
-    expect(() =>
+    expect(
       loadNodeConfig({
         argv: ["--tls", "acme", "--acme-identifier", "203.0.113.7", "--workers", "2"],
         env: {},
-      }),
-    ).toThrow(/workers/);
+      }).config.workers,
+    ).toBe(2);
+    // Request deadlines with units: defaults, and a head deadline never longer than the request's.
+    expect(loadNodeConfig({ argv: [], env: {} }).config).toMatchObject({
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 60_000,
+      keepAliveTimeoutMs: 65_000,
+      acmeRequestTimeoutMs: 15_000,
+    });
+    expect(
+      loadNodeConfig({
+        argv: ["--request-timeout-ms", "20000"],
+        env: { SRP_ACME_REQUEST_TIMEOUT_MS: "5000" },
+      }).config,
+    ).toMatchObject({ requestTimeoutMs: 20_000, acmeRequestTimeoutMs: 5_000 });
+    expect(() =>
+      loadNodeConfig({ argv: ["--headers-timeout-ms", "30000", "--request-timeout-ms", "20000"], env: {} }),
+    ).toThrow(/headersTimeoutMs/);
+    expect(() => loadNodeConfig({ argv: ["--acme-request-timeout-ms", "10"], env: {} })).toThrow(
+      /acmeRequestTimeoutMs/,
+    );
     expect(() =>
       loadNodeConfig({
         argv: ["--tls", "acme", "--acme-identifier", "203.0.113.7", "--acme-contact", "ops"],

@@ -24,6 +24,7 @@ import {
 import { addAccountingRoutes } from "./accounting/accounting-routes.ts";
 import { AccountingService } from "./accounting/accounting-service.ts";
 import type { SessionIssuer } from "./accounting/sessions.ts";
+import { TicketLimits } from "./accounting/ticket-limits.ts";
 import { CarryPlan } from "./carry-plan.ts";
 import { COORDINATOR_DEFAULTS } from "./defaults.ts";
 import { IngestChoice } from "./ingest-choice.ts";
@@ -228,6 +229,8 @@ export function createCoordinator(
     {
       epochMs: options.epochMs,
       probeIntervalMs: options.probeIntervalMs,
+      probeEachNodeMs: options.probeEachNodeMs,
+      maxProbesPerSecond: options.maxProbesPerSecond,
       recordIntervalMs: options.recordIntervalMs,
       ticketGraceMs: options.ticketGraceMs,
       nodeTimeoutMs: options.nodeTimeoutMs,
@@ -280,14 +283,15 @@ export function createCoordinator(
     maxBodyBytes: options.maxBodyBytes,
     ticketKey: requireTicketKey,
     issuer,
-    limiter: new RateLimiter(options.ticketBurst, options.ticketsPerMinute / 60_000, now),
-    subnetLimiter: new RateLimiter(options.ticketBurst * 4, (options.ticketsPerMinute * 4) / 60_000, now),
+    ticketLimits: new TicketLimits(options, now),
     requireStream,
     rank,
     onEvidence: (proven) => evidenceCounter.inc({ proven: String(proven) }),
+    trustedProxies: options.trustedProxies,
   });
   addWebRoutes(router, { webDir: components.webDir, replicaUrls: options.replicaUrls });
   addRegistryRoutes(router, {
+    registrations: new RateLimiter(options.registrationBurst, options.registrationsPerMinute / 60_000, now),
     store,
     options,
     log,

@@ -37,7 +37,8 @@ export const COORDINATOR_DEFAULTS = {
   viewerIngestCutoff: 3,
   /**
    * Peers (load balancers, reverse proxies) whose X-Forwarded-For names the
-   * viewer for routing by region; from anyone else the header is ignored.
+   * viewer: for routing by region, and for the address its tickets, rate
+   * limits and credit caps key on. From anyone else the header is ignored.
    */
   trustedProxies: [] as string[],
   /** Children one node feeds per stream (bounded fan-out keeps ingest relays from being swamped). */
@@ -55,11 +56,27 @@ export const COORDINATOR_DEFAULTS = {
   ticketBurst: 20,
   /** …and per minute after that. */
   ticketsPerMinute: 20,
+  /**
+   * Node and stream registrations one site (IPv4 /24, IPv6 /48) may make in a burst, and per
+   * minute after that: each costs a signature check and a registry row, and keys are free.
+   * An operator that registers many relays or streams from one network raises them
+   * (`--registration-burst`, `--registrations-per-minute`).
+   */
+  registrationBurst: 60,
+  registrationsPerMinute: 30,
   ticketTtlMs: 2 * 60 * 60_000, // ms a viewing session lasts
   ticketGraceMs: 5 * 60_000, // ms after expiry a session's last receipt is still taken
   epochMs: 60 * 60_000, // ms per reward epoch
-  /** One probe of a random (node, stream) this often; 0 turns the built-in prober off. */
+  /** The built-in prober probes at least once this often; 0 turns it off. */
   probeIntervalMs: 30_000, // ms
+  /**
+   * Each node carrying a stream is probed about this often, however many nodes there are
+   * (least recently probed first): three times an epoch, so that every node's reputation
+   * rests on probes in every epoch…
+   */
+  probeEachNodeMs: 20 * 60_000, // ms
+  /** …within this budget for the whole network (10,000 nodes need 8.3/s). */
+  maxProbesPerSecond: 20, // probes/s
   /** How often the segment ledger reads ingest relays' windows. */
   recordIntervalMs: 2_000, // ms
   /**

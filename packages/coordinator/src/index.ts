@@ -1,11 +1,12 @@
 export { AccountingService } from "./accounting/accounting-service.ts";
 export { computeEpoch, EPOCH_PARAMS, type EpochParams } from "./accounting/epoch-compute.ts";
+export { PICK_AMONG, ProbeSchedule, type ProbeScheduleOptions } from "./accounting/probe-schedule.ts";
 export { VIEWER_HEADERS } from "./accounting/prober.ts";
 export { checkTicketMatchesSession } from "./accounting/receipt-intake.ts";
 export { ReceiptVerifier } from "./accounting/receipt-verifier.ts";
 export { REPUTATION_PARAMS, reputation } from "./accounting/reputation.ts";
 export { SegmentRecorder } from "./accounting/segment-recorder.ts";
-export { issueSession, type SessionIssuer, subnetOf } from "./accounting/sessions.ts";
+export { issueSession, type SessionIssuer, siteOf, subnetOf } from "./accounting/sessions.ts";
 export {
   creditKey,
   type EpochCreditRow,
@@ -15,6 +16,7 @@ export {
   type SessionRow,
 } from "./accounting/store.ts";
 export { TamperIndex } from "./accounting/tamper.ts";
+export { TicketLimits } from "./accounting/ticket-limits.ts";
 export { UptimeTracker } from "./accounting/uptime.ts";
 export { viewerAddressKey } from "./accounting/viewer-identity.ts";
 export {

@@ -1,6 +1,6 @@
 import type { Logger } from "@streamrp2p/service";
 import type { IngestExclusions } from "./ingest-exclusions.ts";
-import { chooseIngest, isHealthy, loadRatio } from "./routing.ts";
+import { chooseIngest, ingestCounts, isHealthy } from "./routing.ts";
 import type { CoordinatorStore, NodeRow, StreamRow } from "./store.ts";
 
 export interface IngestChoiceDeps {
@@ -34,6 +34,12 @@ export class IngestChoice {
   /** The sweep running now, and one queued behind it that later callers share. */
   #running: Promise<void> | undefined;
   #queued: Promise<void> | undefined;
+  /**
+   * Streams each node is ingest for, as this replica chose or last read them: recounted from
+   * the store on every sweep (other replicas' choices), moved on at once by every choice here,
+   * so streams registered in the same second see each other's choices.
+   */
+  #ingestStreams = new Map<string, number>();
 
   constructor(
     private readonly d: IngestChoiceDeps,
@@ -54,8 +60,13 @@ export class IngestChoice {
       this.o.nodeTimeoutMs,
       this.o.perStream,
       this.d.exclusions.of(stream.streamId),
+      this.#ingestStreams,
     );
     if (ingest.join() === stream.ingest.join()) return stream;
+    // Counted before the write is awaited: a choice made meanwhile for another stream sees it.
+    const counts = this.#ingestStreams;
+    for (const id of stream.ingest) counts.set(id, Math.max(0, (counts.get(id) ?? 0) - 1));
+    for (const id of ingest) counts.set(id, (counts.get(id) ?? 0) + 1);
     await this.d.store.setIngest(stream.streamId, ingest);
     this.d.onChange();
     this.d.log.info("ingest relays chosen", { streamId: stream.streamId, ingest });
@@ -102,14 +113,11 @@ export class IngestChoice {
 
   async #sweep(): Promise<void> {
     // Only usable nodes can be chosen: filter the view once, not once per stream.
-    // Sorted as chooseIngest ranks them (least loaded, then id): its sort of each stream's
-    // candidates is then a linear pass, not n log n per stream.
-    const usable = this.d
-      .nodes()
-      .filter((n) => this.usable(n))
-      .sort((a, b) => loadRatio(a) - loadRatio(b) || a.nodeId.localeCompare(b.nodeId));
+    const usable = this.d.nodes().filter((n) => this.usable(n));
     const usableIds = new Set(usable.map((n) => n.nodeId));
-    for (const stream of await this.d.store.listStreams()) {
+    const streams = await this.d.store.listStreams();
+    this.#ingestStreams = ingestCounts(streams);
+    for (const stream of streams) {
       // chooseIngest keeps a full set of usable, unexcluded ingest relays as it is: nothing
       // to choose for such a stream (most of them, most of the time), so no scan of the nodes.
       const excluded = this.d.exclusions.of(stream.streamId);

@@ -55,10 +55,30 @@ export function liveEdgeOf(node: NodeRow, streamId: string): number {
 }
 
 /**
+ * Egress one stream is expected to take of its ingest relay until the relay's heartbeats
+ * show it (the fan-out of a tree's root at a typical viewer's rate). Only its ratio to
+ * nodes' capacities matters when many streams are placed at once.
+ */
+export const INGEST_STREAM_BPS = 4 * 3_000_000; // bit/s
+
+/**
+ * A node's load as ingest choice ranks it: its reported egress, or, when more, the streams
+ * it is already ingest for at INGEST_STREAM_BPS each, over its declared capacity. Streams
+ * registered together (before any heartbeat shows their egress) then spread over the
+ * ingest-capable nodes in proportion to capacity instead of all taking the same two.
+ */
+export function ingestLoadRatio(node: NodeRow, ingestStreams: number): number {
+  const capacityBps = node.capacityMbps * 1_000_000;
+  const loadBps = Math.max(node.egressBps, ingestStreams * INGEST_STREAM_BPS);
+  return capacityBps > 0 ? loadBps / capacityBps : Number.POSITIVE_INFINITY;
+}
+
+/**
  * Keeps the stream's current ingest relays while healthy and fills the rest
- * with the least-loaded healthy ingest-capable nodes: a stable choice, so an
- * origin does not hop between relays. `excluded`: relays the stream's origin
- * reported (signed) as not taking its pushes.
+ * with the least-loaded healthy ingest-capable nodes (`ingestLoadRatio`, given
+ * `ingestStreams`: how many streams each node is ingest for now): a stable
+ * choice, so an origin does not hop between relays. `excluded`: relays the
+ * stream's origin reported (signed) as not taking its pushes.
  */
 export function chooseIngest(
   stream: StreamRow,
@@ -67,6 +87,7 @@ export function chooseIngest(
   nodeTimeoutMs: number,
   count: number,
   excluded: ReadonlySet<string> = new Set(),
+  ingestStreams: ReadonlyMap<string, number> = new Map(),
 ): string[] {
   const usable = nodes.filter(
     (n) =>
@@ -74,10 +95,19 @@ export function chooseIngest(
   );
   const byId = new Map(usable.map((n) => [n.nodeId, n]));
   const kept = stream.ingest.filter((id) => byId.has(id)).slice(0, count);
+  const load = (n: NodeRow) => ingestLoadRatio(n, ingestStreams.get(n.nodeId) ?? 0);
   const rest = usable
     .filter((n) => !kept.includes(n.nodeId))
-    .sort((a, b) => loadRatio(a) - loadRatio(b) || a.nodeId.localeCompare(b.nodeId));
-  return [...kept, ...rest.slice(0, count - kept.length).map((n) => n.nodeId)];
+    .map((n) => ({ n, load: load(n) }))
+    .sort((a, b) => a.load - b.load || a.n.nodeId.localeCompare(b.n.nodeId));
+  return [...kept, ...rest.slice(0, count - kept.length).map(({ n }) => n.nodeId)];
+}
+
+/** Streams each node is ingest for in `streams`. */
+export function ingestCounts(streams: readonly Pick<StreamRow, "ingest">[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const s of streams) for (const id of s.ingest) out.set(id, (out.get(id) ?? 0) + 1);
+  return out;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { UPSTREAM_LAG_SEGMENTS } from "@streamrp2p/protocol";
+import { DEFAULT_VIEWER_BPS } from "./routing/capacity.ts";
 import { isHealthy, liveEdgeOf, loadRatio, supportsStream } from "./routing.ts";
 import type { AssignmentRow, NodeRow, StreamRow } from "./store.ts";
 
@@ -179,8 +180,36 @@ export function chooseUpstream(q: UpstreamQuery): UpstreamChoice | undefined {
 export interface DemandOptions {
   /** Relays beyond the ingest relays kept carrying each live stream even without demand (warm standbys). */
   minRelaysPerStream: number;
-  /** A holder whose egress reaches this fraction of its capacity earns the stream one more standby. */
+  /**
+   * A holder whose demand (`demandRatio`) reaches this fraction of its capacity earns the stream
+   * one more standby, and one more for every further such fraction (up to MAX_RECRUITS_PER_HOLDER).
+   */
   recruitLoadRatio: number;
+}
+
+/**
+ * Standbys one holder earns per plan however far over its capacity it is: a flash crowd's
+ * tree grows by up to this factor per plan (the standbys take free slots under maxChildren).
+ */
+export const MAX_RECRUITS_PER_HOLDER = 4;
+
+/**
+ * How loaded a node is, as its heartbeat tells: its egress over its declared capacity, or its
+ * connections at a typical viewer's rate when that is more. A node swamped by a flash crowd
+ * cannot send more than its line, so its egress alone would say "full" at best, never "five
+ * times over"; its connections keep counting the viewers who are waiting.
+ */
+export function demandRatio(node: NodeRow): number {
+  const capacityBps = node.capacityMbps * 1_000_000;
+  const askedBps = Math.max(node.egressBps, node.connections * DEFAULT_VIEWER_BPS);
+  return capacityBps > 0 ? askedBps / capacityBps : askedBps > 0 ? Number.POSITIVE_INFINITY : 0;
+}
+
+/** Standbys a holder earns: one per `recruitLoadRatio` of demand, at most MAX_RECRUITS_PER_HOLDER. */
+export function recruitsEarned(node: NodeRow, o: DemandOptions): number {
+  const r = demandRatio(node);
+  if (!(o.recruitLoadRatio > 0) || r < o.recruitLoadRatio) return 0;
+  return Math.min(MAX_RECRUITS_PER_HOLDER, Math.floor(r / o.recruitLoadRatio));
 }
 
 /** Viewers (as the node reported them) or live children: the node's own reason to carry the stream. */
@@ -228,8 +257,9 @@ export function recruitIndex(nodes: readonly NodeRow[], now: number, nodeTimeout
 /**
  * Relays the coordinator keeps carrying a stream without demand of their own,
  * so that new viewers and child relays find it warm: enough to reach
- * `minRelaysPerStream` carriers, plus one for every holder (an ingest relay or
- * a relay with demand) near its capacity. Relays already holding the stream
+ * `minRelaysPerStream` carriers, plus, for every holder (an ingest relay or a
+ * relay with demand) near or over its capacity, one per `recruitLoadRatio` of
+ * its demand (`recruitsEarned`): a tree grows as fast as its crowd. Relays already holding the stream
  * are kept first (no churn), then the least loaded. A full fan-out recruits
  * no one: a standby needs a free slot itself, and the tree grows below the
  * slots that are free.
@@ -264,7 +294,8 @@ export function recruitsFrom(
     const n = ix.byId.get(id);
     return n && ix.isHealthy(n) ? [n] : [];
   });
-  const busy = [...ingest, ...demanded.values()].filter((n) => loadRatio(n) >= o.recruitLoadRatio).length;
+  let busy = 0;
+  for (const n of [...ingest, ...demanded.values()]) busy += recruitsEarned(n, o);
   const need = Math.max(0, o.minRelaysPerStream - demanded.size) + busy;
   const out = new Set<string>();
   const spare = (n: NodeRow) => isPuller(n) && !demanded.has(n.nodeId) && !out.has(n.nodeId);

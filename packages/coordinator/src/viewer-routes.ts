@@ -12,8 +12,10 @@ import { type Logger, type Router, readJson, sendJson, verifyEd25519Native } fro
 import { recordEvidence } from "./accounting/evidence.ts";
 import { checkTicketMatchesSession } from "./accounting/receipt-intake.ts";
 import { issueSession, type SessionIssuer } from "./accounting/sessions.ts";
-import { subnetOf, viewerAddressKey } from "./accounting/viewer-identity.ts";
+import type { TicketLimits } from "./accounting/ticket-limits.ts";
+import { subnetOf } from "./accounting/viewer-identity.ts";
 import { RateLimiter } from "./rate-limiter.ts";
+import { viewerAddress } from "./routing/geo.ts";
 import type { ViewerCandidate } from "./routing/viewer-index.ts";
 import type { CoordinatorStore, StreamRow } from "./store.ts";
 
@@ -40,15 +42,19 @@ export interface ViewerRoutesContext {
   ticketKey: () => Ed25519KeyPair;
   /** The deployment segment attestations and delivery signatures are bound to. */
   domain: SigningDomain;
-  /** Tickets per viewer address (an IPv4 address, an IPv6 /64), across streams. */
-  limiter: RateLimiter;
-  /** Tickets per subnet (/24, IPv6 /64), across streams: a subnet of fake viewers runs dry too. */
-  subnetLimiter: RateLimiter;
+  /** Tickets per viewer address, subnet and site, across streams. */
+  ticketLimits: TicketLimits;
   issuer: SessionIssuer;
   requireStream(id: string | undefined): Promise<StreamRow>;
   /** Candidates for a viewer; `assign`: it takes a ticket for the first, so count it there. */
   rank(stream: StreamRow, viewer: ViewerPlace, assign: boolean): ViewerCandidate[];
   onEvidence(proven: boolean): void;
+  /**
+   * Peers whose X-Forwarded-For names the viewer (`trustedProxies`). Caps,
+   * rate limits and sites key on the viewer's address, not the proxy's:
+   * behind a proxy every viewer was one site.
+   */
+  trustedProxies: readonly string[];
 }
 
 /** Viewer-facing API: session tickets (rate-limited) and tamper evidence (ticket-bound, rate-limited). */
@@ -67,12 +73,11 @@ export function addViewerRoutes(router: Router, ctx: ViewerRoutesContext): void 
   router.on("POST", "/v1/streams/:id/sessions", async (req, res, p) => {
     const stream = await ctx.requireStream(p.id);
     const body = parseWith(SessionRequestSchema, await readJson(req, ctx.maxBodyBytes), "session request");
-    const client = req.socket.remoteAddress ?? "unknown";
-    // Keyed without the stream: one client's tickets for many streams are one budget.
-    if (!ctx.limiter.take(viewerAddressKey(client)) || !ctx.subnetLimiter.take(subnetOf(client))) {
+    const client = viewerAddress(req, ctx.trustedProxies) ?? "unknown";
+    if (!ctx.ticketLimits.take(client)) {
       throw new SrpError(
         "RATE_LIMITED",
-        "too many sessions from this address or its subnet; try again later",
+        "too many sessions from this address or its network; try again later",
       );
     }
     const ticket = await issueSession(ctx.issuer, stream.streamId, body.viewerKey, client, false);
@@ -86,7 +91,7 @@ export function addViewerRoutes(router: Router, ctx: ViewerRoutesContext): void 
   router.on("POST", "/v1/evidence", async (req, res) => {
     const report = parseWith(EvidenceReportSchema, await readJson(req, ctx.maxBodyBytes), "evidence");
     const { ticket, ...e } = report;
-    if (!evidencePerSubnet.take(subnetOf(req.socket.remoteAddress ?? "unknown")))
+    if (!evidencePerSubnet.take(subnetOf(viewerAddress(req, ctx.trustedProxies) ?? "unknown")))
       throw new SrpError("RATE_LIMITED", "too many tamper reports from this subnet");
     await verifyTicket(ticket, ctx.ticketKey().publicKey, ctx.now(), { verify: verifyEd25519Native });
     const [session] = await ctx.store.accounting.getSessions([ticket.sessionId]);

@@ -18,6 +18,7 @@ interface PublishedInputs {
     sessionId: string;
     streamId: string;
     subnet: string;
+    site: string;
     issuedAt: number;
     expiresAt: number;
   }>;
@@ -60,6 +61,14 @@ describe("attack: viewer data in public epoch inputs (issue 10, finding 4)", () 
     expect(a).toMatch(/^[0-9a-f]{32}$/);
     expect(a).toBe(b); // one /24: one identifier, as the caps need
     expect(a).not.toBe(c);
+    // The site (IPv4: the /24 again) is published keyed the same way, never in the clear, and
+    // in its own domain: equal to its subnet's identifier it would tell IPv4 sessions from IPv6.
+    const siteOf = (v: Viewer) => inputs.sessions.find((s) => s.sessionId === v.ticket.sessionId)?.site;
+    const [sa, sb, sc] = viewers.map(siteOf);
+    expect(sa).toMatch(/^[0-9a-f]{32}$/);
+    expect(sa).toBe(sb);
+    expect(sa).not.toBe(sc);
+    for (const s of [a, b, c]) expect([sa, sc]).not.toContain(s);
     // Not a plain hash of the subnet (which anyone could invert by hashing all 2^24 /24s).
     for (const text of ["127.0.70.0/24", "127.0.70.5"])
       expect(createHash("sha256").update(text).digest("hex")).not.toContain(a);

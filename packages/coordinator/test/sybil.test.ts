@@ -1,8 +1,44 @@
 import { generateEd25519 } from "@streamrp2p/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueSession } from "../src/accounting/sessions.ts";
-import { subnetOf, viewerAddressKey } from "../src/accounting/viewer-identity.ts";
+import { siteOf, subnetOf, viewerAddressKey } from "../src/accounting/viewer-identity.ts";
 import { AccountingHarness, type EpochBody, SEG, type Viewer } from "./support/accounting-harness.ts";
+
+/**
+ * Issues sessions as if from IPv6 clients. The sandbox reaches the coordinator over IPv4 loopback
+ * only, so they are issued by the coordinator's own issuer (its store, key and clock); receipts and
+ * epochs still go over HTTP.
+ */
+function ipv6Issuer(h: AccountingHarness): (addr: string) => Promise<Viewer> {
+  const issuer = {
+    store: h.store.accounting,
+    ticketKey: () => h.ticketKey,
+    now: () => h.t,
+    ticketTtlMs: 7_200_000,
+  };
+  return async (addr) => {
+    const keys = await generateEd25519();
+    const ticket = await issueSession(issuer, "show", keys.publicKey, addr, false);
+    return { ticket, key: keys.privateKey, publicKey: keys.publicKey };
+  };
+}
+
+/**
+ * An epoch in which `streams` each produce `n` segments and every viewer claims all `n` of its
+ * stream's; returns the closed epoch.
+ */
+function watcher(h: AccountingHarness, streams: string[]) {
+  return async (viewers: Viewer[], n = 20): Promise<EpochBody & Withheld> => {
+    for (const s of streams) await h.produce(n, s);
+    h.t += n * 1000;
+    for (const v of viewers) {
+      const r = await h.receipt(v, { bytes: n * SEG, segments: n, lastSeq: 1_000_000 });
+      expect(await h.submit([{ ticket: v.ticket, receipt: r }])).toEqual(["stored"]);
+    }
+    return (await h.closeEpoch()) as EpochBody & Withheld;
+  };
+}
+const total = (e: EpochBody) => e.credits.reduce((n, c) => n + c.creditedBytes, 0);
 
 type Withheld = {
   inputs: { withheld: Array<{ nodeId: string; streamId: string; bytes: number; reason: string }> };
@@ -13,18 +49,7 @@ describe("attack: cheap fake viewers (issue 10, finding 2)", () => {
   beforeAll(() => h.start({}, ["show", "other"]));
   afterAll(() => h.stop());
 
-  /** Each viewer claims every one of the `n` segments produced on its stream after it joined. */
-  async function watchAll(viewers: Viewer[], n = 20): Promise<EpochBody & Withheld> {
-    await h.produce(n, "show");
-    await h.produce(n, "other");
-    h.t += n * 1000;
-    for (const v of viewers) {
-      const r = await h.receipt(v, { bytes: n * SEG, segments: n, lastSeq: 1_000_000 });
-      expect(await h.submit([{ ticket: v.ticket, receipt: r }])).toEqual(["stored"]);
-    }
-    return (await h.closeEpoch()) as EpochBody & Withheld;
-  }
-  const total = (e: EpochBody) => e.credits.reduce((n, c) => n + c.creditedBytes, 0);
+  const watchAll = watcher(h, ["show", "other"]);
 
   it("caps credit per IPv4 /24 across streams, whatever the addresses inside it", async () => {
     await h.closeEpoch(); // a fresh epoch, nothing pending
@@ -48,19 +73,7 @@ describe("attack: cheap fake viewers (issue 10, finding 2)", () => {
   });
 
   it("caps credit per IPv6 /64, whatever text form the addresses take", async () => {
-    // The sandbox reaches the coordinator over IPv4 loopback only, so these sessions are issued by the
-    // coordinator's own issuer (its store, key and clock) as if from IPv6 clients; receipts go over HTTP.
-    const issuer = {
-      store: h.store.accounting,
-      ticketKey: () => h.ticketKey,
-      now: () => h.t,
-      ticketTtlMs: 7_200_000,
-    };
-    const issue = async (addr: string): Promise<Viewer> => {
-      const keys = await generateEd25519();
-      const ticket = await issueSession(issuer, "show", keys.publicKey, addr, false);
-      return { ticket, key: keys.privateKey, publicKey: keys.publicKey };
-    };
+    const issue = ipv6Issuer(h);
     const sameSlash64 = [
       "2001:db8:a:b::1",
       "2001:db8:a:b:0:0:0:2",
@@ -72,14 +85,18 @@ describe("attack: cheap fake viewers (issue 10, finding 2)", () => {
     expect(total(capped)).toBeLessThanOrEqual(3 * 20 * SEG);
     expect(total(capped)).toBeGreaterThanOrEqual(3 * 20 * SEG - 4);
     expect(capped.credits[0]?.flags).toContain("identity-capped");
-    // Four /64s of one /48 are four viewers.
+    // Four /64s in four /48s are four viewers.
     const distinct = await Promise.all(
-      ["2001:db8:a:c::1", "2001:db8:a:d::1", "2001:db8:a:e::1", "2001:db8:a:f::1"].map(issue),
+      ["2001:db8:a:c::1", "2001:db8:b:d::1", "2001:db8:c:e::1", "2001:db8:d:f::1"].map(issue),
     );
     expect(total(await watchAll(distinct))).toBe(4 * 20 * SEG);
   });
 
-  it("parses IPv6 text forms to their /64 and IPv4-mapped addresses to their /24", () => {
+  it("parses IPv6 text forms to their /64 and /48 and IPv4-mapped addresses to their /24", () => {
+    expect(siteOf("2001:db8:a:b::1")).toBe("2001:0db8:000a::/48");
+    expect(siteOf("2001:0db8:000a:ffff:1:2:3:4")).toBe("2001:0db8:000a::/48");
+    expect(siteOf("::ffff:10.1.2.3")).toBe("10.1.2.0/24");
+    expect(siteOf("10.1.2.3")).toBe(subnetOf("10.1.2.3"));
     expect(subnetOf("2001:db8::1")).toBe("2001:0db8:0000:0000::/64");
     expect(subnetOf("2001:db8:0:0:1::1")).toBe("2001:0db8:0000:0000::/64");
     expect(subnetOf("2001:db8:1:2:3:4:5:6")).toBe("2001:0db8:0001:0002::/64");
@@ -135,5 +152,48 @@ describe("attack: ticket farming across streams (issue 10, finding 2)", () => {
     expect(subnet).toEqual([201, 201, 201, 201, 201, 201, 201, 201]);
     expect([await ask("show", "127.0.41.100"), await ask("other", "127.0.41.101")]).toEqual([429, 429]);
     expect(await ask("other", "127.0.42.1")).toBe(201); // another /24 is another budget
+  });
+});
+
+describe("attack: one IPv6 /48 as thousands of viewers (issue 13)", () => {
+  // A fresh coordinator: what a stream produced in the epoch (lookback included) is this block's alone.
+  const h = new AccountingHarness();
+  beforeAll(() => h.start({}, ["show"]));
+  afterAll(() => h.stop());
+
+  const watchAll = watcher(h, ["show"]);
+  /** `count` addresses, each in its own /64 of the /48 `2001:db8:<site>::/48`. */
+  const slash64s = (site: number, count: number) =>
+    Array.from({ length: count }, (_, i) => `2001:db8:${site.toString(16)}:${i.toString(16)}::1`);
+
+  it("credits one /48 spread over 40 /64s as one identity: 3 sessions' worth, not 40 viewers", async () => {
+    await h.closeEpoch();
+    const issue = ipv6Issuer(h);
+    const fakes = await Promise.all(slash64s(0xbeef, 40).map(issue));
+    const e = await watchAll(fakes);
+    const row = e.credits.find((c) => c.streamId === "show");
+    // Each /64 alone is one viewer under every per-subnet cap (and 40 subnets pass the few-identities
+    // count); the /48 is one site, capped to 3 sessions' worth.
+    expect(row).toMatchObject({ subnets: 40, claimedBytes: 40 * 20 * SEG });
+    expect(total(e)).toBeLessThanOrEqual(3 * 20 * SEG);
+    expect(total(e)).toBeGreaterThanOrEqual(3 * 20 * SEG - 40); // floor loses < 1 byte per session
+    expect(row?.flags).toEqual(["identity-capped"]);
+  });
+
+  it("caps each /48 at three sessions' worth, however many /64s it uses", async () => {
+    const issue = ipv6Issuer(h);
+    // Three /48s (enough to escape the few-identities rule), 8 /64s each: 24 "viewers".
+    const fakes = await Promise.all([1, 2, 3].flatMap((site) => slash64s(site, 8)).map(issue));
+    const e = await watchAll(fakes);
+    expect(total(e)).toBeLessThanOrEqual(3 * 3 * 20 * SEG);
+    expect(total(e)).toBeGreaterThanOrEqual(3 * 3 * 20 * SEG - 24); // floor loses < 1 byte per session
+    expect(e.credits.find((c) => c.streamId === "show")?.flags).toContain("identity-capped");
+    // The same 24 sessions from 24 /48s are 24 viewers, unflagged.
+    const honest = await Promise.all(
+      Array.from({ length: 24 }, (_, i) => issue(`2001:db8:${(0x100 + i).toString(16)}:1::1`)),
+    );
+    const paid = await watchAll(honest);
+    expect(total(paid)).toBe(24 * 20 * SEG);
+    expect(paid.credits.find((c) => c.streamId === "show")?.flags).toEqual([]);
   });
 });

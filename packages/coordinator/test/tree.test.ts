@@ -237,6 +237,24 @@ describe("demand: who carries a stream", () => {
     expect(nodes.filter((n) => carries(n, nodes)).map((n) => n.nodeId)).toEqual(["a", "b"]);
   });
 
+  it("a holder swamped by a flash crowd recruits in proportion to its crowd, not one standby at a time", () => {
+    // 100 Mbit/s line at full egress, 500 viewers waiting: five lines' worth of demand.
+    const swamped = node("w", {
+      egressBps: 100e6,
+      connections: 500,
+      load: [{ streamId: "s", upstream: "i1", liveEdgeSeq: EDGE, viewers: 500 }],
+    });
+    const spares = ["a", "b", "c", "d", "e", "f"].map((id) => idle(id));
+    const nodes = [ingest, swamped, ...spares];
+    const o = { ...demand, minRelaysPerStream: 0 };
+    const standbys = spares.filter((n) => carries(n, nodes, [], o));
+    expect(tree.demandRatio(swamped)).toBeGreaterThan(10);
+    expect(standbys.length).toBe(tree.MAX_RECRUITS_PER_HOLDER);
+    // Egress alone (what the rule read before) says "full", never "five times over".
+    const quiet = { ...swamped, connections: 0 };
+    expect(spares.filter((n) => carries(n, [ingest, quiet, ...spares], [], o))).toHaveLength(1);
+  });
+
   it("nothing is carried while no ingest relay holds the stream", () => {
     const nodes = [node("i1", { ingest: true, load: [] }), idle("a")];
     expect(carries(nodes[1] as NodeRow, nodes)).toBe(false);

@@ -114,38 +114,46 @@ export function netCurveTable(table: readonly InstanceProfile[] = defaultProfile
 
 /**
  * The fake-audience attack: what an operator can be credited in an epoch for
- * viewers it fakes, by subnets held, and the share of a budget it takes from
- * honest nodes serving 100 real viewers (quality 1 everywhere).
+ * viewers it fakes, by address space held, and the share of a budget it takes
+ * from honest nodes serving 100 real viewers (quality 1 everywhere). Its best
+ * spread over subnets and sessions is searched, as an attacker would.
  */
 export function fakeAudienceTable(): string {
   const honestViewers = 100;
-  const held: Array<[number, string]> = [
-    [1, "1"],
-    [2, "2"],
-    [3, "3"],
-    [5, "5"],
-    [10, "10"],
-    [34, "34"],
-    // Caps key IPv6 on the /64: one /48 (a tunnel broker's or a VPS provider's routine grant) is 65,536 of them.
-    [65_536, "65,536 (one IPv6 /48)"],
+  // [sites, subnets usable per site, label]
+  const held: Array<[number, number, string]> = [
+    [1, 1, "1 IPv4 /24"],
+    [2, 1, "2 IPv4 /24s"],
+    [3, 1, "3 IPv4 /24s"],
+    [10, 1, "10 IPv4 /24s"],
+    [34, 1, "34 IPv4 /24s"],
+    // A /48 (a tunnel broker's free grant) holds 65,536 /64s; the site cap makes it one identity.
+    [1, 65_536, "1 IPv6 /48"],
+    [3, 65_536, "3 IPv6 /48s"],
+    [34, 65_536, "34 IPv6 /48s"],
   ];
-  const rows = held.map(([subnets, label]) => {
-    const best = [1, 2, 3, 4, 5, 10].reduce(
-      (acc, per) => {
-        const c = fakeAudienceCredit({ producedBytes: 1_000_000, subnets, sessionsPerSubnet: per });
-        return c > acc.credit ? { credit: c, per } : acc;
-      },
-      { credit: 0, per: 0 },
-    );
+  const rows = held.map(([sites, maxSubnets, label]) => {
+    let best = { credit: 0, subnets: 0, per: 0 };
+    for (const subnetsPerSite of [1, 2, 3, 4, 5, 10, 100, maxSubnets].filter((n) => n <= maxSubnets)) {
+      for (const per of [1, 2, 3, 4, 5, 10]) {
+        const c = fakeAudienceCredit({
+          producedBytes: 1_000_000,
+          sites,
+          subnetsPerSite,
+          sessionsPerSubnet: per,
+        });
+        if (c > best.credit) best = { credit: c, subnets: subnetsPerSite, per };
+      }
+    }
     const worth = best.credit / 1_000_000; // in viewers' worth
     const [fake] = epochRewards(100, [
       { nodeId: "fake", creditedBytes: best.credit, quality: 1 },
       { nodeId: "honest", creditedBytes: honestViewers * 1_000_000, quality: 1 },
     ]);
-    return `| ${label} | ${best.per} | ${worth.toLocaleString("en-US")} | ${(fake?.tokens ?? 0).toFixed(1)} % |`;
+    return `| ${label} | ${best.subnets} × ${best.per} | ${worth.toLocaleString("en-US")} | ${(fake?.tokens ?? 0).toFixed(1)} % |`;
   });
   return [
-    "| subnets held | best sessions per subnet | credited (viewers' worth) | share of the budget against 100 honest viewers |",
+    "| address space held | best subnets per site × sessions per subnet | credited (viewers' worth) | share of the budget against 100 honest viewers |",
     "|---|---|---|---|",
     ...rows,
   ].join("\n");

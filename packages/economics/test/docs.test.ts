@@ -21,6 +21,7 @@ describe("docs/economics.md", () => {
 
   it("quotes the coordinator's cap parameters as they are", () => {
     expect(doc).toContain(`\`maxSessionsPerSubnet\` = ${EPOCH_PARAMS.maxSessionsPerSubnet} |`);
+    expect(doc).toContain(`\`maxSessionsPerSite\` = ${EPOCH_PARAMS.maxSessionsPerSite} |`);
     expect(doc).toContain(
       `\`collusionMinSessions\` = ${EPOCH_PARAMS.collusionMinSessions}, \`collusionMaxSubnets\` = ${EPOCH_PARAMS.collusionMaxSubnets} |`,
     );

@@ -1,3 +1,4 @@
+import { siteOf, subnetOf } from "@streamrp2p/coordinator";
 import {
   computeEpoch,
   EPOCH_PARAMS,
@@ -188,8 +189,16 @@ type SessionRow = EpochInput["sessions"] extends Map<string, infer S> ? S : neve
 type SegmentRow = EpochInput["segments"] extends Map<string, Array<infer S>> ? S : never;
 
 describe("caps the model shares with the coordinator", () => {
-  /** A fake audience through the coordinator's own computeEpoch: what it credits the node. */
-  function creditedByCoordinator(subnets: number, perSubnet: number, segs: number, segBytes: number): number {
+  /**
+   * A fake audience through the coordinator's own computeEpoch and its own
+   * address keys: what it credits the node. IPv6 sessions sit in distinct /64s
+   * of one /48 per site; IPv4 ones in one /24 per site.
+   */
+  function creditedByCoordinator(
+    a: { sites: number; subnetsPerSite: number; sessionsPerSubnet: number; ipv6: boolean },
+    segs: number,
+    segBytes: number,
+  ): number {
     const startsAt = 1_000_000;
     const endsAt = startsAt + 3_600_000;
     const segments: SegmentRow[] = Array.from({ length: segs }, (_, i) => ({
@@ -202,30 +211,35 @@ describe("caps the model shares with the coordinator", () => {
     }));
     const sessions = new Map<string, SessionRow>();
     const receipts: ReceiptRow[] = [];
-    for (let n = 0; n < subnets; n++)
-      for (let k = 0; k < perSubnet; k++) {
-        const sessionId = `s${n}-${k}`;
-        sessions.set(sessionId, {
-          sessionId,
-          streamId: "s",
-          viewerKey: null,
-          clientAddr: `10.0.${n}.${k + 1}`,
-          subnet: `10.0.${n}.0/24`,
-          issuedAt: startsAt,
-          expiresAt: endsAt,
-          isProbe: false,
-        });
-        receipts.push({
-          sessionId,
-          nodeId: "n",
-          streamId: "s",
-          bytes: segs * segBytes * 2, // claims twice what was produced
-          segments: segs,
-          lastSeq: segs - 1,
-          issuedAt: endsAt - 1,
-          json: "{}",
-        });
-      }
+    for (let n = 0; n < a.sites; n++)
+      for (let m = 0; m < a.subnetsPerSite; m++)
+        for (let k = 0; k < a.sessionsPerSubnet; k++) {
+          const sessionId = `s${n}-${m}-${k}`;
+          const clientAddr = a.ipv6
+            ? `2001:db8:${n.toString(16)}:${m.toString(16)}::${(k + 1).toString(16)}`
+            : `10.0.${n}.${k + 1}`;
+          sessions.set(sessionId, {
+            sessionId,
+            streamId: "s",
+            viewerKey: null,
+            clientAddr,
+            subnet: subnetOf(clientAddr),
+            site: siteOf(clientAddr),
+            issuedAt: startsAt,
+            expiresAt: endsAt,
+            isProbe: false,
+          });
+          receipts.push({
+            sessionId,
+            nodeId: "n",
+            streamId: "s",
+            bytes: segs * segBytes * 2, // claims twice what was produced
+            segments: segs,
+            lastSeq: segs - 1,
+            issuedAt: endsAt - 1,
+            json: "{}",
+          });
+        }
     const out = computeEpoch({
       epoch: 1,
       startsAt,
@@ -242,22 +256,48 @@ describe("caps the model shares with the coordinator", () => {
   }
 
   it.each([
-    [1, 1],
-    [1, 3],
-    [1, 4], // over the per-subnet cap
-    [2, 3], // 6 sessions from 2 subnets: withheld
-    [3, 2],
-    [4, 6],
-  ])("%i subnets × %i sessions: the model's ceiling is what computeEpoch credits", (subnets, per) => {
-    const produced = 100 * 1_000;
-    const model = fakeAudienceCredit({ producedBytes: produced, subnets, sessionsPerSubnet: per });
-    expect(model).toBe(creditedByCoordinator(subnets, per, 100, 1_000));
-  });
+    [1, 1, 1, false],
+    [1, 1, 3, false],
+    [1, 1, 4, false], // over the per-subnet cap
+    [2, 1, 3, false], // 6 sessions from 2 /24s: withheld
+    [3, 1, 2, false],
+    [4, 1, 6, false],
+    [1, 4, 1, true], // 4 /64s of one /48: under the few-identities count, at the site cap
+    [1, 40, 1, true], // 40 /64s of one /48: one site, 3 sessions' worth
+    [3, 40, 1, true], // 3 /48s: each capped at 3 sessions' worth, not 40
+    [3, 40, 2, true],
+    [4, 2, 4, true], // both caps bind
+  ])(
+    "%i sites × %i subnets × %i sessions (IPv6: %s): the model's ceiling is what computeEpoch credits",
+    (sites, subnetsPerSite, sessionsPerSubnet, ipv6) => {
+      const produced = 100 * 1_000;
+      const model = fakeAudienceCredit({ producedBytes: produced, sites, subnetsPerSite, sessionsPerSubnet });
+      expect(model).toBe(
+        creditedByCoordinator({ sites, subnetsPerSite, sessionsPerSubnet, ipv6 }, 100, 1_000),
+      );
+    },
+  );
 
   it("caps a subnet at three sessions' worth and withholds many sessions from two subnets", () => {
-    expect(fakeAudienceCredit({ producedBytes: 1_000, subnets: 1, sessionsPerSubnet: 4 })).toBe(3_000);
-    expect(fakeAudienceCredit({ producedBytes: 1_000, subnets: 1, sessionsPerSubnet: 5 })).toBe(0);
-    expect(fakeAudienceCredit({ producedBytes: 1_000, subnets: 2, sessionsPerSubnet: 3 })).toBe(0);
-    expect(fakeAudienceCredit({ producedBytes: 1_000, subnets: 3, sessionsPerSubnet: 3 })).toBe(9_000);
+    const v4 = (sites: number, sessionsPerSubnet: number) =>
+      fakeAudienceCredit({ producedBytes: 1_000, sites, subnetsPerSite: 1, sessionsPerSubnet });
+    expect(v4(1, 4)).toBe(3_000);
+    expect(v4(1, 5)).toBe(0);
+    expect(v4(2, 3)).toBe(0);
+    expect(v4(3, 3)).toBe(9_000);
+  });
+
+  it("counts one IPv6 /48 as one identity however many /64s it spreads over", () => {
+    const gb = 1e9;
+    const v6 = (sites: number, subnetsPerSite: number) =>
+      fakeAudienceCredit({ producedBytes: gb, sites, subnetsPerSite, sessionsPerSubnet: 1 });
+    // Was 3 × 65,536 viewers' worth while the caps keyed on the /64; now 3 per /48 (floor loses < 1 byte a session).
+    expect(v6(3, 65_536)).toBeLessThanOrEqual(9 * gb);
+    expect(v6(3, 65_536)).toBeGreaterThan(9 * gb - 3 * 65_536);
+    expect(v6(1, 65_536)).toBeLessThanOrEqual(3 * gb); // one site: 3 sessions' worth however many /64s
+    expect(v6(1, 65_536)).toBeGreaterThan(3 * gb - 65_536);
+    expect(v6(3, 3)).toBe(
+      fakeAudienceCredit({ producedBytes: gb, sites: 3, subnetsPerSite: 1, sessionsPerSubnet: 3 }),
+    );
   });
 });

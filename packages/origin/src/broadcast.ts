@@ -19,6 +19,12 @@ export interface BroadcastStats {
   rungSegments: Record<string, number>;
 }
 
+export interface BroadcastTiming {
+  segmentTargetMs: number; // ms
+  /** Announced in every part attestation; fragments are cut about this long. */
+  partTargetMs: number; // ms
+}
+
 /** Sequence numbers reserved (durably) per write: one fsync per this many segments. */
 const SEQ_RESERVE_BLOCK = 100;
 /**
@@ -42,7 +48,7 @@ export class Broadcast {
   readonly streamId: string;
   readonly #publisher: IngestPublisher;
   readonly #log: Logger;
-  readonly #segmentTargetMs: number;
+  readonly #timing: BroadcastTiming;
   readonly #endGraceMs: number;
   readonly #state: BroadcastStateStore;
   #nextSeq: number;
@@ -62,7 +68,7 @@ export class Broadcast {
     streamId: string,
     publisher: IngestPublisher,
     log: Logger,
-    segmentTargetMs: number,
+    timing: BroadcastTiming,
     endGraceMs: number,
     state: BroadcastStateStore,
     rungs: readonly TranscodedRung[] = [],
@@ -76,7 +82,7 @@ export class Broadcast {
     this.#initVersion = start.initVersion;
     this.#publisher = publisher;
     this.#log = log;
-    this.#segmentTargetMs = segmentTargetMs;
+    this.#timing = timing;
     this.#endGraceMs = endGraceMs;
   }
 
@@ -125,7 +131,8 @@ export class Broadcast {
         else this.#publishRungInit(rung.name, initVersion, bytes);
       }),
     );
-    const segmenter = new Segmenter(this.#segmentTargetMs, {
+    const { partTargetMs } = this.#timing;
+    const segmenter = new Segmenter(this.#timing.segmentTargetMs, {
       onInit: (bytes) => {
         initVersion = ++this.#initVersion;
         this.#state.reserve(this.#seqLimit, initVersion);
@@ -133,13 +140,15 @@ export class Broadcast {
         for (const [name, b] of early) this.#publishRungInit(name, initVersion, b);
         early.clear();
       },
+      // Parts belong to the segment in progress: its number is the next one, reserved before signing.
+      onPart: (part) => {
+        if (initVersion < 0) return;
+        const seq = this.#reserve(this.#nextSeq);
+        this.#enqueue(() => this.#publisher.publishPart(seq, initVersion, part, partTargetMs));
+      },
       onSegment: (seg) => {
         if (initVersion < 0) return;
-        const seq = this.#nextSeq++;
-        if (seq >= this.#seqLimit) {
-          this.#seqLimit = seq + SEQ_RESERVE_BLOCK;
-          this.#state.reserve(this.#seqLimit, this.#initVersion);
-        }
+        const seq = this.#reserve(this.#nextSeq++);
         this.#segments += 1;
         this.#lastSegmentAt = Date.now();
         this.#enqueue(() => this.#publisher.publishSegment(seq, initVersion, seg.bytes, seg.durationMs));
@@ -233,6 +242,15 @@ export class Broadcast {
       }
     };
     return state;
+  }
+
+  /** Makes sure `seq` is below the durably reserved limit before anything is signed with it. */
+  #reserve(seq: number): number {
+    if (seq >= this.#seqLimit) {
+      this.#seqLimit = seq + SEQ_RESERVE_BLOCK;
+      this.#state.reserve(this.#seqLimit, this.#initVersion);
+    }
+    return seq;
   }
 
   #scheduleEnd(): void {

@@ -9,6 +9,12 @@ export const ORIGIN_DEFAULTS = {
   app: "live",
   /** Media segments are cut at the first keyframe at or after this. */
   segmentTargetMs: 1_000, // ms
+  /**
+   * Low-Latency HLS part target: each ffmpeg fragment of about this length is
+   * signed and pushed as a part as soon as it exists, and relays announce it
+   * (EXT-X-PART-INF). Players then sit about 3 parts behind the live edge.
+   */
+  partTargetMs: 250, // ms
   ffmpegPath: "ffmpeg",
   /** A reconnect within this time continues the broadcast without an end marker. */
   endGraceMs: 2_000, // ms

@@ -3,13 +3,31 @@ import { SrpError, type TranscodedRung } from "@streamrp2p/protocol";
 import type { Logger } from "@streamrp2p/service";
 import { encoderInputArgs, rungVideoArgs, type VideoEncoder } from "./encoder.ts";
 
-/** Fragmented MP4, a fragment at every keyframe and at least every 0.5 s (-frag_duration is in µs). */
-const FMP4_MUX = "-f mp4 -movflags +frag_keyframe+empty_moov+default_base_moof -frag_duration 500000".split(
-  " ",
-);
+/**
+ * ffmpeg cuts a fragment at the first frame at or past -frag_duration, so a
+ * fragment overshoots what was asked by up to one frame (and by FLV's
+ * millisecond timestamps). Asking this much less keeps every fragment (an
+ * LL-HLS part) within the announced part target, as the spec requires, at
+ * 20 fps and above (measured: 254 ms fragments when 240 ms were asked).
+ */
+const FRAGMENT_SLACK_MS = 50; // ms
 
-/** The source rendition: the streamer's encoding passed through, on stdout. */
-const FMP4_OUTPUT = [..."-map 0:v:0? -map 0:a:0? -c copy".split(" "), ...FMP4_MUX, "pipe:1"];
+/** Fragmented MP4, a fragment at every keyframe and about every `fragmentMs` (-frag_duration is in µs). */
+function fmp4Mux(fragmentMs: number): string[] {
+  const fragmentUs = Math.max(1, fragmentMs - FRAGMENT_SLACK_MS) * 1000;
+  return [
+    ..."-f mp4 -movflags +frag_keyframe+empty_moov+default_base_moof -frag_duration".split(" "),
+    String(fragmentUs),
+  ];
+}
+
+/** The source rendition: the streamer's encoding passed through, on stdout; each fragment is one LL-HLS part. */
+function sourceOutput(fragmentMs: number, extra: string[] = []): string[] {
+  return [..."-map 0:v:0? -map 0:a:0? -c copy".split(" "), ...extra, ...fmp4Mux(fragmentMs), "pipe:1"];
+}
+
+/** Rungs carry no LL-HLS parts: a fragment every 0.5 s is enough. */
+const RUNG_FRAGMENT_MS = 500 + FRAGMENT_SLACK_MS;
 
 /** The transcoded rungs of a ladder and the encoder that makes them. */
 export interface Transcode {
@@ -31,7 +49,7 @@ function rungOutputs(t: Transcode | undefined): string[] {
     ...rungVideoArgs(t?.encoder ?? "libx264", rung),
     ..."-c:a aac -b:a".split(" "),
     `${rung.audioKbps}k`,
-    ...FMP4_MUX,
+    ...fmp4Mux(RUNG_FRAGMENT_MS),
     `pipe:${RUNG_FD + i}`,
   ]);
 }
@@ -91,9 +109,14 @@ function watch(proc: ChildProcess, log: Logger, what: string, secrets: readonly 
  * fMP4 on stdout, and transcoding the ladder's other rungs (`transcode`) to
  * fMP4 on the pipes after stderr.
  */
-export function spawnFlvRemux(ffmpegPath: string, log: Logger, transcode?: Transcode): ChildProcess {
+export function spawnFlvRemux(
+  ffmpegPath: string,
+  fragmentMs: number,
+  log: Logger,
+  transcode?: Transcode,
+): ChildProcess {
   const input = [...encoderInputArgs(transcode?.encoder ?? "libx264"), "-f", "flv", "-i", "pipe:0"];
-  const args = [...QUIET, ...FAST_PROBE, ...input, ...FMP4_OUTPUT, ...rungOutputs(transcode)];
+  const args = [...QUIET, ...FAST_PROBE, ...input, ...sourceOutput(fragmentMs), ...rungOutputs(transcode)];
   const proc = spawn(ffmpegPath, args, { stdio: stdio("pipe", transcode) });
   proc.stdin?.on("error", () => {}); // EPIPE when ffmpeg exits first; its exit is reported instead
   return watch(proc, log, "flv-remux");
@@ -112,6 +135,7 @@ export function spawnSrtListener(
   host: string,
   port: number,
   passphrase: string,
+  fragmentMs: number,
   log: Logger,
   transcode?: Transcode,
 ): ChildProcess {
@@ -122,7 +146,7 @@ export function spawnSrtListener(
     ..."-f mpegts -i".split(" "),
     `srt://${host}:${port}?${query}`,
   ];
-  const output = [...FMP4_OUTPUT.slice(0, -1), "-bsf:a", "aac_adtstoasc", "pipe:1"];
+  const output = sourceOutput(fragmentMs, ["-bsf:a", "aac_adtstoasc"]);
   const args = [...QUIET, "-nostdin", ...FAST_PROBE, ...input, ...output, ...rungOutputs(transcode)];
   return watch(spawn(ffmpegPath, args, { stdio: stdio("ignore", transcode) }), log, "srt-listener", [
     passphrase,

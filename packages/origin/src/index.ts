@@ -1,4 +1,4 @@
-export { Broadcast, type BroadcastStats } from "./broadcast.ts";
+export { Broadcast, type BroadcastStats, type BroadcastTiming } from "./broadcast.ts";
 export {
   type BroadcastPosition,
   type BroadcastStateStore,
@@ -18,4 +18,4 @@ export {
 } from "./origin.ts";
 export { IngestPublisher } from "./publisher.ts";
 export { type AlignedSegment, type Boundary, RenditionAligner } from "./rendition-aligner.ts";
-export { type CutSegment, Segmenter } from "./segmenter.ts";
+export { type CutPart, type CutSegment, Segmenter } from "./segmenter.ts";

@@ -5,6 +5,8 @@ import {
   DEFAULT_LADDER,
   type Ladder,
   LadderSchema,
+  MAX_PART_TARGET_MS,
+  MIN_PART_TARGET_MS,
   type NodeInfo,
   OFF_CHAIN_DOMAIN,
   parseWith,
@@ -30,6 +32,7 @@ import {
 } from "@streamrp2p/service";
 import type { Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { z } from "zod";
 import { Broadcast, type BroadcastStats } from "./broadcast.ts";
 import { type BroadcastStateStore, MemoryBroadcastState } from "./broadcast-state.ts";
 import { ORIGIN_DEFAULTS } from "./defaults.ts";
@@ -54,6 +57,18 @@ export type OriginOptions = Omit<Widen<typeof ORIGIN_DEFAULTS>, "relayAddresses"
   /** The adaptive-bitrate ladder every stream of this origin is packaged in (LadderSchema); default: the source alone. */
   ladder: Ladder;
 };
+
+/**
+ * The origin's timings: a part target players and relays can live with (it
+ * is signed into every part and announced by every relay), shorter than a
+ * segment.
+ */
+const OriginTimingSchema = z
+  .object({
+    segmentTargetMs: z.number().int().min(100).max(30_000),
+    partTargetMs: z.number().int().min(MIN_PART_TARGET_MS).max(MAX_PART_TARGET_MS),
+  })
+  .refine((o) => o.partTargetMs < o.segmentTargetMs, "partTargetMs must be shorter than segmentTargetMs");
 
 export interface OriginComponents {
   log: Logger;
@@ -106,6 +121,7 @@ export function createOrigin(
     ...init,
     ladder: parseWith(LadderSchema, init.ladder ?? DEFAULT_LADDER, "origin ladder"),
   };
+  parseWith(OriginTimingSchema, options, "origin timing");
   const { log, coordinator } = components;
   for (const s of streams) parseWith(StreamIdSchema, s.streamId, "origin stream id");
   const resolveIngest =
@@ -185,7 +201,7 @@ export function createOrigin(
         s.streamId,
         publisher,
         log.child("broadcast"),
-        options.segmentTargetMs,
+        { segmentTargetMs: options.segmentTargetMs, partTargetMs: options.partTargetMs },
         options.endGraceMs,
         components.broadcastState?.(s.streamId) ?? new MemoryBroadcastState(),
         transcodedRungs(options.ladder),
@@ -202,7 +218,12 @@ export function createOrigin(
     onPublish: (streamId) => {
       const broadcast = broadcasts.get(streamId);
       if (!broadcast || broadcast.live) return undefined;
-      const ffmpeg = spawnFlvRemux(options.ffmpegPath, log.child("ffmpeg"), transcode());
+      const ffmpeg = spawnFlvRemux(
+        options.ffmpegPath,
+        options.partTargetMs,
+        log.child("ffmpeg"),
+        transcode(),
+      );
       broadcast.attach(ffmpeg);
       return { write: (flv) => ffmpeg.stdin?.write(flv), end: () => ffmpeg.stdin?.end() };
     },
@@ -225,6 +246,7 @@ export function createOrigin(
         options.host,
         s.srtPort,
         s.streamKey,
+        options.partTargetMs,
         log.child("ffmpeg"),
         transcode(),
       );

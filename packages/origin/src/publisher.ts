@@ -2,10 +2,15 @@ import { setTimeout as sleep } from "node:timers/promises";
 import {
   attestationDigest,
   encodeAttestationHeader,
+  encodePartAttestationHeader,
   HEADER_ATTESTATION,
   HEADER_INIT_VERSION,
+  HEADER_PART_ATTESTATION,
   initFileName,
   type NodeInfo,
+  type PartAttestation,
+  partFileName,
+  RENDITION_MAIN,
   renditionName,
   type SegmentAttestation,
   type SigningDomain,
@@ -13,11 +18,13 @@ import {
   SrpError,
   segmentFileName,
   sha256Hex,
+  signPartAttestation,
   signSegmentAttestation,
   signStreamEnd,
 } from "@streamrp2p/protocol";
 import type { FetchLike, Logger } from "@streamrp2p/service";
 import type { LocalAccount } from "viem";
+import type { CutPart } from "./segmenter.ts";
 
 export interface PublisherDeps {
   streamId: string;
@@ -69,6 +76,12 @@ interface Pushed {
   att: SegmentAttestation;
   bytes: Buffer;
   init: number;
+}
+
+interface PushedPart {
+  file: string;
+  att: PartAttestation;
+  bytes: Buffer;
 }
 
 /** One ingest relay's push queue: its own order, its own pace, abortable as a whole. */
@@ -239,6 +252,44 @@ export class IngestPublisher {
     if (rung === SOURCE_RUNG) this.#lastSegment = att;
     this.#recent.set(rung, [...(this.#recent.get(rung) ?? []), obj].slice(-this.#o.backfillSegments));
     for (const t of this.#targets.values()) this.#enqueuePut(t, obj);
+    return att;
+  }
+
+  /**
+   * Signs a Low-Latency HLS part of segment `seq` (still in progress) and
+   * queues it on every relay, ahead of the segment it belongs to. A relay
+   * that refuses it is not retried with it: the whole segment follows anyway.
+   */
+  async publishPart(
+    seq: number,
+    init: number,
+    part: CutPart,
+    partTargetMs: number,
+  ): Promise<PartAttestation> {
+    const att = await signPartAttestation(this.#d.signer, this.#d.domain(), {
+      streamId: this.#d.streamId,
+      rendition: RENDITION_MAIN,
+      seq,
+      part: part.index,
+      initVersion: init,
+      sha256: sha256Hex(part.bytes),
+      byteLength: part.bytes.length,
+      durationMs: part.durationMs,
+      independent: part.independent,
+      partTargetMs,
+      producedAt: this.#now(),
+    });
+    const obj: PushedPart = { file: partFileName(seq, part.index), att, bytes: part.bytes };
+    for (const t of this.#targets.values()) {
+      // A relay that has not taken this segment's init yet cannot place the part; the segment follows.
+      if (t.initSent.get(SOURCE_RUNG) !== init) continue;
+      this.#enqueue(t, () =>
+        this.#send(t, "PUT", obj.file, obj.bytes, {
+          "content-type": "application/octet-stream",
+          [HEADER_PART_ATTESTATION]: encodePartAttestationHeader(obj.att),
+        }),
+      );
+    }
     return att;
   }
 

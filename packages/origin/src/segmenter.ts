@@ -1,4 +1,4 @@
-import { SrpError } from "@streamrp2p/protocol";
+import { MAX_PARTS_PER_SEGMENT, SrpError } from "@streamrp2p/protocol";
 import { type Box, BoxReader, parseMoof, parseMoov, type TrackInfo } from "./fmp4.ts";
 
 export interface CutSegment {
@@ -10,15 +10,31 @@ export interface CutSegment {
   fragmentOffsets: number[];
 }
 
+/** One fragment of the segment in progress: a Low-Latency HLS part. */
+export interface CutPart {
+  /** Index within its segment, from 0. */
+  index: number;
+  bytes: Buffer;
+  durationMs: number;
+  /** Starts with a keyframe (the first part of every segment does). */
+  independent: boolean;
+}
+
 export interface SegmenterEvents {
   onInit(bytes: Buffer, tracks: TrackInfo[]): void;
+  /**
+   * A fragment of the segment in progress, as soon as it is complete. A
+   * segment's parts always come before the segment itself; a segment with
+   * more than MAX_PARTS_PER_SEGMENT fragments has parts for the first ones only.
+   */
+  onPart?(part: CutPart): void;
   onSegment(segment: CutSegment): void;
 }
 
 /**
  * Cuts ffmpeg's fragmented MP4 into CMAF HLS segments: the init segment
  * (ftyp+moov), then media segments of at least `targetMs`, each starting at
- * a video keyframe, made of whole fragments.
+ * a video keyframe, made of whole fragments; each fragment is also a part.
  */
 export class Segmenter {
   readonly #reader = new BoxReader();
@@ -86,11 +102,23 @@ export class Segmenter {
         this.#parts.push(moof.box.bytes, box.bytes);
         this.#size += moof.box.bytes.length + box.bytes.length;
         this.#duration += moof.duration;
+        this.#emitPart(moof.box.bytes, box.bytes, moof.duration, moof.keyframe);
         return;
       }
       default:
         return; // styp, sidx, mfra, free: not needed for HLS
     }
+  }
+
+  #emitPart(moof: Buffer, mdat: Buffer, duration: number, keyframe: boolean): void {
+    const index = this.#offsets.length - 1;
+    if (!this.#events.onPart || !this.#clock || index >= MAX_PARTS_PER_SEGMENT) return;
+    this.#events.onPart({
+      index,
+      bytes: Buffer.concat([moof, mdat]),
+      durationMs: Math.round((duration * 1000) / this.#clock.timescale),
+      independent: keyframe,
+    });
   }
 
   #durationMs(): number {

@@ -14,7 +14,7 @@ describe("ffmpeg's output is logged without the stream key", () => {
     const lines: string[] = [];
     const log = createLogger("origin", { write: (line) => lines.push(line) });
     const passphrase = "sk_live_Secret/Key+with=odd&chars";
-    const proc = spawnSrtListener("ffmpeg", "127.0.0.1", port, passphrase, log);
+    const proc = spawnSrtListener("ffmpeg", "127.0.0.1", port, passphrase, 250, log);
     const exit = await new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
     await new Promise((r) => setTimeout(r, 50)); // the exit listener logs after the exit event
     taken.close();

@@ -2,7 +2,16 @@ import type { ChildProcess } from "node:child_process";
 import { connect } from "node:net";
 import { startTestSource } from "@streamrp2p/cli";
 import { createOrigin, type Origin } from "@streamrp2p/origin";
-import { parseMediaPlaylist } from "@streamrp2p/protocol";
+import {
+  checkPartAttestationFor,
+  checkSegmentBytes,
+  decodePartAttestationHeader,
+  HEADER_PART_ATTESTATION,
+  OFF_CHAIN_DOMAIN,
+  parseLowLatency,
+  parseMediaPlaylist,
+  verifyPartAttestation,
+} from "@streamrp2p/protocol";
 import type { Relay } from "@streamrp2p/relay";
 import { silentLogger } from "@streamrp2p/service";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
@@ -113,6 +122,43 @@ describe("origin ingest (real ffmpeg)", () => {
     expect(firstNew?.mediaSequence).toBe(lastSeq + 1); // sequence numbers continue
     if (resumed.segments[0]?.mapUri === "init-0.mp4") expect(firstNew?.discontinuity).toBe(true);
     expect(origin.stats("demo")?.initVersion).toBe(1);
+  });
+
+  it("publishes each fragment as a signed LL-HLS part as it is cut; a segment's parts are its bytes", async () => {
+    const src = startTestSource({ url: `${origin.rtmpUrl()}/${streamKey}`, durationS: 30 });
+    sources.push(src);
+    const live = await waitUntil("an LL playlist with a complete segment's parts", async () => {
+      const res = await fetch(`${relay.url}/live/demo/index.m3u8?ll=1`);
+      if (res.status !== 200) return undefined;
+      const text = await res.text();
+      const ll = parseLowLatency(text);
+      const last = parseMediaPlaylist(text).segments.at(-1);
+      const lastSeq = last?.uri.match(/seg-(\d+)/)?.[1];
+      return !text.includes("ENDLIST") &&
+        lastSeq &&
+        ll.parts.some((p) => p.uri.startsWith(`part-${lastSeq}.`))
+        ? { ll, seq: Number(lastSeq) }
+        : undefined;
+    });
+    expect(live.ll.partTargetS).toBe(0.25); // ORIGIN_DEFAULTS.partTargetMs, as the origin signed it
+    expect(live.ll.serverControl?.["CAN-BLOCK-RELOAD"]).toBe("YES");
+    const uris = live.ll.parts.filter((p) => p.uri.startsWith(`part-${live.seq}.`));
+    expect(uris[0]?.independent).toBe(true);
+    const bodies: Buffer[] = [];
+    for (const [i, p] of uris.entries()) {
+      expect(p.durationS).toBeLessThanOrEqual(0.25);
+      const res = await fetch(`${relay.url}/live/demo/${p.uri}`);
+      const att = decodePartAttestationHeader(res.headers.get(HEADER_PART_ATTESTATION) ?? undefined);
+      const body = Buffer.from(await res.arrayBuffer());
+      await verifyPartAttestation(att, privateKeyToAccount(signingKey).address, OFF_CHAIN_DOMAIN);
+      checkPartAttestationFor(att, "demo", live.seq, i);
+      checkSegmentBytes(att, body);
+      bodies.push(body);
+    }
+    const seg = await fetch(`${relay.url}/live/demo/seg-${live.seq}.m4s`);
+    expect(Buffer.from(await seg.arrayBuffer()).equals(Buffer.concat(bodies))).toBe(true);
+    // The part in progress is hinted.
+    expect(live.ll.preloadHint).toMatch(new RegExp(`^part-${live.seq + 1}\\.\\d+\\.m4s$`));
   });
 
   it("refuses a second simultaneous publisher for the same stream", async () => {

@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type CutSegment, Segmenter } from "@streamrp2p/origin";
+import { type CutPart, type CutSegment, Segmenter } from "@streamrp2p/origin";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   decodeAll,
@@ -62,6 +62,36 @@ describe("Segmenter on real ffmpeg fMP4", () => {
     const covered = init.length + segments.reduce((n, s) => n + s.bytes.length, 0);
     expect(covered).toBeLessThanOrEqual(fmp4.length);
     expect(fmp4.length - covered).toBeLessThan(1024); // only mfra/trailer boxes are dropped
+  });
+
+  it("emits every fragment as a part, before its segment; a segment's parts are its bytes, the first one independent", () => {
+    const events: (CutPart | CutSegment)[] = [];
+    const s = new Segmenter(1000, {
+      onInit() {},
+      onPart: (p) => events.push(p),
+      onSegment: (seg) => events.push(seg),
+    });
+    for (let i = 0; i < fmp4.length; i += 4096) s.push(fmp4.subarray(i, i + 4096));
+    s.flush();
+    let pending: CutPart[] = [];
+    let segments = 0;
+    for (const e of events) {
+      if ("index" in e) {
+        expect(e.index).toBe(pending.length);
+        pending.push(e);
+        continue;
+      }
+      segments += 1;
+      expect(pending.length).toBe(e.fragmentOffsets.length);
+      expect(pending.length).toBeGreaterThan(1); // the fixture's fragments are shorter than a segment
+      expect(Buffer.concat(pending.map((p) => p.bytes)).equals(e.bytes)).toBe(true);
+      expect(pending[0]?.independent).toBe(true);
+      const partsMs = pending.reduce((n, p) => n + p.durationMs, 0);
+      expect(Math.abs(partsMs - e.durationMs)).toBeLessThanOrEqual(pending.length);
+      pending = [];
+    }
+    expect(segments).toBe(5);
+    expect(pending).toEqual([]);
   });
 
   it("rejects a stream that is not MP4 with a clear error", () => {

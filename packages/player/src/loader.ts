@@ -42,7 +42,9 @@ export function createLoaderClass(session: ViewerSession): new (config: unknown)
       this.stats.loading.start = performance.now();
       const abort = new AbortController();
       this.#abort = abort;
-      const path = new URL(context.url).pathname;
+      // The query carries LL-HLS delivery directives (_HLS_msn, ...); the session passes on only those.
+      const url = new URL(context.url);
+      const path = `${url.pathname}${url.search}`;
       session.load(path, abort.signal).then(
         (result) => {
           if (abort.signal.aborted) return;

@@ -66,8 +66,15 @@ export class NodePool {
     this.#penalties.set(nodeId, { until: this.#now() + ms, kind });
   }
 
-  /** Marks the node that just served a request; returns true when that is a switch. */
+  /**
+   * Marks the node that just served a request; returns true when that is a
+   * switch. A node caught tampering stays penalized and is not made current
+   * by a success: with LL-HLS a blocking reload started on it before the lie
+   * was seen answers after it, and must not bring the liar back.
+   */
   served(nodeId: string): boolean {
+    const p = this.#penalties.get(nodeId);
+    if (p?.kind === "tampered" && p.until > this.#now()) return false;
     const switched = this.#current !== undefined && this.#current !== nodeId;
     this.#current = nodeId;
     this.#penalties.delete(nodeId);

@@ -1,5 +1,6 @@
-import { MASTER_PLAYLIST_FILE } from "@streamrp2p/protocol";
+import { LL_PLAYLIST_PARAM, MASTER_PLAYLIST_FILE } from "@streamrp2p/protocol";
 import Hls from "hls.js";
+import { PLAYER_DEFAULTS } from "./defaults.ts";
 import { createLoaderClass } from "./loader.ts";
 import {
   type SessionEvent,
@@ -32,6 +33,13 @@ export interface AbrState {
 export interface AttachOptions extends ViewerSessionOptions {
   onStatus?: (status: PlayerStatus, detail?: string) => void;
   onEvent?: (e: SessionEvent) => void;
+  /**
+   * hls.js low-latency mode (LL-HLS parts and blocking reloads, where relays
+   * serve them), every part verified like a segment. Off by default for now:
+   * a relay signs no delivery for a part, so a part it tampers with is
+   * refused and failed over, but yields no fraud proof (docs: issue 14).
+   */
+  lowLatency?: boolean; // default false
   /** Retry interval while the stream is offline. */
   offlineRetryMs?: number; // ms, default 3_000
 }
@@ -93,7 +101,10 @@ export function attachPlayer(video: HTMLVideoElement, options: AttachOptions): P
     const first = session.pool.order()[0];
     const h = new Hls({
       loader: createLoaderClass(session) as never,
-      liveSyncDurationCount: 3,
+      // LL-HLS where relays serve it (parts, blocking reload): every part is verified in the loader too.
+      lowLatencyMode: options.lowLatency ?? false,
+      // Plain HLS only: any liveSync setting overrides the PART-HOLD-BACK hls.js plays LL-HLS at.
+      ...(options.lowLatency ? {} : { liveSyncDurationCount: PLAYER_DEFAULTS.liveSyncSegments }),
       // Failover happens inside the loader, so hls.js-level retries are a last resort.
       fragLoadPolicy: {
         default: {
@@ -127,9 +138,16 @@ export function attachPlayer(video: HTMLVideoElement, options: AttachOptions): P
       setStatus("error", `${data.type}: ${data.details}`);
       h.startLoad(); // the loader already tried every relay; keep trying rather than give up
     });
-    // The multivariant playlist: every rung of the stream's ladder (one, without transcoding); hls.js
-    // switches between them by measured bandwidth, and the loader verifies each rung's segments.
-    h.loadSource(`${first?.url}/live/${encodeURIComponent(options.streamId)}/${MASTER_PLAYLIST_FILE}`);
+    // Plain HLS: the multivariant playlist, every rung of the stream's ladder (one, without
+    // transcoding); hls.js switches between them by measured bandwidth, and the loader verifies each
+    // rung's segments. LL-HLS: the source's media playlist asked for as LL (`?ll=1`; without it
+    // relays serve plain HLS). Rungs carry no parts, so LL plays the source only.
+    const stream = `${first?.url}/live/${encodeURIComponent(options.streamId)}`;
+    h.loadSource(
+      options.lowLatency
+        ? `${stream}/index.m3u8?${LL_PLAYLIST_PARAM}=1`
+        : `${stream}/${MASTER_PLAYLIST_FILE}`,
+    );
     h.attachMedia(video);
   };
   void start();

@@ -9,6 +9,14 @@ import {
 } from "@streamrp2p/protocol";
 import { AttemptError } from "./fetch-with-failover.ts";
 
+/**
+ * Fetches and verifies the streamer's attestation of segment `seq` from the
+ * node whose playlist is being checked (a HEAD of the segment): the signed
+ * fact that makes a jump in numbers believable. undefined when the node has
+ * no such signed segment.
+ */
+export type ProveSegment = (seq: number) => Promise<{ durationMs: number; initVersion: number } | undefined>;
+
 /** A live playlist that has not advanced for this many target durations is a frozen node… */
 const STALE_TARGET_DURATIONS = 3;
 /** …and never sooner than this. */
@@ -39,6 +47,8 @@ export class PlaylistGuard {
   #highestEdge = -1;
   /** seq → the init version its attestation signs, for the newest verified segments (bounded). */
   readonly #signedInit = new Map<number, number>();
+  /** seq → the init the last accepted playlist maps it to (its segments, in-progress parts, preload hint). */
+  #mappedInit = new Map<number, number>();
 
   constructor(
     private readonly streamId: string,
@@ -58,8 +68,13 @@ export class PlaylistGuard {
       this.#signedInit.delete(this.#signedInit.keys().next().value as number);
   }
 
-  /** Throws AttemptError ("unverifiable", "tampered" or "stale") unless the playlist can be trusted now. */
-  async check(nodeId: string, text: string, endHeader: string | null): Promise<void> {
+  /**
+   * Throws AttemptError ("unverifiable", "tampered" or "stale") unless the
+   * playlist can be trusted now. `prove` lets a playlist whose edge lies
+   * beyond what could exist (an origin restart jumps to its next reserved
+   * numbers) show the streamer's signature for that edge instead.
+   */
+  async check(nodeId: string, text: string, endHeader: string | null, prove?: ProveSegment): Promise<void> {
     let playlist: ReturnType<typeof parseMediaPlaylist>;
     try {
       playlist = parseMediaPlaylist(text);
@@ -68,13 +83,14 @@ export class PlaylistGuard {
     }
     const edge = playlist.segments.at(-1)?.mediaSequence ?? -1;
     const now = this.now();
-    this.#checkEdgePlausible(edge, now);
+    await this.#checkEdgePlausible(edge, now, prove);
     this.#checkInits(playlist.segments);
     if (playlist.ended) {
       await this.#checkEnd(edge, endHeader);
       return;
     }
     this.#highestEdge = Math.max(this.#highestEdge, edge);
+    this.#mappedInit = mappedInits(text);
     const seen = this.#edges.get(nodeId);
     if (!seen || edge > seen.edge) {
       this.#edges.delete(nodeId);
@@ -85,6 +101,22 @@ export class PlaylistGuard {
     const staleMs = Math.max(MIN_STALE_MS, STALE_TARGET_DURATIONS * playlist.targetDurationS * 1000);
     if (now - seen.since > staleMs) {
       throw new AttemptError("stale", `playlist has not advanced past ${edge} for ${now - seen.since} ms`);
+    }
+  }
+
+  /**
+   * A part is decoded with the init the playlist maps its segment to: a part
+   * whose signed init is another (a relay mixing broadcasts, or a playlist
+   * mapping the segment in progress to the wrong init) is refused like a
+   * tampered one. Throws AttemptError "tampered".
+   */
+  checkPartInit(seq: number, part: number, initVersion: number): void {
+    const mapped = this.#mappedInit.get(seq);
+    if (mapped !== undefined && mapped !== initVersion) {
+      throw new AttemptError(
+        "tampered",
+        `part ${seq}.${part} is signed for init ${initVersion}; the playlist maps segment ${seq} to init ${mapped}`,
+      );
     }
   }
 
@@ -113,17 +145,22 @@ export class PlaylistGuard {
    * it arrived (our clock: no skew with the origin's) and some slack. Made-up
    * sequence numbers that keep a frozen node looking fresh are a lie.
    */
-  #checkEdgePlausible(edge: number, now: number): void {
+  async #checkEdgePlausible(edge: number, now: number, prove: ProveSegment | undefined): Promise<void> {
     const v = this.#verified;
     if (!v || v.durationMs <= 0) return;
     const possible =
       v.seq + Math.max(0, Math.floor((now - v.arrivedAt) / v.durationMs)) + EDGE_SLACK_SEGMENTS;
-    if (edge > possible) {
-      throw new AttemptError(
-        "tampered",
-        `playlist lists segment ${edge}; at most ${possible} can exist by now`,
-      );
+    if (edge <= possible) return;
+    // A restarted origin numbers from its next reserved block: the signed edge segment proves the jump.
+    const signed = await prove?.(edge).catch(() => undefined);
+    if (signed) {
+      this.verified(edge, signed.durationMs, signed.initVersion);
+      return;
     }
+    throw new AttemptError(
+      "tampered",
+      `playlist lists segment ${edge}; at most ${possible} can exist by now`,
+    );
   }
 
   async #checkEnd(edge: number, header: string | null): Promise<void> {
@@ -150,4 +187,19 @@ export class PlaylistGuard {
       throw new AttemptError("tampered", `ENDLIST: ${String(err)}`);
     }
   }
+}
+
+/** seq → init version, as a playlist's EXT-X-MAP lines map its segments, parts and preload hint. */
+function mappedInits(text: string): Map<number, number> {
+  const out = new Map<number, number>();
+  let init: number | undefined;
+  for (const line of text.split(/\r?\n/)) {
+    const uri = /URI="([^"]+)"/.exec(line)?.[1] ?? (line.startsWith("#") ? undefined : line.trim());
+    if (!uri) continue;
+    const file = parseMediaFileName(uri);
+    if (line.startsWith("#EXT-X-MAP:")) init = file?.kind === "init" ? file.version : undefined;
+    else if (init !== undefined && (file?.kind === "segment" || file?.kind === "part"))
+      out.set(file.seq, init);
+  }
+  return out;
 }

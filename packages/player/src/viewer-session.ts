@@ -1,13 +1,19 @@
 import { CoordinatorEndpoints, withFailover } from "@streamrp2p/api-client/failover";
 import {
   AttestationVerifier,
+  blockingWaitMs,
   bytesToHex,
   CoordinatorInfoSchema,
   checkAttestationFor,
   checkMultivariantPlaylist,
+  checkPartAttestationFor,
   decodeAttestationHeader,
+  decodePartAttestationHeader,
   generateEd25519,
+  HEADER_PART_ATTESTATION,
   HEADER_STREAM_END,
+  LL_PLAYLIST_PARAM,
+  type PartAttestation,
   parseMediaFileName,
   RankedNodesSchema,
   type SegmentAttestation,
@@ -15,8 +21,10 @@ import {
   type SigningDomain,
   SOURCE_RUNG,
   StreamInfoSchema,
+  segmentFileName,
   splitMediaPath,
   type Ticket,
+  targetDurationOf,
 } from "@streamrp2p/protocol";
 import { requestJson } from "@streamrp2p/service/client";
 import { z } from "zod";
@@ -53,6 +61,9 @@ export interface SessionStats {
   currentNode: string | undefined;
   verifiedSegments: number;
   rejectedSegments: number;
+  /** LL-HLS parts verified against the streamer's part attestations, and refused. */
+  verifiedParts: number;
+  rejectedParts: number;
   bytesReceived: number;
   switches: number;
   receiptsSent: number;
@@ -68,7 +79,22 @@ export type SessionEvent =
   | { type: "verified"; nodeId: string; file: string; bytes: number };
 
 /** "master": the multivariant playlist of the stream's ladder; "playlist": one rung's media playlist. */
-type Kind = "master" | "playlist" | "init" | "segment";
+type Kind = "master" | "playlist" | "init" | "segment" | "part";
+
+/** Verified segments whose signed durations set the target duration: about a playlist's window. */
+const RECENT_DURATIONS_KEPT = 8;
+
+/** What a playlist request may carry to a relay (LL-HLS asked for, delivery directives); nothing else of hls.js's URL is. */
+const DIRECTIVES = [LL_PLAYLIST_PARAM, "_HLS_msn", "_HLS_part", "_HLS_skip"] as const;
+
+function kindOf(parsed: ReturnType<typeof parseMediaFileName>): Kind {
+  return parsed?.kind === "init" ||
+    parsed?.kind === "segment" ||
+    parsed?.kind === "part" ||
+    parsed?.kind === "master"
+    ? parsed.kind
+    : "playlist";
+}
 
 /**
  * Reads a response body whole, aborting `idle` when no bytes arrive for
@@ -121,6 +147,18 @@ export class ViewerSession {
   /** Signature checks remembered by the digest of everything signed (see AttestationVerifier). */
   readonly #attestations: AttestationVerifier;
   readonly #playlists: PlaylistGuard;
+  /** The playlist's target duration (s): blocked requests (LL-HLS) may wait 3 of these at a relay. */
+  /**
+   * The target duration blocked requests wait BLOCK_TARGET_DURATIONS of (s):
+   * from the streamer's signed durations of the recent segments, never from a
+   * relay's playlist (a relay claiming a huge TARGETDURATION must not make
+   * the player wait on it for longer). 1 until a segment is verified.
+   */
+  #targetDurationS = 1;
+  /** The part target of the newest verified part (ms, signed by the streamer); undefined before one. */
+  #partTargetMs: number | undefined;
+  /** Signed durations of the newest verified segments (ms), bounded. */
+  readonly #recentDurationsMs: number[] = [];
   /** The newest playlist a node served that was refused only as stale: used when every node is stale. */
   #lastStale: { node: PoolNode; data: string; timing: LoadTiming } | undefined;
   readonly #listeners = new Set<(e: SessionEvent) => void>();
@@ -151,6 +189,8 @@ export class ViewerSession {
       currentNode: undefined,
       verifiedSegments: 0,
       rejectedSegments: 0,
+      verifiedParts: 0,
+      rejectedParts: 0,
       bytesReceived: 0,
       switches: 0,
       receiptsSent: 0,
@@ -249,19 +289,25 @@ export class ViewerSession {
     path: string,
     signal?: AbortSignal,
   ): Promise<Attempted<{ data: string | ArrayBuffer; timing: LoadTiming }>> {
-    const where = splitMediaPath(path);
-    const file = where?.file ?? path.split("/").pop() ?? "";
+    const [pathname = "", search = ""] = path.split("?", 2);
+    const where = splitMediaPath(pathname);
+    const file = where?.file ?? pathname.split("/").pop() ?? "";
     const rung = where?.rung ?? SOURCE_RUNG;
     const parsed = parseMediaFileName(file);
-    const kind: Kind =
-      parsed?.kind === "init" || parsed?.kind === "segment" || parsed?.kind === "master"
-        ? parsed.kind
-        : "playlist";
+    const kind = kindOf(parsed);
+    const query = new URLSearchParams(search);
+    const directives = new URLSearchParams();
+    for (const d of DIRECTIVES) {
+      const v = query.get(d);
+      if (v !== null && kind === "playlist") directives.set(d, v);
+    }
+    const blocking = kind === "part" || directives.has("_HLS_msn");
     let result: Attempted<{ data: string | ArrayBuffer; timing: LoadTiming }>;
     try {
+      const target = { path: pathname, directives, blocking };
       result = await fetchWithFailover(
         this.pool,
-        (node) => this.#attempt(node, path, kind, parsed, rung, signal),
+        (node) => this.#attempt(node, target, kind, parsed, rung, signal),
         {
           penaltyMs: this.#o.penaltyMs,
           signal,
@@ -294,20 +340,23 @@ export class ViewerSession {
       this.#emit({ type: "switch", from: previous, to: result.node.nodeId });
       void this.flushReceipts(); // the node we left gets its final tally now
     }
-    this.stats.currentNode = result.node.nodeId;
+    this.stats.currentNode = this.pool.current?.nodeId ?? result.node.nodeId;
     return result;
   }
 
   async #attempt(
     node: PoolNode,
-    path: string,
+    target: { path: string; directives: URLSearchParams; blocking: boolean },
     kind: Kind,
     parsed: ReturnType<typeof parseMediaFileName>,
     rung: string,
     signal?: AbortSignal,
   ) {
+    const { path } = target;
     const isPlaylist = kind === "playlist" || kind === "master";
-    const timeoutMs = isPlaylist ? this.#o.playlistTimeoutMs : this.#o.segmentTimeoutMs;
+    // A blocking reload or a preload-hinted part is held at the relay until it exists: that wait is no hang.
+    const blockMs = target.blocking ? blockingWaitMs(this.#targetDurationS) : 0;
+    const timeoutMs = blockMs + (isPlaylist ? this.#o.playlistTimeoutMs : this.#o.segmentTimeoutMs);
     const timeout = AbortSignal.timeout(timeoutMs);
     // A body whose bytes stop coming (a relay whose own upstream hung) is given up long before the timeout.
     const idle = new AbortController();
@@ -315,13 +364,30 @@ export class ViewerSession {
     const start = performance.now();
     let res: Response;
     // No answer at all for this long: the node (or its upstream) is hung; the next node is tried.
-    const noAnswer = setTimeout(() => idle.abort(), this.#o.firstByteTimeoutMs);
+    // A blocked request waits for the next part (the streamer's signed part target), not 3 target durations.
+    const heldMs =
+      target.blocking && this.#partTargetMs !== undefined
+        ? Math.min(blockMs, this.#o.blockedAnswerParts * this.#partTargetMs)
+        : blockMs;
+    const noAnswerMs = heldMs + this.#o.firstByteTimeoutMs;
+    const noAnswer = setTimeout(() => idle.abort(), noAnswerMs);
+    const query = new URLSearchParams(target.directives);
+    query.set("session", this.ticket.sessionId);
     try {
-      res = await (this.#o.fetch ?? fetch)(`${node.url}${path}?session=${this.ticket.sessionId}`, {
+      res = await (this.#o.fetch ?? fetch)(`${node.url}${path}?${query}`, {
         signal: combined,
       });
+      if (res.status === 400 && target.directives.has("_HLS_msn")) {
+        // A relay a little behind the one the last playlist came from refuses a reload "too far
+        // ahead" (the spec's 400): it is not broken; its plain playlist lets hls.js catch up.
+        await res.body?.cancel().catch(() => {});
+        const plain = new URLSearchParams({ session: this.ticket.sessionId });
+        const ll = target.directives.get(LL_PLAYLIST_PARAM);
+        if (ll !== null) plain.set(LL_PLAYLIST_PARAM, ll);
+        res = await (this.#o.fetch ?? fetch)(`${node.url}${path}?${plain}`, { signal: combined });
+      }
     } catch (err) {
-      const why = idle.signal.aborted ? `no answer in ${this.#o.firstByteTimeoutMs} ms` : String(err);
+      const why = idle.signal.aborted ? `no answer in ${noAnswerMs} ms` : String(err);
       throw new AttemptError(timeout.aborted || idle.signal.aborted ? "timeout" : "network", why);
     } finally {
       clearTimeout(noAnswer);
@@ -349,7 +415,9 @@ export class ViewerSession {
     }
     if (kind === "playlist") {
       try {
-        await this.#playlists.check(node.nodeId, data as string, res.headers.get(HEADER_STREAM_END));
+        await this.#playlists.check(node.nodeId, data as string, res.headers.get(HEADER_STREAM_END), (seq) =>
+          this.#proveSegment(node, path, seq, combined),
+        );
       } catch (err) {
         if (err instanceof AttemptError && err.kind === "stale")
           this.#lastStale = { node, data: data as string, timing: { start, first, end } };
@@ -369,7 +437,81 @@ export class ViewerSession {
         bytes: (data as ArrayBuffer).byteLength,
       });
     }
+    if (parsed?.kind === "part") {
+      await this.#verifyPart(res, data as ArrayBuffer, parsed.seq, parsed.part, path);
+      this.#receipts.record(node, (data as ArrayBuffer).byteLength, -1);
+      this.stats.bytesReceived += (data as ArrayBuffer).byteLength;
+      this.stats.verifiedParts += 1;
+      this.#emit({
+        type: "verified",
+        nodeId: node.nodeId,
+        file: path,
+        bytes: (data as ArrayBuffer).byteLength,
+      });
+    }
     return { data, timing: { start, first, end } };
+  }
+
+  /**
+   * Checks a part against the streamer's part attestation for exactly this
+   * part of this segment of this stream (never a segment's, never another
+   * part's). A lie fails this node over; a relay signs no delivery for a
+   * part, so there is no fraud proof to send, only the rejection event.
+   */
+  async #verifyPart(
+    res: Response,
+    data: ArrayBuffer,
+    seq: number,
+    index: number,
+    path: string,
+  ): Promise<void> {
+    const reject = (kind: "unverifiable" | "tampered", why: string) => {
+      this.stats.rejectedParts += 1;
+      return new AttemptError(kind, why);
+    };
+    let att: PartAttestation;
+    try {
+      att = decodePartAttestationHeader(res.headers.get(HEADER_PART_ATTESTATION) ?? undefined);
+    } catch (err) {
+      throw reject("unverifiable", `part attestation: ${String(err)}`);
+    }
+    try {
+      checkPartAttestationFor(att, this.ticket.streamId, seq, index);
+      await this.#attestations.verifyPart(att, this.signer);
+      this.#playlists.checkPartInit(seq, index, att.initVersion);
+      this.#partTargetMs = att.partTargetMs;
+    } catch (err) {
+      throw reject("tampered", `${path}: ${String(err)}`);
+    }
+    const served = await sha256Hex(data);
+    if (served !== att.sha256 || data.byteLength !== att.byteLength)
+      throw reject("tampered", `${path}: SHA-256 differs from the streamer's part attestation`);
+  }
+
+  /**
+   * The streamer's verified attestation of segment `seq` as `node` holds it
+   * (a HEAD next to the playlist at `playlistPath`), or undefined: what a
+   * jump in a playlist's numbers (an origin restart) must show.
+   */
+  async #proveSegment(
+    node: PoolNode,
+    playlistPath: string,
+    seq: number,
+    signal: AbortSignal,
+  ): Promise<SegmentAttestation | undefined> {
+    const url = `${node.url}${playlistPath.replace(/[^/]*$/, segmentFileName(seq))}?session=${this.ticket.sessionId}`;
+    const res = await (this.#o.fetch ?? fetch)(url, { method: "HEAD", signal });
+    if (res.status !== 200) return undefined;
+    const att = decodeAttestationHeader(res.headers.get("x-srp-attestation") ?? undefined);
+    checkAttestationFor(att, this.ticket.streamId, { kind: "segment", seq });
+    await this.#attestations.verify(att, this.signer);
+    return att;
+  }
+
+  #signedDurationMs(durationMs: number): void {
+    this.#recentDurationsMs.push(durationMs);
+    if (this.#recentDurationsMs.length > RECENT_DURATIONS_KEPT) this.#recentDurationsMs.shift();
+    this.#targetDurationS = targetDurationOf(this.#recentDurationsMs);
   }
 
   /** Checks bytes against the streamer's attestation for exactly this file; tampering is reported. */
@@ -404,7 +546,10 @@ export class ViewerSession {
     }
     const served = await sha256Hex(data);
     if (served === att.sha256 && data.byteLength === att.byteLength) {
-      if (kind === "segment") this.#playlists.verified(att.seq, att.durationMs, att.initVersion);
+      if (kind === "segment") {
+        this.#playlists.verified(att.seq, att.durationMs, att.initVersion);
+        this.#signedDurationMs(att.durationMs);
+      }
       if (att.durationMs > 0)
         this.stats.bitrateBps = Math.round((att.byteLength * 8 * 1000) / att.durationMs);
       return;

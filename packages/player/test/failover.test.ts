@@ -44,6 +44,22 @@ describe("NodePool", () => {
     expect(pool.served("b")).toBe(true);
   });
 
+  it("a success from a node caught tampering (a request in flight before the lie) does not bring it back", () => {
+    const c = clock();
+    const pool = new NodePool(nodes, c.now);
+    pool.served("a");
+    pool.penalize("a", "tampered", 1_000);
+    expect(pool.served("b")).toBe(true);
+    expect(pool.served("a")).toBe(false); // the blocking reload started on "a" before its lie answers now
+    expect(pool.current?.nodeId).toBe("b");
+    expect(pool.order().map((n) => n.nodeId)).toEqual(["b", "c", "a"]);
+    pool.penalize("c", "timeout", 1_000);
+    pool.served("c"); // any other failure is forgiven by the next success
+    expect(pool.isPenalized("c")).toBe(false);
+    c.advance(3_001);
+    expect(pool.served("a")).toBe(true); // the penalty served, "a" may serve again
+  });
+
   it("keeps penalties across a new ranking from the coordinator", () => {
     const pool = new NodePool(nodes);
     pool.penalize("a", "tampered", 60_000);

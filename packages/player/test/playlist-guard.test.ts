@@ -53,6 +53,74 @@ describe("PlaylistGuard (issue 10, finding 9; review findings 3 and 4)", () => {
     await expect(guard.check("a", playlist(1204, 1209), null)).resolves.toBeUndefined();
   });
 
+  it("believes a jump in numbers (an origin restart's next reserved block) only with the edge segment's signature", async () => {
+    let t = 0;
+    const guard = new PlaylistGuard("demo", streamer.address, () => t);
+    guard.verified(9, 1000, 0);
+    t += 3_000;
+    const restarted = playlist(100, 101, false, () => 1);
+    const asked: number[] = [];
+    // The node cannot show a signed segment 101: the jump is a lie.
+    await expect(
+      guard.check("a", restarted, null, async (seq) => {
+        asked.push(seq);
+        return undefined;
+      }),
+    ).rejects.toMatchObject({ kind: "tampered" });
+    await expect(guard.check("a", restarted, null)).rejects.toMatchObject({ kind: "tampered" });
+    // A proof that fails (a bad signature throws) is no proof either.
+    await expect(
+      guard.check("a", restarted, null, async () => {
+        throw new Error("attestation signature: wrong signer");
+      }),
+    ).rejects.toMatchObject({ kind: "tampered" });
+    await expect(
+      guard.check("a", restarted, null, async (seq) => {
+        asked.push(seq);
+        return { durationMs: 1000, initVersion: 1 };
+      }),
+    ).resolves.toBeUndefined();
+    expect(asked).toEqual([101, 101]);
+    // Proven: the next playlists of the new broadcast need no proof; its init is now the signed one.
+    await expect(
+      guard.check(
+        "b",
+        playlist(100, 102, false, () => 1),
+        null,
+      ),
+    ).resolves.toBeUndefined();
+    await expect(
+      guard.check(
+        "c",
+        playlist(100, 101, false, () => 0),
+        null,
+      ),
+    ).rejects.toMatchObject({
+      kind: "tampered",
+    });
+  });
+
+  it("refuses a part signed for another init than the one the playlist maps its segment to (review, LOW)", async () => {
+    const guard = new PlaylistGuard("demo", streamer.address, () => 0);
+    const segments = [8, 9].map((seq) => ({ seq, durationMs: 1000, init: 2, producedAt: 1_000_000 + seq }));
+    const text = renderMediaPlaylist({
+      segments,
+      ended: false,
+      lowLatency: {
+        partTargetMs: 250,
+        parts: new Map([[9, [{ durationMs: 250, independent: true }]]]),
+        inProgress: { seq: 10, init: 3, parts: [{ durationMs: 250, independent: true }] },
+        skip: false,
+      },
+    });
+    await guard.check("a", text, null);
+    expect(() => guard.checkPartInit(9, 0, 2)).not.toThrow();
+    expect(() => guard.checkPartInit(10, 0, 3)).not.toThrow();
+    expect(() => guard.checkPartInit(10, 1, 3)).not.toThrow(); // the preload hint
+    expect(() => guard.checkPartInit(10, 0, 2)).toThrow(/maps segment 10 to init 3/);
+    expect(() => guard.checkPartInit(9, 0, 3)).toThrow(/tampered|maps segment 9 to init 2/);
+  });
+
   it("calls a playlist that stops advancing stale after three target durations", async () => {
     let t = 0;
     const guard = new PlaylistGuard("demo", streamer.address, () => t);

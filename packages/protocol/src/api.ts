@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { SegmentAttestationSchema, SigningDomainSchema } from "./attestation.ts";
 import { AddressSchema, StreamIdSchema } from "./ids.ts";
+import { MAX_PARTS_PER_SEGMENT, PartAttestationSchema } from "./part-attestation.ts";
 import { RegionSchema } from "./registration.ts";
 import { MAX_RUNGS, RungNameSchema } from "./rendition.ts";
 import { TicketSchema } from "./session.ts";
@@ -138,6 +139,11 @@ export const StreamWindowSchema = z.strictObject({
    * signed, and needs not be: every object in them is attested for its rung.
    */
   renditions: z.array(RungNameSchema).max(MAX_RUNGS).optional(),
+  /** LL-HLS parts after the ones the downstream said it has; only when it asked (`parts=`). */
+  parts: z
+    .array(PartAttestationSchema)
+    .max(MAX_PARTS_PER_SEGMENT * 8)
+    .optional(),
 });
 export type StreamWindow = z.infer<typeof StreamWindowSchema>;
 

@@ -9,6 +9,7 @@ import {
   verifySegmentAttestation,
 } from "./attestation.ts";
 import { SrpError } from "./errors.ts";
+import { type PartAttestation, partAttestationDigest, verifyPartAttestation } from "./part-attestation.ts";
 import { renditionName, SOURCE_RUNG } from "./rendition.ts";
 import { parseMediaFileName } from "./wire.ts";
 
@@ -120,16 +121,38 @@ export class AttestationVerifier {
   /** Throws BAD_SIGNATURE unless `att` was signed by `expectedSigner`. */
   async verify(att: SegmentAttestation, expectedSigner: string): Promise<void> {
     const domain = await this.#domain();
-    const key = keccak256(
-      concatHex([attestationDigest(att, domain), att.signature as Hex, expectedSigner.toLowerCase() as Hex]),
-    );
-    if (this.#verified.has(key)) {
-      // Refresh recency: the live window is what gets re-checked.
-      this.#verified.delete(key);
-      this.#verified.set(key, true);
-      return;
-    }
+    const key = this.#key(attestationDigest(att, domain), att.signature, expectedSigner);
+    if (this.#hit(key)) return;
     await verifySegmentAttestation(att, expectedSigner, domain);
+    this.#remember(key);
+  }
+
+  /**
+   * Throws BAD_SIGNATURE unless the part attestation `att` was signed by
+   * `expectedSigner`. Cached by the digest of the Part type: never the same
+   * key as a segment's, so one verified kind never vouches for the other.
+   */
+  async verifyPart(att: PartAttestation, expectedSigner: string): Promise<void> {
+    const domain = await this.#domain();
+    const key = this.#key(partAttestationDigest(att, domain), att.signature, expectedSigner);
+    if (this.#hit(key)) return;
+    await verifyPartAttestation(att, expectedSigner, domain);
+    this.#remember(key);
+  }
+
+  #key(digest: Hex, signature: string, expectedSigner: string): Hex {
+    return keccak256(concatHex([digest, signature as Hex, expectedSigner.toLowerCase() as Hex]));
+  }
+
+  #hit(key: Hex): boolean {
+    if (!this.#verified.has(key)) return false;
+    // Refresh recency: the live window is what gets re-checked.
+    this.#verified.delete(key);
+    this.#verified.set(key, true);
+    return true;
+  }
+
+  #remember(key: Hex): void {
     this.#verified.set(key, true);
     if (this.#verified.size > this.#maxEntries) {
       const oldest = this.#verified.keys().next().value;

@@ -142,7 +142,7 @@ export async function verifySegmentAttestation(
 }
 
 /** Throws HASH_MISMATCH unless `bytes` are exactly what `att` describes. */
-export function checkSegmentBytes(att: SegmentFacts, bytes: Uint8Array): void {
+export function checkSegmentBytes(att: Pick<SegmentFacts, "sha256" | "byteLength">, bytes: Uint8Array): void {
   if (bytes.byteLength !== att.byteLength) {
     throw new SrpError("HASH_MISMATCH", `segment is ${bytes.byteLength} bytes, attested ${att.byteLength}`);
   }

@@ -26,6 +26,8 @@ export const ERROR_STATUS = {
 
   STREAM_ENDED: 410,
   PAYLOAD_TOO_LARGE: 413,
+  /** A request's header list over the server's cap (HTTP/2; HTTP/1.1's parser answers 431 itself). */
+  HEADERS_TOO_LARGE: 431,
   UNSUPPORTED_MEDIA_TYPE: 415,
   UPSTREAM_FAILED: 502,
   /** The upstream answers but announces nothing new while the stream is live. */
@@ -33,6 +35,8 @@ export const ERROR_STATUS = {
   /** The upstream is alive but more than UPSTREAM_LAG_SEGMENTS behind the stream's live edge. */
   UPSTREAM_LAGGING: 504,
   NO_UPSTREAM: 503,
+  /** A blocking playlist reload (LL-HLS `_HLS_msn`) whose segment or part did not appear in 3 target durations. */
+  RELOAD_TIMEOUT: 503,
   UNAVAILABLE: 503,
   /** The node is leaving: go to another one now. */
   DRAINING: 503,

@@ -86,6 +86,14 @@ export const NodeConfigSchema = z
     logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
     /** A client must send its request head within this (slowloris bound); service HTTP_SERVER_DEFAULTS has the rest. */
     headersTimeoutMs: z.coerce.number().int().min(100).max(60_000).default(10_000),
+    /**
+     * A client must send its whole request, body included, within this (HTTP/1.1 and each HTTP/2
+     * stream; a 16 MB segment PUT needs ~2.2 Mbit/s at 60 s). Never cuts a response: long polls and
+     * blocking playlist reloads answer requests that arrived whole.
+     */
+    requestTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(60_000),
+    /** An idle keep-alive connection (HTTP/1.1) or HTTP/2 session with no stream open is kept this long. */
+    keepAliveTimeoutMs: z.coerce.number().int().min(1_000).max(600_000).default(65_000),
     /** No byte moving either way for this long closes a connection (a viewer that stopped reading); above the 8 s window long-poll. */
     idleTimeoutMs: z.coerce.number().int().min(10_000).max(600_000).default(30_000),
     /** Open connections at once; more are closed at accept. */
@@ -127,6 +135,12 @@ export const NodeConfigSchema = z
       .optional(),
     /** The CA reaches the http-01 challenge here (plain HTTP, port 80 unless a proxy forwards it). */
     acmeChallengePort: z.coerce.number().int().min(1).max(65_535).default(80),
+    /**
+     * One request to the ACME CA, connect to last byte (ms): a frozen CA or one trickling its
+     * answer fails the attempt after this; the current certificate stays served and the attempt
+     * is retried with backoff (1 min doubling to 1 h).
+     */
+    acmeRequestTimeoutMs: z.coerce.number().int().min(1_000).max(300_000).default(15_000),
     /** Extra CA certificates (PEM file) to trust for the ACME directory's HTTPS: a private CA. */
     acmeCaFile: z.string().min(1).optional(),
     /** ACME account key and certificate (0600); default `<dataDir>/tls`. */
@@ -154,11 +168,11 @@ export const NodeConfigSchema = z
         path: ["tlsCertFile"],
         message: "tls: files needs tlsCertFile and tlsKeyFile",
       });
-    if (c.tls !== "off" && c.workers !== 1)
+    if (c.headersTimeoutMs > c.requestTimeoutMs)
       ctx.addIssue({
         code: "custom",
-        path: ["workers"],
-        message: "tls needs workers: 1 (workers do not hold the certificate yet)",
+        path: ["headersTimeoutMs"],
+        message: "headersTimeoutMs must not exceed requestTimeoutMs",
       });
   });
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;

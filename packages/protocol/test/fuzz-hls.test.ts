@@ -2,6 +2,7 @@ import {
   type PlaylistSegment,
   parseMediaFileName,
   parseMediaPlaylist,
+  playlistRun,
   renderMediaPlaylist,
 } from "@streamrp2p/protocol";
 import fc from "fast-check";
@@ -94,12 +95,13 @@ describe("fuzz: HLS playlists (parseMediaPlaylist)", () => {
     expect(parsed.ok).toBeGreaterThan(parsed.total / 10);
   });
 
-  it("every rendered playlist parses back to its segments; any truncation parses or throws MALFORMED_PLAYLIST", () => {
+  it("every rendered playlist parses back to its listed run, each file under its own number; any truncation parses or throws MALFORMED_PLAYLIST", () => {
     fc.assert(
       fc.property(fc.array(segment, { maxLength: 12 }), fc.boolean(), fc.nat(), (segments, ended, cutAt) => {
         const text = renderMediaPlaylist({ segments, ended });
         const parsed = parseMediaPlaylist(text);
-        expect(parsed.segments.length).toBe(segments.length);
+        expect(parsed.segments.length).toBe(playlistRun(segments).length);
+        for (const s of parsed.segments) expect(s.uri).toBe(`seg-${s.mediaSequence}.m4s`);
         expect(parsed.ended).toBe(ended);
         parsesOrRefuses(
           () => parseMediaPlaylist(text.slice(0, cutAt % (text.length + 1))),

@@ -1,4 +1,12 @@
-import { parseMediaFileName, parseMediaPlaylist, renderMediaPlaylist, SrpError } from "@streamrp2p/protocol";
+import {
+  MAX_GAP_SEGMENTS,
+  parseMediaFileName,
+  parseMediaPlaylist,
+  playlistRun,
+  renderMediaPlaylist,
+  SrpError,
+  targetDurationOf,
+} from "@streamrp2p/protocol";
 import { describe, expect, it } from "vitest";
 
 const seg = (seq: number, init = 0, durationMs = 1000) => ({
@@ -24,6 +32,17 @@ describe("media playlists", () => {
     expect(p.ended).toBe(false);
   });
 
+  it("take the target duration as the longest segment rounded to the nearest second (RFC 8216 4.3.3.1), not up", () => {
+    expect(targetDurationOf([1000, 1021, 980])).toBe(1);
+    expect(targetDurationOf([1000, 1500])).toBe(2);
+    expect(targetDurationOf([])).toBe(1);
+    const p = parseMediaPlaylist(
+      renderMediaPlaylist({ segments: [seg(1, 0, 1021), seg(2, 0, 990)], ended: false }),
+    );
+    expect(p.targetDurationS).toBe(1);
+    for (const s of p.segments) expect(Math.round(s.durationS)).toBeLessThanOrEqual(p.targetDurationS);
+  });
+
   it("mark a reconnect as a discontinuity with the new init", () => {
     const p = parseMediaPlaylist(
       renderMediaPlaylist({ segments: [seg(1, 0), seg(2, 1), seg(3, 1)], ended: true }),
@@ -35,6 +54,33 @@ describe("media playlists", () => {
       [false, "init-1.mp4"],
     ]);
     expect(p.ended).toBe(true);
+  });
+
+  it("list only the newest broadcast after a restart's seq jump: every file under its own number", () => {
+    const p = parseMediaPlaylist(
+      renderMediaPlaylist({ segments: [seg(7, 0), seg(8, 0), seg(100, 1), seg(101, 1)], ended: false }),
+    );
+    expect(p.mediaSequence).toBe(100);
+    expect(p.discontinuitySequence).toBe(1);
+    expect(p.segments.map((s) => [s.uri, s.mediaSequence])).toEqual([
+      ["seg-100.m4s", 100],
+      ["seg-101.m4s", 101],
+    ]);
+  });
+
+  it("list a segment missing inside one broadcast as EXT-X-GAP, and cut a longer hole", () => {
+    const text = renderMediaPlaylist({ segments: [seg(5), seg(7), seg(8)], ended: false });
+    const p = parseMediaPlaylist(text);
+    expect(p.segments.map((s) => [s.uri, s.mediaSequence, s.gap])).toEqual([
+      ["seg-5.m4s", 5, false],
+      ["seg-6.m4s", 6, true],
+      ["seg-7.m4s", 7, false],
+      ["seg-8.m4s", 8, false],
+    ]);
+    const far = playlistRun([seg(1), seg(3 + MAX_GAP_SEGMENTS), seg(4 + MAX_GAP_SEGMENTS)]);
+    expect(far.map((s) => s.seq)).toEqual([3 + MAX_GAP_SEGMENTS, 4 + MAX_GAP_SEGMENTS]);
+    // Out of order input never yields a backwards number.
+    expect(playlistRun([seg(9), seg(4), seg(5)]).map((s) => s.seq)).toEqual([4, 5]);
   });
 
   it("count discontinuities before the window by init version", () => {

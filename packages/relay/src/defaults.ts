@@ -50,7 +50,7 @@ export const RELAY_DEFAULTS = {
   workers: 1,
 } as const;
 
-/** HTTPS (RelayOptions.tls): certificate renewal timings. */
+/** HTTPS (RelayOptions.tls): certificate renewal timings and the CA answer cap. */
 export interface TlsTimings {
   renewBeforeFraction: number;
   checkIntervalMs: number;
@@ -58,6 +58,7 @@ export interface TlsTimings {
   retryMaxMs: number;
   startAttempts: number;
   requestTimeoutMs: number;
+  maxResponseBytes: number;
   pollAttempts: number;
   pollMinMs: number;
   pollMaxMs: number;
@@ -73,8 +74,10 @@ export const TLS_DEFAULTS: Readonly<TlsTimings> = {
   retryMaxMs: 3_600_000, // ms
   /** Without a usable certificate at start: attempts before the relay gives up starting. */
   startAttempts: 3,
-  /** One request to the CA; a frozen CA costs this much, then the backoff. */
+  /** One request to the CA, first byte to last; a frozen or trickling CA costs this much, then the backoff. */
   requestTimeoutMs: 15_000, // ms
+  /** The largest answer to one request to the CA (a chain is a few KB); larger fails the attempt. */
+  maxResponseBytes: 1024 * 1024, // bytes
   /** Polls while the CA validates the challenge and issues. */
   pollAttempts: 10,
   pollMinMs: 500, // ms

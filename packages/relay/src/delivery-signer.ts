@@ -1,6 +1,7 @@
 import { type SigningDomain, sha256Hex, signDelivery } from "@streamrp2p/protocol";
 import type { LocalAccount } from "viem";
 import type { MediaObject } from "./media-object.ts";
+import type { PartObject } from "./part-window.ts";
 
 export interface Served {
   /**
@@ -18,7 +19,7 @@ export interface Served {
  * tests that attack the network; it is signed like any other, so it is exactly
  * the provable fraud those tests must catch.
  */
-export type ServedBytes = (obj: MediaObject) => Promise<Buffer | undefined>;
+export type ServedBytes = (obj: MediaObject | PartObject) => Promise<Buffer | undefined>;
 
 /**
  * Signs what this node serves, once per object (x-srp-node-sig): the digest
@@ -26,6 +27,7 @@ export type ServedBytes = (obj: MediaObject) => Promise<Buffer | undefined>;
  */
 export class DeliverySigner {
   readonly #cache = new WeakMap<MediaObject, Promise<Served>>();
+  readonly #parts = new WeakMap<PartObject, Promise<Buffer | undefined>>();
 
   constructor(
     private readonly node: LocalAccount,
@@ -38,6 +40,16 @@ export class DeliverySigner {
     if (!p) {
       p = this.#sign(obj);
       this.#cache.set(obj, p);
+    }
+    return p;
+  }
+
+  /** What this node serves for an LL-HLS part (undefined: its verified bytes); parts carry no delivery signature. */
+  servedPart(part: PartObject): Promise<Buffer | undefined> {
+    let p = this.#parts.get(part);
+    if (!p) {
+      p = this.servedBytes(part);
+      this.#parts.set(part, p);
     }
     return p;
   }

@@ -4,10 +4,14 @@ import {
   attestationDigest,
   checkAttestationForFile,
   checkInitVersion,
+  checkPartAttestationFor,
   checkSegmentBytes,
   decodeAttestationHeader,
+  decodePartAttestationHeader,
   HEADER_ATTESTATION,
   HEADER_INIT_VERSION,
+  HEADER_PART_ATTESTATION,
+  parseMediaFileName,
   parseWith,
   type SigningDomain,
   SOURCE_RUNG,
@@ -73,6 +77,8 @@ async function acceptPut(
   if (Number.isFinite(declared) && declared > ctx.maxSegmentBytes) {
     throw new SrpError("PAYLOAD_TOO_LARGE", `segment of ${declared} bytes exceeds ${ctx.maxSegmentBytes}`);
   }
+  const part = parseMediaFileName(file);
+  if (part?.kind === "part") return acceptPart(ctx, req, streamId, part.seq, part.part);
   const att = decodeAttestationHeader(req.headers[HEADER_ATTESTATION] as string | undefined);
   const object = checkAttestationForFile(att, streamId, file, rung);
   const isInit = object.kind === "init";
@@ -114,6 +120,42 @@ async function acceptPut(
     stream.putSegment(obj);
     ctx.metrics.segmentsIngested.inc({ source: "push" });
   }
+  return 201;
+}
+
+/**
+ * PUT /live/:stream/part-S.P.m4s: an LL-HLS part from the origin, in the
+ * same order as a segment: size (checked by the caller), the attestation
+ * names this part, the stream's signature, the bytes, then the window's rules.
+ */
+async function acceptPart(
+  ctx: IngestContext,
+  req: IncomingMessage,
+  streamId: string,
+  seq: number,
+  index: number,
+): Promise<number> {
+  const att = decodePartAttestationHeader(req.headers[HEADER_PART_ATTESTATION] as string | undefined);
+  checkPartAttestationFor(att, streamId, seq, index);
+  const signer = await ctx.signerOf(streamId);
+  await ctx.attestations.verifyPart(att, signer);
+  if (att.byteLength > ctx.maxSegmentBytes) {
+    throw new SrpError("PAYLOAD_TOO_LARGE", `part of ${att.byteLength} bytes exceeds ${ctx.maxSegmentBytes}`);
+  }
+  const bytes = await readBody(req, att.byteLength);
+  checkSegmentBytes(att, bytes);
+  // A part needs its init, which created the stream: no state is created for a part alone.
+  const stream = ctx.heldStream(streamId);
+  if (!stream)
+    throw new SrpError("INIT_NOT_HELD", `part ${seq}.${index} needs an init this relay does not hold`);
+  const existing = stream.getPart(seq, index);
+  if (existing && !existing.failed) {
+    if (existing.attestation.sha256 === att.sha256 && existing.init === att.initVersion) return 200;
+    throw new SrpError("CONFLICT", `part ${seq}.${index} already holds different signed bytes`);
+  }
+  stream.checkNewPart(att);
+  stream.putPart(MediaObject.complete(att, att.initVersion, bytes));
+  ctx.metrics.partsIngested.inc({ source: "push" });
   return 201;
 }
 

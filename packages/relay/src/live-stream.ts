@@ -1,5 +1,10 @@
 import {
+  ADVANCE_SEGMENT_LIMIT,
+  type LiveEdge,
+  type LowLatencyInput,
   MAX_RUNGS,
+  type PartAttestation,
+  type PlaylistPart,
   type PlaylistSegment,
   renderMediaPlaylist,
   rungPath,
@@ -7,9 +12,11 @@ import {
   SrpError,
   type StreamEnd,
   type StreamWindow,
+  targetDurationOf,
 } from "@streamrp2p/protocol";
 import type { MediaObject } from "./media-object.ts";
 import { renderLadder } from "./multivariant.ts";
+import { PARTS_KEPT_SEGMENTS, type PartObject, PartWindow } from "./part-window.ts";
 
 export interface LiveStreamOptions {
   maxSegments: number;
@@ -18,7 +25,7 @@ export interface LiveStreamOptions {
   maxWaitersPerStream: number;
 }
 
-type Waiter = { minSeq: number; wake: () => void };
+type Waiter = { ready: () => boolean; wake: () => void };
 
 /**
  * Told of every change to a window, in order: how a relay's primary process
@@ -50,7 +57,11 @@ export class LiveStream {
   /** Ascending by seq. */
   readonly #segments = new Map<number, MediaObject>();
   #end: StreamEnd | null = null;
-  #playlist: string | undefined;
+  /** Rendered playlists: plain, LL-HLS, and the LL delta update (`_HLS_skip`); dropped on every change. */
+  readonly #playlists = new Map<"plain" | "ll" | "ll-skip", string>();
+  readonly #parts = new PartWindow();
+  /** liveEdge(), until the window changes. */
+  #edge: LiveEdge | undefined;
   /** A set: a timed-out waiter leaves in O(1), a change wakes the ready ones in one pass. */
   readonly #waiters = new Set<Waiter>();
   readonly #now: () => number;
@@ -150,6 +161,81 @@ export class LiveStream {
     return this.#segments.get(seq);
   }
 
+  getPart(seq: number, part: number): PartObject | undefined {
+    return this.#parts.get(seq, part);
+  }
+
+  /** The part target the origin announces (ms); undefined until a part arrived: then plain HLS. */
+  get partTargetMs(): number | undefined {
+    return this.#parts.partTargetMs;
+  }
+
+  /**
+   * Rule for a new part (pushed or announced): it needs an init this relay
+   * holds, and belongs to a segment near the live edge: not one whose parts
+   * are no longer kept, nor one further ahead than a player may ask for.
+   * Throws INIT_NOT_HELD or CONFLICT.
+   */
+  checkNewPart(att: PartAttestation): void {
+    if (!this.#inits.has(att.initVersion)) {
+      throw new SrpError(
+        "INIT_NOT_HELD",
+        `part ${att.seq}.${att.part} needs init ${att.initVersion}, which this relay does not hold`,
+      );
+    }
+    const edge = this.liveEdgeSeq;
+    if (edge >= 0 && (att.seq <= edge - PARTS_KEPT_SEGMENTS || att.seq > edge + ADVANCE_SEGMENT_LIMIT)) {
+      throw new SrpError("CONFLICT", `part of segment ${att.seq} is too far from the live edge ${edge}`);
+    }
+  }
+
+  putPart(obj: PartObject): void {
+    this.#parts.put(obj);
+    this.#changed();
+  }
+
+  /** Forgets a failed part so that it can be fetched or pushed again. */
+  removePart(obj: PartObject): void {
+    if (this.#parts.remove(obj)) this.#changed();
+  }
+
+  /** Parts after (seq, part), for a downstream relay. */
+  partsAfter(seq: number, part: number): PartObject[] {
+    return this.#parts.after(seq, part);
+  }
+
+  /** Parts of segment `seq` a playlist lists: all of them for a complete segment, else the gapless prefix. */
+  listedParts(seq: number): PartObject[] {
+    const seg = this.#segments.get(seq);
+    return seg ? this.#parts.completeSet(seq, seg.byteLength) : this.#parts.contiguous(seq);
+  }
+
+  /** All parts of a segment of `byteLength` bytes, when every one is held; else none. */
+  partsOf(seq: number, byteLength: number): PartObject[] {
+    return this.#parts.completeSet(seq, byteLength);
+  }
+
+  /**
+   * Where the stream is, for the blocking-reload rules; computed once per
+   * change of the window (every blocked request re-checks it on each).
+   */
+  liveEdge(): LiveEdge {
+    if (this.#edge) return this.#edge;
+    const edge = this.liveEdgeSeq;
+    this.#edge = {
+      lastMsn: edge,
+      partsOfLast: edge >= 0 ? this.listedParts(edge).length : 0,
+      partsOfNext: this.#parts.contiguous(edge + 1).length,
+      ended: this.end !== null,
+    };
+    return this.#edge;
+  }
+
+  /** The target duration of the playlist (s): blocking requests wait 3 of these. */
+  targetDurationS(): number {
+    return targetDurationOf([...this.#segments.values()].map((o) => o.attestation.durationMs));
+  }
+
   hasInit(version: number): boolean {
     return this.#inits.has(version);
   }
@@ -175,6 +261,7 @@ export class LiveStream {
       this.#segments.delete(oldest);
     }
     this.#evictUnusedInits();
+    this.#parts.prune(this.liveEdgeSeq);
     this.#observer?.put(this, obj, "segment");
     this.#changed();
   }
@@ -237,12 +324,12 @@ export class LiveStream {
   }
 
   #changed(): void {
-    this.#playlist = undefined;
+    this.#playlists.clear();
+    this.#edge = undefined;
     this.#lastChangeAt = this.#now();
     if (this.#waiters.size === 0) return;
-    const edge = this.liveEdgeSeq;
     for (const w of this.#waiters) {
-      if (edge >= w.minSeq || this.#end) {
+      if (w.ready() || this.#end) {
         this.#waiters.delete(w);
         w.wake();
       }
@@ -253,23 +340,36 @@ export class LiveStream {
    * Resolves once a segment with seq >= minSeq exists, the stream ends, or after
    * timeoutMs. Throws UNAVAILABLE when the stream already has its limit of waiters.
    */
-  waitFor(minSeq: number, timeoutMs: number): Promise<void> {
-    if (this.liveEdgeSeq >= minSeq || this.#end) return Promise.resolve();
+  async waitFor(minSeq: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    await this.waitUntil(() => this.liveEdgeSeq >= minSeq, timeoutMs, signal);
+  }
+
+  /**
+   * Resolves once `ready()` holds (checked on every change), the stream ends,
+   * or after timeoutMs; true when it holds. All of a stream's blocked
+   * requests (long polls, blocking playlist reloads, preload-hinted parts)
+   * share the one bounded set of waiters. Throws UNAVAILABLE when the stream
+   * already has its limit of waiters. `signal` (the client hung up) gives the
+   * place back at once: a client looping connect-block-close must not hold
+   * the set full for the whole wait.
+   */
+  waitUntil(ready: () => boolean, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (ready() || this.#end) return Promise.resolve(ready());
+    if (signal?.aborted) return Promise.resolve(false);
     if (this.#waiters.size >= this.#options.maxWaitersPerStream) {
       return Promise.reject(new SrpError("UNAVAILABLE", "too many requests waiting on this stream"));
     }
     return new Promise((resolve) => {
-      const waiter: Waiter = {
-        minSeq,
-        wake: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-      };
-      const timer = setTimeout(() => {
+      const done = (value: boolean) => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
         this.#waiters.delete(waiter);
-        resolve();
-      }, timeoutMs);
+        resolve(value);
+      };
+      const onAbort = () => done(false);
+      const waiter: Waiter = { ready, wake: () => done(ready()) };
+      const timer = setTimeout(() => done(ready()), timeoutMs);
+      signal?.addEventListener("abort", onAbort, { once: true });
       this.#waiters.add(waiter);
     });
   }
@@ -281,20 +381,33 @@ export class LiveStream {
     for (const w of all) w.wake();
   }
 
-  /** The viewer playlist; cached until the window changes. Lists in-flight segments: they stream as they arrive. */
-  playlist(): string {
-    if (this.#playlist !== undefined) return this.#playlist;
+  /**
+   * The viewer playlist; cached until the window changes. Lists in-flight
+   * segments: they stream as they arrive. Plain HLS unless the client asked
+   * for `lowLatency` (and the origin sends parts): then LL-HLS with parts,
+   * and `skip` renders the delta update (`_HLS_skip`). A client that did not
+   * ask never sees a part or a preload hint (hls.js counts a hinted part's
+   * segment as listed even outside its low-latency mode).
+   */
+  playlist(options: { lowLatency?: boolean; skip?: boolean } = {}): string {
+    const lowLatency = options.lowLatency ? this.#lowLatency(options.skip ?? false) : undefined;
+    const key = lowLatency ? (lowLatency.skip ? "ll-skip" : "ll") : "plain";
+    const cached = this.#playlists.get(key);
+    if (cached !== undefined) return cached;
+    const text = renderMediaPlaylist({ segments: this.#listed(), ended: this.end !== null, lowLatency });
+    // A rung's playlist is not cached: the source's end (which ends it too) does not pass through here.
+    if (!this.#parent) this.#playlists.set(key, text);
+    return text;
+  }
+
+  #listed(): PlaylistSegment[] {
     const listed: PlaylistSegment[] = [];
     for (const obj of this.#segments.values()) {
       if (!this.#inits.has(obj.init)) continue;
       const a = obj.attestation;
       listed.push({ seq: a.seq, durationMs: a.durationMs, init: obj.init, producedAt: a.producedAt });
     }
-    const window = listed.slice(-this.#options.playlistSegments);
-    // A rung's playlist is not cached: the source's end (which ends it too) does not pass through here.
-    const text = renderMediaPlaylist({ segments: window, ended: this.end !== null });
-    if (!this.#parent) this.#playlist = text;
-    return text;
+    return listed.slice(-this.#options.playlistSegments);
   }
 
   /** The multivariant playlist of every rung held (source window only); undefined until the source plays. */
@@ -314,8 +427,32 @@ export class LiveStream {
     return best;
   }
 
-  /** The relay-to-relay window, with every attestation; only segments after `afterSeq` when given. */
-  window(afterSeq = -1): StreamWindow {
+  #lowLatency(skip: boolean): LowLatencyInput | undefined {
+    const partTargetMs = this.#parts.partTargetMs;
+    if (partTargetMs === undefined) return undefined;
+    const edge = this.liveEdgeSeq;
+    const parts = new Map<number, PlaylistPart[]>();
+    for (let seq = edge - PARTS_KEPT_SEGMENTS + 1; seq <= edge; seq++) {
+      const listed = this.listedParts(seq);
+      if (listed.length > 0) parts.set(seq, PartWindow.listed(listed));
+    }
+    const next = this.#parts.contiguous(edge + 1);
+    const newestInit = Math.max(-1, ...this.#inits.keys());
+    const init = next[0]?.attestation.initVersion ?? this.#segments.get(edge)?.init ?? newestInit;
+    return {
+      partTargetMs,
+      parts,
+      inProgress: this.#inits.has(init) ? { seq: edge + 1, init, parts: PartWindow.listed(next) } : undefined,
+      skip,
+    };
+  }
+
+  /**
+   * The relay-to-relay window, with every attestation; only segments after
+   * `afterSeq` when given. With `partsAfter` (a downstream that takes
+   * parts), the parts held after that (seq, part) too.
+   */
+  window(afterSeq = -1, partsAfter?: { seq: number; part: number }): StreamWindow {
     const segments = [...this.#segments.values()]
       .filter((o) => o.attestation.seq > afterSeq)
       .map((o) => ({ init: o.init, attestation: o.attestation }));
@@ -325,6 +462,17 @@ export class LiveStream {
       segments,
       end: this.end,
       ...(this.#renditions.size > 0 ? { renditions: [...this.#renditions.keys()] } : {}),
+      ...(partsAfter
+        ? { parts: this.#parts.after(partsAfter.seq, partsAfter.part).map((o) => o.attestation) }
+        : {}),
     };
+  }
+
+  /** Whether anything after (afterSeq, and the part) is held: what a window long poll waits for. */
+  hasNewerThan(afterSeq: number, partsAfter: { seq: number; part: number } | undefined): boolean {
+    return (
+      this.liveEdgeSeq > afterSeq ||
+      (partsAfter !== undefined && this.#parts.hasAfter(partsAfter.seq, partsAfter.part))
+    );
   }
 }

@@ -9,14 +9,20 @@ export type ObjectListener = {
   fail(err: SrpError): void;
 };
 
+/** What an object's bytes are checked against: a segment's or a part's attestation. */
+export interface AttestedBytes {
+  sha256: string;
+  byteLength: number;
+}
+
 /**
- * One init or media segment in the cache. It may still be arriving: readers
+ * One init, media segment or LL-HLS part in the cache. It may still be arriving: readers
  * attach and get bytes as they come (cut-through), and all of them share the
  * one upstream fetch (request collapsing). The SHA-256 is checked as bytes
  * arrive; a mismatch fails the object and every reader's connection.
  */
-export class MediaObject {
-  readonly attestation: SegmentAttestation;
+export class MediaObject<A extends AttestedBytes = SegmentAttestation> {
+  readonly attestation: A;
   /** Init version for media segments; the init's own version for inits. */
   readonly init: number;
   #chunks: Buffer[] = [];
@@ -26,14 +32,14 @@ export class MediaObject {
   #failed: SrpError | undefined;
   readonly #listeners = new Set<ObjectListener>();
 
-  constructor(attestation: SegmentAttestation, init: number) {
+  constructor(attestation: A, init: number) {
     this.attestation = attestation;
     this.init = init;
   }
 
   /** Builds a complete object from verified bytes (push path). */
-  static complete(attestation: SegmentAttestation, init: number, bytes: Buffer): MediaObject {
-    const o = new MediaObject(attestation, init);
+  static complete<T extends AttestedBytes>(attestation: T, init: number, bytes: Buffer): MediaObject<T> {
+    const o = new MediaObject<T>(attestation, init);
     o.#bytes = bytes;
     o.#received = bytes.length;
     o.#chunks = [];

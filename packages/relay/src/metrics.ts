@@ -5,6 +5,9 @@ export interface RelayMetrics {
   bytesServed: Counter<"kind">;
   requests: Counter<"kind" | "status">;
   segmentsIngested: Counter<"source">;
+  partsIngested: Counter<"source">;
+  /** Parts a pulled window announced, by what was done: verified, skipped (no signature check), deferred (over the budget). */
+  partAnnouncements: Counter<"result">;
   rejectedPuts: Counter<"code">;
   upstreamFailures: Counter;
   reparents: Counter;
@@ -38,6 +41,18 @@ export function createRelayMetrics(): RelayMetrics {
       name: "srp_relay_segments_ingested_total",
       help: "Verified segments added to the cache",
       labelNames: ["source"],
+      registers: [registry],
+    }),
+    partsIngested: new Counter({
+      name: "srp_relay_parts_ingested_total",
+      help: "Verified LL-HLS parts added to the cache",
+      labelNames: ["source"],
+      registers: [registry],
+    }),
+    partAnnouncements: new Counter({
+      name: "srp_relay_part_announcements_total",
+      help: "LL-HLS parts announced by upstream windows: verified, skipped before any signature check, deferred",
+      labelNames: ["result"],
       registers: [registry],
     }),
     rejectedPuts: new Counter({

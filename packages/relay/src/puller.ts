@@ -5,9 +5,14 @@ import {
   attestationDigest,
   checkAttestationFor,
   checkInitVersion,
+  checkPartAttestationFor,
+  checkSegmentBytes,
   initFileName,
   isSrpError,
+  MAX_PARTS_PER_SEGMENT,
   type NodeInfo,
+  type PartAttestation,
+  partFileName,
   type SegmentAttestation,
   type SigningDomain,
   SOURCE_RUNG,
@@ -23,7 +28,7 @@ import {
 } from "@streamrp2p/protocol";
 import { type FetchLike, type Logger, requestJson } from "@streamrp2p/service";
 import type { LiveStream } from "./live-stream.ts";
-import { MediaObject } from "./media-object.ts";
+import { type AttestedBytes, MediaObject } from "./media-object.ts";
 import type { RelayMetrics } from "./metrics.ts";
 import type { UpstreamResolver } from "./ports.ts";
 
@@ -32,6 +37,8 @@ export interface PullerOptions {
   upstreamIdleTimeoutMs: number;
   upstreamFailuresBeforeReparent: number;
   playlistSegments: number;
+  /** The largest object (segment or part) taken, bytes: a bigger announced part is a lying upstream. */
+  maxSegmentBytes: number;
   /** How long one object may take, across upstreams, before it is given up. */
   objectDeadlineMs?: number;
 }
@@ -63,6 +70,13 @@ export interface PullerDeps {
 }
 
 const RETRY_DELAY_MS = 250;
+/**
+ * Part signatures one window answer may cost: two segments of the most parts
+ * a segment may have. An honest answer holds the parts since the last poll
+ * (a few), or the kept ones on a join (PARTS_KEPT_SEGMENTS + 1 segments, far
+ * fewer than this at a 200-333 ms part target).
+ */
+export const MAX_PART_SIGNATURES_PER_WINDOW = 2 * MAX_PARTS_PER_SEGMENT;
 /** Listeners on the stop signal: objects of a full window in flight, inits, and the window poll. */
 const MAX_CONCURRENT_FETCHES = 256;
 
@@ -77,6 +91,8 @@ export class StreamPuller {
   #excluded: string[] = [];
   #failures = 0;
   #lastSeq = -1;
+  /** The newest LL-HLS part announced: the window long poll also wakes for newer ones. */
+  #lastPart = { seq: -1, part: -1 };
   #running = false;
   /** Following no more of the window; stops once the objects in flight are whole (`retire`). */
   #retiring = false;
@@ -300,7 +316,9 @@ export class StreamPuller {
   }
 
   async #pollWindow(upstream: NodeInfo, signal: AbortSignal): Promise<StreamWindow> {
-    const url = `${upstream.url}/live/${this.#d.stream.path}/${WINDOW_FILE}?after=${this.#lastSeq}&wait=1`;
+    // parts=: this relay takes LL-HLS parts, and the poll answers as soon as a newer one exists.
+    const parts = `${this.#lastPart.seq}.${this.#lastPart.part}`;
+    const url = `${upstream.url}/live/${this.#d.stream.path}/${WINDOW_FILE}?after=${this.#lastSeq}&parts=${parts}&wait=1`;
     const longPollMs = this.#d.options.windowWaitMs + 4_000;
     const staleIn = this.#staleInMs();
     if (staleIn === undefined || staleIn >= longPollMs) {
@@ -320,7 +338,7 @@ export class StreamPuller {
 
   /** Verifies and adds what is new in `win`; returns how many segments were added. */
   async #apply(win: StreamWindow): Promise<number> {
-    const { stream, options } = this.#d;
+    const { stream, options, metrics } = this.#d;
     if (win.streamId !== stream.streamId)
       throw new SrpError("UPSTREAM_FAILED", "upstream window names another stream");
     if (win.renditions) this.#followRungs(win.renditions);
@@ -331,6 +349,7 @@ export class StreamPuller {
       stream.putInit(obj);
       void this.#fill(obj, true);
     }
+    const newParts = await this.#applyParts(win.parts ?? []);
     let fresh = win.segments
       .filter((s) => s.attestation.seq > this.#lastSeq)
       .sort((a, b) => a.attestation.seq - b.attestation.seq);
@@ -341,12 +360,17 @@ export class StreamPuller {
       checkInitVersion(s.attestation, s.init);
       stream.checkNewSegment(s.attestation.seq, s.init);
       if (stream.end && s.attestation.seq > stream.end.lastSeq) stream.clearEnd();
-      const obj = new MediaObject(s.attestation, s.init);
+      // Its parts, all held and verified, are the segment: no second copy crosses the network.
+      const assembled = this.#assemble(s.attestation);
+      const obj = assembled
+        ? MediaObject.complete(s.attestation, s.init, assembled)
+        : new MediaObject(s.attestation, s.init);
       stream.putSegment(obj);
       this.#lastSeq = s.attestation.seq;
       this.#lastProgressAt = Date.now();
       this.#lastDurationMs = s.attestation.durationMs;
-      void this.#fill(obj, false);
+      if (assembled) metrics.segmentsIngested.inc({ source: "parts" });
+      else void this.#fill(obj, false);
     }
     const last = win.end ? stream.getSegment(win.end.lastSeq) : undefined;
     if (
@@ -360,7 +384,107 @@ export class StreamPuller {
       await verifyStreamEnd(win.end, stream.signer);
       stream.setEnd(win.end);
     }
-    return fresh.length;
+    return fresh.length + newParts;
+  }
+
+  /**
+   * Verifies and adds the announced LL-HLS parts this relay does not hold,
+   * and fetches each at once (cut-through: viewers blocked on it get bytes as
+   * they come). Check order: the cheap checks (stream and path rule, size,
+   * duplicates, already held, too old or too far from the live edge), then
+   * at most MAX_PART_SIGNATURES_PER_WINDOW signatures. An upstream that
+   * replays hundreds of old genuine parts in one answer costs a loop over
+   * them, not a second of signature recovery; parts past the budget wait for
+   * the next poll, which asks after the last one verified.
+   */
+  async #applyParts(parts: readonly PartAttestation[]): Promise<number> {
+    const { stream, metrics } = this.#d;
+    let added = 0;
+    let budget = MAX_PART_SIGNATURES_PER_WINDOW;
+    const seen = new Set<string>();
+    const sorted = [...parts].sort((a, b) => a.seq - b.seq || a.part - b.part);
+    for (const att of sorted) {
+      checkPartAttestationFor(att, stream.streamId, att.seq, att.part);
+      if (att.byteLength > this.#d.options.maxSegmentBytes)
+        throw new SrpError(
+          "UPSTREAM_FAILED",
+          `announced part ${att.seq}.${att.part} of ${att.byteLength} bytes`,
+        );
+      const key = `${att.seq}.${att.part}`;
+      if (seen.has(key)) {
+        metrics.partAnnouncements.inc({ result: "skipped" });
+        continue;
+      }
+      seen.add(key);
+      // Held (verified when it came) or older than this relay's own verified edge: moving past it
+      // costs nothing and cannot move the poll ahead of what is signed.
+      if (stream.getPart(att.seq, att.part) || att.seq <= this.#lastSeq - 1) {
+        this.#passPart(att);
+        metrics.partAnnouncements.inc({ result: "skipped" });
+        continue;
+      }
+      let near = true;
+      try {
+        stream.checkNewPart(att);
+      } catch (err) {
+        if (!isSrpError(err, "CONFLICT")) throw err;
+        near = false;
+      }
+      if (!near && att.seq < stream.liveEdgeSeq) {
+        metrics.partAnnouncements.inc({ result: "skipped" }); // too old for this window: not worth a signature
+        continue;
+      }
+      if (budget === 0) {
+        // This one and every later one: the next poll asks after the last part passed.
+        metrics.partAnnouncements.inc({ result: "deferred" }, sorted.length - sorted.indexOf(att));
+        break;
+      }
+      budget -= 1;
+      await this.#d.attestations.verifyPart(att, stream.signer);
+      metrics.partAnnouncements.inc({ result: "verified" });
+      this.#passPart(att);
+      if (!near) continue; // too far ahead for this window: the poll moves past it, nothing is kept
+      const obj = new MediaObject(att, att.initVersion);
+      stream.putPart(obj);
+      this.#lastProgressAt = Date.now();
+      added += 1;
+      void this.#fillPart(obj);
+    }
+    return added;
+  }
+
+  /** The window long poll asks for parts after this one from now on. */
+  #passPart(att: PartAttestation): void {
+    if (att.seq > this.#lastPart.seq || (att.seq === this.#lastPart.seq && att.part > this.#lastPart.part))
+      this.#lastPart = { seq: att.seq, part: att.part };
+  }
+
+  /** A segment's bytes from its held parts, when they are all here, complete and hash to its attestation. */
+  #assemble(att: SegmentAttestation): Buffer | undefined {
+    const parts = this.#d.stream.partsOf(att.seq, att.byteLength);
+    if (parts.length === 0 || parts.some((p) => !p.bytes)) return undefined;
+    const bytes = Buffer.concat(parts.map((p) => p.bytes as Buffer));
+    try {
+      checkSegmentBytes(att, bytes);
+      return bytes;
+    } catch {
+      return undefined; // parts of another cut than the segment's: fetch it whole
+    }
+  }
+
+  /** Fetches one part's bytes once; a part that fails is dropped (the whole segment follows anyway). */
+  async #fillPart(obj: MediaObject<PartAttestation>): Promise<void> {
+    let upstream: NodeInfo | undefined;
+    try {
+      upstream = await this.#currentUpstream();
+      await this.#streamInto(obj, upstream, partFileName(obj.attestation.seq, obj.attestation.part));
+      this.#d.metrics.partsIngested.inc({ source: "pull" });
+    } catch (err) {
+      if (!this.#running) return;
+      if (upstream) this.#upstreamFailed(upstream, err);
+      obj.fail(new SrpError("UPSTREAM_FAILED", "part not delivered", { cause: err }));
+      this.#d.stream.removePart(obj);
+    }
   }
 
   async #verify(att: SegmentAttestation, kind: "init" | "segment"): Promise<void> {
@@ -390,7 +514,11 @@ export class StreamPuller {
       let upstream: NodeInfo | undefined;
       try {
         upstream = await this.#currentUpstream();
-        await this.#streamInto(obj, upstream, isInit);
+        await this.#streamInto(
+          obj,
+          upstream,
+          isInit ? initFileName(obj.init) : segmentFileName(obj.attestation.seq),
+        );
         if (!isInit) metrics.segmentsIngested.inc({ source: "pull" });
         return;
       } catch (err) {
@@ -415,8 +543,11 @@ export class StreamPuller {
     }
   }
 
-  async #streamInto(obj: MediaObject, upstream: NodeInfo, isInit: boolean): Promise<void> {
-    const file = isInit ? initFileName(obj.init) : segmentFileName(obj.attestation.seq);
+  async #streamInto(
+    obj: MediaObject<AttestedBytes & { durationMs: number }>,
+    upstream: NodeInfo,
+    file: string,
+  ): Promise<void> {
     const url = `${upstream.url}/live/${this.#d.stream.path}/${file}`;
     const controller = new AbortController();
     const onStop = () => controller.abort();

@@ -109,7 +109,7 @@ export interface RelayOptions {
   httpLimits?: Partial<HttpServerLimits>;
   /** Processes serving viewers (see RELAY_DEFAULTS.workers); 1 = this process alone, 0 = one per CPU core. */
   workers: number;
-  /** HTTPS (HTTP/2 and HTTP/1.1); default plain HTTP. Needs workers: 1. */
+  /** HTTPS (HTTP/2 and HTTP/1.1); default plain HTTP. With workers, they serve it and get each renewal. */
   tls?: RelayTls;
 }
 
@@ -243,13 +243,11 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
   const retiring = new Set<StreamPuller>();
   const demand = new CarryDemand(options.carryGraceMs, now);
   const tls = options.tls;
-  if (tls && workers > 1)
-    throw new SrpError(
-      "BAD_REQUEST",
-      "HTTPS (tls) needs workers: 1; workers do not hold the certificate yet",
-    );
+  // With workers, they serve HTTPS on the public port; this process's internal port stays plain.
   const certificates = tls
-    ? createCertificateManager(tls, now, log, metrics, (c) => http?.setCertificate(c))
+    ? createCertificateManager(tls, now, log, metrics, (c) =>
+        front ? front.setCertificate(c) : http?.setCertificate(c),
+      )
     : undefined;
   let challengeHttp: RunningHttpServer | undefined;
   let http: RunningHttpServer | undefined;
@@ -431,9 +429,10 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
     get url() {
       if (!http) throw new SrpError("UNAVAILABLE", "relay not started");
       if (options.publicUrl) return options.publicUrl;
-      if (front) return listeningUrl(options.host, front.port);
       const identifier = certificates?.identifier;
-      return identifier ? certificateUrl(identifier, http.port) : http.url;
+      if (identifier) return certificateUrl(identifier, front ? front.port : http.port);
+      if (front) return listeningUrl(options.host, front.port, tls ? "https" : "http");
+      return http.url;
     },
     metrics,
     receipts,
@@ -460,86 +459,12 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
       for (const e of edges) pullers.get(e.streamId)?.observeLedgerEdge(e.liveEdgeSeq);
     },
     async start() {
-      let served: { key: string; cert: string } | undefined;
-      if (certificates && tls) {
-        if (tls.mode === "acme")
-          challengeHttp = await startChallengeServer(tls, certificates, log, () => relay.url);
-        try {
-          served = await certificates.start();
-        } catch (err) {
-          await challengeHttp?.close();
-          throw err;
-        }
-      }
-      http = await startHttpService({
-        ...(served ? { tls: { key: served.key, cert: served.cert } } : {}),
-        // With workers, they hold the public port; this process answers them on an internal one.
-        host: front ? "127.0.0.1" : options.host,
-        port: front ? 0 : options.port,
-        limits: options.httpLimits,
-        router,
-        metrics: metrics.registry,
-        log,
-        health: () => ({
-          nodeId,
-          streams: streams.size,
-          registered: heartbeat?.registered ?? false,
-          draining,
-          ...(front ? { workers: front.health() } : {}),
-          ...(certificates ? { tls: certificates.status() } : {}),
-        }),
-      });
-      if (front) {
-        try {
-          await front.start(http.url);
-        } catch (err) {
-          await http.close();
-          throw err;
-        }
-      }
-      http.server.on("connection", (socket) => {
-        connections += 1;
-        metrics.connections.set(connections);
-        socket.once("close", () => {
-          connections -= 1;
-          metrics.connections.set(connections);
-        });
-      });
-      if (components.coordinator) {
-        heartbeat = new HeartbeatLoop({
-          client: components.coordinator,
-          account,
-          log: log.child("heartbeat"),
-          intervalMs: options.heartbeatIntervalMs,
-          registration: () => ({
-            url: relay.url,
-            region: options.region,
-            capacityMbps: options.capacityMbps,
-            ingest: options.ingest,
-            streams: options.streams,
-          }),
-          snapshot,
-          onCarry: (ids, edges) => relay.carry(ids, edges),
-        });
-        await heartbeat.start();
-        sweeper = setInterval(
-          () => {
-            streams.sweep(isPulled);
-            receipts.sweep();
-          },
-          Math.max(1_000, options.idleStreamMs / 4),
-        );
-        sweeper.unref();
-        const hb = heartbeat;
-        submitter = new ReceiptSubmitter({
-          client: components.coordinator,
-          store: receipts,
-          nodeId,
-          token: () => hb.token,
-          log: log.child("receipts"),
-          intervalMs: options.receiptSubmitIntervalMs,
-        });
-        submitter.start();
+      try {
+        await startParts();
+      } catch (err) {
+        // Whatever did start is released: a retry (or the next process) can bind the same ports.
+        await releaseParts();
+        throw err;
       }
     },
     drain() {
@@ -576,6 +501,94 @@ export function createRelay(init: Partial<RelayOptions>, components: RelayCompon
       await challengeHttp?.close();
     },
   };
+  /** Starts listening (challenge listener, certificate, HTTP service, workers), then the coordinator loops. */
+  async function startParts(): Promise<void> {
+    let served: { key: string; cert: string } | undefined;
+    if (certificates && tls) {
+      if (tls.mode === "acme")
+        challengeHttp = await startChallengeServer(tls, certificates, log, () => relay.url);
+      served = await certificates.start();
+    }
+    const servedTls = served ? { key: served.key, cert: served.cert } : undefined;
+    http = await startHttpService({
+      ...(servedTls && !front ? { tls: servedTls } : {}),
+      // With workers, they hold the public port; this process answers them on an internal one.
+      host: front ? "127.0.0.1" : options.host,
+      port: front ? 0 : options.port,
+      limits: options.httpLimits,
+      router,
+      metrics: metrics.registry,
+      log,
+      health: () => ({
+        nodeId,
+        streams: streams.size,
+        registered: heartbeat?.registered ?? false,
+        draining,
+        ...(front ? { workers: front.health() } : {}),
+        ...(certificates ? { tls: certificates.status() } : {}),
+      }),
+    });
+    if (front) await front.start(http.url, servedTls);
+    http.server.on("connection", (socket) => {
+      connections += 1;
+      metrics.connections.set(connections);
+      socket.once("close", () => {
+        connections -= 1;
+        metrics.connections.set(connections);
+      });
+    });
+    if (components.coordinator) {
+      heartbeat = new HeartbeatLoop({
+        client: components.coordinator,
+        account,
+        log: log.child("heartbeat"),
+        intervalMs: options.heartbeatIntervalMs,
+        registration: () => ({
+          url: relay.url,
+          region: options.region,
+          capacityMbps: options.capacityMbps,
+          ingest: options.ingest,
+          streams: options.streams,
+        }),
+        snapshot,
+        onCarry: (ids, edges) => relay.carry(ids, edges),
+      });
+      await heartbeat.start();
+      sweeper = setInterval(
+        () => {
+          streams.sweep(isPulled);
+          receipts.sweep();
+        },
+        Math.max(1_000, options.idleStreamMs / 4),
+      );
+      sweeper.unref();
+      const hb = heartbeat;
+      submitter = new ReceiptSubmitter({
+        client: components.coordinator,
+        store: receipts,
+        nodeId,
+        token: () => hb.token,
+        log: log.child("receipts"),
+        intervalMs: options.receiptSubmitIntervalMs,
+      });
+      submitter.start();
+    }
+  }
+
+  /** After a failed start: stops and closes whatever started, so nothing stays bound or scheduled. */
+  async function releaseParts(): Promise<void> {
+    heartbeat?.stop();
+    clearInterval(sweeper);
+    certificates?.stop();
+    const [f, h, c] = [front, http, challengeHttp];
+    heartbeat = undefined;
+    http = undefined;
+    challengeHttp = undefined;
+    await f?.stop().catch((err: unknown) => log.warn("workers did not stop", { err }));
+    await h?.close();
+    await c?.close();
+  }
+
   return relay;
 }
 
@@ -601,6 +614,7 @@ function createCertificateManager(
               ...(tls.profile ? { profile: tls.profile } : {}),
               ...(tls.caPem ? { caPem: tls.caPem } : {}),
               requestTimeoutMs: t.requestTimeoutMs,
+              maxResponseBytes: t.maxResponseBytes,
               pollAttempts: t.pollAttempts,
               pollMinMs: t.pollMinMs,
               pollMaxMs: t.pollMaxMs,

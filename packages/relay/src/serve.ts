@@ -1,6 +1,5 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import {
-  bytesToBase64url,
   CONTENT_TYPE_INIT,
   CONTENT_TYPE_PLAYLIST,
   CONTENT_TYPE_SEGMENT,
@@ -8,16 +7,17 @@ import {
   HEADER_ATTESTATION,
   HEADER_INIT_VERSION,
   HEADER_NODE_SIG,
-  HEADER_STREAM_END,
   parseMediaFileName,
   SOURCE_RUNG,
   SrpError,
-  utf8,
 } from "@streamrp2p/protocol";
 import { sendError, sendJson } from "@streamrp2p/service";
 import type { Served } from "./delivery-signer.ts";
 import type { LiveStream } from "./live-stream.ts";
 import type { MediaObject } from "./media-object.ts";
+import type { PartObject } from "./part-window.ts";
+import { hungUp, LIVE_PLAYLIST, servePart, servePlaylist } from "./serve-ll.ts";
+import { streamBody } from "./stream-body.ts";
 
 const SESSION_RE = /^[0-9a-f]{32}$/;
 
@@ -39,7 +39,11 @@ export interface ServeMetrics {
 
 export interface ServeContext {
   /** The node's delivery signature for an object (DeliverySigner; a worker's comes from its primary). */
-  signer: { served(obj: MediaObject): Promise<Served> };
+  signer: {
+    served(obj: MediaObject): Promise<Served>;
+    /** What is served for an LL-HLS part (undefined: its own bytes); absent where parts are not served. */
+    servedPart?(part: PartObject): Promise<Buffer | undefined>;
+  };
   /** Bytes per viewer session (SessionLedger; a worker's tally goes to its primary's). */
   ledger: { add(sessionId: string, streamId: string, bytes: number, segments: number): void };
   stream(streamId: string): LiveStream | undefined;
@@ -51,8 +55,6 @@ export interface ServeContext {
 }
 
 const IMMUTABLE = "public, max-age=31536000, immutable";
-/** Live playlists change every segment; a second of caching still collapses bursts at a CDN. */
-const LIVE_PLAYLIST = "public, max-age=1";
 const headerCache = new WeakMap<MediaObject, OutgoingHttpHeaders>();
 
 function objectHeaders(obj: MediaObject, isInit: boolean): OutgoingHttpHeaders {
@@ -98,18 +100,20 @@ export async function sendObject(
   metrics.totals.bytesServed += obj.byteLength;
   if (session !== undefined)
     ctx.ledger.add(session, obj.attestation.streamId, obj.byteLength, isInit ? 0 : 1);
-  const bytes = served.bytes ?? obj.bytes;
-  if (bytes) {
-    res.end(bytes);
-    return;
-  }
-  for (const chunk of obj.snapshot()) res.write(chunk);
-  const unsubscribe = obj.subscribe({
-    data: (chunk) => res.write(chunk),
-    end: () => res.end(),
-    fail: () => res.destroy(),
-  });
-  res.on("close", unsubscribe);
+  streamBody(res, obj, served.bytes ?? obj.bytes);
+}
+
+/**
+ * `parts=S.P` on window.json: the downstream takes LL-HLS parts and holds
+ * them up to part P of segment S (`-1.-1`: none yet). undefined when absent
+ * (a relay that takes no parts), null when malformed.
+ */
+function partsParam(url: URL): { seq: number; part: number } | undefined | null {
+  const raw = url.searchParams.get("parts");
+  if (raw === null) return undefined;
+  const m = /^(-1|\d{1,15})\.(-1|\d{1,2})$/.exec(raw);
+  if (!m) return null;
+  return { seq: Number(m[1]), part: Number(m[2]) };
 }
 
 function drainingError(): SrpError {
@@ -169,32 +173,20 @@ export async function serveMedia(
   switch (parsed.kind) {
     case "master":
       return serveMaster(ctx, req, res, stream);
-    case "playlist": {
-      if (stream.liveEdgeSeq < 0)
-        return fail(
-          res,
-          ctx.metrics,
-          "playlist",
-          new SrpError("SEGMENT_NOT_FOUND", `stream ${streamId} has no segments yet`),
-        );
-      const body = stream.playlist();
-      ctx.metrics.requests.inc({ kind: "playlist", status: "200" });
-      res.writeHead(200, {
-        "content-type": CONTENT_TYPE_PLAYLIST,
-        "content-length": Buffer.byteLength(body),
-        "cache-control": LIVE_PLAYLIST,
-        "access-control-allow-origin": "*",
-        // An ENDLIST comes with the streamer's signed end, so players can tell it from a relay's lie.
-        ...(stream.end
-          ? {
-              [HEADER_STREAM_END]: bytesToBase64url(utf8(JSON.stringify(stream.end))),
-              "access-control-expose-headers": HEADER_STREAM_END,
-            }
-          : {}),
-      });
-      res.end(req.method === "HEAD" ? undefined : body);
-      return;
-    }
+    case "playlist":
+      try {
+        return await servePlaylist(ctx, req, res, stream, url);
+      } catch (err) {
+        if (err instanceof SrpError) return fail(res, ctx.metrics, "playlist", err);
+        throw err;
+      }
+    case "part":
+      try {
+        return await servePart(ctx, req, res, stream, parsed.seq, parsed.part, sessionOf(url));
+      } catch (err) {
+        if (err instanceof SrpError) return fail(res, ctx.metrics, "part", err);
+        throw err;
+      }
     case "window": {
       const after = Number(url.searchParams.get("after") ?? "-1");
       if (!Number.isInteger(after) || after < -1)
@@ -204,11 +196,15 @@ export async function serveMedia(
           "window",
           new SrpError("BAD_REQUEST", "after must be an integer >= -1"),
         );
-      if (url.searchParams.get("wait") === "1") await stream.waitFor(after + 1, ctx.windowWaitMs);
+      const parts = partsParam(url);
+      if (parts === null)
+        return fail(res, ctx.metrics, "window", new SrpError("BAD_REQUEST", "parts must be SEQ.PART"));
+      if (url.searchParams.get("wait") === "1")
+        await stream.waitUntil(() => stream.hasNewerThan(after, parts), ctx.windowWaitMs, hungUp(res));
       // Woken by a drain: the child relay re-parents now rather than after its next poll.
       if (ctx.draining()) return fail(res, ctx.metrics, "window", drainingError());
       ctx.metrics.requests.inc({ kind: "window", status: "200" });
-      sendJson(res, 200, stream.window(after), { "access-control-allow-origin": "*" });
+      sendJson(res, 200, stream.window(after, parts), { "access-control-allow-origin": "*" });
       return;
     }
     case "init": {
@@ -227,7 +223,7 @@ export async function serveMedia(
       const edge = stream.liveEdgeSeq;
       // A player a little ahead of this relay waits for the segment instead of failing.
       if (!obj && !stream.end && edge >= 0 && parsed.seq > edge && parsed.seq <= edge + 2) {
-        await stream.waitFor(parsed.seq, ctx.segmentWaitMs);
+        await stream.waitFor(parsed.seq, ctx.segmentWaitMs, hungUp(res));
         if (ctx.draining()) return fail(res, ctx.metrics, "segment", drainingError());
         obj = stream.getSegment(parsed.seq);
       }

@@ -267,6 +267,46 @@ describe("relay HTTPS over ACME (Pebble)", () => {
     expect(third.tls.fingerprint).not.toBe(second.tls.fingerprint);
   });
 
+  for (const outage of ["stop", "kill", "freeze"] as const) {
+    it(`a start with no certificate and the CA down (${outage}) fails after startAttempts bounded tries and releases the challenge port`, async () => {
+      const { ca, challengePort } = await pebble();
+      if (outage === "stop") await ca.stop();
+      else if (outage === "kill") await ca.kill();
+      else ca.freeze(); // connects are accepted by the kernel; nothing ever answers
+      const relay = createRelay(
+        {
+          tls: {
+            mode: "acme",
+            directoryUrl: ca.directoryUrl,
+            caPem: ca.listenerCaPem,
+            identifier: "127.0.0.1",
+            dir: tempDir("srp-tls-"),
+            challengeHost: "127.0.0.1",
+            challengePort,
+            startAttempts: 2,
+            retryMinMs: 100,
+            requestTimeoutMs: 1_000,
+          },
+        },
+        { account: newAccount(), log: silentLogger, directory: { signerOf: async () => undefined } },
+      );
+      cleanup.push(() => relay.stop());
+      const failed = await relay.start().then(
+        () => undefined,
+        (err: unknown) => err as { code?: string; message?: string },
+      );
+      expect(failed?.code).toBe("ACME_FAILED");
+      expect(failed?.message).toMatch(outage === "freeze" ? /took over 1000 ms/ : /request to the CA failed/);
+      const rebind = createServer();
+      await new Promise<void>((resolve, reject) => {
+        rebind.once("error", reject);
+        rebind.listen(challengePort, "127.0.0.1", () => resolve());
+      });
+      await new Promise<void>((r) => rebind.close(() => r()));
+      if (outage === "freeze") ca.thaw();
+    });
+  }
+
   it("fails to start with ACME_FAILED, without crashing, when the CA answers garbage", async () => {
     const garbage: Server = createServer((_req, res) => {
       res.writeHead(200, { "content-type": "application/json" });

@@ -1,8 +1,9 @@
 import { copyFileSync, readFileSync } from "node:fs";
-import { request as httpRequest } from "node:http";
-import { connect as h2connect } from "node:http2";
+import { createServer, request as httpRequest } from "node:http";
+import { constants, connect as h2connect } from "node:http2";
 import { join } from "node:path";
-import { createRelay, type Relay, type RelayTls } from "@streamrp2p/relay";
+import { type TLSSocket, connect as tlsConnect } from "node:tls";
+import { createRelay, type Relay } from "@streamrp2p/relay";
 import { silentLogger } from "@streamrp2p/service";
 import { afterEach, describe, expect, it } from "vitest";
 import { newAccount } from "../../../test/support/fixtures.ts";
@@ -30,6 +31,38 @@ function rawGet(
     req.on("error", reject);
     req.end();
   });
+}
+
+/** An HPACK integer with an `n`-bit prefix (RFC 7541 5.1), `first` holding the bits above it. */
+function hpackInt(value: number, n: number, first = 0): number[] {
+  const max = 2 ** n - 1;
+  if (value < max) return [first | value];
+  const out = [first | max];
+  let v = value - max;
+  for (; v >= 128; v = Math.floor(v / 128)) out.push((v % 128) + 128);
+  out.push(v);
+  return out;
+}
+
+/** An HPACK string literal, not Huffman-coded. */
+const hpackString = (s: string) => [...hpackInt(s.length, 7), ...Buffer.from(s, "latin1")];
+
+/** A GET for `path` with `extra` headers as one HPACK block: literals without indexing. */
+function hpackRequest(path: string, extra: Record<string, string>): Buffer {
+  const bytes = [0x82, 0x87]; // :method GET, :scheme https (static table)
+  bytes.push(...hpackInt(4, 4), ...hpackString(path)); // :path, name from the static table
+  bytes.push(...hpackInt(1, 4), ...hpackString("127.0.0.1")); // :authority
+  for (const [k, v] of Object.entries(extra)) bytes.push(0x00, ...hpackString(k), ...hpackString(v));
+  return Buffer.from(bytes);
+}
+
+function h2Frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(9);
+  head.writeUIntBE(payload.length, 0, 3);
+  head.writeUInt8(type, 3);
+  head.writeUInt8(flags, 4);
+  head.writeUInt32BE(stream, 5);
+  return Buffer.concat([head, payload]);
 }
 
 const components = () => ({
@@ -115,9 +148,7 @@ describe("relay HTTPS under attack", () => {
     expect(JSON.parse((await healthz(relay.url, ca)).body).ok).toBe(true);
   });
 
-  // FINDING (MEDIUM): HTTP/1.1 over TLS (allowHTTP1) has none of node:http's headersTimeout or
-  // requestTimeout: only the 30 s idle timeout, which a byte per second resets. Slowloris holds
-  // maxConnections sockets forever.
+  // Slow and never-finishing clients (HTTP/1.1 over TLS, h2 sessions and streams): https-slow-clients.test.ts.
   it("held: rapid reset, oversized h2 headers, and the relay goes on serving", async () => {
     const dir = tempDir("srp-tls-rv-");
     const pair = selfSigned(dir, "a");
@@ -154,9 +185,96 @@ describe("relay HTTPS under attack", () => {
     expect(JSON.parse((await healthz(relay.url, ca)).body).ok).toBe(true);
   });
 
-  // FINDING (LOW): h2 advertises maxHeaderListSize = maxHeaderBytes (16 KiB) but does not enforce
-  // it: a 60 KB header block is served (a 200 KB one is refused by nghttp2's own cap, ~64 KB).
-  // HTTP/1.1 answers 431 above 16 KiB; the limit is bounded either way, just 4x the configured one.
+  it("h2 header lists over maxHeaderBytes or MAX_H2_HEADER_PAIRS are refused; the session and the relay go on", async () => {
+    const dir = tempDir("srp-tls-rv-");
+    const pair = selfSigned(dir, "a");
+    const relay = createRelay(
+      { tls: { mode: "files", keyFile: pair.key, certFile: pair.cert } },
+      components(),
+    );
+    await relay.start();
+    cleanup.push(() => relay.stop());
+    const ca = [readFileSync(pair.cert, "utf8")];
+    const session = h2connect(relay.url, { ca });
+    session.on("error", () => {});
+    cleanup.push(async () => void session.destroy());
+    const ask = (headers: Record<string, string>) =>
+      new Promise<{ status: number; body: string; rstCode: number }>((resolve) => {
+        const s = session.request({ ":path": "/healthz", ...headers });
+        let status = 0;
+        let body = "";
+        s.on("response", (h) => {
+          status = Number(h[":status"]);
+        });
+        s.setEncoding("utf8");
+        s.on("data", (d: string) => {
+          body += d;
+        });
+        s.on("error", () => {});
+        s.on("close", () => resolve({ status, body, rstCode: s.rstCode ?? 0 }));
+      });
+    // Refused either way: 431 from the relay, or a reset once nghttp2 holds the peer to our SETTINGS.
+    const refused = (a: { status: number; rstCode: number }) =>
+      a.status === 431 || (a.status === 0 && a.rstCode === constants.NGHTTP2_ENHANCE_YOUR_CALM);
+    const big = await ask({ "x-big": "a".repeat(40_000) });
+    expect(refused(big), JSON.stringify(big)).toBe(true);
+    // Split over many headers, each small: the list is what counts.
+    const many = await ask(
+      Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`x-h${i}`, "b".repeat(400)])),
+    );
+    expect(refused(many), JSON.stringify(many)).toBe(true);
+    // More entries than MAX_H2_HEADER_PAIRS (64), each tiny.
+    const pairs = await ask(Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`x-p${i}`, "c"])));
+    expect(refused(pairs), JSON.stringify(pairs)).toBe(true);
+    // Just under the cap is still a normal request.
+    expect((await ask({ "x-ok": "d".repeat(10_000) })).status).toBe(200);
+    expect(JSON.parse((await healthz(relay.url, ca)).body).ok).toBe(true);
+  });
+
+  it("h2: a peer that never acknowledges our SETTINGS still cannot send a header list over maxHeaderBytes", async () => {
+    const dir = tempDir("srp-tls-rv-");
+    const pair = selfSigned(dir, "a");
+    const relay = createRelay(
+      { tls: { mode: "files", keyFile: pair.key, certFile: pair.cert } },
+      components(),
+    );
+    await relay.start();
+    cleanup.push(() => relay.stop());
+    const ca = [readFileSync(pair.cert, "utf8")];
+    // nghttp2 applies our advertised maxHeaderListSize only once the peer ACKs it; this peer never does.
+    const socket = await new Promise<TLSSocket>((resolve, reject) => {
+      const s = tlsConnect(
+        { host: "127.0.0.1", port: Number(new URL(relay.url).port), ca, ALPNProtocols: ["h2"] },
+        () => resolve(s),
+      );
+      s.on("error", reject);
+    });
+    cleanup.push(async () => void socket.destroy());
+    let received = Buffer.alloc(0);
+    socket.on("data", (d: Buffer) => {
+      received = Buffer.concat([received, d]);
+    });
+    const block = hpackRequest("/healthz", { "x-big": "a".repeat(40_000) });
+    const frames = [Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), h2Frame(0x4, 0, 0, Buffer.alloc(0))];
+    for (let at = 0; at < block.length; at += 16_384) {
+      const last = at + 16_384 >= block.length;
+      const part = block.subarray(at, at + 16_384);
+      // HEADERS (END_STREAM), then CONTINUATIONs; END_HEADERS on the last.
+      frames.push(
+        at === 0 ? h2Frame(0x1, 0x1 | (last ? 0x4 : 0), 1, part) : h2Frame(0x9, last ? 0x4 : 0, 1, part),
+      );
+    }
+    socket.write(Buffer.concat(frames));
+    const answer = await waitUntil("an answer on stream 1", () => {
+      const text = received.toString("latin1");
+      if (text.includes("HEADERS_TOO_LARGE")) return "refused";
+      if (text.includes('"ok":true')) return "served";
+      return undefined;
+    });
+    expect(answer).toBe("refused");
+    expect(JSON.parse((await healthz(relay.url, ca)).body).ok).toBe(true);
+  });
+
   it("held: without tls the relay is plain HTTP with no TLS status", async () => {
     const relay = createRelay({}, components());
     await relay.start();
@@ -200,13 +318,69 @@ describe("relay HTTPS under attack", () => {
     expect(h.tls.renewals).toBe(0);
   });
 
-  // FINDING (MEDIUM): the same gap at start. A stored chain whose leaf matches key and identifier
-  // but which node:tls refuses (here a broken second PEM block, as a CA could send) passes
-  // #loadStored, so it is not "logged and replaced": createSecureServer throws an untyped
-  // OpenSSL error and the relay cannot start until an operator deletes the file. The failed start
-  // also leaves the challenge listener bound (relay.ts closes it only if certificates.start() throws).
-  it("held: TLS with workers > 1 is refused at creation", () => {
-    const tls: RelayTls = { mode: "files", keyFile: "/nonexistent", certFile: "/nonexistent" };
-    expect(() => createRelay({ tls, workers: 2 }, components())).toThrow(/workers: 1/);
+  /** True when `port` on 127.0.0.1 can be bound now (and is released again). */
+  const bindable = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once("error", () => resolve(false));
+      s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+    });
+
+  it("a failed HTTPS start releases the challenge port and the rest; a retry on the same ports starts", async () => {
+    const dir = tempDir("srp-tls-rv-");
+    const pair = selfSigned(dir, "a");
+    copyFileSync(pair.key, join(dir, "key.pem"));
+    copyFileSync(pair.cert, join(dir, "cert.pem"));
+    const [challengePort, port] = [await freePort(), await freePort()];
+    // Someone else holds the HTTPS port: the start fails after the challenge listener and the certificate.
+    const squatter = createServer();
+    await new Promise<void>((r) => squatter.listen(port, "127.0.0.1", () => r()));
+    const relay = createRelay(
+      {
+        port,
+        tls: {
+          mode: "acme",
+          directoryUrl: "http://127.0.0.1:9/directory",
+          identifier: "127.0.0.1",
+          dir,
+          challengeHost: "127.0.0.1",
+          challengePort,
+        },
+      },
+      components(),
+    );
+    cleanup.push(() => relay.stop());
+    await expect(relay.start()).rejects.toMatchObject({ code: "EADDRINUSE" });
+    expect(await bindable(challengePort)).toBe(true);
+    await new Promise<void>((r) => squatter.close(() => r()));
+    // The same relay, the same ports: it starts and serves both.
+    await relay.start();
+    expect(relay.url).toBe(`https://127.0.0.1:${port}`);
+    expect(JSON.parse((await healthz(relay.url, [readFileSync(pair.cert, "utf8")])).body).ok).toBe(true);
+    expect((await rawGet(challengePort, "/.well-known/acme-challenge/nope")).status).toBe(404);
   });
+
+  it("held: a start that gets no certificate (CA down) releases the challenge port", async () => {
+    const challengePort = await freePort();
+    const relay = createRelay(
+      {
+        tls: {
+          mode: "acme",
+          directoryUrl: `http://127.0.0.1:${await freePort()}/directory`, // nothing listens
+          identifier: "127.0.0.1",
+          dir: tempDir("srp-tls-rv-"),
+          challengeHost: "127.0.0.1",
+          challengePort,
+          startAttempts: 1,
+          requestTimeoutMs: 1_000,
+        },
+      },
+      components(),
+    );
+    cleanup.push(() => relay.stop());
+    await expect(relay.start()).rejects.toMatchObject({ code: "ACME_FAILED" });
+    expect(await bindable(challengePort)).toBe(true);
+  });
+
+  // HTTPS with workers > 1 (refused at creation until the workers held the certificate): https-workers.test.ts.
 });

@@ -33,4 +33,21 @@ describe("LiveStream long-polls", () => {
     await s.waitFor(5, 20);
     expect(s.waiters).toBe(0);
   });
+
+  it("computes the live edge blocked requests check once per change of the window", async () => {
+    const s = new LiveStream("demo", streamer.address, {
+      maxSegments: 10,
+      playlistSegments: 3,
+      maxWaitersPerStream: 10,
+    });
+    s.putInit(
+      MediaObject.complete((await signedObject(streamer, "demo", "init", 0, 10)).att, 0, Buffer.alloc(10)),
+    );
+    const before = s.liveEdge();
+    expect(s.liveEdge()).toBe(before); // the same object: nothing recomputed
+    const seg = await signedObject(streamer, "demo", "segment", 0, 10);
+    s.putSegment(MediaObject.complete(seg.att, 0, seg.bytes));
+    expect(s.liveEdge()).not.toBe(before);
+    expect(s.liveEdge().lastMsn).toBe(0);
+  });
 });

@@ -1,12 +1,13 @@
-import { createServer } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createSecureServer, type Http2Session } from "node:http2";
 import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import type { SecureContextOptions } from "node:tls";
 import { SrpError } from "@streamrp2p/protocol";
 import type { Registry } from "prom-client";
 import { HTTP_SERVER_DEFAULTS, type HttpServerLimits } from "./defaults.ts";
+import { boundHttp2Session, headerListBytes, MAX_H2_HEADER_PAIRS } from "./h2-bounds.ts";
 import type { Router } from "./http.ts";
-import { sendJson } from "./http.ts";
+import { sendError, sendJson } from "./http.ts";
 import type { Logger } from "./logger.ts";
 
 /** Concurrent HTTP/2 streams one connection may open (a player needs a handful; a child relay a window's worth). */
@@ -142,34 +143,59 @@ function secureOptions(tls: { key: string; cert: string }): SecureContextOptions
 
 /**
  * HTTPS: node:http2's secure server with HTTP/1.1 fallback, so the same
- * router answers h2 and HTTP/1.1 clients. node:http2 has no request or
- * keep-alive timeouts of node:http's kind: a slow handshake is bounded by
- * the headers timeout, an idle session or connection by the idle timeout.
+ * router answers h2 and HTTP/1.1 clients. HTTP/1.1 connections get
+ * node:http's head, request and keep-alive timeouts (set on this server:
+ * node:http2 leaves them at node's 60 s / 5 min otherwise); HTTP/2 sessions
+ * and streams get the same bounds from boundHttp2Session; a slow handshake
+ * is bounded by the headers timeout.
  */
 async function startTls(
   options: HttpServiceOptions,
   tls: { key: string; cert: string },
   limits: HttpServerLimits,
 ): Promise<RunningHttpServer> {
+  // The compatibility API's request and response are used as node:http's by the router.
+  const handle = options.router.handle as unknown as (req: IncomingMessage, res: ServerResponse) => void;
   const server = createSecureServer(
     {
       ...secureOptions(tls),
       allowHTTP1: true,
       handshakeTimeout: limits.headersTimeoutMs,
       maxSessionMemory: 32, // MB per h2 session; node's default of 10 throttles a fast viewer
+      maxHeaderListPairs: MAX_H2_HEADER_PAIRS,
       // Streams per connection bounded like connections are: node's default (2^32-1) let one
       // connection hold thousands of half-sent requests past maxConnections.
       settings: { maxHeaderListSize: limits.maxHeaderBytes, maxConcurrentStreams: MAX_H2_STREAMS },
     },
-    // The compatibility API's request and response are used as node:http's by the router.
-    options.router.handle as unknown as (req: unknown, res: unknown) => void,
+    ((req: IncomingMessage, res: ServerResponse) => {
+      // nghttp2 holds a peer to our maxHeaderListSize only once it acknowledged our SETTINGS
+      // (until then ~64 KB, and a peer need never acknowledge): the cap is enforced here.
+      if (req.httpVersionMajor === 2 && headerListBytes(req.rawHeaders) > limits.maxHeaderBytes) {
+        sendError(
+          res,
+          new SrpError("HEADERS_TOO_LARGE", `request headers over ${limits.maxHeaderBytes} bytes`),
+        );
+        return;
+      }
+      handle(req, res);
+    }) as unknown as (req: unknown, res: unknown) => void,
   );
+  // Read by node:http's connection handling of the HTTP/1.1 fallback (before listen: the
+  // checking interval is started on 'listening').
+  Object.assign(server, {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionsCheckingInterval: limits.connectionsCheckingIntervalMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    maxHeaderSize: limits.maxHeaderBytes,
+  });
   server.setTimeout(limits.idleTimeoutMs);
   server.maxConnections = limits.maxConnections;
   // For close(): h2 sessions close gracefully; HTTP/1.1 sockets are cut after the grace.
   const sessions = new Set<Http2Session>();
   const sockets = new Set<Socket>();
   server.on("session", (s: Http2Session) => {
+    boundHttp2Session(s, limits);
     sessions.add(s);
     s.once("close", () => sessions.delete(s));
   });

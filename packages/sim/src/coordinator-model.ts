@@ -128,6 +128,7 @@ export class CoordinatorModel {
   }
 
   #childCount = new Map<string, number>();
+  #ingestStreams = new Map<string, number>();
   childrenOf(nodeId: string): number {
     return this.#childCount.get(nodeId) ?? 0;
   }
@@ -157,6 +158,10 @@ export class CoordinatorModel {
       recruitLoadRatio: COORDINATOR_DEFAULTS.recruitLoadRatio,
     };
     this.#childCount = new Map();
+    // Streams each node is ingest for, moved on by every choice in this pass (as IngestChoice does).
+    this.#ingestStreams = routing.ingestCounts(
+      this.streams.filter((s) => s.startedAt <= now).map((s) => s.row),
+    );
     for (const s of this.streams) if (s.startedAt <= now) this.#planStream(s, ix, ingestRows, opts, now);
   }
 
@@ -182,8 +187,13 @@ export class CoordinatorModel {
           now,
           this.nodeTimeoutMs,
           COORDINATOR_DEFAULTS.ingestPerStream,
+          new Set(),
+          this.#ingestStreams,
         ),
       };
+      for (const id of before)
+        this.#ingestStreams.set(id, Math.max(0, (this.#ingestStreams.get(id) ?? 0) - 1));
+      for (const id of s.row.ingest) this.#ingestStreams.set(id, (this.#ingestStreams.get(id) ?? 0) + 1);
       for (const id of s.row.ingest) {
         const n = this.#byId.get(id) as SimNode;
         this.#carry(n, s.id, now).upstream = null;

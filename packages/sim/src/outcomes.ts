@@ -100,7 +100,17 @@ export function outcomesOf(sim: Simulation, stats: RunStats, costs: CostModel = 
   const per = (x: number) => x / Math.max(1, epochs);
   const rewardUsd = Number(attackerReward) / MICRO;
   const honestShare = honestBytes === 0 ? 0 : attackerHonest / honestBytes;
-  const gain = rewardUsd - honestShare * (Number(totalReward) / MICRO);
+  const excess = Math.max(0, credited - attackerHonest);
+  // Fake viewers: the gain is what the credit for bytes nobody received paid (the attacker's
+  // rewards in proportion). Comparing its rewards with its share of honest bytes would also
+  // count how its honest bytes were weighted (reputation, which streams), which no fake
+  // receipt changes. Other attacks gain by what they are paid beyond their share of honest bytes.
+  const gain =
+    s.attack.kind === "fake-viewers"
+      ? credited > 0
+        ? (rewardUsd * excess) / credited
+        : 0
+      : rewardUsd - honestShare * (Number(totalReward) / MICRO);
   return {
     name: s.name,
     attack: s.attack.kind,
@@ -113,7 +123,7 @@ export function outcomesOf(sim: Simulation, stats: RunStats, costs: CostModel = 
     attackerProfitUsd: rewardUsd - cost,
     attackGainUsd: gain,
     attackProfitUsd: gain - slashed - blocks,
-    attackerExcessCreditBytes: Math.max(0, credited - attackerHonest),
+    attackerExcessCreditBytes: excess,
     identityCapBytes: EPOCH_PARAMS.maxSessionsPerSubnet * epochBytes * epochs,
     totalRewardUsd: Number(totalReward) / MICRO,
     honestStallRatio: stats.playMs + stats.stallMs > 0 ? stats.stallMs / (stats.playMs + stats.stallMs) : 0,

@@ -1,4 +1,4 @@
-import { REPUTATION_PARAMS } from "@streamrp2p/coordinator";
+import { type ProbeSchedule, REPUTATION_PARAMS } from "@streamrp2p/coordinator";
 import type { CoordinatorModel } from "./coordinator-model.ts";
 import { rttMs } from "./net.ts";
 import type { Rng } from "./rng.ts";
@@ -9,14 +9,12 @@ import type { SimNode, SimStream } from "./world.ts";
 const PROBER_REGION = "us-east";
 
 /**
- * One probe, as the built-in prober makes it (one random (node, stream) the
- * coordinator believes held, every probeIntervalMs): the outcome comes from
- * what the simulated node does for a viewer, except that a probe-gaming node
- * that recognises the probe serves it perfectly. The row goes through the
- * production reputation; a tampered segment carrying the node's delivery
- * signature is a fraud proof (TamperIndex, quality 0 on that stream).
+ * The probes due this tick, as the built-in prober picks them (the production
+ * ProbeSchedule over the nodes reporting a stream they hold), each on a random
+ * stream of the node.
  */
-export function probeOnce(
+export function probeDue(
+  schedule: ProbeSchedule,
   model: CoordinatorModel,
   nodes: SimNode[],
   streams: SimStream[],
@@ -24,8 +22,28 @@ export function probeOnce(
   s: Scenario,
 ): void {
   const holders = nodes.filter((n) => n.row.load.some((l) => l.liveEdgeSeq >= 0));
-  const n = holders[rng.int(holders.length)];
-  if (!n) return;
+  for (const n of schedule.due(
+    model.now(),
+    holders.map((h) => ({ nodeId: h.id, n: h })),
+  ))
+    probeOnce(model, n.n, streams, rng, s);
+}
+
+/**
+ * One probe of `n` on a random stream it reports holding, as the built-in
+ * prober makes it: the outcome comes from
+ * what the simulated node does for a viewer, except that a probe-gaming node
+ * that recognises the probe serves it perfectly. The row goes through the
+ * production reputation; a tampered segment carrying the node's delivery
+ * signature is a fraud proof (TamperIndex, quality 0 on that stream).
+ */
+export function probeOnce(
+  model: CoordinatorModel,
+  n: SimNode,
+  streams: SimStream[],
+  rng: Rng,
+  s: Scenario,
+): void {
   const loads = n.row.load.filter((l) => l.liveEdgeSeq >= 0);
   const l = loads[rng.int(loads.length)];
   if (!l) return;

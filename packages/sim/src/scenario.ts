@@ -124,12 +124,17 @@ export const ScenarioSchema = z.strictObject({
     .strictObject({
       epochMs: ms.default(COORDINATOR_DEFAULTS.epochMs),
       probeIntervalMs: ms.default(COORDINATOR_DEFAULTS.probeIntervalMs),
+      /** Each node carrying a stream probed about this often, within maxProbesPerSecond (the prober's schedule). */
+      probeEachNodeMs: z.number().int().nonnegative().default(COORDINATOR_DEFAULTS.probeEachNodeMs),
+      maxProbesPerSecond: z.number().nonnegative().default(COORDINATOR_DEFAULTS.maxProbesPerSecond),
       /** Sessions (of every 1,000) whose tickets and receipts are signed and verified with real Ed25519. */
       realCryptoPerMille: z.number().int().min(0).max(1000).default(1),
     })
     .default({
       epochMs: COORDINATOR_DEFAULTS.epochMs,
       probeIntervalMs: COORDINATOR_DEFAULTS.probeIntervalMs,
+      probeEachNodeMs: COORDINATOR_DEFAULTS.probeEachNodeMs,
+      maxProbesPerSecond: COORDINATOR_DEFAULTS.maxProbesPerSecond,
       realCryptoPerMille: 1,
     }),
   economics: z

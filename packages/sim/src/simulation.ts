@@ -2,11 +2,12 @@ import {
   COORDINATOR_DEFAULTS,
   checkTicketMatchesSession,
   issueSession,
-  RateLimiter,
+  ProbeSchedule,
   ReceiptVerifier,
   type SessionRow,
+  siteOf,
   subnetOf,
-  viewerAddressKey,
+  TicketLimits,
 } from "@streamrp2p/coordinator";
 import { type Ed25519KeyPair, generateEd25519, signReceipt } from "@streamrp2p/protocol";
 import { CoordinatorModel } from "./coordinator-model.ts";
@@ -21,7 +22,7 @@ import {
 import { closeSimEpoch, type EpochBook, type EpochResult } from "./epochs.ts";
 import { EventQueue } from "./event-queue.ts";
 import { pickWeighted, randomIPv4 } from "./net.ts";
-import { probeOnce } from "./probes.ts";
+import { probeDue } from "./probes.ts";
 import { Rng, zipfSampler } from "./rng.ts";
 import type { Scenario } from "./scenario.ts";
 import { buildNodes, buildStreams, type SimNode, type SimStream, type Viewer } from "./world.ts";
@@ -80,8 +81,7 @@ export class Simulation {
   readonly #pickStream: () => number;
   #ticketKey: Ed25519KeyPair | undefined;
   #verifier: ReceiptVerifier | undefined;
-  readonly #limiter: RateLimiter;
-  readonly #subnetLimiter: RateLimiter;
+  readonly #ticketLimits: TicketLimits;
   #pendingCrypto: Viewer[] = [];
   #realJobs: DeliveryStats["realReceipts"] = [];
   #sessionSeq = 0;
@@ -97,16 +97,7 @@ export class Simulation {
     this.#arrivals = this.rng.fork();
     this.#pickStream = zipfSampler(s.streams.count, s.streams.zipfS, this.rng.fork());
     const now = this.queue.now;
-    this.#limiter = new RateLimiter(
-      COORDINATOR_DEFAULTS.ticketBurst,
-      COORDINATOR_DEFAULTS.ticketsPerMinute / 60_000,
-      now,
-    );
-    this.#subnetLimiter = new RateLimiter(
-      COORDINATOR_DEFAULTS.ticketBurst * 4,
-      (COORDINATOR_DEFAULTS.ticketsPerMinute * 4) / 60_000,
-      now,
-    );
+    this.#ticketLimits = new TicketLimits(COORDINATOR_DEFAULTS, now);
     this.stats = {
       series: [],
       epochs: [],
@@ -168,8 +159,19 @@ export class Simulation {
     const { s, queue } = this;
     const end = s.durationMs;
     queue.every(0, s.tickMs, end, () => this.#onTick());
-    queue.every(s.coordinator.probeIntervalMs, s.coordinator.probeIntervalMs, end, () =>
-      probeOnce(this.model, this.nodes, this.streams, this.#tick.rng, s),
+    const probeRng = this.rng.fork();
+    // The prober's schedule, called once a tick (so a tick's worth of probes is owed per call).
+    const probes = new ProbeSchedule(
+      {
+        probeIntervalMs: s.coordinator.probeIntervalMs,
+        probeEachNodeMs: s.coordinator.probeEachNodeMs,
+        maxProbesPerSecond: s.coordinator.maxProbesPerSecond,
+        maxCatchUpMs: s.tickMs,
+      },
+      () => probeRng.next(),
+    );
+    queue.every(0, s.tickMs, end, () =>
+      probeDue(probes, this.model, this.nodes, this.streams, this.#tick.rng, s),
     );
     for (let e = 0; e * s.coordinator.epochMs < end; e++) {
       const closeAt = Math.min(end, (e + 1) * s.coordinator.epochMs) + 1;
@@ -283,6 +285,7 @@ export class Simulation {
       viewerKey: null,
       clientAddr: addr,
       subnet: subnetOf(addr),
+      site: siteOf(addr),
       issuedAt: now,
       // The ticket's lifetime, as issued; a watch longer than it ends with it (receipts past it are refused).
       expiresAt: now + COORDINATOR_DEFAULTS.ticketTtlMs,
@@ -293,7 +296,7 @@ export class Simulation {
   #join(st: SimStream, watchMs: number): void {
     const now = this.queue.now();
     const addr = randomIPv4(this.#arrivals);
-    if (!this.#limiter.take(viewerAddressKey(addr)) || !this.#subnetLimiter.take(subnetOf(addr))) return;
+    if (!this.#ticketLimits.take(addr)) return;
     const v: Viewer = {
       session: this.#newSession(st, addr),
       stream: st,
@@ -335,7 +338,7 @@ export class Simulation {
           a.addressing === "ipv4-24"
             ? `198.51.100.${1 + rng.int(254)}`
             : `2001:db8:beef:${rng.int(65536).toString(16)}::${(1 + rng.int(65535)).toString(16)}`;
-        if (!this.#limiter.take(viewerAddressKey(addr)) || !this.#subnetLimiter.take(subnetOf(addr))) {
+        if (!this.#ticketLimits.take(addr)) {
           this.stats.fakeTicketsRefused++;
           return;
         }

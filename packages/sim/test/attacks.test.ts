@@ -54,6 +54,18 @@ describe("simulated attacks (direction of each outcome)", () => {
     expect(o.attackProfitUsd).toBeLessThan(0);
   });
 
+  it("fake viewers from one IPv6 /48, each in its own /64, are one identity: credited no more than its cap", async () => {
+    const { outcomes: o } = await runScenario(
+      small({ kind: "fake-viewers", nodes: 5, sessionsPerEpoch: 150, addressing: "ipv6-48" }),
+    );
+    expect(o.fakeSessions).toBeGreaterThan(0);
+    // Keyed on the /64 they were credited ~30× the cap. Spread over many /64s they escape the
+    // few-identities flag (it counts /64s, so honest phones of one carrier are not withheld) and are
+    // paid up to the site cap: about what the address block costs, no more (docs/economics.md).
+    expect(o.attackerExcessCreditBytes).toBeLessThanOrEqual(o.identityCapBytes);
+    expect(o.attackProfitUsd).toBeLessThan(0.1);
+  });
+
   it("nodes that serve probes well and viewers badly lose viewers and earn by what viewers signed for", async () => {
     const { outcomes: o } = await runScenario(
       small({ kind: "probe-gaming", share: 0.1, detect: 1, viewerRate: 0.6 }),

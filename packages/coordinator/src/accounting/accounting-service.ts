@@ -5,6 +5,7 @@ import type { CoordinatorStore, NodeRow, StreamRow } from "../store.ts";
 import { closeEpoch, type EpochCloserDeps, epochOf, nodeReputation } from "./epoch-closer.ts";
 import type { EpochParams } from "./epoch-compute.ts";
 import { recordEvidence } from "./evidence.ts";
+import { ProbeSchedule } from "./probe-schedule.ts";
 import { fetchVia, type ProbeVia } from "./probe-via.ts";
 import { type ProberDeps, probeOnce } from "./prober.ts";
 import { intakeReceipts } from "./receipt-intake.ts";
@@ -17,11 +18,22 @@ import { UptimeTracker } from "./uptime.ts";
 
 /** A new leader settles at most this many epochs the last one closed and left unsettled. */
 const MAX_TAKEOVER_EPOCHS = 16;
+/** The prober looks at what is due this often (or every probeIntervalMs, when shorter). */
+const PROBE_TICK_MS = 1_000;
+/**
+ * Longest a probe runs: up to three go-betweens, each request with its timeout. Probes in
+ * flight are bounded by the budget times this, so slow nodes cannot pile probes up.
+ */
+const PROBE_MAX_SECONDS = 20;
 
 export interface AccountingOptions {
   epochMs: number;
-  /** 0 disables the built-in prober (run it as its own process instead). */
+  /** At least one probe this often; 0 disables the built-in prober (run it as its own process instead). */
   probeIntervalMs: number;
+  /** Each node carrying a stream is probed about this often (ms), within `maxProbesPerSecond`. */
+  probeEachNodeMs?: number;
+  /** The built-in prober's budget for the whole network (probes/s). */
+  maxProbesPerSecond?: number;
   recordIntervalMs: number;
   /** Receipts for a session whose ticket expired this long ago are still taken. */
   ticketGraceMs: number;
@@ -76,6 +88,8 @@ export class AccountingService {
   readonly #quality = new Map<string, number>();
   /** Evidence that counts, per (node, stream), as of the last refresh. */
   #tamper = new TamperIndex();
+  readonly #probes: ProbeSchedule;
+  #probesInFlight = 0;
 
   constructor(deps: AccountingDeps, options: AccountingOptions) {
     this.#d = deps;
@@ -85,6 +99,14 @@ export class AccountingService {
       (options.reputationParams ?? REPUTATION_PARAMS).halfLifeMs,
     );
     this.#recorder = new SegmentRecorder(deps.store.accounting, deps.domain, deps.fetch);
+    this.#probes = new ProbeSchedule(
+      {
+        probeIntervalMs: options.probeIntervalMs,
+        probeEachNodeMs: options.probeEachNodeMs ?? 0,
+        maxProbesPerSecond: options.maxProbesPerSecond ?? 0,
+      },
+      deps.random ?? Math.random,
+    );
   }
 
   #nodes(): Promise<NodeRow[]> {
@@ -173,8 +195,8 @@ export class AccountingService {
         await this.refreshQuality(); // reputation and tamper flags move on whatever the ledger did
       }
     });
-    every(this.#o.probeIntervalMs, "probe", async () => {
-      if (this.#leading) await this.probeRandom();
+    every(Math.min(this.#o.probeIntervalMs, PROBE_TICK_MS), "probe", async () => {
+      if (this.#leading) await this.probeDue();
     });
     if (this.#d.lead) every(this.#d.leaseRenewMs ?? 1_000, "lease renewal", () => this.#leads());
     every(Math.min(1_000, Math.max(100, this.#o.epochMs / 4)), "epoch close", async () => {
@@ -217,20 +239,52 @@ export class AccountingService {
     return this.#recorder.record(targets);
   }
 
+  /** Healthy nodes with the registered streams each holds (what a probe can ask them for). */
+  async #probeable(): Promise<Array<{ nodeId: string; node: NodeRow; streamIds: string[] }>> {
+    const now = this.#d.now();
+    const streams = new Set((await this.#d.store.listStreams()).map((s) => s.streamId));
+    return (await this.#nodes()).flatMap((node) => {
+      if (!isHealthy(node, now, this.#o.nodeTimeoutMs)) return [];
+      const streamIds = node.load
+        .filter((l) => liveEdgeOf(node, l.streamId) >= 0 && streams.has(l.streamId))
+        .map((l) => l.streamId);
+      return streamIds.length > 0 ? [{ nodeId: node.nodeId, node, streamIds }] : [];
+    });
+  }
+
   /** Probes one random (healthy node, stream it carries). */
   async probeRandom() {
-    const now = this.#d.now();
-    const streams = new Map((await this.#d.store.listStreams()).map((s) => [s.streamId, s]));
-    const pairs = (await this.#nodes())
-      .filter((n) => isHealthy(n, now, this.#o.nodeTimeoutMs))
-      .flatMap((n) =>
-        n.load
-          .filter((l) => liveEdgeOf(n, l.streamId) >= 0 && streams.has(l.streamId))
-          .map((l) => ({ n, streamId: l.streamId })),
-      );
-    const pick = pairs[Math.floor((this.#d.random ?? Math.random)() * pairs.length)];
+    const random = this.#d.random ?? Math.random;
+    const pairs = (await this.#probeable()).flatMap((p) =>
+      p.streamIds.map((streamId) => ({ n: p.node, streamId })),
+    );
+    const pick = pairs[Math.floor(random() * pairs.length)];
     if (!pick) return undefined;
     return this.probe(pick.n.nodeId, pick.n.url, pick.streamId);
+  }
+
+  /**
+   * Starts the probes the schedule says are due now (ProbeSchedule: a rate that follows the
+   * number of nodes, least recently probed first), each on a random stream the node holds.
+   * Returns the number started; they run on, bounded in number, and store their rows.
+   */
+  async probeDue(): Promise<number> {
+    const random = this.#d.random ?? Math.random;
+    const due = this.#probes.due(this.#d.now(), await this.#probeable());
+    const maxInFlight = Math.max(1, Math.ceil((this.#o.maxProbesPerSecond ?? 0) * PROBE_MAX_SECONDS));
+    let started = 0;
+    for (const p of due) {
+      if (this.#probesInFlight >= maxInFlight) break;
+      const streamId = p.streamIds[Math.floor(random() * p.streamIds.length)] as string;
+      this.#probesInFlight++;
+      started++;
+      this.probe(p.nodeId, p.node.url, streamId)
+        .catch((err: unknown) => this.#d.log.warn("probe failed", { err, nodeId: p.nodeId }))
+        .finally(() => {
+          this.#probesInFlight--;
+        });
+    }
+    return started;
   }
 
   /**

@@ -97,10 +97,11 @@ export async function closeEpoch(d: EpochCloserDeps, epoch: number, closedAt: nu
   const inputs = {
     params,
     receipts: receipts.map(publicReceipt),
-    sessions: [...sessions.values()].map(({ sessionId, streamId, subnet, issuedAt, expiresAt }) => ({
+    sessions: [...sessions.values()].map(({ sessionId, streamId, subnet, site, issuedAt, expiresAt }) => ({
       sessionId,
       streamId,
       subnet,
+      site,
       issuedAt,
       expiresAt,
     })),

@@ -1,3 +1,4 @@
+import { SrpError } from "@streamrp2p/protocol";
 import type { EpochCreditRow, ReceiptRow, SegmentRow, SessionRow } from "./store.ts";
 import { creditKey } from "./store.ts";
 
@@ -11,8 +12,21 @@ export interface EpochParams {
    */
   maxSessionsPerSubnet: number;
   /**
+   * The same, per site (IPv4 /24, IPv6 /48): one /48 holds 65,536 /64s, so
+   * without it one cheaply held /48 was 65,536 capped audiences. A /48 is
+   * cheaper to hold than an IPv4 /24 (tunnel brokers grant one free), so it
+   * is capped no more generously. For IPv4 the site is the subnet. Kept
+   * apart from the subnet cap so an operator can be more generous to
+   * carriers that seat many phones, each on its own /64, in one /48.
+   */
+  maxSessionsPerSite: number;
+  /**
    * A (node, stream) whose credit comes from this few subnets or fewer, over
-   * many sessions, is flagged `few-viewer-identities` and its credit withheld.
+   * many sessions, is flagged `few-viewer-identities` and its credit
+   * withheld. Subnets, not sites: carriers and campuses seat each device on
+   * its own /64 of one shared /48, and counted by /48 five honest phones
+   * (or four and one griefer anywhere) lost their node's whole credit. One
+   * /48 spread over many /64s escapes this rule but not the site cap.
    */
   collusionMaxSubnets: number;
   collusionMinSessions: number;
@@ -21,6 +35,7 @@ export interface EpochParams {
 export const EPOCH_PARAMS: EpochParams = {
   lookbackMs: 30_000, // ms
   maxSessionsPerSubnet: 3,
+  maxSessionsPerSite: 3,
   collusionMaxSubnets: 2,
   collusionMinSessions: 5,
 };
@@ -98,7 +113,9 @@ function searchAt(at: readonly number[], t: number, strict: boolean): number {
 
 /** Segments (count, bytes) produced in [from, to], both inclusive. */
 function producedBetween(ix: ProducedIndex | undefined, from: number, to: number) {
-  if (!ix || to < from) return { count: 0, bytes: 0 };
+  // `!(from <= to)`, not `to < from`: a NaN bound (a corrupt timestamp) must mean nothing produced,
+  // never the binary searches' "everything".
+  if (!ix || !(from <= to)) return { count: 0, bytes: 0 };
   const a = searchAt(ix.at, from, false);
   const b = searchAt(ix.at, to, true);
   if (b <= a) return { count: 0, bytes: 0 };
@@ -143,6 +160,7 @@ function plausibility(
  * identity, minus what earlier epochs already credited.
  */
 export function computeEpoch(input: EpochInput): EpochOutput {
+  checkRuleInputs(input);
   const rejected: EpochOutput["rejected"] = [];
   const bySession = new Map<string, ReceiptRow[]>();
   for (const r of input.receipts) {
@@ -194,7 +212,11 @@ export function computeEpoch(input: EpochInput): EpochOutput {
     }
   }
 
-  const identityCapped = capPerSubnet(input, deltas);
+  // Two caps, the narrower key first: each /64 to its share, then each /48 (holding up to
+  // 65,536 of them) to its own. For IPv4 both keys are the /24 and the subnet cap binds.
+  const produced = producedThisEpoch(input);
+  const cappedSubnets = capPerIdentity(deltas, produced, (s) => s.subnet, input.params.maxSessionsPerSubnet);
+  const cappedSites = capPerIdentity(deltas, produced, (s) => s.site, input.params.maxSessionsPerSite);
   const agg = new Map<
     string,
     {
@@ -223,7 +245,8 @@ export function computeEpoch(input: EpochInput): EpochOutput {
     a.claimed += d.claimed;
     a.sessions.add(d.session.sessionId);
     a.subnets.add(d.session.subnet);
-    if (identityCapped.has(d.session.subnet)) a.flags.add("identity-capped");
+    if (cappedSubnets.has(d.session.subnet) || cappedSites.has(d.session.site))
+      a.flags.add("identity-capped");
     if ((factorOf.get(d.session.sessionId) ?? 1) < 1) a.flags.add("implausible-claims-capped");
     agg.set(key, a);
   }
@@ -263,57 +286,101 @@ export function computeEpoch(input: EpochInput): EpochOutput {
   return { credits, withheld, cumulative, sessions: checks, rejected };
 }
 
+const RULE_PARAMS = [
+  "lookbackMs",
+  "maxSessionsPerSubnet",
+  "maxSessionsPerSite",
+  "collusionMaxSubnets",
+  "collusionMinSessions",
+] as const satisfies ReadonlyArray<keyof EpochParams>;
+
 /**
- * Rule: many sessions from few subnets feeding one (node, stream) is the
- * receipt graph of an operator watching itself; its credit is withheld.
- * Exported (pure) so the economic model reckons with the same rule.
+ * Inputs published under an earlier rule (an epoch closed before the site cap
+ * has no `site` and `collusionMaxSubnets`) would compute silently different
+ * credits: an undefined cap caps nothing. Refused instead, so a recomputation
+ * either matches or says why it cannot.
+ */
+function checkRuleInputs(input: EpochInput): void {
+  const p = input.params as unknown as Record<string, unknown>;
+  for (const k of RULE_PARAMS)
+    if (typeof p[k] !== "number" || !Number.isFinite(p[k]))
+      throw new SrpError("VALIDATION_FAILED", `epoch params lack ${k}: inputs of another rule version`);
+  for (const s of input.sessions.values())
+    if (typeof s.subnet !== "string" || typeof s.site !== "string")
+      throw new SrpError(
+        "VALIDATION_FAILED",
+        `session ${s.sessionId} lacks its subnet or site: inputs of another rule version`,
+      );
+}
+
+/**
+ * Rule: many sessions from few subnets (IPv4 /24, IPv6 /64) feeding one
+ * (node, stream) is the receipt graph of an operator watching itself; its
+ * credit is withheld. Exported (pure) so the economic model reckons with the
+ * same rule.
  */
 export function fewViewerIdentities(sessions: number, subnets: number, p: EpochParams): boolean {
   return sessions >= p.collusionMinSessions && subnets <= p.collusionMaxSubnets;
 }
 
 /**
- * Rule: a subnet whose credit this epoch is worth `worth` concurrent sessions
- * (credit over what the stream produced) keeps at most
- * `maxSessionsPerSubnet` sessions' worth: each of its credits is scaled down
- * to the cap, rounding down. Pure, shared with the economic model.
+ * Worth is a sum of fractions: an identity at exactly its cap can sum to
+ * 3.0000000000000013 and lose a byte a delta to a cap it did not exceed.
+ * Over by less than this is at the cap (< 1 byte per GB produced).
  */
-export function subnetCappedCredit(credit: number, worth: number, p: EpochParams): number {
-  const cap = p.maxSessionsPerSubnet;
-  return worth > cap ? Math.floor((credit * cap) / worth) : credit;
+const WORTH_TOLERANCE = 1e-9;
+
+/**
+ * Rule: an identity (a subnet or a site) whose credit this epoch is worth
+ * `worth` concurrent sessions (credit over what the stream produced) keeps
+ * at most `cap` sessions' worth: each of its credits is scaled down to the
+ * cap, rounding down. Pure, shared with the economic model.
+ */
+export function identityCappedCredit(credit: number, worth: number, cap: number): number {
+  return worth > cap + WORTH_TOLERANCE ? Math.floor((credit * cap) / worth) : credit;
 }
 
 type Delta = { session: SessionRow; delta: number };
 
-/**
- * Per subnet (IPv4 /24, IPv6 /64), across every stream: no more than
- * `maxSessionsPerSubnet` concurrent sessions' worth. A session's worth is its
- * new credit over what its stream produced in the epoch (with the lookback
- * before it: sessions start a few segments behind the edge). Over the cap,
- * every delta of the subnet is scaled down to it; the excess is forfeited,
- * not deferred (cumulative credit keeps the whole claim as consumed, so later
- * epochs cannot pay it out bit by bit). Returns the capped subnets.
- */
-function capPerSubnet(input: EpochInput, deltas: Delta[]): Set<string> {
+/** Bytes each stream produced in the epoch, with the lookback before it (sessions start behind the edge). */
+function producedThisEpoch(input: EpochInput): Map<string, number> {
   const produced = new Map<string, number>();
   for (const [streamId, segs] of input.segments) {
-    produced.set(
-      streamId,
-      segs
-        .filter(
-          (s) => s.producedAt >= input.startsAt - input.params.lookbackMs && s.producedAt < input.endsAt,
-        )
-        .reduce((n, s) => n + s.byteLength, 0),
-    );
+    let bytes = 0;
+    for (const s of segs) {
+      if (s.producedAt >= input.startsAt - input.params.lookbackMs && s.producedAt < input.endsAt) {
+        bytes += s.byteLength;
+      }
+    }
+    produced.set(streamId, bytes);
   }
-  const bySubnet = new Map<string, Delta[]>();
+  return produced;
+}
+
+/**
+ * Per identity (`keyOf` a session: its subnet or its site), across every
+ * stream: no more than `cap` concurrent sessions' worth. A session's worth
+ * is its new credit over what its stream produced in the epoch. Over the
+ * cap, every delta of the identity is scaled down to it; the excess is
+ * forfeited, not deferred (cumulative credit keeps the whole claim as
+ * consumed, so later epochs cannot pay it out bit by bit). Returns the
+ * capped identities.
+ */
+function capPerIdentity(
+  deltas: Delta[],
+  produced: Map<string, number>,
+  keyOf: (s: SessionRow) => string,
+  cap: number,
+): Set<string> {
+  const byIdentity = new Map<string, Delta[]>();
   for (const d of deltas) {
-    const list = bySubnet.get(d.session.subnet) ?? [];
-    list.push(d);
-    bySubnet.set(d.session.subnet, list);
+    const key = keyOf(d.session);
+    const list = byIdentity.get(key);
+    if (list) list.push(d);
+    else byIdentity.set(key, [d]);
   }
   const capped = new Set<string>();
-  for (const [subnet, list] of bySubnet) {
+  for (const [identity, list] of byIdentity) {
     let worth = 0; // in concurrent sessions' worth
     for (const d of list) {
       const p = produced.get(d.session.streamId) ?? 0;
@@ -321,12 +388,12 @@ function capPerSubnet(input: EpochInput, deltas: Delta[]): Set<string> {
       if (p > 0) worth += d.delta / p;
       else if (d.delta > 0) {
         d.delta = 0;
-        capped.add(subnet);
+        capped.add(identity);
       }
     }
-    if (worth > input.params.maxSessionsPerSubnet) {
-      capped.add(subnet);
-      for (const d of list) d.delta = subnetCappedCredit(d.delta, worth, input.params);
+    if (worth > cap + WORTH_TOLERANCE) {
+      capped.add(identity);
+      for (const d of list) d.delta = identityCappedCredit(d.delta, worth, cap);
     }
   }
   return capped;

@@ -15,9 +15,14 @@ export function subnetHasher(secret: string, epoch: number): (subnet: string) =>
   return (subnet) => createHmac("sha256", key).update(subnet).digest("hex").slice(0, 32);
 }
 
-/** A session as published and as computed on: no client address, no viewer key, its subnet hashed. */
+/**
+ * A session as published and as computed on: no client address, no viewer
+ * key, its subnet and site hashed. The site is hashed in its own domain: an
+ * IPv4 session's site is its subnet, so equal identifiers would publish which
+ * sessions are IPv4 and which IPv6.
+ */
 export function publicSession(s: SessionRow, hash: (subnet: string) => string): SessionRow {
-  return { ...s, viewerKey: null, clientAddr: "", subnet: hash(s.subnet) };
+  return { ...s, viewerKey: null, clientAddr: "", subnet: hash(s.subnet), site: hash(`site|${s.site}`) };
 }
 
 /**

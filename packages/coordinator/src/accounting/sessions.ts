@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { type Ed25519KeyPair, signTicket, type Ticket } from "@streamrp2p/protocol";
 import type { AccountingStore } from "./store.ts";
-import { subnetOf } from "./viewer-identity.ts";
+import { siteOf, subnetOf } from "./viewer-identity.ts";
 
-export { subnetOf } from "./viewer-identity.ts";
+export { siteOf, subnetOf } from "./viewer-identity.ts";
 
 export interface SessionIssuer {
   /** Only where issued sessions are written: the simulator issues into its own table. */
@@ -40,6 +40,7 @@ export async function issueSession(
     viewerKey,
     clientAddr,
     subnet: subnetOf(clientAddr),
+    site: siteOf(clientAddr),
     issuedAt: now,
     expiresAt: ticket.expiresAt,
     isProbe,

@@ -14,6 +14,7 @@ import {
   type SessionRow,
   type SettlementRow,
 } from "./store.ts";
+import { siteOf } from "./viewer-identity.ts";
 
 export interface AccountingTables {
   sessions: {
@@ -87,6 +88,7 @@ const toSession = (r: AccountingTables["sessions"]): SessionRow => ({
   viewerKey: r.viewer_key ?? null,
   clientAddr: r.client_addr,
   subnet: r.subnet,
+  site: siteOf(r.client_addr),
   issuedAt: Number(r.issued_at),
   expiresAt: Number(r.expires_at),
   isProbe: r.is_probe === 1,

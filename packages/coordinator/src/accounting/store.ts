@@ -7,8 +7,13 @@ export interface SessionRow {
   viewerKey: string | null;
   /** The client address the ticket was issued to: the viewer identity for caps. */
   clientAddr: string;
-  /** Its /24 (IPv4) or /48 (IPv6). */
+  /** Its /24 (IPv4) or /64 (IPv6): the first credit cap's key. */
   subnet: string;
+  /**
+   * Its /24 (IPv4) or /48 (IPv6): the second credit cap's key. Derived from
+   * `clientAddr` when read, never stored apart from it.
+   */
+  site: string;
   issuedAt: number;
   expiresAt: number;
   /** Issued to the coordinator's own prober: never credited. */

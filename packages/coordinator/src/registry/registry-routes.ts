@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { IncomingMessage } from "node:http";
 import {
   HeartbeatSchema,
   IngestFailureSchema,
@@ -17,6 +18,7 @@ import {
 } from "@streamrp2p/protocol";
 import { type Counter, type Logger, type Router, readJson, sendJson } from "@streamrp2p/service";
 import type { AccountingService } from "../accounting/accounting-service.ts";
+import { siteOf } from "../accounting/viewer-identity.ts";
 import type { CarryPlan } from "../carry-plan.ts";
 import type { CoordinatorOptions } from "../coordinator.ts";
 import type { IngestChoice } from "../ingest-choice.ts";
@@ -26,6 +28,8 @@ import { authenticateNode, hashToken } from "../node-auth.ts";
 import { nodeStatus } from "../node-status.ts";
 import { checkNodeUrl, type effectivePolicy } from "../node-url.ts";
 import type { NodeView } from "../node-view.ts";
+import type { RateLimiter } from "../rate-limiter.ts";
+import { viewerAddress } from "../routing/geo.ts";
 import type { ViewerIndex } from "../routing/viewer-index.ts";
 import { isHealthy } from "../routing.ts";
 import type { Settler } from "../settlement/settler.ts";
@@ -53,6 +57,8 @@ export interface RegistryRouteDeps {
   carryPlan: CarryPlan;
   ingestChoice: IngestChoice;
   ingestExclusions: IngestExclusions;
+  /** Registrations per subnet: keys are free, signature checks and registry rows are not. */
+  registrations: RateLimiter;
   accounting: AccountingService;
   settler: Settler | undefined;
   requireStream(id: string | undefined): Promise<StreamRow>;
@@ -94,6 +100,7 @@ export function addRegistryRoutes(router: Router, d: RegistryRouteDeps): void {
     carryPlan,
     ingestChoice,
     ingestExclusions,
+    registrations,
     accounting,
     settler,
     requireStream,
@@ -102,8 +109,18 @@ export function addRegistryRoutes(router: Router, d: RegistryRouteDeps): void {
     believable,
     rank,
   } = d;
+  /**
+   * Before any signature check: a flood from one network costs it 429s, not us CPU and rows.
+   * The network is the client's a trusted proxy names, not the proxy's (one bucket for all).
+   */
+  const limitRegistrations = (req: IncomingMessage) => {
+    if (!registrations.take(siteOf(viewerAddress(req, options.trustedProxies) ?? "unknown"))) {
+      throw new SrpError("RATE_LIMITED", "too many registrations from this network; try again in a minute");
+    }
+  };
   router.on("POST", "/v1/streams", async (req, res) => {
     apiCalls.inc({ route: "register_stream" });
+    limitRegistrations(req);
     const reg = parseWith(
       StreamRegistrationSchema,
       await readJson(req, options.maxBodyBytes),
@@ -205,6 +222,7 @@ export function addRegistryRoutes(router: Router, d: RegistryRouteDeps): void {
   });
   router.on("POST", "/v1/nodes", async (req, res) => {
     apiCalls.inc({ route: "register_node" });
+    limitRegistrations(req);
     const reg = parseWith(
       NodeRegistrationSchema,
       await readJson(req, options.maxBodyBytes),

@@ -51,6 +51,8 @@ async function main(): Promise<void> {
   const player = attachPlayer($<HTMLVideoElement>("video"), {
     coordinatorUrls: config.coordinatorUrls,
     streamId: config.streamId,
+    // `?ll=1`: low-latency HLS (parts, blocking reloads), every part verified.
+    lowLatency: new URLSearchParams(location.search).get("ll") === "1",
     onStatus: showStatus,
   });
   // Tests and curious viewers read the player from here.

@@ -17,8 +17,13 @@ export interface AcmeSettings {
   identifier: string;
   /** Extra CA certificates (PEM) trusted for the directory's own HTTPS: a private CA. */
   caPem?: string;
-  /** One HTTP request to the CA may take this long (a frozen CA must not hang renewal). */
+  /**
+   * One HTTP request to the CA, from connect to its last byte, may take this
+   * long: a frozen CA, or one trickling its answer, must not hang renewal.
+   */
   requestTimeoutMs: number;
+  /** The largest answer the CA may send one request (bytes, decompressed). */
+  maxResponseBytes: number;
   /** Polls of an authorization or order while the CA validates, and their delays. */
   pollAttempts: number;
   pollMinMs: number;
@@ -39,21 +44,58 @@ export function newKey(): string {
   }) as string;
 }
 
+/** The deadline of every request acme-client sends: the settings of the order in progress. */
+let requestDeadlineMs = 0;
+
 /**
- * acme-client sends through one shared axios instance: its CA trust and
- * timeout are this process's. Its own retries are bounded to one (a down CA is
- * retried by CertificateManager's backoff, not inside one attempt).
+ * acme-client sends through one shared axios instance: its CA trust, deadline
+ * and size cap are this process's. axios's own `timeout` is a socket idle
+ * timeout (a byte per second resets it), so every request also gets an
+ * AbortSignal that ends it at the deadline however its bytes trickle.
+ * acme-client's own retries are bounded to one (a down CA is retried by
+ * CertificateManager's backoff, not inside one attempt).
  */
 function configureTransport(settings: AcmeSettings): void {
   const d = acme.axios.defaults as typeof acme.axios.defaults & {
     acmeSettings?: { retryMaxAttempts: number; retryDefaultDelay: number };
   };
   d.timeout = settings.requestTimeoutMs;
+  d.maxContentLength = settings.maxResponseBytes;
+  d.maxRedirects = 0; // an ACME CA answers where its directory says; a redirect is not followed anywhere
   d.httpsAgent = settings.caPem ? new Agent({ ca: [...rootCertificates, settings.caPem] }) : undefined;
   if (d.acmeSettings) {
     d.acmeSettings.retryMaxAttempts = 1;
     d.acmeSettings.retryDefaultDelay = 1; // s
   }
+  if (requestDeadlineMs === 0) {
+    acme.axios.interceptors.request.use((config) => {
+      config.signal = AbortSignal.timeout(requestDeadlineMs);
+      return config;
+    });
+    // First in the response chain (axios documents `handlers` as public), ahead of acme-client's
+    // retry interceptor, which retries an answerless failure once and then fails with a
+    // TypeError that hides what went wrong.
+    const chain = (acme.axios.interceptors.response as unknown as { handlers: unknown[] }).handlers;
+    chain.unshift({ fulfilled: undefined, rejected: transportFailure, synchronous: false, runWhen: null });
+  }
+  requestDeadlineMs = settings.requestTimeoutMs;
+}
+
+/**
+ * A request to the CA that got no whole answer (refused, reset, past its
+ * deadline, over maxResponseBytes) fails the attempt as ACME_FAILED saying
+ * why; an HTTP answer goes on to acme-client (its retry of 429 and 5xx).
+ */
+function transportFailure(error: unknown): Promise<never> {
+  const e = error as { response?: unknown; code?: unknown; message?: unknown } | undefined;
+  if (e?.response !== undefined) return Promise.reject(error);
+  // axios's CanceledError: the deadline's AbortSignal fired.
+  const why =
+    e?.code === "ERR_CANCELED"
+      ? `a request to the CA took over ${requestDeadlineMs} ms`
+      : `a request to the CA failed: ${String(e?.message ?? error)}`;
+  // An SrpError carries no axios `config`: acme-client's interceptor passes it through untouched.
+  return Promise.reject(new SrpError("ACME_FAILED", why, { cause: error }));
 }
 
 /**
@@ -108,8 +150,8 @@ export async function issueCertificate(
     const cert = await client.getCertificate(finalized);
     return { key, cert };
   } catch (err) {
-    if (err instanceof SrpError) throw err;
-    throw new SrpError("ACME_FAILED", `ACME order for ${settings.identifier} failed: ${String(err)}`, {
+    const why = err instanceof SrpError ? err.message : String(err);
+    throw new SrpError("ACME_FAILED", `ACME order for ${settings.identifier} failed: ${why}`, {
       cause: err,
     });
   } finally {

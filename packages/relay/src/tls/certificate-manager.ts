@@ -3,7 +3,12 @@ import { SrpError } from "@streamrp2p/protocol";
 import type { Logger } from "@streamrp2p/service";
 import type { RelayMetrics } from "../metrics.ts";
 import { type AcmeSettings, issueCertificate, newKey } from "./acme-issuer.ts";
-import { type CertificateStore, type ServedCertificate, validateCertificate } from "./certificate-store.ts";
+import {
+  type CertificateStore,
+  type ServedCertificate,
+  validateCertificate,
+  verifyIssuedChain,
+} from "./certificate-store.ts";
 
 /** Where the served certificate comes from. */
 export type CertificateSource =
@@ -207,8 +212,9 @@ export class CertificateManager {
         set: (token, keyAuthorization) => this.#challenges.set(token, keyAuthorization),
         delete: (token) => this.#challenges.delete(token),
       });
-      // What the CA sent is checked like a file on disk before anything serves it.
+      // What the CA sent is checked like a file on disk, and its chain too, before anything serves it.
       const cert = validateCertificate(issued.key, issued.cert, source.acme.identifier, this.#o.now());
+      verifyIssuedChain(issued.cert, this.#o.now());
       source.store.write(cert.key, cert.cert);
       const first = this.#current === undefined;
       this.#install(cert, first);

@@ -63,12 +63,7 @@ export function validateCertificate(
     const ok = isIP(identifier) ? leaf.checkIP(identifier) : leaf.checkHost(identifier);
     if (ok === undefined) throw new SrpError("CERTIFICATE_INVALID", `certificate is not for ${identifier}`);
   }
-  const notBefore = Date.parse(leaf.validFrom);
-  const notAfter = Date.parse(leaf.validTo);
-  if (!Number.isFinite(notBefore) || !Number.isFinite(notAfter) || notAfter <= notBefore)
-    throw new SrpError("CERTIFICATE_INVALID", "certificate has no usable validity period");
-  if (now >= notAfter)
-    throw new SrpError("CERTIFICATE_INVALID", `certificate expired at ${new Date(notAfter).toISOString()}`);
+  const { notBefore, notAfter } = checkValidAt(leaf, now, "certificate");
   return {
     key,
     cert,
@@ -76,6 +71,61 @@ export function validateCertificate(
     notAfter,
     fingerprint: leaf.fingerprint256.replaceAll(":", "").toLowerCase(),
   };
+}
+
+/**
+ * How far in the future a certificate's notBefore may be and still count as
+ * valid now: clocks of the relay and its CA differ by this much at most.
+ */
+const CLOCK_SKEW_MS = 5 * 60_000;
+
+/** A certificate's validity period, checked to hold `now`; CERTIFICATE_INVALID says how not. */
+function checkValidAt(
+  c: X509Certificate,
+  now: number,
+  what: string,
+): { notBefore: number; notAfter: number } {
+  const notBefore = Date.parse(c.validFrom);
+  const notAfter = Date.parse(c.validTo);
+  if (!Number.isFinite(notBefore) || !Number.isFinite(notAfter) || notAfter <= notBefore)
+    throw new SrpError("CERTIFICATE_INVALID", `${what} has no usable validity period`);
+  if (now >= notAfter)
+    throw new SrpError("CERTIFICATE_INVALID", `${what} expired at ${new Date(notAfter).toISOString()}`);
+  if (now < notBefore - CLOCK_SKEW_MS)
+    throw new SrpError(
+      "CERTIFICATE_INVALID",
+      `${what} is not valid before ${new Date(notBefore).toISOString()}`,
+    );
+  return { notBefore, notAfter };
+}
+
+/**
+ * What a CA sent, checked beyond validateCertificate (key, name, validity of
+ * the leaf): the chain has the leaf's issuer, and each certificate in it is
+ * valid at `now` and issued and signed by the next one. A CA that sends a
+ * leaf with a foreign or no issuer, or a broken chain, gets CERTIFICATE_INVALID
+ * and the current certificate stays served. The chain's last certificate is
+ * the CA's own affair (the relay holds no list of CA roots to anchor it to).
+ */
+export function verifyIssuedChain(cert: string, now: number): void {
+  const blocks = cert.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+  const chain = blocks.map((pem, i) => {
+    try {
+      return new X509Certificate(pem);
+    } catch (err) {
+      throw new SrpError("CERTIFICATE_INVALID", `chain certificate ${i} is not an X.509 certificate`, {
+        cause: err,
+      });
+    }
+  });
+  if (chain.length < 2)
+    throw new SrpError("CERTIFICATE_INVALID", "the CA sent the certificate without its issuer");
+  for (const [i, c] of chain.entries()) {
+    checkValidAt(c, now, i === 0 ? "certificate" : `chain certificate ${i}`);
+    const issuer = chain[i + 1];
+    if (issuer && !(c.checkIssued(issuer) && c.verify(issuer.publicKey)))
+      throw new SrpError("CERTIFICATE_INVALID", `chain certificate ${i} is not issued by the next one`);
+  }
 }
 
 /**

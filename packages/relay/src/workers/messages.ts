@@ -22,6 +22,8 @@ export interface WorkerConfig {
   /** Where requests only the primary can answer go (ingest, receipts, probes, health, metrics). */
   primaryUrl: string;
   statsIntervalMs: number;
+  /** HTTPS: the relay's key and chain (PEM), the newest; without, plain HTTP. */
+  tls?: { key: string; cert: string };
 }
 
 /**
@@ -55,6 +57,8 @@ export type ToWorker =
   | { t: "end"; stream: string; end: StreamEnd | null }
   | { t: "drop"; stream: string }
   | { t: "drain" }
+  /** A renewed certificate: new connections get it (open ones keep theirs). */
+  | { t: "certificate"; key: string; cert: string }
   /** Stop accepting, let responses in progress finish within `graceMs`, send the last stats, exit. */
   | { t: "close"; graceMs: number };
 

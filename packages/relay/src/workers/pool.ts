@@ -108,6 +108,12 @@ export class WorkerPool {
     for (const m of this.#members.values()) if (m.state !== "booting") this.#send(m, msg);
   }
 
+  /** Serves a renewed certificate: running workers swap it in, and workers started later get it. */
+  setCertificate(tls: { key: string; cert: string }): void {
+    this.#config = { ...this.#config, tls };
+    this.broadcast({ t: "certificate", key: tls.key, cert: tls.cert });
+  }
+
   /** Open viewer connections, as the workers last reported them. */
   connections(): number {
     let n = 0;

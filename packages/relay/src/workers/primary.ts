@@ -59,8 +59,8 @@ export function createWorkerFront(deps: WorkerFrontDeps) {
   return {
     /** Hears every window change; give it to the relay's StreamTable. */
     observer: replicator,
-    /** Starts the workers; requests they do not serve go to `primaryUrl`. */
-    async start(primaryUrl: string): Promise<void> {
+    /** Starts the workers (HTTPS with `tls`); requests they do not serve go to `primaryUrl`. */
+    async start(primaryUrl: string, tls?: { key: string; cert: string }): Promise<void> {
       pool = new WorkerPool({
         count: deps.count,
         log: deps.log.child("workers"),
@@ -74,6 +74,7 @@ export function createWorkerFront(deps: WorkerFrontDeps) {
           windowWaitMs: deps.windowWaitMs,
           primaryUrl,
           statsIntervalMs: WORKER_POOL_DEFAULTS.statsIntervalMs,
+          ...(tls ? { tls } : {}),
         },
         sync: (send) => replicator.sync(deps.streams(), send),
         onStats,
@@ -86,6 +87,8 @@ export function createWorkerFront(deps: WorkerFrontDeps) {
       return pool?.port ?? deps.port;
     },
     connections: () => pool?.connections() ?? 0,
+    /** A renewed certificate for the workers' HTTPS. */
+    setCertificate: (tls: { key: string; cert: string }) => pool?.setCertificate(tls),
     health: () => pool?.health(),
     drain: () => pool?.broadcast({ t: "drain" }),
     close: async (graceMs: number) => {

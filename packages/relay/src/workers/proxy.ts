@@ -40,6 +40,11 @@ function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
  */
 function framed(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = endToEnd(headers);
+  // An HTTP/2 request (HTTPS workers): its pseudo-headers are no HTTP/1.1 header names; the
+  // authority is the Host (RFC 9113 8.3.1).
+  for (const name of Object.keys(out)) if (name.startsWith(":")) delete out[name];
+  const authority = headers[":authority"];
+  if (out.host === undefined && typeof authority === "string") out.host = authority;
   if (headers["transfer-encoding"] !== undefined) {
     delete out["content-length"];
     out["transfer-encoding"] = "chunked";

@@ -56,7 +56,14 @@ async function listen(c: WorkerConfig, r: WindowReplica, t: WorkerTally): Promis
       return serveMedia(serveCtx, req, res, p.stream ?? "", p.file ?? "", url);
     })
     .otherwise(proxyToPrimary(c.primaryUrl));
-  http = await startHttpService({ host: c.host, port: c.port, limits: c.limits, router, log });
+  http = await startHttpService({
+    host: c.host,
+    port: c.port,
+    limits: c.limits,
+    router,
+    log,
+    ...(c.tls ? { tls: c.tls } : {}),
+  });
   http.server.on("connection", (socket) => {
     connections += 1;
     socket.once("close", () => {
@@ -92,6 +99,15 @@ function onMessage(msg: ToWorker): void {
       return;
     case "close":
       void close(msg.graceMs);
+      return;
+    case "certificate":
+      if (config) config.tls = { key: msg.key, cert: msg.cert };
+      try {
+        http?.setCertificate({ key: msg.key, cert: msg.cert });
+      } catch (err) {
+        // The primary checked the pair as node:tls loads it: this is not expected; keep the old one.
+        log.error("cannot serve the renewed certificate", { err });
+      }
       return;
     default:
       replica?.apply(msg);
