@@ -1,3 +1,5 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { parseMediaPlaylist, parseMultivariantPlaylist } from "@streamrp2p/protocol";
 import type { Relay } from "@streamrp2p/relay";
 import { afterEach, describe, expect, it } from "vitest";
@@ -139,5 +141,74 @@ describe("relay: an adaptive-bitrate ladder's renditions", () => {
       await (await fetch(`${child.url}/live/demo/master.m3u8`)).text(),
     );
     expect(variants.map((v) => v.uri)).toEqual(["index.m3u8", "360p/index.m3u8"]);
+  });
+
+  /**
+   * An upstream relay that lies about the source window's `renditions` (the
+   * list is not signed): an HTTP proxy in front of an honest relay that
+   * names junk rungs first. Everything else passes through untouched.
+   */
+  async function lyingUpstream(honest: Relay, junk: string[]): Promise<string> {
+    const server: Server = createServer(async (req, res) => {
+      try {
+        const up = await fetch(`${honest.url}${req.url ?? "/"}`);
+        const body = Buffer.from(await up.arrayBuffer());
+        const headers: Record<string, string> = {};
+        for (const h of ["content-type", "x-srp-attestation", "x-srp-end"]) {
+          const v = up.headers.get(h);
+          if (v) headers[h] = v;
+        }
+        if (up.status === 200 && (req.url ?? "").startsWith("/live/demo/window.json")) {
+          const win = JSON.parse(body.toString("utf8")) as { renditions?: string[] };
+          win.renditions = [...junk, ...(win.renditions ?? [])].slice(0, 6);
+          res.writeHead(200, { "content-type": "application/json" });
+          res.end(JSON.stringify(win));
+          return;
+        }
+        res.writeHead(up.status, headers);
+        res.end(body);
+      } catch {
+        res.writeHead(502);
+        res.end();
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    cleanup.push(
+      () =>
+        new Promise<void>((r) => {
+          server.closeAllConnections();
+          server.close(() => r());
+        }),
+    );
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  it("attack: an upstream naming junk rungs in its (unsigned) window cannot take a child's rung slots from the real rungs", async () => {
+    const honest = await ingest();
+    await pushLadder(honest, 3);
+    const liar = await lyingUpstream(honest, ["j1", "j2", "j3", "j4", "j5"]);
+    const node = { nodeId: honest.nodeId as `0x${string}`, url: liar, region: "local" };
+    const child = await startStaticRelay(
+      { demo: streamer.address },
+      { ingest: false },
+      { resolve: async () => node },
+    );
+    cleanup.push(() => child.stop());
+    child.carry(["demo"]);
+    await waitUntil("the child holds the source's segment 2", () =>
+      child.stream("demo")?.getSegment(2)?.isComplete ? true : undefined,
+    );
+    // The real rung, every object of it signed, comes through the same upstream.
+    await waitUntil(
+      "the child holds the 360p rung's segment 2",
+      () => (child.stream("demo")?.rendition("360p")?.getSegment(2)?.isComplete ? true : undefined),
+      5_000,
+    );
+    // A rung no verified object ever arrived for holds no slot and is advertised to no child.
+    expect([...(child.stream("demo")?.renditions.keys() ?? [])]).toEqual(["360p"]);
+    const win = (await (await fetch(`${child.url}/live/demo/window.json`)).json()) as {
+      renditions?: string[];
+    };
+    expect(win.renditions).toEqual(["360p"]);
   });
 });
