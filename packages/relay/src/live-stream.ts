@@ -1,4 +1,5 @@
 import {
+  isInitRendition,
   MAX_RUNGS,
   type PlaylistSegment,
   renderMediaPlaylist,
@@ -185,7 +186,7 @@ export class LiveStream {
       this.#segments.delete(obj.attestation.seq);
       this.#observer?.removed(this, obj, "segment");
     }
-    if (obj.attestation.rendition === "init" && this.#inits.get(obj.init) === obj) {
+    if (isInitRendition(obj.attestation.rendition) && this.#inits.get(obj.init) === obj) {
       this.#inits.delete(obj.init);
       this.#observer?.removed(this, obj, "init");
     }
