@@ -1,6 +1,7 @@
 import {
   checkAttestationFor,
   checkAttestationForFile,
+  checkMultivariantPlaylist,
   DEFAULT_LADDER,
   describeLadder,
   isInitRendition,
@@ -169,6 +170,39 @@ describe("multivariant playlists", () => {
       "#EXTM3U\n#EXT-X-STREAM-INF:RESOLUTION=1x1\nx\n",
     ]) {
       expect(codeOf(() => parseMultivariantPlaylist(text))).toBe("MALFORMED_PLAYLIST");
+    }
+  });
+
+  it("attack: a relay's multivariant playlist cannot send the player anywhere through tags other than a variant's URI", () => {
+    const honest = renderMultivariantPlaylist([
+      {
+        rung: "source",
+        bandwidth: 2_000_000,
+        averageBandwidth: 1_800_000,
+        codecs: ["avc1.64001f", "mp4a.40.2"],
+      },
+      { rung: "360p", bandwidth: 900_000, averageBandwidth: 800_000, codecs: ["avc1.64001e", "mp4a.40.2"] },
+    ]);
+    expect(checkMultivariantPlaylist(honest).map((v) => v.uri)).toEqual(["index.m3u8", "360p/index.m3u8"]);
+    // hls.js follows each of these URIs (an audio or subtitle track, an I-frame playlist, a key,
+    // session data, a content-steering server): another stream's objects are refused one by one
+    // on every node, so a viewer that took this playlist stalls for good.
+    const smuggled = [
+      '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="en",DEFAULT=YES,AUTOSELECT=YES,URI="../other/index.m3u8"',
+      '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="s",NAME="en",URI="../other/subs.m3u8"',
+      '#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=1,URI="../other/index.m3u8"',
+      '#EXT-X-SESSION-KEY:METHOD=AES-128,URI="../other/key"',
+      '#EXT-X-SESSION-DATA:DATA-ID="x",URI="../other/data.json"',
+      '#EXT-X-CONTENT-STEERING:SERVER-URI="https://elsewhere.example/steer"',
+      '#EXT-X-DEFINE:NAME="p",VALUE="../other"',
+    ];
+    for (const tag of smuggled) {
+      const text = honest.replace("#EXT-X-INDEPENDENT-SEGMENTS\n", `#EXT-X-INDEPENDENT-SEGMENTS\n${tag}\n`);
+      expect(text).toContain(tag);
+      expect(
+        codeOf(() => checkMultivariantPlaylist(text)),
+        tag,
+      ).toBe("MALFORMED_PLAYLIST");
     }
   });
 });
