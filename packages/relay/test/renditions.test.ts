@@ -148,7 +148,17 @@ describe("relay: an adaptive-bitrate ladder's renditions", () => {
    * list is not signed): an HTTP proxy in front of an honest relay that
    * names junk rungs first. Everything else passes through untouched.
    */
-  async function lyingUpstream(honest: Relay, junk: string[]): Promise<string> {
+  async function lyingUpstream(
+    honest: Relay,
+    junk: string[],
+    rewrite: (
+      path: string,
+      win: { renditions?: string[]; segments: Array<{ attestation: { seq: number } }> },
+    ) => void = (path, win) => {
+      if (path.startsWith("/live/demo/window.json"))
+        win.renditions = [...junk, ...(win.renditions ?? [])].slice(0, 6);
+    },
+  ): Promise<string> {
     const server: Server = createServer(async (req, res) => {
       try {
         const up = await fetch(`${honest.url}${req.url ?? "/"}`);
@@ -158,9 +168,9 @@ describe("relay: an adaptive-bitrate ladder's renditions", () => {
           const v = up.headers.get(h);
           if (v) headers[h] = v;
         }
-        if (up.status === 200 && (req.url ?? "").startsWith("/live/demo/window.json")) {
-          const win = JSON.parse(body.toString("utf8")) as { renditions?: string[] };
-          win.renditions = [...junk, ...(win.renditions ?? [])].slice(0, 6);
+        if (up.status === 200 && (req.url ?? "").includes("/window.json")) {
+          const win = JSON.parse(body.toString("utf8"));
+          rewrite(req.url ?? "", win);
           res.writeHead(200, { "content-type": "application/json" });
           res.end(JSON.stringify(win));
           return;
@@ -210,5 +220,44 @@ describe("relay: an adaptive-bitrate ladder's renditions", () => {
       renditions?: string[];
     };
     expect(win.renditions).toEqual(["360p"]);
+  });
+
+  it("attack: an upstream that passes the source but freezes a rung loses the child (not the child its viewers)", async () => {
+    const honest = await ingest();
+    await pushLadder(honest, 2);
+    const other = await ingest();
+    await pushLadder(other, 2);
+    // The liar passes the source's window as it is and shows the rung's only up to segment 1.
+    const liar = await lyingUpstream(honest, [], (path, win) => {
+      if (path.startsWith("/live/demo/360p/window.json"))
+        win.segments = win.segments.filter((s) => s.attestation.seq <= 1);
+    });
+    const liarNode = { nodeId: honest.nodeId as `0x${string}`, url: liar, region: "local" };
+    const otherNode = { nodeId: other.nodeId as `0x${string}`, url: other.url, region: "local" };
+    const child = await startStaticRelay(
+      { demo: streamer.address },
+      { ingest: false },
+      { resolve: async (_id, excluded) => (excluded.includes(liarNode.nodeId) ? otherNode : liarNode) },
+    );
+    cleanup.push(() => child.stop());
+    child.carry(["demo"]);
+    await waitUntil("the child holds the 360p rung's segment 1", () =>
+      child.stream("demo")?.rendition("360p")?.getSegment(1)?.isComplete ? true : undefined,
+    );
+    // The stream goes on, a segment a second, on both ingest relays; the source keeps flowing
+    // through the liar, so only the frozen rung can tell the child to leave it.
+    for (let seq = 2; seq <= 12; seq++) {
+      for (const relay of [honest, other]) {
+        for (const o of [
+          await signedObject(streamer, "demo", "segment", seq, 100_000),
+          await signedRungObject(streamer, "demo", "360p", "segment", seq, 20_000),
+        ])
+          expect((await putObject(relay.url, "demo", o)).status).toBe(201);
+      }
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+    expect(child.stream("demo")?.getSegment(12)?.isComplete).toBe(true);
+    // Still live: the rung must be within a few segments of the source.
+    expect(child.stream("demo")?.rendition("360p")?.getSegment(10)?.isComplete).toBe(true);
   });
 });
