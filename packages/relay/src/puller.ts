@@ -189,7 +189,19 @@ export class StreamPuller {
     const puller = new StreamPuller({
       ...this.#d,
       stream,
-      resolver: { resolve: () => this.#currentUpstream() },
+      resolver: {
+        resolve: async (_streamId, excluded) => {
+          const upstream = await this.#currentUpstream();
+          if (!excluded.includes(upstream.nodeId)) return upstream;
+          // The rung left this upstream (frozen, failing or lying about the rung): the source
+          // leaves it too, or the rung would be handed the same upstream for as long as the source flows.
+          this.#upstreamFailed(
+            upstream,
+            new SrpError("UPSTREAM_STALE", `rung ${rung} left ${upstream.nodeId}`),
+          );
+          return this.#currentUpstream();
+        },
+      },
       log: this.#d.log,
     });
     this.#rungs.set(rung, puller);
