@@ -75,13 +75,32 @@ export function parseMultivariantPlaylist(text: string): ParsedVariant[] {
 }
 
 /**
+ * The tags renderMultivariantPlaylist writes. Any other tag may carry a URI
+ * hls.js follows (EXT-X-MEDIA audio and subtitle tracks, I-frame playlists,
+ * session keys and data, content steering, EXT-X-DEFINE variables): none
+ * belongs in a relay's multivariant playlist.
+ */
+const MULTIVARIANT_TAGS = new Set([
+  "#EXTM3U",
+  "#EXT-X-VERSION",
+  "#EXT-X-INDEPENDENT-SEGMENTS",
+  "#EXT-X-STREAM-INF",
+]);
+
+/**
  * Rule: a multivariant playlist may send a player only to the stream's own
  * rungs, next to it: `index.m3u8` (the source) or `<rung>/index.m3u8`. Any
- * other URI (another stream, another host, a path up) is a node's lie.
+ * other URI (another stream, another host, a path up), or any tag but the
+ * ones a relay renders, is a node's lie.
  * Parses as parseMultivariantPlaylist; throws MALFORMED_PLAYLIST.
  */
 export function checkMultivariantPlaylist(text: string): ParsedVariant[] {
   const variants = parseMultivariantPlaylist(text);
+  for (const line of text.split(/\r?\n/)) {
+    const tag = line.trim().split(":", 1)[0] ?? "";
+    if (tag.startsWith("#EXT") && !MULTIVARIANT_TAGS.has(tag))
+      throw new SrpError("MALFORMED_PLAYLIST", `tag ${tag.slice(0, 40)} has no place in a stream's ladder`);
+  }
   for (const v of variants) {
     const [rung, file, ...rest] = v.uri.split("/");
     const ok =

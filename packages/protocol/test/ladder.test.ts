@@ -1,11 +1,13 @@
 import {
   checkAttestationFor,
   checkAttestationForFile,
+  checkMultivariantPlaylist,
   creditYardstick,
   DEFAULT_LADDER,
   describeLadder,
   isInitRendition,
   LadderSchema,
+  MAX_RUNG_TO_SOURCE,
   OFF_CHAIN_DOMAIN,
   parseLadderSpec,
   parseMultivariantPlaylist,
@@ -172,10 +174,43 @@ describe("multivariant playlists", () => {
       expect(codeOf(() => parseMultivariantPlaylist(text))).toBe("MALFORMED_PLAYLIST");
     }
   });
+
+  it("attack: a relay's multivariant playlist cannot send the player anywhere through tags other than a variant's URI", () => {
+    const honest = renderMultivariantPlaylist([
+      {
+        rung: "source",
+        bandwidth: 2_000_000,
+        averageBandwidth: 1_800_000,
+        codecs: ["avc1.64001f", "mp4a.40.2"],
+      },
+      { rung: "360p", bandwidth: 900_000, averageBandwidth: 800_000, codecs: ["avc1.64001e", "mp4a.40.2"] },
+    ]);
+    expect(checkMultivariantPlaylist(honest).map((v) => v.uri)).toEqual(["index.m3u8", "360p/index.m3u8"]);
+    // hls.js follows each of these URIs (an audio or subtitle track, an I-frame playlist, a key,
+    // session data, a content-steering server): another stream's objects are refused one by one
+    // on every node, so a viewer that took this playlist stalls for good.
+    const smuggled = [
+      '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="en",DEFAULT=YES,AUTOSELECT=YES,URI="../other/index.m3u8"',
+      '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="s",NAME="en",URI="../other/subs.m3u8"',
+      '#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=1,URI="../other/index.m3u8"',
+      '#EXT-X-SESSION-KEY:METHOD=AES-128,URI="../other/key"',
+      '#EXT-X-SESSION-DATA:DATA-ID="x",URI="../other/data.json"',
+      '#EXT-X-CONTENT-STEERING:SERVER-URI="https://elsewhere.example/steer"',
+      '#EXT-X-DEFINE:NAME="p",VALUE="../other"',
+    ];
+    for (const tag of smuggled) {
+      const text = honest.replace("#EXT-X-INDEPENDENT-SEGMENTS\n", `#EXT-X-INDEPENDENT-SEGMENTS\n${tag}\n`);
+      expect(text).toContain(tag);
+      expect(
+        codeOf(() => checkMultivariantPlaylist(text)),
+        tag,
+      ).toBe("MALFORMED_PLAYLIST");
+    }
+  });
 });
 
 describe("credit yardstick (one rendition per second)", () => {
-  it("keeps, per segment number, the largest rendition's size at the source's time, and leaves inits out", () => {
+  it("keeps, per segment number, the largest rendition's size (a rung at most MAX_RUNG_TO_SOURCE× the source's) at the source's time, and leaves inits out", () => {
     const rows = [
       { rendition: "main", seq: 1, byteLength: 100, producedAt: 10 },
       { rendition: "720p", seq: 1, byteLength: 300, producedAt: 12 },
@@ -185,8 +220,18 @@ describe("credit yardstick (one rendition per second)", () => {
       { rendition: "360p", seq: 2, byteLength: 40, producedAt: 21 },
     ];
     expect(creditYardstick(rows).map((r) => [r.seq, r.byteLength, r.producedAt])).toEqual([
-      [1, 300, 10],
-      [2, 40, 21],
+      [1, 200, 10], // the 720p rung's 300 bytes count for at most 2 × the source's 100
+      [2, 40, 21], // no source segment: its smallest rung
     ]);
+  });
+
+  it("attack: a streamer-signed rung 50× the source raises the yardstick by at most MAX_RUNG_TO_SOURCE", () => {
+    const rows = [
+      { rendition: "main", seq: 1, byteLength: 1_000, producedAt: 10 },
+      { rendition: "huge", seq: 1, byteLength: 50_000, producedAt: 10 },
+      { rendition: "huge", seq: 2, byteLength: 50_000, producedAt: 20 },
+      { rendition: "360p", seq: 2, byteLength: 250, producedAt: 20 },
+    ];
+    expect(creditYardstick(rows).map((r) => r.byteLength)).toEqual([MAX_RUNG_TO_SOURCE * 1_000, 250]);
   });
 });

@@ -1,5 +1,6 @@
 import {
   ADVANCE_SEGMENT_LIMIT,
+  isInitRendition,
   type LiveEdge,
   type LowLatencyInput,
   MAX_RUNGS,
@@ -272,7 +273,7 @@ export class LiveStream {
       this.#segments.delete(obj.attestation.seq);
       this.#observer?.removed(this, obj, "segment");
     }
-    if (obj.attestation.rendition === "init" && this.#inits.get(obj.init) === obj) {
+    if (isInitRendition(obj.attestation.rendition) && this.#inits.get(obj.init) === obj) {
       this.#inits.delete(obj.init);
       this.#observer?.removed(this, obj, "init");
     }

@@ -13,6 +13,7 @@ import {
   type NodeInfo,
   type PartAttestation,
   partFileName,
+  rungPath,
   type SegmentAttestation,
   type SigningDomain,
   SOURCE_RUNG,
@@ -77,6 +78,10 @@ const RETRY_DELAY_MS = 250;
  * fewer than this at a 200-333 ms part target).
  */
 export const MAX_PART_SIGNATURES_PER_WINDOW = 2 * MAX_PARTS_PER_SEGMENT;
+/** A rung name an upstream showed nothing signed for is asked about again after this long (ms). */
+const RUNG_RECHECK_MS = 5_000;
+/** Refused rung names remembered at most (each window names at most MAX_RUNGS). */
+const MAX_REFUSED_RUNGS = 64;
 /** Listeners on the stop signal: objects of a full window in flight, inits, and the window poll. */
 const MAX_CONCURRENT_FETCHES = 256;
 
@@ -110,6 +115,10 @@ export class StreamPuller {
   readonly #inFlight = new Map<string, Set<AbortController>>();
   /** rung → the puller of that rung's window (source puller only), from the same upstream. */
   readonly #rungs = new Map<string, StreamPuller>();
+  /** Rung names being checked against the upstream (at most one window's list at a time). */
+  readonly #checkingRungs = new Set<string>();
+  /** Rung names the upstream named but showed nothing signed for, and when (ms): bounded. */
+  readonly #refusedRungs = new Map<string, number>();
 
   constructor(deps: PullerDeps) {
     this.#d = deps;
@@ -140,27 +149,79 @@ export class StreamPuller {
   /**
    * The upstream's source window names its transcoded rungs: each gets a
    * puller of its own window from this puller's upstream (a rung follows
-   * the source's re-parenting). Bounded by the stream's rung limit.
+   * the source's re-parenting). That list is not signed, so a name takes one
+   * of the stream's few rung slots (and is advertised to this relay's
+   * children) only once the upstream shows an attestation the streamer
+   * signed for that rung; a name that shows none is asked again only after
+   * RUNG_RECHECK_MS. Bounded by the stream's rung limit.
    */
   #followRungs(names: readonly string[]): void {
     if (this.#d.stream.rung !== SOURCE_RUNG) return;
     for (const rung of names) {
-      if (this.#rungs.has(rung)) continue;
-      let stream: LiveStream;
-      try {
-        stream = this.#d.stream.openRendition(rung);
-      } catch {
-        return; // the stream holds its limit of rungs
+      if (this.#rungs.has(rung) || this.#checkingRungs.has(rung)) continue;
+      const held = this.#d.stream.rendition(rung); // pushed here, or followed before
+      if (held) {
+        this.#startRung(rung, held);
+        continue;
       }
-      const puller = new StreamPuller({
-        ...this.#d,
-        stream,
-        resolver: { resolve: () => this.#currentUpstream() },
-        log: this.#d.log,
-      });
-      this.#rungs.set(rung, puller);
-      puller.start();
+      const refusedAt = this.#refusedRungs.get(rung);
+      if (refusedAt !== undefined && Date.now() - refusedAt < RUNG_RECHECK_MS) continue;
+      this.#checkingRungs.add(rung);
+      void this.#checkRung(rung).finally(() => this.#checkingRungs.delete(rung));
     }
+  }
+
+  /** Opens the rung's window once the upstream shows one attestation signed for it. */
+  async #checkRung(rung: string): Promise<void> {
+    const { stream } = this.#d;
+    try {
+      const upstream = await this.#currentUpstream();
+      const win = await requestJson(
+        this.#d.fetch,
+        `${upstream.url}/live/${rungPath(stream.streamId, rung)}/${WINDOW_FILE}`,
+        StreamWindowSchema,
+        { timeoutMs: this.#d.options.upstreamIdleTimeoutMs, signal: this.#abort.signal },
+      );
+      const init = win.inits[0];
+      const segment = win.segments[0]?.attestation;
+      const att = init ?? segment;
+      if (!att) throw new SrpError("UPSTREAM_FAILED", `rung ${rung} holds nothing upstream`);
+      checkAttestationFor(att, stream.streamId, { kind: init ? "init" : "segment", seq: att.seq, rung });
+      await this.#d.attestations.verify(att, stream.signer);
+      if (!this.#running || this.#retiring || this.#rungs.has(rung)) return;
+      this.#refusedRungs.delete(rung);
+      this.#startRung(rung, stream.openRendition(rung));
+    } catch (err) {
+      if (!this.#running) return;
+      this.#refusedRungs.delete(rung);
+      this.#refusedRungs.set(rung, Date.now());
+      if (this.#refusedRungs.size > MAX_REFUSED_RUNGS)
+        this.#refusedRungs.delete(this.#refusedRungs.keys().next().value as string);
+      this.#d.log.debug("rung not followed", { streamId: stream.streamId, rung, err });
+    }
+  }
+
+  #startRung(rung: string, stream: LiveStream): void {
+    const puller = new StreamPuller({
+      ...this.#d,
+      stream,
+      resolver: {
+        resolve: async (_streamId, excluded) => {
+          const upstream = await this.#currentUpstream();
+          if (!excluded.includes(upstream.nodeId)) return upstream;
+          // The rung left this upstream (frozen, failing or lying about the rung): the source
+          // leaves it too, or the rung would be handed the same upstream for as long as the source flows.
+          this.#upstreamFailed(
+            upstream,
+            new SrpError("UPSTREAM_STALE", `rung ${rung} left ${upstream.nodeId}`),
+          );
+          return this.#currentUpstream();
+        },
+      },
+      log: this.#d.log,
+    });
+    this.#rungs.set(rung, puller);
+    puller.start();
   }
 
   /**

@@ -1,6 +1,6 @@
 import { LiveStream, MediaObject } from "@streamrp2p/relay";
 import { describe, expect, it } from "vitest";
-import { newAccount, signedObject } from "../../../test/support/fixtures.ts";
+import { newAccount, signedObject, signedRungObject } from "../../../test/support/fixtures.ts";
 
 const streamer = newAccount();
 
@@ -49,5 +49,28 @@ describe("LiveStream long-polls", () => {
     s.putSegment(MediaObject.complete(seg.att, 0, seg.bytes));
     expect(s.liveEdge()).not.toBe(before);
     expect(s.liveEdge().lastMsn).toBe(0);
+  });
+});
+
+describe("LiveStream rung windows", () => {
+  it("forgets a rung's failed init (as the source's), so the puller fetches it again", async () => {
+    const s = new LiveStream("demo", streamer.address, {
+      maxSegments: 10,
+      playlistSegments: 3,
+      maxWaitersPerStream: 10,
+    });
+    const rung = s.openRendition("360p");
+    const init = await signedRungObject(streamer, "demo", "360p", "init", 0, 10);
+    const obj = new MediaObject(init.att, 0);
+    rung.putInit(obj);
+    expect(rung.hasInit(0)).toBe(true);
+    rung.remove(obj); // what the puller does when no upstream delivered the init in time
+    expect(rung.hasInit(0)).toBe(false);
+    // The source's init still goes the same way.
+    const source = await signedObject(streamer, "demo", "init", 0, 10);
+    const sobj = new MediaObject(source.att, 0);
+    s.putInit(sobj);
+    s.remove(sobj);
+    expect(s.hasInit(0)).toBe(false);
   });
 });

@@ -1,3 +1,5 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { parseMediaPlaylist, parseMultivariantPlaylist } from "@streamrp2p/protocol";
 import type { Relay } from "@streamrp2p/relay";
 import { afterEach, describe, expect, it } from "vitest";
@@ -186,5 +188,123 @@ describe("relay: an adaptive-bitrate ladder's renditions", () => {
     expect(child.stream("demo")?.rendition("360p")?.source).toBe(b.nodeId);
     const res = await fetch(`${child.url}/live/demo/360p/seg-5.m4s`);
     expect(Buffer.from(await res.arrayBuffer()).equals(later.at(-1)?.bytes as Buffer)).toBe(true);
+  });
+
+  /**
+   * An upstream relay that lies about the source window's `renditions` (the
+   * list is not signed): an HTTP proxy in front of an honest relay that
+   * names junk rungs first. Everything else passes through untouched.
+   */
+  async function lyingUpstream(
+    honest: Relay,
+    junk: string[],
+    rewrite: (
+      path: string,
+      win: { renditions?: string[]; segments: Array<{ attestation: { seq: number } }> },
+    ) => void = (path, win) => {
+      if (path.startsWith("/live/demo/window.json"))
+        win.renditions = [...junk, ...(win.renditions ?? [])].slice(0, 6);
+    },
+  ): Promise<string> {
+    const server: Server = createServer(async (req, res) => {
+      try {
+        const up = await fetch(`${honest.url}${req.url ?? "/"}`);
+        const body = Buffer.from(await up.arrayBuffer());
+        const headers: Record<string, string> = {};
+        for (const h of ["content-type", "x-srp-attestation", "x-srp-end"]) {
+          const v = up.headers.get(h);
+          if (v) headers[h] = v;
+        }
+        if (up.status === 200 && (req.url ?? "").includes("/window.json")) {
+          const win = JSON.parse(body.toString("utf8"));
+          rewrite(req.url ?? "", win);
+          res.writeHead(200, { "content-type": "application/json" });
+          res.end(JSON.stringify(win));
+          return;
+        }
+        res.writeHead(up.status, headers);
+        res.end(body);
+      } catch {
+        res.writeHead(502);
+        res.end();
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    cleanup.push(
+      () =>
+        new Promise<void>((r) => {
+          server.closeAllConnections();
+          server.close(() => r());
+        }),
+    );
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  it("attack: an upstream naming junk rungs in its (unsigned) window cannot take a child's rung slots from the real rungs", async () => {
+    const honest = await ingest();
+    await pushLadder(honest, 3);
+    const liar = await lyingUpstream(honest, ["j1", "j2", "j3", "j4", "j5"]);
+    const node = { nodeId: honest.nodeId as `0x${string}`, url: liar, region: "local" };
+    const child = await startStaticRelay(
+      { demo: streamer.address },
+      { ingest: false },
+      { resolve: async () => node },
+    );
+    cleanup.push(() => child.stop());
+    child.carry(["demo"]);
+    await waitUntil("the child holds the source's segment 2", () =>
+      child.stream("demo")?.getSegment(2)?.isComplete ? true : undefined,
+    );
+    // The real rung, every object of it signed, comes through the same upstream.
+    await waitUntil(
+      "the child holds the 360p rung's segment 2",
+      () => (child.stream("demo")?.rendition("360p")?.getSegment(2)?.isComplete ? true : undefined),
+      5_000,
+    );
+    // A rung no verified object ever arrived for holds no slot and is advertised to no child.
+    expect([...(child.stream("demo")?.renditions.keys() ?? [])]).toEqual(["360p"]);
+    const win = (await (await fetch(`${child.url}/live/demo/window.json`)).json()) as {
+      renditions?: string[];
+    };
+    expect(win.renditions).toEqual(["360p"]);
+  });
+
+  it("attack: an upstream that passes the source but freezes a rung loses the child (not the child its viewers)", async () => {
+    const honest = await ingest();
+    await pushLadder(honest, 2);
+    const other = await ingest();
+    await pushLadder(other, 2);
+    // The liar passes the source's window as it is and shows the rung's only up to segment 1.
+    const liar = await lyingUpstream(honest, [], (path, win) => {
+      if (path.startsWith("/live/demo/360p/window.json"))
+        win.segments = win.segments.filter((s) => s.attestation.seq <= 1);
+    });
+    const liarNode = { nodeId: honest.nodeId as `0x${string}`, url: liar, region: "local" };
+    const otherNode = { nodeId: other.nodeId as `0x${string}`, url: other.url, region: "local" };
+    const child = await startStaticRelay(
+      { demo: streamer.address },
+      { ingest: false },
+      { resolve: async (_id, excluded) => (excluded.includes(liarNode.nodeId) ? otherNode : liarNode) },
+    );
+    cleanup.push(() => child.stop());
+    child.carry(["demo"]);
+    await waitUntil("the child holds the 360p rung's segment 1", () =>
+      child.stream("demo")?.rendition("360p")?.getSegment(1)?.isComplete ? true : undefined,
+    );
+    // The stream goes on, a segment a second, on both ingest relays; the source keeps flowing
+    // through the liar, so only the frozen rung can tell the child to leave it.
+    for (let seq = 2; seq <= 12; seq++) {
+      for (const relay of [honest, other]) {
+        for (const o of [
+          await signedObject(streamer, "demo", "segment", seq, 100_000),
+          await signedRungObject(streamer, "demo", "360p", "segment", seq, 20_000),
+        ])
+          expect((await putObject(relay.url, "demo", o)).status).toBe(201);
+      }
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+    expect(child.stream("demo")?.getSegment(12)?.isComplete).toBe(true);
+    // Still live: the rung must be within a few segments of the source.
+    expect(child.stream("demo")?.rendition("360p")?.getSegment(10)?.isComplete).toBe(true);
   });
 });
