@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createSecureServer, type Http2Session } from "node:http2";
 import type { AddressInfo, Server as NetServer, Socket } from "node:net";
-import type { SecureContextOptions } from "node:tls";
+import type { SecureContextOptions, TLSSocket } from "node:tls";
 import { SrpError } from "@streamrp2p/protocol";
 import type { Registry } from "prom-client";
 import { HTTP_SERVER_DEFAULTS, type HttpServerLimits } from "./defaults.ts";
@@ -168,6 +168,7 @@ async function startTls(
       settings: { maxHeaderListSize: limits.maxHeaderBytes, maxConcurrentStreams: MAX_H2_STREAMS },
     },
     ((req: IncomingMessage, res: ServerResponse) => {
+      if (req.httpVersionMajor === 1) http1Request(req.socket, res);
       // nghttp2 holds a peer to our maxHeaderListSize only once it acknowledged our SETTINGS
       // (until then ~64 KB, and a peer need never acknowledge): the cap is enforced here.
       if (req.httpVersionMajor === 2 && headerListBytes(req.rawHeaders) > limits.maxHeaderBytes) {
@@ -191,9 +192,25 @@ async function startTls(
   });
   server.setTimeout(limits.idleTimeoutMs);
   server.maxConnections = limits.maxConnections;
-  // For close(): h2 sessions close gracefully; HTTP/1.1 sockets are cut after the grace.
+  // For close(): h2 sessions close gracefully; HTTP/1.1 sockets close once idle (node:http's
+  // closeIdleConnections, which this server lacks: an idle keep-alive socket held close() for the
+  // whole keep-alive timeout), busy ones are cut after the grace.
   const sessions = new Set<Http2Session>();
   const sockets = new Set<Socket>();
+  /** Responses in progress per HTTP/1.1 socket. */
+  const busy = new Map<Socket, number>();
+  let stopping = false;
+  function http1Request(socket: Socket, res: ServerResponse): void {
+    busy.set(socket, (busy.get(socket) ?? 0) + 1);
+    res.once("close", () => {
+      const left = (busy.get(socket) ?? 1) - 1;
+      if (left > 0) busy.set(socket, left);
+      else {
+        busy.delete(socket);
+        if (stopping) socket.destroy();
+      }
+    });
+  }
   server.on("session", (s: Http2Session) => {
     boundHttp2Session(s, limits);
     sessions.add(s);
@@ -222,7 +239,9 @@ async function startTls(
           clearTimeout(timer);
           resolve();
         });
+        stopping = true;
         for (const s of sessions) s.close(); // no new streams; open ones finish
+        for (const s of sockets) if ((s as TLSSocket).alpnProtocol !== "h2" && !busy.has(s)) s.destroy();
         if (graceMs <= 0) cut();
       });
       return closing;
