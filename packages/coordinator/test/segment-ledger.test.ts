@@ -83,7 +83,8 @@ describe("segment ledger: an adaptive-bitrate ladder", () => {
       await putObject(relay.url, "show", await signedRungObject(streamer, "show", "720p", "init", 0, 100));
       for (let seq = 0; seq < 3; seq++) {
         await putObject(relay.url, "show", await signedObject(streamer, "show", "segment", seq, 1000));
-        // A rung above the source (a low-bitrate streamer): it, not the source, bounds a second's credit.
+        // A rung above the source (a low-bitrate streamer): it, not the source, bounds a second's credit
+        // (up to MAX_RUNG_TO_SOURCE times the source's: rung sizes are the streamer's to sign).
         await putObject(
           relay.url,
           "show",
@@ -100,9 +101,10 @@ describe("segment ledger: an adaptive-bitrate ladder", () => {
       ).toBe(3);
       const rows = await store.accounting.segmentsBetween("show", 0, Date.now() + 1_000);
       expect(rows.map((r) => [r.seq, r.byteLength])).toEqual([
-        [0, 3000],
-        [1, 3000],
-        [2, 3000],
+        // The 720p rung bounds the second, counted for at most MAX_RUNG_TO_SOURCE (2) sources.
+        [0, 2000],
+        [1, 2000],
+        [2, 2000],
       ]);
       expect(recorder.edgeOf("show")).toBe(2);
     } finally {

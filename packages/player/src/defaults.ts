@@ -32,6 +32,13 @@ export const PLAYER_DEFAULTS = {
    * sits the relays' PART-HOLD-BACK behind instead (3 parts).
    */
   liveSyncSegments: 2, // target durations
+  /**
+   * The same with an adaptive-bitrate ladder (more than one rung): one more
+   * segment of buffer lets hls.js step down a rung when bandwidth drops
+   * suddenly before playback runs dry (at 2, a throttle to 40% of the
+   * source's bitrate stalled 1.6 s while switching; test/browser/abr.test.ts).
+   */
+  ladderLiveSyncSegments: 3, // target durations
   /** How often the ranked node list is refreshed from the coordinator. */
   nodesRefreshMs: 10_000, // ms
 } as const;

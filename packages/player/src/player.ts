@@ -116,7 +116,11 @@ export function attachPlayer(video: HTMLVideoElement, options: AttachOptions): P
       },
     });
     hls = h;
-    h.on(Hls.Events.MANIFEST_PARSED, () => {
+    h.on(Hls.Events.MANIFEST_PARSED, (_e, data) => {
+      // A ladder: hold one more segment back, so a sudden drop in bandwidth leaves hls.js the
+      // buffer to step down a rung (read when the first level's live position is computed, next).
+      if (!options.lowLatency && data.levels.length > 1)
+        h.config.liveSyncDurationCount = PLAYER_DEFAULTS.ladderLiveSyncSegments;
       void video.play().catch(() => {
         video.muted = true; // autoplay policy: start muted rather than not at all
         void video.play().catch(() => {});
