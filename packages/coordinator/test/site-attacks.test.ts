@@ -2,10 +2,16 @@ import { request } from "node:http";
 import { generateEd25519, type Ticket } from "@streamrp2p/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { computeEpoch, EPOCH_PARAMS, type EpochParams } from "../src/accounting/epoch-compute.ts";
-import { issueSession } from "../src/accounting/sessions.ts";
 import type { SessionRow } from "../src/accounting/store.ts";
 import { siteOf, subnetOf, viewerAddressKey } from "../src/accounting/viewer-identity.ts";
-import { AccountingHarness, type EpochBody, SEG, type Viewer } from "./support/accounting-harness.ts";
+import {
+  AccountingHarness,
+  type EpochBody,
+  epochWatcher,
+  ipv6Issuer,
+  SEG,
+  type Viewer,
+} from "./support/accounting-harness.ts";
 
 /**
  * Review of the per-site cap (issue 13): attacks on how an address becomes a
@@ -13,37 +19,14 @@ import { AccountingHarness, type EpochBody, SEG, type Viewer } from "./support/a
  * viewers who share one. Sessions "from" IPv6 addresses are issued by the
  * coordinator's own issuer (the sandbox has IPv4 loopback only); receipts and
  * epochs go over HTTP.
+ *
+ * (ipv6Issuer and epochWatcher: ./support/accounting-harness.ts, shared with sybil.test.ts.)
  */
-function ipv6Issuer(h: AccountingHarness): (addr: string, streamId?: string) => Promise<Viewer> {
-  const issuer = {
-    store: h.store.accounting,
-    ticketKey: () => h.ticketKey,
-    now: () => h.t,
-    ticketTtlMs: 7_200_000,
-  };
-  return async (addr, streamId = "show") => {
-    const keys = await generateEd25519();
-    const ticket = await issueSession(issuer, streamId, keys.publicKey, addr, false);
-    return { ticket, key: keys.privateKey, publicKey: keys.publicKey };
-  };
-}
-
-type Withheld = { inputs: { withheld: Array<{ reason: string }> } };
-
 function harness(streams: string[]) {
   const h = new AccountingHarness();
   beforeAll(() => h.start({}, streams));
   afterAll(() => h.stop());
-  /** Every viewer claims all `n` segments its stream produced; closes the epoch. */
-  async function watchAll(viewers: Viewer[], n = 20): Promise<EpochBody & Withheld> {
-    for (const s of streams) await h.produce(n, s);
-    h.t += n * 1000;
-    for (const v of viewers) {
-      const r = await h.receipt(v, { bytes: n * SEG, segments: n, lastSeq: 1_000_000 });
-      expect(await h.submit([{ ticket: v.ticket, receipt: r }])).toEqual(["stored"]);
-    }
-    return (await h.closeEpoch()) as EpochBody & Withheld;
-  }
+  const watchAll = epochWatcher(h, streams);
   return { h, watchAll };
 }
 

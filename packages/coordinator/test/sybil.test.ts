@@ -1,55 +1,22 @@
 import { generateEd25519 } from "@streamrp2p/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { issueSession } from "../src/accounting/sessions.ts";
 import { siteOf, subnetOf, viewerAddressKey } from "../src/accounting/viewer-identity.ts";
-import { AccountingHarness, type EpochBody, SEG, type Viewer } from "./support/accounting-harness.ts";
+import {
+  AccountingHarness,
+  type EpochBody,
+  epochWatcher,
+  ipv6Issuer,
+  SEG,
+} from "./support/accounting-harness.ts";
 
-/**
- * Issues sessions as if from IPv6 clients. The sandbox reaches the coordinator over IPv4 loopback
- * only, so they are issued by the coordinator's own issuer (its store, key and clock); receipts and
- * epochs still go over HTTP.
- */
-function ipv6Issuer(h: AccountingHarness): (addr: string) => Promise<Viewer> {
-  const issuer = {
-    store: h.store.accounting,
-    ticketKey: () => h.ticketKey,
-    now: () => h.t,
-    ticketTtlMs: 7_200_000,
-  };
-  return async (addr) => {
-    const keys = await generateEd25519();
-    const ticket = await issueSession(issuer, "show", keys.publicKey, addr, false);
-    return { ticket, key: keys.privateKey, publicKey: keys.publicKey };
-  };
-}
-
-/**
- * An epoch in which `streams` each produce `n` segments and every viewer claims all `n` of its
- * stream's; returns the closed epoch.
- */
-function watcher(h: AccountingHarness, streams: string[]) {
-  return async (viewers: Viewer[], n = 20): Promise<EpochBody & Withheld> => {
-    for (const s of streams) await h.produce(n, s);
-    h.t += n * 1000;
-    for (const v of viewers) {
-      const r = await h.receipt(v, { bytes: n * SEG, segments: n, lastSeq: 1_000_000 });
-      expect(await h.submit([{ ticket: v.ticket, receipt: r }])).toEqual(["stored"]);
-    }
-    return (await h.closeEpoch()) as EpochBody & Withheld;
-  };
-}
 const total = (e: EpochBody) => e.credits.reduce((n, c) => n + c.creditedBytes, 0);
-
-type Withheld = {
-  inputs: { withheld: Array<{ nodeId: string; streamId: string; bytes: number; reason: string }> };
-};
 
 describe("attack: cheap fake viewers (issue 10, finding 2)", () => {
   const h = new AccountingHarness();
   beforeAll(() => h.start({}, ["show", "other"]));
   afterAll(() => h.stop());
 
-  const watchAll = watcher(h, ["show", "other"]);
+  const watchAll = epochWatcher(h, ["show", "other"]);
 
   it("caps credit per IPv4 /24 across streams, whatever the addresses inside it", async () => {
     await h.closeEpoch(); // a fresh epoch, nothing pending
@@ -80,14 +47,14 @@ describe("attack: cheap fake viewers (issue 10, finding 2)", () => {
       "2001:0db8:000a:000b::3",
       "2001:db8:a:b:ffff:ffff:ffff:ffff",
     ];
-    const fakes = await Promise.all(sameSlash64.map(issue));
+    const fakes = await Promise.all(sameSlash64.map((a) => issue(a)));
     const capped = await watchAll(fakes);
     expect(total(capped)).toBeLessThanOrEqual(3 * 20 * SEG);
     expect(total(capped)).toBeGreaterThanOrEqual(3 * 20 * SEG - 4);
     expect(capped.credits[0]?.flags).toContain("identity-capped");
     // Four /64s in four /48s are four viewers.
     const distinct = await Promise.all(
-      ["2001:db8:a:c::1", "2001:db8:b:d::1", "2001:db8:c:e::1", "2001:db8:d:f::1"].map(issue),
+      ["2001:db8:a:c::1", "2001:db8:b:d::1", "2001:db8:c:e::1", "2001:db8:d:f::1"].map((a) => issue(a)),
     );
     expect(total(await watchAll(distinct))).toBe(4 * 20 * SEG);
   });
@@ -161,7 +128,7 @@ describe("attack: one IPv6 /48 as thousands of viewers (issue 13)", () => {
   beforeAll(() => h.start({}, ["show"]));
   afterAll(() => h.stop());
 
-  const watchAll = watcher(h, ["show"]);
+  const watchAll = epochWatcher(h, ["show"]);
   /** `count` addresses, each in its own /64 of the /48 `2001:db8:<site>::/48`. */
   const slash64s = (site: number, count: number) =>
     Array.from({ length: count }, (_, i) => `2001:db8:${site.toString(16)}:${i.toString(16)}::1`);
@@ -169,7 +136,7 @@ describe("attack: one IPv6 /48 as thousands of viewers (issue 13)", () => {
   it("credits one /48 spread over 40 /64s as one identity: 3 sessions' worth, not 40 viewers", async () => {
     await h.closeEpoch();
     const issue = ipv6Issuer(h);
-    const fakes = await Promise.all(slash64s(0xbeef, 40).map(issue));
+    const fakes = await Promise.all(slash64s(0xbeef, 40).map((a) => issue(a)));
     const e = await watchAll(fakes);
     const row = e.credits.find((c) => c.streamId === "show");
     // Each /64 alone is one viewer under every per-subnet cap (and 40 subnets pass the few-identities
@@ -183,7 +150,7 @@ describe("attack: one IPv6 /48 as thousands of viewers (issue 13)", () => {
   it("caps each /48 at three sessions' worth, however many /64s it uses", async () => {
     const issue = ipv6Issuer(h);
     // Three /48s (enough to escape the few-identities rule), 8 /64s each: 24 "viewers".
-    const fakes = await Promise.all([1, 2, 3].flatMap((site) => slash64s(site, 8)).map(issue));
+    const fakes = await Promise.all([1, 2, 3].flatMap((site) => slash64s(site, 8)).map((a) => issue(a)));
     const e = await watchAll(fakes);
     expect(total(e)).toBeLessThanOrEqual(3 * 3 * 20 * SEG);
     expect(total(e)).toBeGreaterThanOrEqual(3 * 3 * 20 * SEG - 24); // floor loses < 1 byte per session

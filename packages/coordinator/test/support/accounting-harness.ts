@@ -19,8 +19,10 @@ import {
 } from "@streamrp2p/protocol";
 import { silentLogger } from "@streamrp2p/service";
 import type { LocalAccount } from "viem";
+import { expect } from "vitest";
 import { newAccount } from "../../../../test/support/fixtures.ts";
 import { tempDir } from "../../../../test/support/tools.ts";
+import { issueSession } from "../../src/accounting/sessions.ts";
 
 export const EPOCH_MS = 60_000;
 export const SEG = 100_000; // bytes per attested segment in the ledger
@@ -200,4 +202,44 @@ export class AccountingHarness {
     if (n === undefined) throw new Error("no epoch closed");
     return (await (await fetch(`${this.coordinator.url}/v1/epochs/${n}`)).json()) as EpochBody;
   }
+}
+
+/**
+ * Issues sessions as if from IPv6 clients. The sandbox reaches the coordinator over IPv4 loopback
+ * only, so they are issued by the coordinator's own issuer (its store, key and clock); receipts and
+ * epochs still go over HTTP.
+ */
+export function ipv6Issuer(h: AccountingHarness): (addr: string, streamId?: string) => Promise<Viewer> {
+  const issuer = {
+    store: h.store.accounting,
+    ticketKey: () => h.ticketKey,
+    now: () => h.t,
+    ticketTtlMs: 7_200_000,
+  };
+  return async (addr, streamId = "show") => {
+    const keys = await generateEd25519();
+    const ticket = await issueSession(issuer, streamId, keys.publicKey, addr, false);
+    return { ticket, key: keys.privateKey, publicKey: keys.publicKey };
+  };
+}
+
+/** What a closed epoch's published inputs say was withheld. */
+export type Withheld = {
+  inputs: { withheld: Array<{ nodeId: string; streamId: string; bytes: number; reason: string }> };
+};
+
+/**
+ * An epoch in which `streams` each produce `n` segments and every viewer claims all `n` of its
+ * stream's; returns the closed epoch.
+ */
+export function epochWatcher(h: AccountingHarness, streams: string[]) {
+  return async (viewers: Viewer[], n = 20): Promise<EpochBody & Withheld> => {
+    for (const s of streams) await h.produce(n, s);
+    h.t += n * 1000;
+    for (const v of viewers) {
+      const r = await h.receipt(v, { bytes: n * SEG, segments: n, lastSeq: 1_000_000 });
+      expect(await h.submit([{ ticket: v.ticket, receipt: r }])).toEqual(["stored"]);
+    }
+    return (await h.closeEpoch()) as EpochBody & Withheld;
+  };
 }
